@@ -1,0 +1,166 @@
+"""Run-directory manifests: every command that writes a run directory leaves ``manifest.json``.
+
+The manifest records what produced the directory (command line, versions, seed), what is in it
+(files by role) and small results, so that ``psplab report RUN_DIR`` can rebuild a report from any
+run directory without re-running anything.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+MANIFEST_NAME = "manifest.json"
+MANIFEST_SCHEMA = 1
+
+_VERSIONED_PACKAGES = (
+    "psplab",
+    "jax",
+    "jaxlib",
+    "numpyro",
+    "optax",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "scikit-image",
+    "pandas",
+    "causal-learn",
+    "dask",
+    "distributed",
+)
+
+
+def package_versions(names: Sequence[str] = _VERSIONED_PACKAGES) -> dict[str, str]:
+    """Installed versions of the packages that shape results (missing ones are skipped)."""
+    versions: dict[str, str] = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def machine_info() -> dict[str, Any]:
+    """A short description of the machine, for benchmarks and manifests."""
+    import os
+
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+    }
+    try:
+        import jax
+
+        info["jax_backend"] = jax.default_backend()
+        info["jax_devices"] = [str(d) for d in jax.devices()]
+    except Exception:  # jax absent or broken: the manifest must still be written
+        pass
+    return info
+
+
+def _jsonable(value: Any) -> Any:
+    """Convert numpy scalars/arrays and paths so that ``json.dump`` accepts them."""
+    try:
+        import numpy as np
+
+        if isinstance(value, np.generic):
+            return value.item()
+        if isinstance(value, np.ndarray):
+            return value.tolist()
+    except ImportError:  # pragma: no cover - numpy is a hard dependency
+        pass
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return None  # JSON has no NaN/inf; null says "not available"
+    return value
+
+
+def write_manifest(
+    out_dir: str | Path,
+    kind: str,
+    *,
+    files: Mapping[str, str | Path | Sequence[str | Path]] | None = None,
+    results: Mapping[str, Any] | None = None,
+    params: Mapping[str, Any] | None = None,
+    command: Sequence[str] | None = None,
+) -> Path:
+    """Write ``out_dir/manifest.json`` and return its path.
+
+    Parameters
+    ----------
+    out_dir
+        The run directory.
+    kind
+        What wrote it: ``"fit"``, ``"evaluate"``, ``"simulate"``, ``"causal"``, ``"optimize"``,
+        ``"phasemap"``, ``"mechanics"``, ``"demo"``, ...
+    files
+        Files by role, paths relative to ``out_dir`` (absolute paths are made relative when
+        they lie inside it). Values may be one path or a list of paths.
+    results
+        Small JSON-able results (metrics tables, best recipe, ...).
+    params
+        The parameters the command ran with (seed, sizes, model names, ...).
+    command
+        The command line; defaults to ``sys.argv``.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+
+    def rel(p: str | Path) -> str:
+        path = Path(p)
+        try:
+            return str(path.resolve().relative_to(out.resolve()))
+        except ValueError:
+            return str(path)
+
+    file_map: dict[str, Any] = {}
+    for role, value in (files or {}).items():
+        if isinstance(value, str | Path):
+            file_map[role] = rel(value)
+        else:
+            file_map[role] = [rel(v) for v in value]
+    manifest = {
+        "schema": MANIFEST_SCHEMA,
+        "kind": kind,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "command": list(command) if command is not None else ["psplab", *sys.argv[1:]],
+        "versions": package_versions(),
+        "machine": machine_info(),
+        "params": _jsonable(dict(params or {})),
+        "files": file_map,
+        "results": _jsonable(dict(results or {})),
+    }
+    path = out / MANIFEST_NAME
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=False))
+    tmp.replace(path)  # atomic: a reader never sees half a manifest
+    return path
+
+
+def read_manifest(run_dir: str | Path) -> dict[str, Any]:
+    """Read ``run_dir/manifest.json``; raises ``FileNotFoundError`` naming the directory."""
+    path = Path(run_dir) / MANIFEST_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir}: no {MANIFEST_NAME} (not a psplab run directory)")
+    return json.loads(path.read_text())
+
+
+def dump_json(path: str | Path, obj: Any) -> Path:
+    """Write ``obj`` as indented JSON (numpy values converted); returns the path."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(json.dumps(_jsonable(obj), indent=2))
+    return p

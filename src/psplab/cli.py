@@ -27,7 +27,8 @@ _COMMAND_MODULES = (
     "psplab.measure.commands",  # measure
     "psplab.strength.commands",  # mechanics
     "psplab.generate_commands",  # simulate
-    "psplab.models.commands",  # fit, predict, evaluate, phasemap
+    "psplab.models.commands",  # fit, predict, evaluate
+    "psplab.models.sage_commands",  # phasemap
     "psplab.causal.commands",  # causal
     "psplab.optimize.commands",  # campaign, optimize
     "psplab.report.commands",  # report, demo

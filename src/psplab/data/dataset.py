@@ -87,7 +87,9 @@ def validate_frame(spec: DatasetSpec, frame: pd.DataFrame) -> tuple[pd.DataFrame
         for i, value in enumerate(ids, start=1):
             if value in first_seen:
                 problems.append(
-                    Problem(f"duplicate id {value!r} (first at row {first_seen[value]})", spec.id, i)
+                    Problem(
+                        f"duplicate id {value!r} (first at row {first_seen[value]})", spec.id, i
+                    )
                 )
             else:
                 first_seen[value] = i
@@ -118,7 +120,7 @@ def _check_numeric(col: ColumnSpec, raw: pd.Series) -> tuple[np.ndarray, list[Pr
             problems.append(Problem(f"{number:g} is below min {col.min:g}", col.name, i))
         if col.max is not None and number > col.max:
             problems.append(Problem(f"{number:g} is above max {col.max:g}", col.name, i))
-    return values, problems[: _MAX_PROBLEMS_PER_COLUMN] + _overflow(col, problems)
+    return values, problems[:_MAX_PROBLEMS_PER_COLUMN] + _overflow(col, problems)
 
 
 def _check_categorical(col: ColumnSpec, raw: pd.Series) -> tuple[pd.Series, list[Problem]]:
@@ -132,9 +134,9 @@ def _check_categorical(col: ColumnSpec, raw: pd.Series) -> tuple[pd.Series, list
             out.append(None)
         else:
             out.append(str(cell))
-    return pd.Series(out, index=raw.index, dtype=object), problems[:_MAX_PROBLEMS_PER_COLUMN] + _overflow(
-        col, problems
-    )
+    return pd.Series(out, index=raw.index, dtype=object), problems[
+        :_MAX_PROBLEMS_PER_COLUMN
+    ] + _overflow(col, problems)
 
 
 def _overflow(col: ColumnSpec, problems: list[Problem]) -> list[Problem]:
@@ -300,7 +302,9 @@ class InputEncoder:
             else:
                 col = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
                 for i in np.flatnonzero(~np.isfinite(col))[:_MAX_PROBLEMS_PER_COLUMN]:
-                    problems.append(Problem("missing or non-numeric input", column=name, row=int(i) + 1))
+                    problems.append(
+                        Problem("missing or non-numeric input", column=name, row=int(i) + 1)
+                    )
                 blocks.append(col[:, None])
         if problems:
             raise SpecError(problems)
@@ -313,7 +317,9 @@ class InputEncoder:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> InputEncoder:
-        return cls(numeric=list(d["numeric"]), categorical=dict(d["categorical"]), order=list(d["order"]))
+        return cls(
+            numeric=list(d["numeric"]), categorical=dict(d["categorical"]), order=list(d["order"])
+        )
 
 
 def load_dataset(spec: DatasetSpec | str | Path, frame: pd.DataFrame | None = None) -> Dataset:

@@ -1,0 +1,107 @@
+"""Time ``psplab demo`` end to end on this machine, stage by stage.
+
+Usage::
+
+    python benchmarks/bench_demo.py [--quick] [--workers 2] [--out DIR] [--json OUT.json]
+
+Runs the demo from scratch (``force``) into a fresh folder, then prints the command, the machine,
+a table of seconds per stage (from each stage's manifest) and the total against the 5-minute bar.
+A fixed NumPy workload is timed in the same run as a reference for how busy the machine was
+(its seconds are comparable between runs; the demo's are not, on a shared machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("PSPLAB_NO_PROGRESS", "1")
+
+BAR_SECONDS = 300.0
+
+
+def reference_workload_seconds() -> float:
+    """Seconds for a fixed dense linear-algebra + FFT workload (machine speed reference)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((600, 600))
+    img = rng.standard_normal((256, 256))
+    t0 = time.perf_counter()
+    for _ in range(5):
+        np.linalg.cholesky(a @ a.T + 600 * np.eye(600))
+        np.fft.irfft2(np.fft.rfft2(img))
+    return time.perf_counter() - t0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="time the --quick demo instead")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--out", type=Path, default=None, help="demo folder (default: a temporary one)"
+    )
+    parser.add_argument("--json", type=Path, default=None, help="write the results as JSON")
+    args = parser.parse_args(argv)
+
+    from psplab.manifest import machine_info
+    from psplab.report.demo import STAGES, run_demo
+
+    print("command:", " ".join([sys.executable, *sys.argv]))
+    print("machine:", json.dumps(machine_info()))
+    ref_before = reference_workload_seconds()
+    tmp = None
+    out = args.out
+    if out is None:
+        tmp = tempfile.TemporaryDirectory(prefix="psplab-bench-demo-")
+        out = Path(tmp.name)
+    t0 = time.perf_counter()
+    report = run_demo(out, quick=args.quick, workers=args.workers, seed=0, force=True)
+    total = time.perf_counter() - t0
+    ref_after = reference_workload_seconds()
+
+    demo = json.loads((out / "manifest.json").read_text())
+    rows = []
+    for stage in STAGES:
+        state = demo["results"]["stages"].get(stage.name, {})
+        seconds = state.get("seconds")
+        rows.append({"stage": stage.name, "state": state.get("state"), "seconds": seconds})
+    report_seconds = total - sum(r["seconds"] or 0.0 for r in rows)
+    rows.append({"stage": "report (+ imports)", "state": "done", "seconds": report_seconds})
+
+    print(f"\n{'stage':<20} {'state':<12} {'seconds':>9}")
+    for r in rows:
+        sec = "" if r["seconds"] is None else f"{r['seconds']:9.1f}"
+        print(f"{r['stage']:<20} {r['state'] or '':<12} {sec:>9}")
+    print(
+        f"{'total':<20} {'':<12} {total:9.1f}   bar: {BAR_SECONDS:.0f} s "
+        f"({'met' if total < BAR_SECONDS else 'NOT met'}; ratio total/bar = {total / BAR_SECONDS:.2f})"
+    )
+    print(f"reference workload: {ref_before:.2f} s before, {ref_after:.2f} s after the demo")
+    print(f"report: {report} ({report.stat().st_size / 1e6:.2f} MB)")
+    result = {
+        "quick": args.quick,
+        "workers": args.workers,
+        "total_seconds": total,
+        "bar_seconds": BAR_SECONDS,
+        "stages": rows,
+        "reference_seconds_before": ref_before,
+        "reference_seconds_after": ref_after,
+        "report_bytes": report.stat().st_size,
+        "machine": machine_info(),
+    }
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2))
+    if tmp is not None:
+        tmp.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

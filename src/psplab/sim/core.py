@@ -1,0 +1,266 @@
+"""Recipe → microstructure: the batched simulation pipeline.
+
+For each recipe (host side, cheap):
+
+1. ``deformation_strain`` → recrystallized grain size ``d0`` → periodic Voronoi grains;
+2. ``hold_temperature_C``, ``hold_time_s``, ``cooling_rate_K_per_s`` → ``K_gg`` (µm²), the
+   Arrhenius-integrated grain-growth constant over heat-hold-cool → reduced Allen-Cahn time
+   ``t_gg = K_gg / (pixel² β)`` (β: growth of the squared mean diameter per reduced time unit
+   of the Fan-Chen model, px², measured by ``benchmarks``/tests);
+3. ``solute_wt_pct``, ``cooling_rate_K_per_s`` → lever-rule precipitate fraction at the
+   freeze-in temperature → nuclei; ``solute``, the thermal history (cooling rate always; hold
+   temperature and time only for holds below the solvus) → ``K_ch`` (µm², ∫D dt while
+   supersaturated) → reduced Cahn-Hilliard time (monotone, saturating map onto the window);
+
+then on the device, for the whole batch at once: Cahn-Hilliard (fixed ``N_STEPS_CH`` steps,
+per-recipe ``dt``), then Allen-Cahn grain growth (fixed ``N_STEPS_GG`` steps, per-recipe
+``dt``) in chunks with host re-colouring of the order parameters in between. With
+``zener_pinning=True`` the precipitates pin the grain boundaries when they exist during the
+hold (hold below the solvus).
+
+Causal structure (what the generation code may take as ground truth)::
+
+    deformation_strain    → grain size (finer)
+    hold_temperature_C    → grain size (coarser); → precipitate size (only holds below solvus)
+    hold_time_s           → grain size (coarser); → precipitate size (only holds below solvus)
+    cooling_rate_K_per_s  → grain size (weak: slower cooling, coarser);
+                          → precipitate fraction (slower cooling, more);
+                          → precipitate size (slower cooling, coarser)
+    solute_wt_pct         → precipitate fraction (more); → precipitate size/number
+                          → grain size only with zener_pinning=True (off by default)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from scipy import ndimage
+
+from psplab.sim import cahn_hilliard as chm
+from psplab.sim import grain_growth as ggm
+from psplab.sim.families import (
+    AlloyFamily,
+    Recipe,
+    coarsening_integral_um2,
+    freeze_temperature_K,
+    get_family,
+    grain_growth_integral_um2,
+    precipitate_fraction_eq,
+    temperature_history,
+)
+
+N_ORDER = 8
+N_STEPS_GG = 640
+N_CHUNKS_GG = 8
+N_STEPS_CH = 200
+# Reduced-time windows (pixel units). GG: dt ≤ DT_MAX keeps explicit Euler stable.
+T_GG_MAX = ggm.DT_MAX * N_STEPS_GG
+BETA_GG_PX2 = 2.0  # d(d_mean²)/dt of the Fan-Chen model with L = κ = 1 (measured)
+T_CH_MIN = 20.0  # every recipe relaxes its nuclei at least this long
+T_CH_MAX = 400.0
+NUCLEUS_RADIUS_PX = 2.5
+BATCH_BUCKETS = (1, 4, 16)
+
+
+@dataclass
+class SimResult:
+    """One simulated microstructure.
+
+    Attributes
+    ----------
+    grain_labels
+        int32 (H, W), grain ids 1..N on a periodic domain.
+    phase_labels
+        int32 (H, W), 0 matrix, 1 precipitate.
+    pixel_um
+        Pixel size in µm.
+    recipe
+        The recipe simulated.
+    info
+        Derived quantities and the thermal history: ``time_s``, ``temperature_K``, ``d0_um``,
+        ``K_gg_um2``, ``K_ch_um2``, ``t_reduced_gg``, ``t_reduced_ch``,
+        ``precipitate_fraction_eq``, ``freeze_temperature_K``, ``solvus_temperature_K``,
+        ``pinning``, ``merge_events``, ``recolourings``, ``composition`` (the CH field).
+    """
+
+    grain_labels: np.ndarray
+    phase_labels: np.ndarray
+    pixel_um: float
+    recipe: Recipe
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Prepared:
+    recipe: Recipe
+    family: AlloyFamily
+    labels0: np.ndarray
+    c0: np.ndarray
+    dt_gg: float
+    dt_ch: float
+    pinning: bool
+    info: dict[str, Any]
+
+
+def _prepare(recipe: Recipe, grid: int, rng: np.random.Generator, zener: bool) -> _Prepared:
+    fam = get_family(recipe.family)
+    fam.check_recipe(recipe)
+    px = fam.pixel_um
+    d0_um = fam.recrystallized_grain_size_um(recipe.deformation_strain)
+    d0_px = d0_um / px
+    n_grains = max(2, int(round(4.0 * grid * grid / (np.pi * d0_px**2))))
+    labels0 = ggm.voronoi_labels(grid, n_grains, rng)
+
+    k_gg = grain_growth_integral_um2(recipe, fam)
+    t_gg = min(k_gg / (px * px * BETA_GG_PX2), T_GG_MAX)
+
+    frac = precipitate_fraction_eq(recipe, fam)
+    k_ch = coarsening_integral_um2(recipe, fam)
+    # Saturating monotone map: LSW coarsening R³ ∝ ∫D dt spans decades over the bounds, the
+    # grid resolves about one; more diffusion always means a longer reduced time.
+    t_ch = T_CH_MIN + (T_CH_MAX - T_CH_MIN) * (1.0 - np.exp(-k_ch / fam.ch_k_scale_um2))
+    c0 = chm.nucleated_field(grid, frac, NUCLEUS_RADIUS_PX, rng)
+    T_s = fam.solvus_temperature_K(recipe.solute_wt_pct)
+    pinning = bool(zener and frac > 0 and recipe.hold_temperature_K < T_s)
+    t, T, _ = temperature_history(recipe, n_points=50, family=fam)
+    info = {
+        "time_s": t,
+        "temperature_K": T,
+        "d0_um": d0_um,
+        "n_grains_initial": int(labels0.max()),
+        "K_gg_um2": k_gg,
+        "K_ch_um2": k_ch,
+        "t_reduced_gg": t_gg,
+        "t_reduced_ch": t_ch,
+        "gg_window_clipped": bool(k_gg / (px * px * BETA_GG_PX2) > T_GG_MAX),
+        "precipitate_fraction_eq": frac,
+        "freeze_temperature_K": freeze_temperature_K(recipe, fam),
+        "solvus_temperature_K": T_s,
+        "pinning": pinning,
+    }
+    return _Prepared(recipe, fam, labels0, c0, t_gg / N_STEPS_GG, t_ch / N_STEPS_CH, pinning, info)
+
+
+def _bucket(n: int) -> int:
+    for b in BATCH_BUCKETS:
+        if n <= b:
+            return b
+    return BATCH_BUCKETS[-1]
+
+
+def _run_chunk(preps: list[_Prepared], grid: int, dtype: str, seed: int) -> list[SimResult]:
+    n = len(preps)
+    b = _bucket(n)
+    pad = preps + [preps[-1]] * (b - n)  # padded rows are computed and dropped
+    with jax.enable_x64(dtype == "float64"):
+        # Precipitation.
+        c0 = jnp.asarray(np.stack([p.c0 for p in pad]), dtype=dtype)
+        dt_ch = jnp.asarray([p.dt_ch for p in pad], dtype=dtype)
+        c = np.asarray(chm.ch_run(c0, dt_ch, N_STEPS_CH))
+        phase = (c > 0.5).astype(np.int32)
+
+        # Grain growth.
+        trackers = [ggm.GrainTracker(N_ORDER, seed=seed + i) for i in range(b)]
+        eta = np.stack([tr.initial_fields(p.labels0) for tr, p in zip(trackers, pad, strict=True)])
+        pin = np.zeros((b, grid, grid))
+        for i, p in enumerate(pad):
+            if p.pinning:
+                # Smooth the particles a little so the pinning term is resolvable.
+                pin[i] = ggm.PIN_STRENGTH * ndimage.uniform_filter(
+                    phase[i].astype(float), 3, mode="wrap"
+                )
+        pin_j = jnp.asarray(pin, dtype=dtype)
+        dt_gg = jnp.asarray([p.dt_gg for p in pad], dtype=dtype)
+        steps = N_STEPS_GG // N_CHUNKS_GG
+        for k in range(N_CHUNKS_GG):
+            eta = np.asarray(ggm.gg_run(jnp.asarray(eta, dtype=dtype), dt_gg, pin_j, steps))
+            if k < N_CHUNKS_GG - 1:
+                eta = np.stack([tr.recolour(e) for tr, e in zip(trackers, eta, strict=True)])
+
+    results = []
+    for i, p in enumerate(preps):
+        labels, _ = trackers[i].grain_map(eta[i])
+        trackers[i].check(eta[i])
+        info = dict(p.info)
+        info.update(
+            merge_events=trackers[i].merge_events,
+            recolourings=trackers[i].recolourings,
+            composition=c[i].astype(np.float32),
+        )
+        results.append(
+            SimResult(
+                grain_labels=labels.astype(np.int32),
+                phase_labels=phase[i],
+                pixel_um=p.family.pixel_um,
+                recipe=p.recipe,
+                info=info,
+            )
+        )
+    return results
+
+
+def simulate_batch(
+    recipes: Sequence[Recipe],
+    grid: int = 128,
+    seed: int = 0,
+    dtype: str = "float32",
+    *,
+    zener_pinning: bool = False,
+) -> list[SimResult]:
+    """Simulate many recipes, batched (vmapped) on the device.
+
+    Parameters
+    ----------
+    recipes
+        Recipes of any families (each is checked against its family's bounds).
+    grid
+        Grid size in pixels (square, periodic). The pixel size is the family's, so the grid
+        sets the field of view, not the resolution.
+    seed
+        Recipe ``i`` draws its random grains and nuclei from ``numpy.random.default_rng((seed,
+        i))``: the same (recipes, seed) give the same images.
+    dtype
+        ``"float32"`` (default) or ``"float64"``.
+    zener_pinning
+        Let precipitates pin grain boundaries (when they exist during the hold).
+
+    Returns
+    -------
+    list of SimResult, in the order of ``recipes``.
+    """
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    if int(grid) != grid or grid < 16:
+        raise ValueError(f"grid must be an integer ≥ 16, got {grid!r}")
+    recipes = list(recipes)
+    for r in recipes:
+        if not isinstance(r, Recipe):
+            raise TypeError(f"expected Recipe, got {type(r).__name__}")
+    preps = [
+        _prepare(r, int(grid), np.random.default_rng((seed, i)), zener_pinning)
+        for i, r in enumerate(recipes)
+    ]
+    out: list[SimResult] = []
+    step = BATCH_BUCKETS[-1]
+    for start in range(0, len(preps), step):
+        out.extend(_run_chunk(preps[start : start + step], int(grid), dtype, seed + start))
+    return out
+
+
+def simulate_recipe(
+    recipe: Recipe,
+    grid: int = 128,
+    seed: int = 0,
+    dtype: str = "float32",
+    *,
+    zener_pinning: bool = False,
+) -> SimResult:
+    """Simulate one recipe (same as ``simulate_batch([recipe], ...)[0]``)."""
+    return simulate_batch([recipe], grid=grid, seed=seed, dtype=dtype, zener_pinning=zener_pinning)[
+        0
+    ]

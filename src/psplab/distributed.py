@@ -1,0 +1,108 @@
+"""Dask helpers: one place that starts (or connects to) a cluster and fans tasks out.
+
+``get_client()`` starts a :class:`distributed.LocalCluster` of worker *processes* (JAX and
+NumPy release the GIL only partly, so threads would not scale) with one thread each, or
+connects to an existing scheduler when given its address. ``map_as_completed`` runs a
+function over items on such a cluster, or in this process when ``workers=0`` (tests,
+debugging, tiny jobs where starting processes costs more than it saves).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+# Each worker process runs JAX on the CPU with one intra-op thread, so W workers use W cores
+# instead of fighting over them.
+WORKER_ENV = {
+    "JAX_PLATFORMS": "cpu",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+    "PSPLAB_NO_PROGRESS": "1",
+}
+
+
+def default_workers() -> int:
+    """Worker count when none is given: the number of CPU cores (at least 1)."""
+    return max(1, os.cpu_count() or 1)
+
+
+@contextmanager
+def get_client(workers: int | None = None, scheduler: str | None = None) -> Iterator[Any]:
+    """A ``distributed.Client``: a fresh LocalCluster, or an existing scheduler.
+
+    Parameters
+    ----------
+    workers
+        Number of worker processes of the LocalCluster (default: CPU count). Ignored when
+        ``scheduler`` is given. Must be >= 1 (``workers=0`` means "no Dask" to the callers
+        that accept it, e.g. :func:`map_as_completed`).
+    scheduler
+        Address of a running scheduler (``tcp://host:8786``); the cluster's own workers are
+        used and nothing is started or shut down here.
+
+    Yields
+    ------
+    distributed.Client
+        Closed (and the LocalCluster shut down) on exit, also after an exception or Ctrl-C.
+    """
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        client = Client(scheduler)
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    n = default_workers() if workers is None else int(workers)
+    if n < 1:
+        raise ValueError(f"workers must be >= 1 for a LocalCluster, got {workers}")
+    cluster = LocalCluster(
+        n_workers=n,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+        env=WORKER_ENV,
+    )
+    client = Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+def map_as_completed(
+    func: Callable[..., Any],
+    items: Sequence[Any],
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    **kwargs: Any,
+) -> Iterator[tuple[int, Any]]:
+    """Yield ``(i, func(items[i], **kwargs))`` as each call finishes.
+
+    With ``workers=0`` (and no scheduler) the calls run here, in order. Otherwise they run on
+    :func:`get_client`'s cluster; ``func`` must be importable (a module-level function) so
+    that workers can unpickle it. An exception in a call is re-raised here.
+    """
+    if scheduler is None and workers == 0:
+        for i, item in enumerate(items):
+            yield i, func(item, **kwargs)
+        return
+    from distributed import as_completed
+
+    with get_client(workers=workers, scheduler=scheduler) as client:
+        futures = [client.submit(func, item, pure=False, **kwargs) for item in items]
+        index = {fut.key: i for i, fut in enumerate(futures)}
+        for fut in as_completed(futures):
+            yield index[fut.key], fut.result()
+            fut.release()  # let the worker drop the result once it is consumed

@@ -1,0 +1,395 @@
+"""Bayesian hypernetwork regressor (Krueger et al. 2017, arXiv:1710.04759).
+
+The base network is a ReLU MLP with weight normalization (Salimans & Kingma 2016): each unit's
+weight vector is ``w = g * v / ||v||``. The directions ``v`` and the biases are point estimates;
+the per-unit scales ``g`` (one per hidden and output unit, ``G`` in all) are random with an
+approximate posterior ``q(g)`` given by a normalizing flow, the *hypernetwork*::
+
+    z ~ N(0, I_G)  ->  K affine couplings (RealNVP, Dinh et al. 2017)  ->  g = mu + sigma * f(z)
+
+Because every step is invertible with a triangular Jacobian, ``log q(g)`` is exact:
+``log N(z) - sum log|det df/dz| - sum log sigma``. Training maximizes the ELBO
+
+    E_q[ log p(y | x, g) ] - beta * KL(q(g) || p(g)),   p(g) = N(0, prior_std^2 I),
+
+estimated with ``n_train_samples`` reparameterized draws per step, with ``beta`` annealed
+linearly from 0 to ``kl_weight`` over the first ``anneal_fraction`` of the steps (KL annealing,
+so the network first learns to fit and only then pays for its certainty). Inputs and outputs are
+standardized; all targets share one network. The observation noise is a learned per-target
+constant (``noise="homoscedastic"``) or a second network head (``"heteroscedastic"``).
+
+Predictions draw ``n_predict_samples`` scale vectors ``g`` from the flow (fixed by ``seed``) and
+form the posterior predictive as the mixture of the per-draw Gaussians: its mean, its standard
+deviation (spread between draws + noise) and its quantiles.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from psplab.models._nn import (
+    Scaler,
+    check_X,
+    check_Xy,
+    mixture_quantiles,
+    shape_out,
+    to_jax_params,
+    to_numpy_params,
+    train_adam,
+)
+from psplab.models.base import ProbabilisticRegressor, register_model
+
+_MIN_NOISE_STD = 1e-3  # in standardized units: stops the likelihood from collapsing onto points
+
+
+@register_model("bhn")
+class BayesianHypernetwork(ProbabilisticRegressor):
+    """Bayesian hypernetwork: a weight-normalized MLP whose unit scales come from a flow.
+
+    Parameters
+    ----------
+    hidden
+        Widths of the base network's hidden layers.
+    n_couplings
+        Number of affine coupling layers in the hypernetwork flow.
+    coupling_hidden
+        Width of the small MLP inside each coupling.
+    noise
+        ``"homoscedastic"`` (one learned noise level per target) or ``"heteroscedastic"``.
+    prior_std
+        Standard deviation of the Gaussian prior on the unit scales ``g``.
+    kl_weight
+        Final weight of the KL term (1 = the true ELBO).
+    anneal_fraction
+        Share of the training steps over which the KL weight rises linearly from 0.
+    epochs
+        Passes over the data (steps, with full batches).
+    learning_rate
+        Adam's initial learning rate (cosine-decayed to 10%).
+    batch_size
+        Minibatch size; ``None`` means full batch up to 1024 rows, else 256.
+    n_train_samples
+        Draws of ``g`` per training step for the ELBO estimate.
+    n_predict_samples
+        Draws of ``g`` behind each prediction.
+    seed
+        The only source of randomness (initialization, training draws, prediction draws).
+    """
+
+    def __init__(
+        self,
+        hidden: tuple[int, ...] | list[int] = (50, 50),
+        n_couplings: int = 4,
+        coupling_hidden: int = 64,
+        noise: str = "homoscedastic",
+        prior_std: float = 1.0,
+        kl_weight: float = 1.0,
+        anneal_fraction: float = 0.3,
+        epochs: int = 2000,
+        learning_rate: float = 3e-3,
+        batch_size: int | None = None,
+        n_train_samples: int = 2,
+        n_predict_samples: int = 200,
+        seed: int = 0,
+    ):
+        self.hidden = hidden
+        self.n_couplings = n_couplings
+        self.coupling_hidden = coupling_hidden
+        self.noise = noise
+        self.prior_std = prior_std
+        self.kl_weight = kl_weight
+        self.anneal_fraction = anneal_fraction
+        self.epochs = epochs
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.n_train_samples = n_train_samples
+        self.n_predict_samples = n_predict_samples
+        self.seed = seed
+
+    # ------------------------------------------------------------------ configuration
+    def _config(self, n_in: int, n_targets: int) -> _Config:
+        if self.noise not in ("homoscedastic", "heteroscedastic"):
+            raise ValueError(
+                f"noise must be 'homoscedastic' or 'heteroscedastic', got {self.noise!r}"
+            )
+        hidden = tuple(int(h) for h in self.hidden)
+        if not hidden or min(hidden) < 1:
+            raise ValueError(f"hidden must list positive layer widths, got {self.hidden!r}")
+        n_out = n_targets * (2 if self.noise == "heteroscedastic" else 1)
+        return _Config(
+            sizes=(n_in, *hidden, n_out),
+            n_targets=n_targets,
+            n_couplings=int(self.n_couplings),
+            coupling_hidden=int(self.coupling_hidden),
+            heteroscedastic=self.noise == "heteroscedastic",
+            prior_std=float(self.prior_std),
+        )
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X: np.ndarray, y: np.ndarray) -> BayesianHypernetwork:
+        """Fit on ``X (n, d)`` and ``y (n,)`` or ``(n, t)``; returns ``self``."""
+        import jax
+
+        X, Y, is_1d = check_Xy(X, y)
+        self.n_features_in_ = X.shape[1]
+        self.y_1d_ = is_1d
+        self.x_scaler_ = Scaler.fit(X)
+        self.y_scaler_ = Scaler.fit(Y)
+        Xs = self.x_scaler_.transform(X)
+        Ys = self.y_scaler_.transform(Y)
+        cfg = self._config(X.shape[1], Y.shape[1])
+        n = X.shape[0]
+        batch = self.batch_size if self.batch_size is not None else (None if n <= 1024 else 256)
+        key = jax.random.PRNGKey(int(self.seed))
+        k_init, k_train = jax.random.split(key)
+        params = _init_params(k_init, cfg)
+        loss_fn = _loss_factory(
+            cfg, n, int(self.n_train_samples), float(self.kl_weight), float(self.anneal_fraction)
+        )
+        params, losses = train_adam(
+            loss_fn,
+            params,
+            Xs,
+            Ys,
+            key=k_train,
+            epochs=int(self.epochs),
+            batch_size=batch,
+            learning_rate=float(self.learning_rate),
+        )
+        if not np.all(np.isfinite(losses[-10:])):
+            raise FloatingPointError("BHN training diverged (non-finite loss); lower learning_rate")
+        self.params_ = params
+        self.loss_curve_ = losses
+        self.config_ = cfg
+        return self
+
+    # ------------------------------------------------------------------ prediction
+    def _draws(self, X: np.ndarray, n_draws: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per-draw predictive means and noise stds in target units, ``(m, n, t)`` each."""
+        import jax
+        import jax.numpy as jnp
+
+        self._check_fitted()
+        X = check_X(X, self.n_features_in_)
+        Xs = jnp.asarray(self.x_scaler_.transform(X), dtype=jnp.float32)
+        z = jax.random.normal(jax.random.PRNGKey(int(seed)), (int(n_draws), _n_units(self.config_)))
+        mean_s, std_s = _predict_factory(self.config_)(self.params_, Xs, z)
+        scale = self.y_scaler_.scale
+        means = np.asarray(mean_s, dtype=float) * scale + self.y_scaler_.mean
+        stds = np.asarray(std_s, dtype=float) * scale
+        return means, np.broadcast_to(stds, means.shape)
+
+    def predict_dist(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior-predictive mean and std (spread of the draws plus the noise)."""
+        means, stds = self._draws(X, int(self.n_predict_samples), _predict_seed(self.seed))
+        mean = means.mean(axis=0)
+        var = means.var(axis=0) + (stds**2).mean(axis=0)
+        return shape_out(mean, self.y_1d_), shape_out(np.sqrt(var), self.y_1d_)
+
+    def predict_quantiles(self, X: np.ndarray, q: np.ndarray | list[float]) -> np.ndarray:
+        """Quantiles of the mixture of the per-draw Gaussians, ``(len(q), n[, t])``."""
+        means, stds = self._draws(X, int(self.n_predict_samples), _predict_seed(self.seed))
+        return shape_out(mixture_quantiles(means, stds, q), self.y_1d_)
+
+    def sample(
+        self, X: np.ndarray, n_samples: int = 100, seed: int = 0, include_noise: bool = True
+    ) -> np.ndarray:
+        """Joint posterior-predictive draws ``(n_samples, n[, t])``: one ``g`` per draw for all rows."""
+        means, stds = self._draws(X, n_samples, seed)
+        if include_noise:
+            rng = np.random.default_rng(seed)
+            means = means + stds * rng.standard_normal(means.shape)
+        return shape_out(means, self.y_1d_)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "params_"):
+            raise RuntimeError("BayesianHypernetwork is not fitted; call fit(X, y) first")
+
+    # ------------------------------------------------------------------ persistence
+    def _get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        self._check_fitted()
+        arrays = {f"p_{k}": v for k, v in to_numpy_params(self.params_).items()}
+        arrays.update(
+            x_mean=self.x_scaler_.mean,
+            x_scale=self.x_scaler_.scale,
+            y_mean=self.y_scaler_.mean,
+            y_scale=self.y_scaler_.scale,
+            loss_curve=np.asarray(self.loss_curve_),
+        )
+        meta = {
+            "n_features_in": int(self.n_features_in_),
+            "y_1d": bool(self.y_1d_),
+            "n_targets": int(self.config_.n_targets),
+        }
+        return arrays, meta
+
+    def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        self.n_features_in_ = int(meta["n_features_in"])
+        self.y_1d_ = bool(meta["y_1d"])
+        self.x_scaler_ = Scaler(arrays["x_mean"], arrays["x_scale"])
+        self.y_scaler_ = Scaler(arrays["y_mean"], arrays["y_scale"])
+        self.config_ = self._config(self.n_features_in_, int(meta["n_targets"]))
+        self.params_ = to_jax_params(arrays)
+        self.loss_curve_ = arrays["loss_curve"]
+
+
+def _predict_seed(seed: int) -> int:
+    # Prediction draws use their own stream so they do not repeat the training draws.
+    return int(seed) * 7919 + 17
+
+
+# ====================================================================== the model's maths
+
+
+@dataclass(frozen=True)
+class _Config:
+    """Hashable architecture description (so jitted functions can be cached per shape)."""
+
+    sizes: tuple[int, ...]
+    n_targets: int
+    n_couplings: int
+    coupling_hidden: int
+    heteroscedastic: bool
+    prior_std: float
+
+
+def _n_units(cfg: _Config) -> int:
+    """Number of stochastic scales: one per hidden and output unit."""
+    return int(sum(cfg.sizes[1:]))
+
+
+def _masks(cfg: _Config):
+    import jax.numpy as jnp
+
+    G = _n_units(cfg)
+    idx = np.arange(G)
+    # Alternate even/odd halves so each coordinate is transformed by every other coupling.
+    return [jnp.asarray((idx % 2 == (k % 2)).astype(np.float32)) for k in range(cfg.n_couplings)]
+
+
+def _init_params(key, cfg: _Config) -> dict[str, Any]:
+    import jax
+    import jax.numpy as jnp
+
+    sizes = cfg.sizes
+    G = _n_units(cfg)
+    keys = jax.random.split(key, len(sizes) + cfg.n_couplings)
+    p: dict[str, Any] = {}
+    mu = []
+    for i in range(len(sizes) - 1):
+        p[f"V{i}"] = jax.random.normal(keys[i], (sizes[i], sizes[i + 1]), dtype=jnp.float32)
+        p[f"b{i}"] = jnp.zeros((sizes[i + 1],), jnp.float32)
+        last = i == len(sizes) - 2
+        # Scales that keep unit variance through ReLU layers (sqrt 2) and a small output layer.
+        mu.append(np.full(sizes[i + 1], 1.0 if last else math.sqrt(2.0), dtype=np.float32))
+    p["mu"] = jnp.asarray(np.concatenate(mu))
+    p["log_sigma"] = jnp.full((G,), math.log(0.05), jnp.float32)
+    H = cfg.coupling_hidden
+    for k in range(cfg.n_couplings):
+        kk = keys[len(sizes) + k]
+        p[f"c{k}_W0"] = jax.random.normal(kk, (G, H), dtype=jnp.float32) * math.sqrt(2.0 / G)
+        p[f"c{k}_b0"] = jnp.zeros((H,), jnp.float32)
+        # Zero output layer: every coupling starts as the identity.
+        p[f"c{k}_W1"] = jnp.zeros((H, 2 * G), jnp.float32)
+        p[f"c{k}_b1"] = jnp.zeros((2 * G,), jnp.float32)
+    p["log_noise"] = jnp.full((cfg.n_targets,), math.log(0.3), jnp.float32)
+    return p
+
+
+def _flow(p: dict[str, Any], z, cfg: _Config):
+    """Map ``z (S, G)`` to scales ``g (S, G)`` and ``log|det dg/dz|`` per draw."""
+    import jax.numpy as jnp
+
+    G = _n_units(cfg)
+    x = z
+    logdet = jnp.zeros(z.shape[:-1])
+    for k, m in enumerate(_masks(cfg)):
+        xm = x * m
+        h = jnp.maximum(xm @ p[f"c{k}_W0"] + p[f"c{k}_b0"], 0.0)
+        st = h @ p[f"c{k}_W1"] + p[f"c{k}_b1"]
+        s = jnp.tanh(st[..., :G]) * (1.0 - m)  # bounded log-scales keep the flow well conditioned
+        t = st[..., G:] * (1.0 - m)
+        x = xm + (1.0 - m) * (x * jnp.exp(s) + t)
+        logdet = logdet + s.sum(-1)
+    g = p["mu"] + jnp.exp(p["log_sigma"]) * x
+    logdet = logdet + p["log_sigma"].sum()
+    return g, logdet
+
+
+def _base_apply(p: dict[str, Any], g, x, cfg: _Config):
+    """Weight-normalized MLP with unit scales ``g (G,)`` on ``x (n, d)`` -> ``(n, n_out)``."""
+    import jax.numpy as jnp
+
+    sizes = cfg.sizes
+    h = x
+    off = 0
+    n_layers = len(sizes) - 1
+    for i in range(n_layers):
+        V = p[f"V{i}"]
+        width = sizes[i + 1]
+        gi = g[off : off + width]
+        off += width
+        W = V * (gi / jnp.sqrt(jnp.sum(V * V, axis=0) + 1e-12))
+        h = h @ W + p[f"b{i}"]
+        if i < n_layers - 1:
+            h = jnp.maximum(h, 0.0)
+    return h
+
+
+def _heads(p: dict[str, Any], out, cfg: _Config):
+    """Split the output into mean and log-variance (standardized units)."""
+    import jax
+    import jax.numpy as jnp
+
+    t = cfg.n_targets
+    mean = out[..., :t]
+    if cfg.heteroscedastic:
+        std = jax.nn.softplus(out[..., t:] + math.log(math.e**0.3 - 1.0)) + _MIN_NOISE_STD
+    else:
+        std = jnp.exp(p["log_noise"]) + _MIN_NOISE_STD
+        std = jnp.broadcast_to(std, mean.shape)
+    return mean, std
+
+
+@functools.lru_cache(maxsize=32)
+def _loss_factory(cfg: _Config, n: int, n_samples: int, kl_weight: float, anneal_fraction: float):
+    import jax
+    import jax.numpy as jnp
+
+    G = _n_units(cfg)
+    log2pi = math.log(2.0 * math.pi)
+
+    def loss(p, xb, yb, key, step, n_steps):
+        z = jax.random.normal(key, (n_samples, G))
+        g, logdet = _flow(p, z, cfg)
+        log_q = -0.5 * jnp.sum(z**2 + log2pi, axis=-1) - logdet
+        log_prior = -0.5 * jnp.sum(
+            (g / cfg.prior_std) ** 2 + log2pi + 2 * math.log(cfg.prior_std), axis=-1
+        )
+        out = jax.vmap(lambda gi: _base_apply(p, gi, xb, cfg))(g)
+        mean, std = _heads(p, out, cfg)
+        nll = 0.5 * (log2pi + 2.0 * jnp.log(std) + ((yb - mean) / std) ** 2)
+        nll_per_row = nll.sum(-1).mean()  # mean over draws and rows, sum over targets
+        ramp = jnp.clip(step / jnp.maximum(anneal_fraction * n_steps, 1.0), 0.0, 1.0)
+        kl = jnp.mean(log_q - log_prior)
+        return nll_per_row + kl_weight * ramp * kl / n
+
+    return loss
+
+
+@functools.lru_cache(maxsize=32)
+def _predict_factory(cfg: _Config):
+    import jax
+
+    @jax.jit
+    def predict(p, x, z):
+        g, _ = _flow(p, z, cfg)
+        out = jax.vmap(lambda gi: _base_apply(p, gi, x, cfg))(g)
+        return _heads(p, out, cfg)
+
+    return predict

@@ -11,6 +11,7 @@ D. T. Fullwood et al., Acta Mater. 56 (2008) 942.
 from __future__ import annotations
 
 import numpy as np
+from scipy.fft import next_fast_len
 
 from psplab.measure._components import as_label_array
 
@@ -66,15 +67,14 @@ def two_point_statistics(
         return np.fft.fftshift(s2)
     valid = np.ones_like(ind) if mask is None else np.asarray(mask, dtype=float)
     ind = ind * valid
-    shape = (2 * h, 2 * w)
+    # Zero-pad to >= 2n - 1 (no wrap-around) at a length the FFT handles fast.
+    shape = (next_fast_len(2 * h - 1, real=True), next_fast_len(2 * w - 1, real=True))
     fi = np.fft.rfft2(ind, s=shape)
     fv = np.fft.rfft2(valid, s=shape)
-    num = np.fft.irfft2(fi * np.conj(fi), s=shape)
-    den = np.fft.irfft2(fv * np.conj(fv), s=shape)
-    num = np.fft.fftshift(num)
-    den = np.fft.fftshift(den)
+    num = np.fft.fftshift(np.fft.irfft2(fi * np.conj(fi), s=shape))
+    den = np.fft.fftshift(np.fft.irfft2(fv * np.conj(fv), s=shape))
     # Keep offsets -H//2 .. H - H//2 - 1 so the output matches the periodic layout.
-    r0, c0 = h - h // 2, w - w // 2
+    r0, c0 = shape[0] // 2 - h // 2, shape[1] // 2 - w // 2
     num = num[r0 : r0 + h, c0 : c0 + w]
     den = den[r0 : r0 + h, c0 : c0 + w]
     with np.errstate(invalid="ignore", divide="ignore"):

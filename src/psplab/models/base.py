@@ -106,7 +106,11 @@ def load_model(path: str | Path) -> ProbabilisticRegressor:
     name = payload["model"]
     if name not in MODEL_REGISTRY:
         # Models register on import; import the modules that define them.
-        import psplab.models  # noqa: F401
+        from psplab.models import _import_models
+
+        _import_models()
+    if name not in MODEL_REGISTRY:
+        raise ValueError(f"{meta_path}: unknown model {name!r}")
     cls = MODEL_REGISTRY[name]
     model = cls(**payload["params"])
     with np.load(base.with_suffix(".npz")) as npz:

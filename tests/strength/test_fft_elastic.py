@@ -158,3 +158,19 @@ def test_bad_inputs_raise_clear_errors(kwargs, message):
         fft.effective_stiffness(
             args.pop("labels"), args.pop("youngs_modulus_gpa"), args.pop("poisson_ratio"), **args
         )
+
+
+def test_float64_is_enabled_only_inside_the_solver():
+    import jax
+    import jax.numpy as jnp
+
+    before = bool(jax.config.jax_enable_x64)
+    c, info = fft.effective_stiffness(np.zeros((32, 32), int), 100.0, 0.3, return_info=True)
+    assert bool(jax.config.jax_enable_x64) == before
+    if not before:
+        assert jnp.zeros(1).dtype == jnp.float32
+    # The solve itself ran in float64: the equilibrium residual is far below float32 eps.
+    lab = np.zeros((32, 32), int)
+    lab[8:20, 5:17] = 1
+    _, info = fft.effective_stiffness(lab, MODULI, POISSON, tol=1e-11, return_info=True)
+    assert max(info["residuals"]) < 1e-11

@@ -1,0 +1,634 @@
+"""Campaign store: suggestions and observations of an experiment campaign in one SQLite file.
+
+Guarantees (each is tested):
+
+* **Durable before returning.** Every write is one transaction committed with
+  ``synchronous=FULL`` in WAL mode, so a row that a call reported as stored survives a crash or a
+  ``kill -9`` of the writing process and the database stays readable.
+* **Concurrent writers are safe.** Writes take the write lock up front (``BEGIN IMMEDIATE``) and
+  wait for it (``busy_timeout``), so two processes observing at once both land all their rows.
+* **Bad rows are rejected, good ones kept.** Observations are validated against the campaign's
+  dataset spec (``psplab.data`` validation of the processing columns, the objective and any other
+  spec column present); a rejected row is reported by column and row and nothing else is lost.
+* **Idempotent files.** Rows are keyed by ``(sha256 of the file, row number)``: observing the same
+  file again after a crash stores only the rows that had not been committed.
+* **Exact values.** Numbers are stored as IEEE doubles (SQLite ``REAL``) and exported with
+  ``repr`` precision (CSV) or as float64 (Parquet), so an export round-trips bit for bit.
+
+Schema changes go through :data:`MIGRATIONS`; ``schema_version`` records the version, and an old
+database is migrated when opened.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sqlite3
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from psplab.data.spec import DatasetSpec, Problem, SpecError
+
+SCHEMA_VERSION = 2
+BUSY_TIMEOUT_MS = 60_000
+SUGGESTION_ID = "suggestion_id"
+
+# Migration i brings a database from version i to version i + 1.
+MIGRATIONS: dict[int, str] = {
+    0: """
+        CREATE TABLE campaign (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE suggestions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            batch INTEGER NOT NULL,
+            created TEXT NOT NULL,
+            params TEXT NOT NULL,
+            acquisition TEXT NOT NULL,
+            score REAL,
+            predicted_mean REAL,
+            predicted_std REAL
+        );
+        CREATE TABLE observations (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            suggestion_id INTEGER REFERENCES suggestions(id),
+            created TEXT NOT NULL,
+            source TEXT NOT NULL,
+            source_sha256 TEXT NOT NULL,
+            row_number INTEGER NOT NULL,
+            UNIQUE (source_sha256, row_number)
+        );
+        CREATE TABLE observation_values (
+            observation_id INTEGER NOT NULL REFERENCES observations(id),
+            position INTEGER NOT NULL,
+            column_name TEXT NOT NULL,
+            value_real REAL,
+            value_text TEXT,
+            PRIMARY KEY (observation_id, column_name)
+        );
+    """,
+    # v2: suggestions can be withdrawn (status) and lookups by suggestion are indexed.
+    1: """
+        ALTER TABLE suggestions ADD COLUMN status TEXT NOT NULL DEFAULT 'pending';
+        CREATE INDEX observations_by_suggestion ON observations(suggestion_id);
+    """,
+}
+
+
+class CampaignError(ValueError):
+    """A campaign operation that cannot proceed; the message says why."""
+
+
+@dataclass
+class ObserveResult:
+    """What :meth:`CampaignStore.observe_frame` did."""
+
+    stored: list[int]
+    skipped_duplicates: int
+    rejected: list[Problem]
+
+    @property
+    def n_rejected_rows(self) -> int:
+        return len({p.row for p in self.rejected if p.row is not None})
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """Open the database with the durability and concurrency settings the store relies on."""
+    # isolation_level=None: we issue BEGIN IMMEDIATE / COMMIT ourselves.
+    con = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() != "wal":  # e.g. a network file system
+        raise CampaignError(f"{path}: cannot use write-ahead logging (journal_mode={mode})")
+    con.execute("PRAGMA synchronous = FULL")
+    con.execute("PRAGMA foreign_keys = ON")
+    return con
+
+
+@contextmanager
+def write_transaction(con: sqlite3.Connection):
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (rollback on error): takes the write lock up front so
+    two writers never deadlock on a read-to-write upgrade."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def schema_version(con: sqlite3.Connection) -> int:
+    has = con.execute(
+        "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'"
+    ).fetchone()
+    if not has:
+        return 0
+    row = con.execute("SELECT version FROM schema_version").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(con: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+    """Apply pending migrations (each in one transaction); returns the version reached."""
+    with write_transaction(con):
+        current = schema_version(con)
+        if current > SCHEMA_VERSION:
+            raise CampaignError(
+                f"database schema version {current} is newer than this psplab ({SCHEMA_VERSION})"
+            )
+        if current == 0:
+            con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            con.execute("DELETE FROM schema_version")
+            con.execute("INSERT INTO schema_version VALUES (0)")
+        for v in range(current, target):
+            for statement in MIGRATIONS[v].split(";"):
+                if statement.strip():
+                    con.execute(statement)
+            con.execute("UPDATE schema_version SET version = ?", (v + 1,))
+        return max(current, target)
+
+
+def _encode(value: Any) -> tuple[float | None, str | None]:
+    """A cell as ``(REAL, TEXT)``: numbers keep their exact double, everything else is text."""
+    if value is None:
+        return None, None
+    if isinstance(value, bool | np.bool_):
+        return None, str(bool(value))
+    if isinstance(value, int | float | np.integer | np.floating):
+        v = float(value)
+        return (None, None) if math.isnan(v) else (v, None)
+    if isinstance(value, str) and value == "":
+        return None, None
+    return None, str(value)
+
+
+class CampaignStore:
+    """One campaign in one SQLite file.
+
+    Parameters
+    ----------
+    path
+        The database file. Use :meth:`create` to start a campaign and the constructor to open
+        an existing one (which also migrates an older schema).
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise CampaignError(f"{self.path}: no campaign database (run `psplab campaign init`)")
+        self.con = connect(self.path)
+        migrate(self.con)
+        if self._meta_raw("objective") is None:
+            raise CampaignError(f"{self.path}: database has no campaign metadata")
+
+    # --- creation -----------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        path: str | Path,
+        spec: DatasetSpec,
+        objective: str,
+        *,
+        minimize: bool = False,
+        model: str = "gp",
+        space: Any = None,
+        acquisition: str = "ei",
+        seed: int = 0,
+        extra: Mapping[str, Any] | None = None,
+    ) -> CampaignStore:
+        """Start a campaign; refuses to overwrite a database that already holds one."""
+        p = Path(path)
+        try:
+            col = spec.column(objective)
+        except KeyError as exc:
+            raise CampaignError(
+                f"objective column {objective!r} is not in spec {spec.name!r}"
+            ) from exc
+        if not col.is_numeric or col.role not in ("property", "structure"):
+            raise CampaignError(
+                f"objective column {objective!r} must be a numeric property or structure column"
+            )
+        if space is None:
+            from psplab.optimize.space import SearchSpace
+
+            space = SearchSpace.from_spec(spec)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        con = connect(p)
+        migrate(con)
+        meta = {
+            "spec": spec.to_dict(),
+            "spec_name": spec.name,
+            "objective": objective,
+            "direction": "minimize" if minimize else "maximize",
+            "model": model,
+            "acquisition": acquisition,
+            "seed": int(seed),
+            "space": space.to_dict(),
+            "created": _now(),
+            **dict(extra or {}),
+        }
+        with write_transaction(con):
+            if con.execute("SELECT 1 FROM campaign WHERE key='objective'").fetchone():
+                con.close()
+                raise CampaignError(f"{p}: already holds a campaign (use another --db)")
+            con.executemany(
+                "INSERT INTO campaign (key, value) VALUES (?, ?)",
+                [(k, json.dumps(v)) for k, v in meta.items()],
+            )
+        con.close()
+        return cls(p)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> CampaignStore:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # --- metadata -----------------------------------------------------------------------
+    def _meta_raw(self, key: str) -> Any:
+        row = self.con.execute("SELECT value FROM campaign WHERE key = ?", (key,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def meta(self) -> dict[str, Any]:
+        return {k: json.loads(v) for k, v in self.con.execute("SELECT key, value FROM campaign")}
+
+    @property
+    def spec(self) -> DatasetSpec:
+        return DatasetSpec.from_dict(self._meta_raw("spec"))
+
+    @property
+    def objective(self) -> str:
+        return str(self._meta_raw("objective"))
+
+    @property
+    def minimize(self) -> bool:
+        return self._meta_raw("direction") == "minimize"
+
+    @property
+    def space(self):
+        from psplab.optimize.space import SearchSpace
+
+        return SearchSpace.from_dict(self._meta_raw("space"))
+
+    @property
+    def version(self) -> int:
+        return schema_version(self.con)
+
+    # --- suggestions --------------------------------------------------------------------
+    def add_suggestions(self, suggestions: Sequence[Any]) -> list[int]:
+        """Store a batch (objects with ``params``, ``acquisition``, ``score``, ``predicted_*``);
+        returns their ids, committed."""
+        ids = []
+        with write_transaction(self.con):
+            batch = self.con.execute(
+                "SELECT COALESCE(MAX(batch), -1) + 1 FROM suggestions"
+            ).fetchone()[0]
+            for s in suggestions:
+                mean = s.predicted_mean[0] if s.predicted_mean else None
+                std = s.predicted_std[0] if s.predicted_std else None
+                score = s.score if s.score is not None and math.isfinite(s.score) else None
+                cur = self.con.execute(
+                    "INSERT INTO suggestions (batch, created, params, acquisition, score,"
+                    " predicted_mean, predicted_std) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (batch, _now(), json.dumps(s.params), s.acquisition, score, mean, std),
+                )
+                ids.append(int(cur.lastrowid))
+        return ids
+
+    def suggestions(self) -> pd.DataFrame:
+        """All suggestions with their parameters and whether they have been observed."""
+        rows = self.con.execute(
+            "SELECT s.id, s.batch, s.created, s.params, s.acquisition, s.score, s.predicted_mean,"
+            " s.predicted_std, s.status, (SELECT COUNT(*) FROM observations o"
+            " WHERE o.suggestion_id = s.id) FROM suggestions s ORDER BY s.id"
+        ).fetchall()
+        names = self.space.names
+        out = []
+        for r in rows:
+            params = json.loads(r[3])
+            out.append(
+                {
+                    "suggestion_id": r[0],
+                    "batch": r[1],
+                    "created": r[2],
+                    **{n: params.get(n) for n in names},
+                    "acquisition": r[4],
+                    "score": r[5],
+                    "predicted_mean": r[6],
+                    "predicted_std": r[7],
+                    "status": "observed" if r[9] else r[8],
+                }
+            )
+        cols = ["suggestion_id", "batch", "created", *names, "acquisition", "score",
+                "predicted_mean", "predicted_std", "status"]  # fmt: skip
+        return pd.DataFrame(out, columns=cols)
+
+    def pending(self) -> pd.DataFrame:
+        s = self.suggestions()
+        return s[s["status"] == "pending"].reset_index(drop=True)
+
+    # --- observations -------------------------------------------------------------------
+    def validate(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
+        """Validate a results table against the spec; returns the typed frame and problems.
+
+        Required: the processing columns and the objective. Other spec columns are validated if
+        present; columns the spec does not know are kept as measured extras; ``suggestion_id``
+        must name a stored suggestion.
+        """
+        from psplab.data.dataset import validate_frame
+
+        spec = self.spec
+        problems: list[Problem] = []
+        if frame.shape[0] == 0:
+            return frame, [Problem("the results file has no data rows")]
+        required = [c.name for c in spec.processing] + [self.objective]
+        for name in required:
+            if name not in frame.columns:
+                problems.append(Problem("required column is missing from the results file", name))
+        if problems:
+            return frame, problems
+        present = [c for c in spec.columns if c.name in frame.columns and c.role != "ignore"]
+        sub = DatasetSpec(name=spec.name, source=None, columns=tuple(present))
+        typed, problems = validate_frame(
+            sub, frame[[c.name for c in present]].reset_index(drop=True)
+        )
+        typed = typed.copy()
+        obj = typed[self.objective].to_numpy(dtype=float)
+        for i in np.flatnonzero(np.isnan(obj)):
+            problems.append(Problem("missing objective value", self.objective, int(i) + 1))
+        if SUGGESTION_ID in frame.columns:
+            known = {r[0] for r in self.con.execute("SELECT id FROM suggestions")}
+            ids = []
+            for i, cell in enumerate(frame[SUGGESTION_ID].tolist(), start=1):
+                text = "" if cell is None else str(cell).strip()
+                if text == "" or text.lower() == "nan":
+                    ids.append(None)
+                    continue
+                try:
+                    value = int(float(text))
+                    if value != float(text):
+                        raise ValueError
+                except ValueError:
+                    problems.append(Problem(f"{text!r} is not an integer id", SUGGESTION_ID, i))
+                    ids.append(None)
+                    continue
+                if value not in known:
+                    problems.append(Problem(f"no suggestion with id {value}", SUGGESTION_ID, i))
+                ids.append(value)
+            typed[SUGGESTION_ID] = ids
+        spec_names = {c.name for c in spec.columns}
+        for name in frame.columns:
+            if name in spec_names or name == SUGGESTION_ID:
+                continue
+            typed[str(name)] = [_parse_extra(v) for v in frame[name].tolist()]
+        return typed, problems
+
+    def observe_frame(
+        self, frame: pd.DataFrame, source: str = "<frame>", source_sha256: str | None = None
+    ) -> ObserveResult:
+        """Validate and store a results table in one transaction; bad rows are left out and
+        reported, rows of the same source already stored are skipped."""
+        typed, problems = self.validate(frame)
+        if any(p.row is None for p in problems):
+            return ObserveResult(stored=[], skipped_duplicates=0, rejected=problems)
+        bad_rows = {p.row for p in problems}
+        if source_sha256 is None:
+            source_sha256 = hashlib.sha256(
+                frame.to_csv(index=False).encode() + source.encode()
+            ).hexdigest()
+        columns = [c for c in typed.columns if c != SUGGESTION_ID]
+        stored, skipped = [], 0
+        with write_transaction(self.con):
+            for i in range(len(typed)):
+                if i + 1 in bad_rows:
+                    continue
+                sid = typed[SUGGESTION_ID].iloc[i] if SUGGESTION_ID in typed.columns else None
+                sid = None if sid is None or pd.isna(sid) else int(sid)
+                cur = self.con.execute(
+                    "INSERT OR IGNORE INTO observations (suggestion_id, created, source,"
+                    " source_sha256, row_number) VALUES (?, ?, ?, ?, ?)",
+                    (sid, _now(), source, source_sha256, i + 1),
+                )
+                if cur.rowcount == 0:
+                    skipped += 1
+                    continue
+                oid = int(cur.lastrowid)
+                self.con.executemany(
+                    "INSERT INTO observation_values VALUES (?, ?, ?, ?, ?)",
+                    [
+                        (oid, k, name, *_encode(typed[name].iloc[i]))
+                        for k, name in enumerate(columns)
+                    ],
+                )
+                stored.append(oid)
+        return ObserveResult(stored=stored, skipped_duplicates=skipped, rejected=problems)
+
+    def observe_file(self, path: str | Path) -> ObserveResult:
+        """Read a CSV/Parquet results file and :meth:`observe_frame` it."""
+        from psplab.data.dataset import read_table
+
+        p = Path(path)
+        frame = read_table(p)
+        sha = hashlib.sha256(p.read_bytes()).hexdigest()
+        return self.observe_frame(frame, source=p.name, source_sha256=sha)
+
+    def add_observation(self, values: Mapping[str, Any], suggestion_id: int | None = None) -> int:
+        """Store one observation (already in physical units) in its own committed transaction."""
+        row = dict(values)
+        if suggestion_id is not None:
+            row[SUGGESTION_ID] = suggestion_id
+        frame = pd.DataFrame([row])
+        # A unique key per call: the same values observed twice are two replicates.
+        key = hashlib.sha256(f"{time.time_ns()}-{id(row)}-{json.dumps(row, default=str)}".encode())
+        result = self.observe_frame(frame, source="api", source_sha256=key.hexdigest())
+        if result.rejected:
+            raise SpecError(result.rejected)
+        return result.stored[0]
+
+    def observations(self) -> pd.DataFrame:
+        """Every stored observation: ids, time, source, then the columns in first-seen order."""
+        head = self.con.execute(
+            "SELECT id, suggestion_id, created, source, row_number FROM observations ORDER BY id"
+        ).fetchall()
+        cells = self.con.execute(
+            "SELECT observation_id, position, column_name, value_real, value_text"
+            " FROM observation_values ORDER BY observation_id, position"
+        ).fetchall()
+        order: dict[str, None] = {}
+        for name in [c.name for c in self.spec.columns if c.role != "ignore"]:
+            order[name] = None
+        by_obs: dict[int, dict[str, Any]] = {}
+        numeric_cols: dict[str, bool] = {}
+        for oid, _pos, name, real, text in cells:
+            order.setdefault(name, None)
+            by_obs.setdefault(oid, {})[name] = real if text is None else text
+            if text is not None:
+                numeric_cols[name] = False
+            else:
+                numeric_cols.setdefault(name, True)
+        used = [n for n in order if n in numeric_cols]
+        rows = []
+        for oid, sid, created, source, rown in head:
+            values = by_obs.get(oid, {})
+            rows.append(
+                {
+                    "observation_id": oid,
+                    SUGGESTION_ID: sid,
+                    "created": created,
+                    "source": source,
+                    "source_row": rown,
+                    **{n: values.get(n) for n in used},
+                }
+            )
+        frame = pd.DataFrame(
+            rows,
+            columns=["observation_id", SUGGESTION_ID, "created", "source", "source_row", *used],
+        )
+        for n in used:
+            if numeric_cols[n]:
+                frame[n] = frame[n].astype(float)  # None -> NaN; doubles are untouched
+        frame[SUGGESTION_ID] = frame[SUGGESTION_ID].astype("Int64")
+        return frame
+
+    def status(self) -> dict[str, Any]:
+        """Counts and the best observation so far."""
+        obs = self.observations()
+        sugg = self.suggestions()
+        out: dict[str, Any] = {
+            "db": str(self.path),
+            "schema_version": self.version,
+            "spec": self._meta_raw("spec_name"),
+            "objective": self.objective,
+            "direction": self._meta_raw("direction"),
+            "model": self._meta_raw("model"),
+            "observations": len(obs),
+            "suggestions": len(sugg),
+            "pending": int((sugg["status"] == "pending").sum()) if len(sugg) else 0,
+            "best": None,
+        }
+        if len(obs) and self.objective in obs.columns:
+            y = obs[self.objective].to_numpy(dtype=float)
+            if np.isfinite(y).any():
+                i = int(np.nanargmin(y) if self.minimize else np.nanargmax(y))
+                best = obs.iloc[i]
+                out["best"] = {
+                    "observation_id": int(best["observation_id"]),
+                    self.objective: float(best[self.objective]),
+                    **{n: _plain(best[n]) for n in self.space.names if n in obs.columns},
+                }
+        return out
+
+    def integrity_check(self) -> str:
+        return str(self.con.execute("PRAGMA integrity_check").fetchone()[0])
+
+    # --- export -------------------------------------------------------------------------
+    def export(self, path: str | Path) -> Path:
+        """Write all observations as CSV (repr-precision floats) or Parquet, by extension."""
+        p = Path(path)
+        frame = self.observations()
+        suffix = p.suffix.lower()
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_name(p.name + ".tmp")
+        if suffix in (".parquet", ".pq"):
+            frame.to_parquet(tmp, index=False)
+        elif suffix == ".csv":
+            text = frame.copy()
+            for name in text.columns:
+                if text[name].dtype == float:
+                    # repr gives the shortest string that reads back to the same double.
+                    text[name] = [("" if math.isnan(v) else repr(float(v))) for v in text[name]]
+            text.to_csv(tmp, index=False)
+        else:
+            raise CampaignError(f"{p}: export format by extension must be .csv or .parquet")
+        tmp.replace(p)
+        return p
+
+
+def _parse_extra(value: Any) -> Any:
+    """A measured column the spec does not know: a number if it reads as one, else text."""
+    if value is None:
+        return None
+    if isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool):
+        return float(value)
+    text = str(value).strip()
+    if text == "":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def read_export(path: str | Path) -> pd.DataFrame:
+    """Read a file written by :meth:`CampaignStore.export` back with exact floats."""
+    p = Path(path)
+    if p.suffix.lower() in (".parquet", ".pq"):
+        return pd.read_parquet(p)
+    return pd.read_csv(p, float_precision="round_trip")
+
+
+def observed_xy(store: CampaignStore) -> tuple[pd.DataFrame, np.ndarray]:
+    """Parameters and objective of the stored observations (for the optimizer)."""
+    obs = store.observations()
+    names = store.space.names
+    if len(obs) == 0:
+        return pd.DataFrame(columns=names), np.zeros(0)
+    return obs[names], obs[store.objective].to_numpy(dtype=float)
+
+
+__all__: Iterable[str] = (
+    "CampaignError",
+    "CampaignStore",
+    "MIGRATIONS",
+    "ObserveResult",
+    "SCHEMA_VERSION",
+    "connect",
+    "migrate",
+    "read_export",
+)
+
+
+def suggest_and_store(
+    store: CampaignStore, n: int = 1, *, seed: int | None = None, model: str | None = None
+) -> tuple[list[int], list[Any]]:
+    """Suggest ``n`` recipes from the stored state and store them (committed); returns
+    ``(ids, suggestions)``.
+
+    Everything the optimizer needs — observations, pending suggestions, the search space, the
+    model name, the seed — is read from the database, so a suggest after a crash continues
+    exactly where the campaign stood.
+    """
+    from psplab.optimize.bo import BayesianOptimizer
+
+    meta = store.meta()
+    X, y = observed_xy(store)
+    pending = store.pending()
+    opt = BayesianOptimizer(
+        store.space,
+        model=model or meta.get("model", "gp"),
+        acquisition=meta.get("acquisition", "ei"),
+        maximize=not store.minimize,
+        seed=int(meta.get("seed", 0)),
+    )
+    suggestions = opt.suggest(X, y, n=n, pending=pending[store.space.names], seed=seed)
+    ids = store.add_suggestions(suggestions)
+    return ids, suggestions

@@ -32,10 +32,10 @@ def expected_improvement(
     mean = np.asarray(mean, dtype=float)
     std = np.asarray(std, dtype=float)
     gap = mean - best - xi
-    safe = np.maximum(std, 1e-300)
-    z = gap / safe
+    pos = std > 0
+    z = np.where(pos, gap / np.where(pos, std, 1.0), 0.0)
     ei = gap * stats.norm.cdf(z) + std * stats.norm.pdf(z)
-    return np.where(std > 0, np.maximum(ei, 0.0), np.maximum(gap, 0.0))
+    return np.where(pos, np.maximum(ei, 0.0), np.maximum(gap, 0.0))
 
 
 def upper_confidence_bound(mean: np.ndarray, std: np.ndarray, beta: float = 2.0) -> np.ndarray:

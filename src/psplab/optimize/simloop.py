@@ -32,7 +32,7 @@ def family_space(family: str, log_params: Sequence[str] = LOG_PARAMS) -> SearchS
     params = []
     for name in RECIPE_PARAMS:
         lo, hi = fam.bounds[name]
-        unit = RECIPE_UNITS.get(name) or None
+        unit = RECIPE_UNITS.get(name) or "–"  # dimensionless (strain)
         params.append(
             Parameter(name, "continuous", lo, hi, unit=unit, log=name in log_params and lo > 0)
         )

@@ -67,6 +67,7 @@ __all__ = [
     "effective_stiffness",
     "hashin_shtrikman_bounds",
     "isotropic_plane_strain_stiffness",
+    "lame_from_youngs",
     "mechanics_yield_strength",
     "offset_yield",
 ]

@@ -130,7 +130,7 @@ def init_command(
         )
     except (ValueError, CampaignError) as exc:
         _fail(str(exc).splitlines())
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     console.print(
         f"campaign [bold]{dspec.name}[/] in {db}: {'minimize' if minimize else 'maximize'} "
         f"{objective} over {', '.join(space.names)} (model {model}, {acquisition})"
@@ -161,7 +161,7 @@ def suggest_command(
         pred = f"{s.predicted_mean[0]:.4g} ± {s.predicted_std[0]:.2g}" if s.predicted_mean else ""
         table.add_row(str(sid), *[_fmt(s.params[k]) for k in names], s.acquisition, pred)
         rows.append({"suggestion_id": sid, **s.to_dict()})
-    Console(highlight=False).print(table)
+    Console(highlight=False, soft_wrap=True).print(table)
     if json_out is not None:
         json_out.write_text(json.dumps(rows, indent=2))
     store.close()
@@ -182,7 +182,7 @@ def observe_command(
         result = store.observe_file(results)
     except SpecError as exc:
         _fail([f"{results}: {p}" for p in exc.problems])
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     console.print(
         f"{results}: stored {len(result.stored)} observation(s)"
         + (
@@ -213,7 +213,7 @@ def status_command(
     if json_out:
         typer.echo(json.dumps(st, indent=2, default=str))
         return
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     console.print(
         f"[bold]{st['spec']}[/] ({st['db']}, schema v{st['schema_version']}): {st['direction']} "
         f"{st['objective']} with {st['model']}"
@@ -245,7 +245,7 @@ def export_command(
         _fail(str(exc))
     n = len(store.observations())
     store.close()
-    Console(highlight=False).print(f"wrote {n} observation(s) to {out}")
+    Console(highlight=False, soft_wrap=True).print(f"wrote {n} observation(s) to {out}")
 
 
 def optimize_command(
@@ -324,7 +324,7 @@ def optimize_command(
         second_minimize=not second_maximize,
         mechanics=mechanics,
     )
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     console.print(
         f"{family}: baseline {res['baseline_objective']:.1f} MPa -> best {res['best_objective']:.1f} MPa "
         f"({res['improvement_pct']:+.1f}%) in {res['evaluations']} evaluations"

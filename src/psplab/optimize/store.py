@@ -237,15 +237,16 @@ class CampaignStore:
             "created": _now(),
             **dict(extra or {}),
         }
-        with write_transaction(con):
-            if con.execute("SELECT 1 FROM campaign WHERE key='objective'").fetchone():
-                con.close()
-                raise CampaignError(f"{p}: already holds a campaign (use another --db)")
-            con.executemany(
-                "INSERT INTO campaign (key, value) VALUES (?, ?)",
-                [(k, json.dumps(v)) for k, v in meta.items()],
-            )
-        con.close()
+        try:
+            with write_transaction(con):
+                if con.execute("SELECT 1 FROM campaign WHERE key='objective'").fetchone():
+                    raise CampaignError(f"{p}: already holds a campaign (use another --db)")
+                con.executemany(
+                    "INSERT INTO campaign (key, value) VALUES (?, ?)",
+                    [(k, json.dumps(v)) for k, v in meta.items()],
+                )
+        finally:
+            con.close()
         return cls(p)
 
     def close(self) -> None:
@@ -583,6 +584,8 @@ def read_export(path: str | Path) -> pd.DataFrame:
     p = Path(path)
     if p.suffix.lower() in (".parquet", ".pq"):
         return pd.read_parquet(p)
+    if int(pd.__version__.split(".")[0]) >= 3:
+        return pd.read_csv(p)  # pandas 3 parses floats exactly by default
     return pd.read_csv(p, float_precision="round_trip")
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "DoseResponse",
     "EdgeStability",
     "IDAResult",
+    "LinearStats",
     "StructuralCausalModel",
     "bootstrap_edges",
     "compare_graphs",

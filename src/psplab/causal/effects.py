@@ -82,12 +82,13 @@ class IDAResult:
 def valid_parent_sets(graph: CausalGraph, treatment: str) -> list[tuple[str, ...]]:
     """Parent sets of ``treatment`` over the DAGs the MPDAG represents (see module docstring)."""
     x = graph.index(treatment)
-    adj, arrow = graph.adj, graph.arrow
+    allowed = tier_allowed(graph.tiers)
+    adj = graph.adj
+    arrow = meek_closure(adj, graph.arrow, allowed)  # a hand-made graph may not be closed yet
     pa = list(np.flatnonzero(arrow[:, x]))
     sib = list(np.flatnonzero(adj[x] & ~arrow[x] & ~arrow[:, x]))
     if len(sib) > _MAX_SIBLINGS:
         raise ValueError(f"{treatment!r} has {len(sib)} undirected neighbours: too many for IDA")
-    allowed = tier_allowed(graph.tiers)
     out: list[tuple[str, ...]] = []
     for r in range(len(sib) + 1):
         for S in combinations(sib, r):
@@ -95,6 +96,9 @@ def valid_parent_sets(graph: CausalGraph, treatment: str) -> list[tuple[str, ...
             if any(not adj[a, b] for a, b in combinations(S, 2)):
                 continue
             if any(not adj[s, q] for s in S for q in pa):
+                continue
+            # Nor at a child: x -> c with a parent of c not adjacent to x.
+            if any(not adj[q, x] for c in sib if c not in S for q in np.flatnonzero(arrow[:, c])):
                 continue
             if any(not allowed(int(s), x) for s in S) or any(
                 not allowed(x, int(c)) for c in sib if c not in S
@@ -113,16 +117,28 @@ def valid_parent_sets(graph: CausalGraph, treatment: str) -> list[tuple[str, ...
     return out
 
 
-def _ols_coef(y: np.ndarray, X: np.ndarray) -> tuple[float, float]:
-    """Coefficient of the first column of ``X`` (with intercept) and its standard error."""
-    n = len(y)
-    A = np.column_stack([X, np.ones(n)])
-    coef, *_ = np.linalg.lstsq(A, y, rcond=None)
-    resid = y - A @ coef
-    dof = max(n - A.shape[1], 1)
-    sigma2 = float(resid @ resid) / dof
-    cov = sigma2 * np.linalg.pinv(A.T @ A)
-    return float(coef[0]), float(np.sqrt(max(cov[0, 0], 0.0)))
+class LinearStats:
+    """Sample covariance of the graph's variables: every IDA regression comes from it."""
+
+    def __init__(self, data: pd.DataFrame, nodes: Sequence[str]):
+        X = data[list(nodes)].dropna().to_numpy(dtype=float)
+        self.n = X.shape[0]
+        Xc = X - X.mean(axis=0)
+        self.cov = np.einsum("ni,nj->ij", Xc, Xc) / max(self.n - 1, 1)
+        self.index = {n: k for k, n in enumerate(nodes)}
+
+    def coef(self, outcome: str, regressors: Sequence[str]) -> tuple[float, float]:
+        """OLS coefficient of the first regressor (with intercept) and its standard error."""
+        a = [self.index[r] for r in regressors]
+        y = self.index[outcome]
+        caa = self.cov[np.ix_(a, a)]
+        cay = self.cov[a, y]
+        inv = np.linalg.pinv(caa)
+        beta = inv @ cay
+        dof = max(self.n - len(a) - 1, 1)
+        sigma2 = max(float(self.cov[y, y] - cay @ beta), 0.0) * (self.n - 1) / dof
+        se = np.sqrt(max(sigma2 * inv[0, 0] / (self.n - 1), 0.0))
+        return float(beta[0]), float(se)
 
 
 def ida(
@@ -131,8 +147,13 @@ def ida(
     treatment: str,
     outcome: str,
     adjust_exogenous: bool = True,
+    stats: LinearStats | None = None,
 ) -> IDAResult:
-    """IDA total effects of ``treatment`` on ``outcome`` (per unit of ``treatment``)."""
+    """IDA total effects of ``treatment`` on ``outcome`` (per unit of ``treatment``).
+
+    ``stats`` (a :class:`LinearStats` of ``data``) saves recomputing the covariance when many
+    pairs are evaluated on the same data.
+    """
     if outcome == treatment:
         raise ValueError("treatment and outcome must differ")
     sets = valid_parent_sets(graph, treatment)
@@ -144,8 +165,7 @@ def ida(
         extra = [
             n for n, t in zip(graph.nodes, graph.tiers, strict=True) if t == tx and n != treatment
         ]
-    frame = data[graph.nodes].dropna()
-    y = frame[outcome].to_numpy(dtype=float)
+    stats = stats or LinearStats(data, graph.nodes)
     effects, ses, used = [], [], []
     for P in sets:
         adjust = sorted(set(P) | set(extra))
@@ -154,8 +174,7 @@ def ida(
             effects.append(0.0)
             ses.append(0.0)
             continue
-        Xd = frame[[treatment, *adjust]].to_numpy(dtype=float)
-        c, se = _ols_coef(y, Xd)
+        c, se = stats.coef(outcome, [treatment, *adjust])
         effects.append(c)
         ses.append(se)
     return IDAResult(treatment, outcome, np.asarray(effects), np.asarray(ses), used)
@@ -323,44 +342,31 @@ class StructuralCausalModel:
             grid = np.linspace(*np.quantile(xs, [0.05, 0.95]), n_grid)
         grid = np.asarray(grid, dtype=float)
         G = len(grid)
-        rows = data.iloc[rng.choice(len(data), min(n_rows, len(data)), replace=False)]
-        R = len(rows)
+        R = min(n_rows, len(data))
         desc = self.descendants(treatment)
-        # values[node]: (G*R,) shared across draws, or (n_draws, G*R) once randomness enters.
-        values: dict[str, np.ndarray] = {
-            n: np.tile(rows[n].to_numpy(dtype=float), G) for n in self.graph.nodes
-        }
-        values[treatment] = np.repeat(grid, R)
-        has_child = {
-            n: any(self.dag_[self.graph.index(n), self.graph.index(c)] for c in desc) for n in desc
-        }
-        for k, node in enumerate(desc):
-            pa, model = self.models_[node]
-            noise = has_child[node]
-            cols = [values[p] for p in pa]
-            if all(c.ndim == 1 for c in cols):
-                draws = model.sample(
-                    np.column_stack(cols),
-                    n_samples=n_draws,
-                    seed=seed + 7919 * k,
-                    include_noise=noise,
+        index = {n: k for k, n in enumerate(self.graph.nodes)}
+        has_child = {n: any(self.dag_[index[n], index[c]] for c in desc) for n in desc}
+        observed = data.to_numpy(dtype=float)
+        # Each draw takes its own rows for the non-descendants, so the band also carries the
+        # Monte Carlo error of averaging over R rows instead of the whole data set.
+        values = {n: np.empty((n_draws, G * R)) for n in self.graph.nodes}
+        for m in range(n_draws):
+            rows = observed[rng.choice(len(data), R, replace=False)]
+            for n in self.graph.nodes:
+                values[n][m] = np.tile(rows[:, index[n]], G)
+            values[treatment][m] = np.repeat(grid, R)
+            for k, node in enumerate(desc):
+                pa, model = self.models_[node]
+                Xm = np.column_stack([values[p][m] for p in pa])
+                draw = model.sample(
+                    Xm, n_samples=1, seed=seed + 7919 * k + m, include_noise=has_child[node]
                 )
-                values[node] = np.asarray(draws).reshape(n_draws, G * R)
-            else:
-                out = np.empty((n_draws, G * R))
-                for m in range(n_draws):
-                    Xm = np.column_stack([c[m] if c.ndim == 2 else c for c in cols])
-                    out[m] = np.asarray(
-                        model.sample(Xm, n_samples=1, seed=seed + 7919 * k + m, include_noise=noise)
-                    ).reshape(-1)
-                values[node] = out
+                values[node][m] = np.asarray(draw).reshape(-1)
         results = {}
         a = (1 - level) / 2
         for y in outcomes:
-            v = values[y]
-            if v.ndim == 1:  # not a descendant: do(X) leaves it at its observed distribution
-                v = np.broadcast_to(v, (n_draws, G * R))
-            per = v.reshape(n_draws, G, R).mean(axis=2)
+            # A non-descendant keeps its observed distribution under do(X).
+            per = values[y].reshape(n_draws, G, R).mean(axis=2)
             results[y] = DoseResponse(
                 treatment=treatment,
                 outcome=y,

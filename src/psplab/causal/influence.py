@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from psplab.causal.effects import DoseResponse, ida
+from psplab.causal.effects import DoseResponse, LinearStats, ida
 from psplab.causal.graph import CausalGraph
 from psplab.causal.stability import EdgeStability
 
@@ -90,11 +90,12 @@ def influence_table(
         else:
             outcomes = [n for n in graph.nodes if n not in treatments]
     rows = []
+    stats = LinearStats(data, graph.nodes)
     for y in outcomes:
         for x in treatments:
             if x == y:
                 continue
-            res = ida(graph, data, x, y)
+            res = ida(graph, data, x, y, stats=stats)
             lo_r, hi_r = (ranges or {}).get(x) or tuple(np.quantile(data[x].dropna(), [0.05, 0.95]))
             width = float(hi_r - lo_r)
             il, ih = res.interval(level) if res.effects.size else (np.nan, np.nan)

@@ -28,6 +28,15 @@ class SyntheticSEM:
     noise_std: np.ndarray
     kinds: np.ndarray | None = None  # (p, p) int: nonlinear function id per edge
 
+    def standardized(self) -> SyntheticSEM:
+        """The same linear SEM rescaled so every node has unit population variance."""
+        p = self.dag.shape[0]
+        inv = np.linalg.inv(np.eye(p) - self.weights)
+        cov = inv.T @ np.diag(self.noise_std**2) @ inv
+        sd = np.sqrt(np.diag(cov))
+        w = self.weights * sd[:, None] / sd[None, :]
+        return SyntheticSEM(self.dag, w, self.names, self.tiers, self.noise_std / sd, self.kinds)
+
     @property
     def tier_map(self) -> dict[str, int | None]:
         return dict(zip(self.names, self.tiers, strict=True))

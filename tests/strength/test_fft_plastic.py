@@ -112,3 +112,15 @@ def test_mechanics_bad_inputs_raise_clear_errors(kwargs, message):
     args.update(kwargs)
     with pytest.raises(ValueError, match=message):
         fft.mechanics_yield_strength(**args)
+
+
+def test_yield_strength_converges_with_load_increments():
+    grains = periodic_voronoi(N, 10, seed=8)
+    phases = periodic_discs(N, np.random.default_rng(9).uniform(0, N, (5, 2)), radius=2.0)
+    kw = {"pixel_um": 0.5, "family": "ti_al", "compute_stiffness": False, "solute_wt_pct": 4.0}
+    coarse = fft.mechanics_yield_strength(grains, phases, n_steps=12, **kw)
+    fine = fft.mechanics_yield_strength(grains, phases, n_steps=48, **kw)
+    assert coarse["info"]["n_steps"] >= 12 and fine["info"]["n_steps"] >= 48
+    assert coarse["yield_strength_mpa"] == pytest.approx(fine["yield_strength_mpa"], rel=5e-3)
+    # Equilibrium was reached at every increment.
+    assert fine["info"]["max_relative_residual"] < 1e-5

@@ -98,7 +98,8 @@ class BayesianOptimizer:
         or a template :class:`~psplab.models.base.ProbabilisticRegressor`.
     acquisition
         ``"ei"`` (expected improvement, from ``predict_dist``), ``"ucb"`` (upper confidence bound,
-        from ``predict_dist``) or ``"ts"`` (Thompson sampling, from ``sample``).
+        from ``predict_dist``) or ``"ts"`` (Thompson sampling, from ``sample``); with two
+        objectives ``"ts"`` falls back to EI on each ParEGO scalarization.
     maximize
         Direction of the objective; a pair for two objectives (then ParEGO scalarization is used
         with the chosen acquisition on each random weighting).

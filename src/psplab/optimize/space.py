@@ -483,8 +483,8 @@ class SearchSpace:
             raise ValueError(
                 "could not find feasible points: the constraints leave no room inside the bounds"
             )
-        if method in ("sobol", "lhs") and not self.constraints:
-            return U[:n]
+        # Keep the design's order (a Sobol prefix stays balanced); random draws are shuffled
+        # so that rejection by the constraints does not bias which ones are kept.
         return U[rng.permutation(len(U))[:n]] if method == "random" else U[:n]
 
     def center(self) -> np.ndarray:

@@ -1,0 +1,125 @@
+"""cross_validate: shared folds, per-target missing rows, groups; metrics against closed forms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import integrate, stats
+
+from psplab.data import DatasetSpec, load_dataset
+from psplab.models.evaluation import cross_validate
+from psplab.models.figures import write_figures
+from psplab.models.metrics import METRIC_NAMES, gaussian_crps, gaussian_nll, score
+
+
+def _dataset(n=60, seed=0):
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "T_C": rng.uniform(400, 700, n),
+            "t_h": rng.uniform(1, 10, n),
+            "heat": np.repeat(np.arange(n // 5), 5).astype(str),
+        }
+    )
+    frame["hardness_HV"] = 150 + 0.2 * frame["T_C"] - 2 * frame["t_h"] + rng.normal(0, 2, n)
+    frame["ys_MPa"] = 3 * frame["hardness_HV"] + rng.normal(0, 5, n)
+    frame.loc[[3, 10, 11], "ys_MPa"] = np.nan
+    spec = DatasetSpec.from_dict(
+        {
+            "name": "toy",
+            "column": [
+                {"name": "T_C", "role": "processing", "unit": "degC"},
+                {"name": "t_h", "role": "processing", "unit": "h"},
+                {"name": "heat", "role": "group", "kind": "categorical"},
+                {"name": "hardness_HV", "role": "property"},
+                {"name": "ys_MPa", "role": "property", "unit": "MPa"},
+            ],
+        }
+    )
+    return load_dataset(spec, frame=frame)
+
+
+@pytest.fixture(scope="module")
+def cv_result():
+    return cross_validate(
+        _dataset(),
+        ["rf", "gp"],
+        cv=4,
+        seed=0,
+        progress=False,
+        model_params={"rf": {"n_estimators": 50}},
+    )
+
+
+def test_every_model_and_target_has_every_metric(cv_result):
+    metrics, _ = cv_result
+    assert set(metrics) == {"rf", "gp"}
+    for per_target in metrics.values():
+        assert set(per_target) == {"hardness_HV", "ys_MPa"}
+        for m in per_target.values():
+            assert set(m) == set(METRIC_NAMES)
+            assert np.isfinite(list(m.values())).all()
+    # A near-linear law: the GP must be close to the 2 HV noise, better than the forest.
+    assert metrics["gp"]["hardness_HV"]["mae"] < 3.0
+    assert metrics["gp"]["hardness_HV"]["mae"] < metrics["rf"]["hardness_HV"]["mae"]
+
+
+def test_same_folds_for_every_model_and_missing_rows_dropped_per_target(cv_result):
+    _, oof = cv_result
+    keys = {
+        m: oof[oof.model == m].sort_values(["target", "row"])[["target", "row", "fold"]].to_numpy()
+        for m in ("rf", "gp")
+    }
+    np.testing.assert_array_equal(keys["rf"], keys["gp"])
+    per_target = oof[oof.model == "gp"].groupby("target")["row"].agg(list)
+    assert sorted(per_target["hardness_HV"]) == list(range(60))
+    assert sorted(per_target["ys_MPa"]) == sorted(set(range(60)) - {3, 10, 11})
+
+
+def test_group_cross_validation_keeps_groups_in_one_fold():
+    ds = _dataset()
+    _, oof = cross_validate(
+        ds,
+        ["rf"],
+        cv=3,
+        seed=1,
+        group="heat",
+        progress=False,
+        model_params={"rf": {"n_estimators": 20}},
+    )
+    heat = ds.frame["heat"].to_numpy()
+    folds_per_group = (
+        pd.Series(oof["fold"].to_numpy()).groupby(heat[oof["row"].to_numpy()]).nunique()
+    )
+    assert (folds_per_group == 1).all()
+
+
+def test_gaussian_scores_match_their_definitions():
+    y, m, s = 1.3, 0.4, 0.7
+    assert gaussian_nll(y, m, s) == pytest.approx(-stats.norm.logpdf(y, m, s))
+    # CRPS = integral of (F(x) - 1{x >= y})^2
+    left, _ = integrate.quad(lambda x: stats.norm.cdf(x, m, s) ** 2, -np.inf, y)
+    right, _ = integrate.quad(lambda x: (1 - stats.norm.cdf(x, m, s)) ** 2, y, np.inf)
+    assert gaussian_crps(y, m, s) == pytest.approx(left + right, rel=1e-6)
+    out = score(
+        np.array([0.0, 2.0]),
+        np.array([0.0, 0.0]),
+        np.ones(2),
+        np.array([-1.0, -1.0]),
+        np.array([1.0, 1.0]),
+    )
+    assert out["mae"] == 1.0 and out["coverage90"] == 0.5 and out["width90"] == 2.0
+
+
+def test_figures_are_written_with_captions(cv_result, tmp_path):
+    _, oof = cv_result
+    written = write_figures(oof, tmp_path, labels={"ys_MPa": "yield strength [MPa]"})
+    assert {w["kind"] for w in written} == {"parity", "calibration"}
+    assert len(written) == 4
+    for w in written:
+        assert (
+            w["path"].endswith(".png")
+            and (tmp_path / w["path"].split("/")[-1]).stat().st_size > 1000
+        )
+    assert any("yield strength [MPa]" in w["caption"] for w in written)

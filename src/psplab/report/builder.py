@@ -152,6 +152,11 @@ def _spec_of(run: Run):
         data = run.file("dataset", "data", "parquet")
         if data is not None and data.with_suffix(".toml").is_file():
             p = data.with_suffix(".toml")
+    if p is None and run.params.get("spec"):
+        for cand in (run.path / str(run.params["spec"]), Path(str(run.params["spec"]))):
+            if cand.is_file():
+                p = cand
+                break
     if p is None:
         return None
     try:
@@ -503,56 +508,171 @@ def _metrics_table(metrics: dict[str, Any], units: dict[str, str]) -> Table:
     )
 
 
+def _slug(name: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_") or "var"
+
+
+def read_causal_graph(path: Path, run: Run) -> tuple[dict[str, int], list[dict[str, Any]], dict]:
+    """``(nodes -> tier, edges, raw)`` from either graph JSON layout.
+
+    Accepts ``{nodes: [{name, tier}], edges: [{source, target, directed, stability}]}`` or
+    :meth:`psplab.causal.CausalGraph.to_dict` (``nodes``, ``tiers``, ``directed_edges``,
+    ``undirected_edges``) with the bootstrap frequencies of the run's ``edge_stability`` CSV.
+    """
+    g = json.loads(path.read_text())
+    if "edges" in g:
+        nodes = {str(n["name"]): int(n.get("tier", 0) or 0) for n in g["nodes"]}
+        return nodes, list(g["edges"]), g
+    tiers = g.get("tiers") or [0] * len(g["nodes"])
+    nodes = {
+        str(n): int(t if t is not None else 0) for n, t in zip(g["nodes"], tiers, strict=False)
+    }
+    freq: dict[tuple[str, str], dict[str, float]] = {}
+    stab_p = run.file("edge_stability")
+    if stab_p is not None:
+        for r in _read_table(stab_p).to_dict("records"):
+            freq[(str(r["source"]), str(r["target"]))] = r
+
+    def stability(a: str, b: str, directed: bool) -> float | None:
+        if (a, b) in freq:
+            r = freq[(a, b)]
+            return float(r["forward"] if directed else r["adjacency"])
+        if (b, a) in freq:
+            r = freq[(b, a)]
+            return float(r["backward"] if directed else r["adjacency"])
+        return None if not freq else 0.0
+
+    edges = []
+    for a, b in g.get("directed_edges", []):
+        edges.append(
+            {"source": a, "target": b, "directed": True, "stability": stability(a, b, True)}
+        )
+    for a, b in g.get("undirected_edges", []):
+        edges.append(
+            {"source": a, "target": b, "directed": False, "stability": stability(a, b, False)}
+        )
+    for e in edges:
+        if e["stability"] is None:
+            e["stability"] = 1.0
+    return nodes, edges, g
+
+
+def read_influence(path: Path, units: dict[str, str]) -> pd.DataFrame:
+    """Influence ranking as ``outcome, parameter, effect, lo, hi, unit`` (+ extra columns).
+
+    Accepts the simple layout or :func:`psplab.causal.influence_table`'s (the dose-response
+    range effect where computed, else the IDA effect over the parameter's range).
+    """
+    f = _read_table(path)
+    if "effect" not in f.columns and "effect_over_range" in f.columns:
+        dose = f.get("dose_effect_over_range")
+        use = dose.notna() if dose is not None else pd.Series(False, index=f.index)
+        f["effect"] = np.where(use, f.get("dose_effect_over_range"), f["effect_over_range"])
+        f["lo"] = np.where(use, f.get("dose_interval_low"), f["interval_low"])
+        f["hi"] = np.where(use, f.get("dose_interval_high"), f["interval_high"])
+        if "edge_stability" in f.columns:
+            f["stability"] = f["edge_stability"]
+    if "unit" not in f.columns:
+        f["unit"] = [units.get(str(o), "–") for o in f["outcome"]]
+    return f
+
+
+def read_dose_response(run: Run, names: Sequence[str]) -> pd.DataFrame | None:
+    """Dose-response curves as ``parameter, outcome, x, mean, lo, hi[, truth]``.
+
+    Accepts one long CSV, or one CSV per curve named ``<treatment>__<outcome>.csv`` with columns
+    ``<treatment>, mean, lower, upper`` (as ``psplab causal`` writes them).
+    """
+    paths = [p for p in run.file_list("dose_response", "dose") if p.suffix == ".csv"]
+    if not paths:
+        return None
+    if len(paths) == 1:
+        f = _read_table(paths[0])
+        if {"parameter", "outcome", "x"} <= set(f.columns):
+            return f
+    by_slug = {_slug(n): n for n in names}
+    parts = []
+    for p in paths:
+        f = _read_table(p)
+        if "__" not in p.stem or not {"mean", "lower", "upper"} <= set(f.columns):
+            continue
+        treatment = str(f.columns[0])
+        outcome = by_slug.get(p.stem.split("__", 1)[1], p.stem.split("__", 1)[1])
+        parts.append(
+            pd.DataFrame(
+                {
+                    "parameter": treatment,
+                    "outcome": outcome,
+                    "x": f[treatment],
+                    "mean": f["mean"],
+                    "lo": f["lower"],
+                    "hi": f["upper"],
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True) if parts else None
+
+
 def causal_section(runs: Sequence[Run], units: dict[str, str]) -> Section | None:
     for run in runs:
         graph_p = run.file("graph", "causal_graph")
         infl_p = run.file("influence", "influence_csv")
-        dose_p = run.file("dose_response", "dose")
-        if graph_p is None and infl_p is None and dose_p is None:
+        dose = read_dose_response(run, list(units))
+        if graph_p is None and infl_p is None and dose is None:
             continue
         sec = Section(
             "causal",
             "Causal influence",
-            f"Causal discovery with processing → structure → property tiers (from {run.path.name}/).",
+            "Causal discovery with processing → structure → property tiers, bootstrap edge "
+            f"stability, and interventional effects (from {run.path.name}/).",
         )
         if graph_p is not None and graph_p.suffix == ".json":
-            g = json.loads(graph_p.read_text())
-            nodes = {str(n["name"]): int(n.get("tier", 0)) for n in g["nodes"]}
+            nodes, edges, g = read_causal_graph(graph_p, run)
             boot = run.params.get("bootstrap") or g.get("bootstrap")
             sec.add(
                 figures.causal_graph(
                     nodes,
-                    g["edges"],
-                    "Causal graph found by tiered PC: processing parameters (left) → structure features → "
-                    "properties (right). Arrows are oriented edges, dashed grey lines unoriented ones; "
+                    edges,
+                    "Causal graph found by tiered PC-stable: processing parameters (left) → "
+                    "structure features → properties (right). Arrows are oriented edges, dashed "
+                    "grey lines unoriented ones; "
                     + (
-                        f"edge width is the share of {boot} bootstrap resamples that found the edge."
+                        f"edge width is the share of {boot} bootstrap resamples that found the "
+                        "edge (with this orientation)."
                         if boot
                         else "edge width is the edge's bootstrap stability."
                     ),
                 )
             )
-            truth = g.get("true_edges")
+            truth = g.get("true_edges") or run.results.get("true_edges")
             if truth:
-                found = {(e["source"], e["target"]) for e in g["edges"] if e.get("directed", True)}
-                found |= {
-                    (e["target"], e["source"]) for e in g["edges"] if not e.get("directed", True)
+                found = {(e["source"], e["target"]) for e in edges if e.get("directed", True)}
+                und = {
+                    frozenset((e["source"], e["target"]))
+                    for e in edges
+                    if not e.get("directed", True)
                 }
                 hit = sum(1 for s, t in truth if (s, t) in found)
+                half = sum(1 for s, t in truth if frozenset((s, t)) in und)
                 sec.add(
                     paragraph(
-                        f"The simulator's true graph has {len(truth)} edges; {hit} of them are recovered."
+                        f"The simulator's true causal graph has {len(truth)} edges: {hit} are "
+                        f"found with the right orientation, {half} more as unoriented edges; "
+                        f"{len(found) - hit} oriented edges are not in the truth."
                     )
                 )
         if infl_p is not None:
-            infl = _read_table(infl_p)
+            infl = read_influence(infl_p, units)
             sec.add(
                 figures.influence_bars(
                     infl,
                     "Influence ranking: for each outcome, the change in its expected value when a "
-                    "processing parameter is set, do(X = x), from the low to the high end of its range "
-                    "with the others held at their centre; bars red when the outcome rises, blue when "
-                    "it falls; whiskers are 90% intervals.",
+                    "processing parameter is set, do(X = x), from the low to the high end of its "
+                    "range (5th to 95th percentile; from the dose-response curve where one was "
+                    "computed, else the IDA linear effect); red bars raise the outcome, blue "
+                    "bars lower it; whiskers are 90% intervals.",
                 )
             )
             cols = [
@@ -560,28 +680,40 @@ def causal_section(runs: Sequence[Run], units: dict[str, str]) -> Section | None
                 for c in (
                     "outcome",
                     "parameter",
+                    "rank",
                     "effect",
                     "lo",
                     "hi",
+                    "sign",
                     "effect_per_unit",
+                    "identified",
                     "stability",
+                    "ancestor_stability",
                 )
                 if c in infl.columns
             ]
-            rows = infl.sort_values(
-                ["outcome", "effect"],
-                key=lambda s: s.abs() if s.dtype.kind == "f" else s,
-                ascending=[True, False],
-            )[cols].values.tolist()
+            order = infl.assign(_a=infl["effect"].abs()).sort_values(
+                ["outcome", "_a"], ascending=[True, False]
+            )
             sec.add(
                 Table(
-                    cols,
-                    rows,
-                    caption="Influence table: effect over the range with its 90% interval, per unit, and edge stability.",
+                    [
+                        {
+                            "effect": "effect over range",
+                            "lo": "90% low",
+                            "hi": "90% high",
+                            "stability": "edge stability",
+                        }.get(c, c)
+                        for c in cols
+                    ],
+                    order[cols].values.tolist(),
+                    caption="Influence table: effect over the parameter's range with its 90% "
+                    "interval (outcome units), effect per unit of the parameter, whether it is "
+                    "identified from the graph, and bootstrap stability of the direct edge and of "
+                    "the ancestral relation.",
                 )
             )
-        if dose_p is not None:
-            dose = _read_table(dose_p)
+        if dose is not None and len(dose):
             panels = []
             for (param, outcome), g in dose.groupby(["parameter", "outcome"], sort=False):
                 panels.append(
@@ -601,8 +733,8 @@ def causal_section(runs: Sequence[Run], units: dict[str, str]) -> Section | None
                 figures.dose_response(
                     panels[:9],
                     "Dose-response curves: expected outcome when the parameter is set to x, "
-                    "E[Y | do(X = x)], simulated through the fitted structural causal model, with a 90% "
-                    "band"
+                    "E[Y | do(X = x)], simulated through the fitted structural causal model "
+                    "(one probabilistic regressor per node), with a 90% band"
                     + (
                         "; the dashed line is the simulator's own response."
                         if "truth" in dose.columns

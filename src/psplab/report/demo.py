@@ -46,20 +46,38 @@ def demo_config(quick: bool = False, seed: int = 0, workers: int = 2) -> dict[st
         return {
             "dataset": {
                 "family": FAMILY,
-                "n": 40,
+                "n": 30,  # a multiple of cv: equal folds, so each model compiles once
                 "grid": 32,
                 "seed": seed,
-                "workers": 1,
+                "workers": 0,
                 "gallery": 3,
             },
+            # The hypernetwork and two baselines: each JAX model costs a compilation, which
+            # dominates at this size; the default demo fits all five.
             "models": {
-                "models": ["bhn", "gp", "ensemble", "dropout", "rf"],
+                "models": ["bhn", "gp", "rf"],
                 "cv": 3,
                 "seed": seed,
-                "fast": True,
+                "model_params": {
+                    "bhn": {"epochs": 300, "hidden": [32, 32], "n_predict_samples": 100},
+                    "gp": {"max_iter": 60},
+                    "rf": {"n_estimators": 100},
+                },
             },
-            "causal": {"bootstrap": 4, "alpha": 0.05, "grid_points": 7, "seed": seed},
-            "optimize": {"family": FAMILY, "budget": 6, "n_initial": 3, "grid": 32, "seed": seed},
+            "causal": {
+                "family": FAMILY,
+                "bootstrap": 4,
+                "alpha": 0.05,
+                "test": "fisherz",
+                "model": "rf",
+                "dose_top": 1,
+                "grid_points": 7,
+                "draws": 10,
+                "backend": "serial",
+                "jobs": 1,
+                "seed": seed,
+            },
+            "optimize": {"family": FAMILY, "budget": 6, "grid": 32, "model": "gp", "seed": seed},
             "phasemap": {
                 "n_points": 24,
                 "regions": 3,
@@ -83,10 +101,27 @@ def demo_config(quick: bool = False, seed: int = 0, workers: int = 2) -> dict[st
             "models": ["bhn", "gp", "ensemble", "dropout", "rf"],
             "cv": 5,
             "seed": seed,
-            "fast": False,
+            "model_params": {
+                "bhn": {"epochs": 1000},
+                "ensemble": {"epochs": 1000},
+                "dropout": {"epochs": 1000},
+                "rf": {"n_estimators": 200},
+            },
         },
-        "causal": {"bootstrap": 20, "alpha": 0.05, "grid_points": 15, "seed": seed},
-        "optimize": {"family": FAMILY, "budget": 20, "n_initial": 6, "grid": 48, "seed": seed},
+        "causal": {
+            "family": FAMILY,
+            "bootstrap": 20,
+            "alpha": 0.05,
+            "test": "fisherz",
+            "model": "gp",
+            "dose_top": 2,
+            "grid_points": 12,
+            "draws": 30,
+            "backend": "loky",
+            "jobs": workers,
+            "seed": seed,
+        },
+        "optimize": {"family": FAMILY, "budget": 20, "grid": 48, "model": "gp", "seed": seed},
         "phasemap": {
             "n_points": 60,
             "regions": 3,
@@ -119,7 +154,8 @@ def _fingerprint(obj: Any) -> str:
 
 
 def stage_finished(stage_dir: Path, params: dict[str, Any]) -> bool:
-    """True when ``stage_dir/manifest.json`` exists and records exactly ``params``."""
+    """True when ``stage_dir/manifest.json`` exists and records exactly ``params`` (its
+    ``params["demo"]``)."""
     path = stage_dir / MANIFEST_NAME
     if not path.is_file():
         return False
@@ -127,7 +163,8 @@ def stage_finished(stage_dir: Path, params: dict[str, Any]) -> bool:
         manifest = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return False
-    recorded = json.loads(json.dumps(_jsonable(manifest.get("params", {})), sort_keys=True))
+    recorded = (manifest.get("params") or {}).get("demo")
+    recorded = json.loads(json.dumps(_jsonable(recorded), sort_keys=True))
     return recorded == json.loads(json.dumps(_jsonable(params), sort_keys=True))
 
 
@@ -155,43 +192,51 @@ def stage_dataset(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> di
     sample_recipes, generate_dataset = _need(
         "psplab.generate", "sample_recipes", "generate_dataset"
     )
+    get_family = _need("psplab.sim", "get_family")
     recipes = sample_recipes(p["family"], p["n"], design="lhs", seed=p["seed"])
     parquet = out / "dataset.parquet"
+    images = out / "images"
     generate_dataset(
-        recipes, parquet, grid=p["grid"], seed=p["seed"], images_dir=None, workers=p["workers"]
+        recipes, parquet, grid=p["grid"], seed=p["seed"], images_dir=images, workers=p["workers"]
     )
-    spec_path = parquet.with_suffix(".toml")
     frame = pd.read_parquet(parquet)
-    gallery = _gallery(frame, p)
+    gallery = _gallery(frame, images, float(get_family(p["family"]).pixel_um), p["gallery"])
     np.savez_compressed(out / "gallery.npz", **gallery)
     failed = int(frame["error"].notna().sum()) if "error" in frame.columns else 0
     return {
-        "files": {"dataset": parquet, "spec": spec_path, "gallery": out / "gallery.npz"},
+        "files": {
+            "dataset": parquet,
+            "spec": parquet.with_suffix(".toml"),
+            "gallery": out / "gallery.npz",
+            "images": images,
+        },
         "results": {"n_recipes": int(len(frame)), "failed": failed, "family": p["family"]},
+        "command": f"psplab simulate --family {p['family']} --design lhs --n {p['n']} "
+        f"--grid {p['grid']} --seed {p['seed']} --images images --workers {p['workers']} "
+        "--out dataset.parquet",
     }
 
 
-def _gallery(frame: pd.DataFrame, p: dict[str, Any]) -> dict[str, np.ndarray]:
-    """Re-simulate a few recipes spanning the dataset's grain sizes, for the micrograph gallery."""
-    Recipe, simulate_batch = _need("psplab.sim", "Recipe", "simulate_batch")
-    RECIPE_PARAMS = _need("psplab.sim", "RECIPE_PARAMS")
-    ok = frame.dropna(subset=["grain_size_um"]) if "grain_size_um" in frame.columns else frame
-    order = ok["grain_size_um"].sort_values().index if "grain_size_um" in ok.columns else ok.index
-    picks = [order[int(round(q * (len(order) - 1)))] for q in np.linspace(0, 1, p["gallery"])]
-    recipes = [
-        Recipe.from_dict({"family": p["family"], **{k: float(ok.loc[i, k]) for k in RECIPE_PARAMS}})
-        for i in picks
-    ]
-    sims = simulate_batch(recipes, grid=p["grid"], seed=p["seed"])
-    titles = []
-    for r in recipes:
+def _gallery(frame: pd.DataFrame, images: Path, pixel_um: float, n: int) -> dict[str, np.ndarray]:
+    """Label images of ``n`` recipes spanning the dataset's grain sizes, finest to coarsest."""
+    ok = frame[frame["error"].isna()] if "error" in frame.columns else frame
+    ok = ok.dropna(subset=["grain_size_um"]).sort_values("grain_size_um")
+    picks = [ok.index[int(round(q * (len(ok) - 1)))] for q in np.linspace(0, 1, n)]
+    grains, phases, titles = [], [], []
+    for i in dict.fromkeys(picks):
+        row = ok.loc[i]
+        idx = int(row["recipe_index"]) if "recipe_index" in row else int(i)
+        grains.append(np.load(images / f"recipe_{idx:06d}_grains.npy"))
+        phases.append(np.load(images / f"recipe_{idx:06d}_phases.npy"))
         titles.append(
-            f"{r.hold_temperature_C:.0f} °C, {r.hold_time_s:.0f} s, strain {r.deformation_strain:.2f}"
+            f"#{idx}: {row['hold_temperature_C']:.0f} °C, {row['hold_time_s']:.0f} s, "
+            f"strain {row['deformation_strain']:.2f}\n"
+            f"d = {row['grain_size_um']:.1f} µm, σy = {row['yield_strength_MPa']:.0f} MPa"
         )
     return {
-        "grain_labels": np.stack([np.asarray(s.grain_labels, dtype=np.int32) for s in sims]),
-        "phase_labels": np.stack([np.asarray(s.phase_labels, dtype=np.int32) for s in sims]),
-        "pixel_um": np.array([float(s.pixel_um) for s in sims]),
+        "grain_labels": np.stack(grains).astype(np.int32),
+        "phase_labels": np.stack(phases).astype(np.int32),
+        "pixel_um": np.full(len(grains), pixel_um),
         "titles": np.array(titles),
     }
 
@@ -207,24 +252,76 @@ def _load_demo_dataset(dataset_dir: Path):
 def stage_models(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> dict[str, Any]:
     cross_validate = _need("psplab.models.evaluation", "cross_validate")
     dataset = _load_demo_dataset(upstream["dataset"])
-    metrics, oof = cross_validate(dataset, list(p["models"]), cv=p["cv"], seed=p["seed"])
+    params = {
+        k: {kk: tuple(vv) if isinstance(vv, list) else vv for kk, vv in v.items()}
+        for k, v in p.get("model_params", {}).items()
+    }
+    metrics, oof = cross_validate(
+        dataset, list(p["models"]), cv=p["cv"], seed=p["seed"], model_params=params
+    )
     oof.to_parquet(out / "oof.parquet")
     (out / "metrics.json").write_text(json.dumps(_jsonable(metrics), indent=1))
     units = {c.name: c.unit for c in dataset.spec.columns if c.unit}
     return {
         "files": {"oof": out / "oof.parquet", "metrics": out / "metrics.json"},
         "results": {"metrics": metrics, "units": units},
+        "command": f"psplab evaluate ../{upstream['dataset'].name}/dataset.toml "
+        f"--models {','.join(p['models'])} --cv {p['cv']} --seed {p['seed']} --out . "
+        "(with the model parameters in params.demo.model_params)",
     }
 
 
 # --- stage 3: causal -----------------------------------------------------------------------
 def stage_causal(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> dict[str, Any]:
-    raise StageUnavailable("psplab.causal: waiting for its API")
+    from rich.console import Console
+
+    run_causal = _need("psplab.causal.commands", "run")
+    dataset = _load_demo_dataset(upstream["dataset"])
+    run_causal(
+        dataset,
+        out,
+        bootstrap=p["bootstrap"],
+        alpha=p["alpha"],
+        test=p["test"],
+        model=p["model"],
+        dose_top=p["dose_top"],
+        grid=p["grid_points"],
+        draws=p["draws"],
+        backend=p["backend"],
+        jobs=p["jobs"],
+        seed=p["seed"],
+        console=Console(quiet=True),
+    )
+    results: dict[str, Any] = {}
+    try:
+        true_causal_edges = _need("psplab.generate", "true_causal_edges")
+        results["true_edges"] = [list(e) for e in true_causal_edges(p["family"])]
+    except StageUnavailable:
+        pass
+    spec = Path("..") / upstream["dataset"].name / "dataset.toml"
+    return {
+        "results": results,
+        "command": f"psplab causal {spec} --bootstrap {p['bootstrap']} --alpha {p['alpha']} "
+        f"--seed {p['seed']} --out .",
+    }
 
 
 # --- stage 4: optimize ---------------------------------------------------------------------
 def stage_optimize(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> dict[str, Any]:
-    raise StageUnavailable("psplab.optimize: waiting for its API")
+    run_simulated = _need("psplab.optimize.simloop", "run_simulated")
+    run_simulated(
+        out,
+        family=p["family"],
+        budget=p["budget"],
+        seed=p["seed"],
+        grid=p["grid"],
+        model=p["model"],
+        compare_random=True,
+    )
+    return {
+        "command": f"psplab optimize --simulate --family {p['family']} --budget {p['budget']} "
+        f"--grid {p['grid']} --seed {p['seed']} --out ."
+    }
 
 
 # --- stage 5: phase map --------------------------------------------------------------------
@@ -239,6 +336,72 @@ STAGES = (
     Stage("optimize", "4-optimize", "optimize", (), stage_optimize),
     Stage("phasemap", "5-phasemap", "phasemap", (), stage_phasemap),
 )
+_BY_NAME = {s.name: s for s in STAGES}
+# Stages that read nothing from the others run beside the dataset -> models -> causal chain
+# in a second process, so two cores stay busy while the first one compiles or fits.
+SIDE_CHAIN = ("optimize", "phasemap")
+
+
+def execute_stage(
+    name: str,
+    stage_dir: Path,
+    cfg: dict[str, Any],
+    params: dict[str, Any],
+    dirs: dict[str, Path],
+    demo_command: list[str],
+) -> dict[str, Any]:
+    """Run one stage and write its manifest; returns its status (``state``, ``seconds``, ...).
+
+    A capability that writes its own manifest keeps its files, parameters and results; the
+    demo adds its stage parameters under ``params["demo"]`` (what :func:`stage_finished`
+    compares) and the equivalent stand-alone command under ``results["equivalent_command"]``.
+    """
+    stage = _BY_NAME[name]
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    # A stale manifest (other parameters) must not be merged into the new one.
+    (stage_dir / MANIFEST_NAME).unlink(missing_ok=True)
+    (stage_dir / "error.txt").unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    cpu0 = time.process_time()
+    try:
+        result = stage.run(stage_dir, cfg, dirs)
+    except StageUnavailable as exc:
+        return {"state": "unavailable", "reason": str(exc)}
+    except Exception as exc:  # a failing stage must not hide the others' results
+        (stage_dir / "error.txt").write_text(traceback.format_exc())
+        return {"state": "failed", "reason": f"{type(exc).__name__}: {exc}"}
+    seconds = time.perf_counter() - t0
+    own: dict[str, Any] = {}
+    if (stage_dir / MANIFEST_NAME).is_file():
+        own = json.loads((stage_dir / MANIFEST_NAME).read_text())
+    files = dict(own.get("files") or {})
+    files.update(result.get("files") or {})
+    results = dict(own.get("results") or {})
+    results.update(result.get("results") or {})
+    results["seconds"] = seconds
+    results["cpu_seconds_this_process"] = time.process_time() - cpu0
+    if result.get("command"):
+        results["equivalent_command"] = result["command"]
+    merged_params = dict(own.get("params") or {})
+    merged_params["demo"] = params
+    write_manifest(
+        stage_dir,
+        own.get("kind") or stage.kind,
+        files=files,
+        results=results,
+        params=merged_params,
+        command=[*demo_command, f"# stage {name}"],
+    )
+    return {"state": "done", "seconds": round(seconds, 2)}
+
+
+def _side_chain(jobs: list[tuple], quiet_env: bool = True) -> dict[str, dict[str, Any]]:
+    """Run side-chain stages one after the other (in a child process)."""
+    import os
+
+    if quiet_env:
+        os.environ["PSPLAB_NO_PROGRESS"] = "1"  # two processes cannot share one progress display
+    return {job[0]: execute_stage(*job) for job in jobs}
 
 
 def run_demo(
@@ -249,6 +412,7 @@ def run_demo(
     force: bool = False,
     console: Any = None,
     stages: tuple[str, ...] | None = None,
+    parallel: bool = True,
 ) -> Path:
     """Run the demo into ``out`` and return the path of ``out/report.html``.
 
@@ -267,8 +431,14 @@ def run_demo(
     console
         A ``rich.console.Console`` for progress messages (a quiet one when None).
     stages
-        Run only these stages (by name); the others are still reused if finished.
+        Run only these stages (by name); the others are reused when finished.
+    parallel
+        Run the stages that need no other stage's output (optimization, phase map) in a second
+        process beside the others.
     """
+    import concurrent.futures
+    import multiprocessing
+
     from rich.console import Console
 
     from psplab.progress import make_progress
@@ -278,76 +448,89 @@ def run_demo(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     config = demo_config(quick=quick, seed=seed, workers=workers)
-    dirs: dict[str, Path] = {}
+    demo_command = ["psplab", "demo", "--out", str(out)] + (["--quick"] if quick else [])
+    if seed:
+        demo_command += ["--seed", str(seed)]
+    dirs = {s.name: out / s.directory for s in STAGES}
     status: dict[str, dict[str, Any]] = {}
     fingerprints: dict[str, str] = {}
-    with make_progress() as progress:
-        overall = progress.add_task("psplab demo", total=len(STAGES))
-        for stage in STAGES:
-            stage_dir = out / stage.directory
-            dirs[stage.name] = stage_dir
-            params = dict(config[stage.name])
-            # A stage's parameters include its inputs' fingerprints: redo it when they change.
-            params["upstream"] = {d: fingerprints.get(d) for d in stage.depends}
-            params["demo_stage"] = stage.name
-            fingerprints[stage.name] = _fingerprint(params)
-            wanted = stages is None or stage.name in stages
-            if not force and stage_finished(stage_dir, params):
-                status[stage.name] = {"state": "reused"}
-                console.print(f"[dim]{stage.name}: finished earlier, reused ({stage_dir})[/]")
-                progress.advance(overall)
-                continue
-            if not wanted or any(
-                status.get(d, {}).get("state") not in ("done", "reused") for d in stage.depends
-            ):
-                status[stage.name] = {
-                    "state": "skipped",
-                    "reason": "not requested or an input stage is missing",
-                }
-                progress.advance(overall)
-                continue
-            progress.update(overall, description=f"psplab demo: {stage.name}")
-            stage_dir.mkdir(parents=True, exist_ok=True)
-            t0 = time.perf_counter()
-            try:
-                result = stage.run(stage_dir, config[stage.name], dirs)
-            except StageUnavailable as exc:
-                status[stage.name] = {"state": "unavailable", "reason": str(exc)}
-                console.print(f"[yellow]{stage.name}: skipped, {exc}[/]")
-            except Exception as exc:  # a failing stage must not hide the others' results
-                status[stage.name] = {"state": "failed", "reason": f"{type(exc).__name__}: {exc}"}
-                (stage_dir / "error.txt").write_text(traceback.format_exc())
-                console.print(
-                    f"[red]{stage.name}: failed, {type(exc).__name__}: {exc} "
-                    f"(traceback in {stage_dir / 'error.txt'})[/]"
+    todo: list[tuple] = []
+    for stage in STAGES:
+        params = dict(config[stage.name])
+        # A stage's parameters include its inputs' fingerprints: redo it when they change.
+        params["upstream"] = {d: fingerprints.get(d) for d in stage.depends}
+        fingerprints[stage.name] = _fingerprint(params)
+        wanted = stages is None or stage.name in stages
+        if not (force and wanted) and stage_finished(dirs[stage.name], params):
+            status[stage.name] = {"state": "reused"}
+            console.print(f"[dim]{stage.name}: finished earlier, reused ({dirs[stage.name]})[/]")
+        elif not wanted:
+            status[stage.name] = {"state": "skipped", "reason": "not requested"}
+        else:
+            todo.append(
+                (stage.name, dirs[stage.name], config[stage.name], params, dirs, demo_command)
+            )
+
+    side = [job for job in todo if job[0] in SIDE_CHAIN]
+    main = [job for job in todo if job[0] not in SIDE_CHAIN]
+    executor = None
+    future = None
+    if parallel and side and main:
+        ctx = multiprocessing.get_context("spawn")  # never fork a process that has started JAX
+        executor = concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=ctx)
+        future = executor.submit(_side_chain, side)
+        console.print(f"[dim]{', '.join(j[0] for j in side)}: running in a second process[/]")
+    else:
+        main = main + side
+    try:
+        with make_progress() as progress:
+            bar = progress.add_task("psplab demo", total=len(todo))
+            for job in main:
+                name = job[0]
+                deps = _BY_NAME[name].depends
+                if any(status.get(d, {}).get("state") not in ("done", "reused") for d in deps):
+                    status[name] = {"state": "skipped", "reason": "an input stage did not finish"}
+                else:
+                    progress.update(bar, description=f"psplab demo: {name}")
+                    status[name] = execute_stage(*job)
+                    _say(console, name, status[name], dirs[name])
+                progress.advance(bar)
+            if future is not None:
+                progress.update(
+                    bar, description="psplab demo: waiting for " + ", ".join(j[0] for j in side)
                 )
-            else:
-                seconds = time.perf_counter() - t0
-                results = dict(result.get("results", {}))
-                results["seconds"] = seconds
-                write_manifest(
-                    stage_dir,
-                    stage.kind,
-                    files=result.get("files"),
-                    results=results,
-                    params=params,
-                    command=["psplab", "demo", "--out", str(out)]
-                    + (["--quick"] if quick else [])
-                    + [f"# stage {stage.name}"],
-                )
-                status[stage.name] = {"state": "done", "seconds": round(seconds, 2)}
-                console.print(f"[green]{stage.name}[/]: done in {seconds:.1f} s")
-            progress.advance(overall)
+                for name, st in future.result().items():
+                    status[name] = st
+                    _say(console, name, st, dirs[name])
+                    progress.advance(bar)
+    finally:
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
     report = out / "report.html"
+    ordered = {s.name: status[s.name] for s in STAGES}
     write_manifest(
         out,
         "demo",
         files={
             "report": report,
-            **{name: d for name, d in dirs.items() if (d / MANIFEST_NAME).is_file()},
+            **{n: d for n, d in dirs.items() if (d / MANIFEST_NAME).is_file()},
         },
-        results={"stages": status},
+        results={"stages": ordered},
         params={"quick": quick, "seed": seed, "workers": workers},
+        command=demo_command,
     )
     build_report([out], out=report, title="psplab demo report")
     return report
+
+
+def _say(console: Any, name: str, st: dict[str, Any], stage_dir: Path) -> None:
+    if st["state"] == "done":
+        console.print(f"[green]{name}[/]: done in {st['seconds']:.1f} s")
+    elif st["state"] == "unavailable":
+        console.print(f"[yellow]{name}: skipped, {st['reason']}[/]")
+    else:
+        console.print(
+            f"[red]{name}: {st['state']}, {st.get('reason', '')} "
+            f"(traceback in {stage_dir / 'error.txt'})[/]"
+        )

@@ -72,8 +72,12 @@ def render(fig: matplotlib.figure.Figure, caption: str, alt: str = "") -> Figure
         raise ValueError("every figure needs a caption saying what it shows")
     try:
         check_axis_labels(fig)
+        if fig.get_layout_engine() is None:
+            fig.tight_layout()
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
+        # No bbox_inches="tight": tight_layout already fits the labels, and a tight bbox would
+        # draw the whole figure once more (text layout dominates the report's build time).
+        fig.savefig(buf, format="png", dpi=DPI)
     finally:
         plt.close(fig)
     return Figure(png=buf.getvalue(), caption=caption, alt=alt or caption.split(".")[0])
@@ -153,7 +157,6 @@ def micrograph_gallery(
             va="bottom",
             fontsize=8,
         )
-    fig.tight_layout()
     return render(fig, caption, alt="micrograph gallery")
 
 
@@ -174,7 +177,6 @@ def histograms(
         ax.set_xlabel(labels[name], fontsize=8)
         ax.set_ylabel("recipes [count]", fontsize=8)
         ax.tick_params(labelsize=7)
-    fig.tight_layout()
     return render(fig, caption, alt="histograms")
 
 
@@ -215,7 +217,6 @@ def parity_grid(panels: Sequence[Mapping[str, object]], caption: str, columns: i
         cover = float(np.mean(inside)) if inside.size else float("nan")
         ax.set_title(f"{p.get('title', '')}  (90% coverage {cover:.2f})", fontsize=8)
         ax.tick_params(labelsize=7)
-    fig.tight_layout()
     return render(fig, caption, alt="parity plots")
 
 
@@ -251,7 +252,6 @@ def calibration_curves(
         ax.set_ylim(0, 1)
         ax.tick_params(labelsize=7)
     axes.ravel()[0].legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
     return render(fig, caption, alt="calibration curves")
 
 
@@ -281,6 +281,9 @@ def causal_graph(
             continue
         width = 0.5 + 3.5 * float(e.get("stability", 1.0) or 0.0)
         directed = bool(e.get("directed", True))
+        span = abs(pos[t][0] - pos[s][0])
+        # Bend edges that would cross a column of nodes (same tier, or skipping a tier).
+        rad = 0.55 if span == 0 else (0.25 if span > 1 else 0.06)
         ax.annotate(
             "",
             xy=pos[t],
@@ -290,9 +293,9 @@ def causal_graph(
                 "lw": width,
                 "color": "#34495e" if directed else "#95a5a6",
                 "ls": "-" if directed else "--",
-                "shrinkA": 38,
-                "shrinkB": 38,
-                "connectionstyle": "arc3,rad=0.06",
+                "shrinkA": 12 if span == 0 else 38,
+                "shrinkB": 12 if span == 0 else 38,
+                "connectionstyle": f"arc3,rad={rad}",
                 "alpha": 0.8,
             },
         )
@@ -335,7 +338,7 @@ def influence_bars(frame: pd.DataFrame, caption: str, max_rows: int = 12) -> Fig
         1,
         len(outcomes),
         figsize=(
-            3.8 * len(outcomes),
+            4.6 * len(outcomes),
             0.35 * min(max_rows, frame.groupby("outcome").size().max()) + 1.5,
         ),
         squeeze=False,
@@ -364,10 +367,9 @@ def influence_bars(frame: pd.DataFrame, caption: str, max_rows: int = 12) -> Fig
         ax.set_yticklabels(sub["parameter"], fontsize=7)
         ax.axvline(0, color="black", lw=0.6)
         unit = str(sub["unit"].iloc[0]) if "unit" in sub.columns and len(sub) else "–"
-        ax.set_xlabel(f"effect on {outcome} over the parameter's range [{unit}]", fontsize=8)
+        ax.set_xlabel(f"Δ E[{outcome}] over the range [{unit}]", fontsize=8)
         ax.set_ylabel("processing parameter [–]", fontsize=8)
         ax.tick_params(axis="x", labelsize=7)
-    fig.tight_layout()
     return render(fig, caption, alt="influence ranking")
 
 
@@ -397,7 +399,6 @@ def dose_response(panels: Sequence[Mapping[str, object]], caption: str, columns:
         ax.set_ylabel(str(p["ylabel"]), fontsize=8)
         ax.tick_params(labelsize=7)
     axes.ravel()[0].legend(fontsize=7)
-    fig.tight_layout()
     return render(fig, caption, alt="dose-response curves")
 
 
@@ -428,7 +429,6 @@ def optimization_trace(
     ax.set_xlabel("evaluation [count]")
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=8)
-    fig.tight_layout()
     return render(fig, caption, alt="optimization trace")
 
 
@@ -505,5 +505,4 @@ def phase_map(
         ax.set_xlabel(xlabel, fontsize=8)
         ax.set_ylabel(ylabel, fontsize=8)
         ax.tick_params(labelsize=7)
-    fig.tight_layout()
     return render(fig, caption, alt="phase map")

@@ -210,55 +210,68 @@ def _jax():
     return jax, jnp
 
 
-def _directions(shape: tuple[int, int], discretization: str) -> tuple[np.ndarray, np.ndarray]:
-    """Unit gradient directions ``(n_x, n_y)`` on the rfft grid (zero where undefined)."""
+def _directions(
+    shape: tuple[int, int], discretization: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unit gradient directions ``(n_x, n_y)`` on the rfft grid, and the Nyquist mask.
+
+    Directions are zero where undefined (k = 0; the rotated scheme's checkerboard mode). The
+    mask is 1 at the Nyquist frequencies of even sizes in the continuous scheme, where the
+    derivative is ill-defined: there the strain is left free, so the solution has zero stress
+    in those modes (Moulinec & Suquet 1998 replace Gamma0 by the reference compliance).
+    """
     h, w = shape
     ky = np.fft.fftfreq(h) * h
     kx = np.fft.rfftfreq(w) * w
     ty = 2 * np.pi * ky[:, None] / h
     tx = 2 * np.pi * kx[None, :] / w
+    nyq = np.zeros((h, kx.size))
     if discretization == "rotated":
         xi_x = np.sin(tx / 2) * np.cos(ty / 2)
         xi_y = np.cos(tx / 2) * np.sin(ty / 2)
     elif discretization == "fourier":
         xi_x = np.broadcast_to(kx[None, :], (h, kx.size)).astype(float).copy()
         xi_y = np.broadcast_to(ky[:, None], (h, kx.size)).astype(float).copy()
-        # Nyquist frequencies of even sizes have no well-defined derivative: drop them.
-        nyq = np.zeros((h, kx.size), dtype=bool)
         if w % 2 == 0:
-            nyq[:, -1] = True
+            nyq[:, -1] = 1.0
         if h % 2 == 0:
-            nyq[h // 2, :] = True
-        xi_x[nyq] = 0.0
-        xi_y[nyq] = 0.0
+            nyq[h // 2, :] = 1.0
+        xi_x[nyq > 0] = 0.0
+        xi_y[nyq > 0] = 0.0
     else:
         raise ValueError(f"discretization must be 'rotated' or 'fourier', got {discretization!r}")
     norm = np.hypot(xi_x, xi_y)
     safe = np.where(norm > 1e-14, norm, 1.0)
     nx = np.where(norm > 1e-14, xi_x / safe, 0.0)
     ny = np.where(norm > 1e-14, xi_y / safe, 0.0)
-    return nx, ny
+    return nx, ny, nyq
 
 
-def _project_hat(t_hat, nx, ny, mean_mask, c1=1.0, c2=1.0, xp=None):
-    """Apply the Green operator per frequency to ``t_hat`` (shape ``(4, H, W//2+1)``).
+def _project_hat(t_hat, dirs, mean_mask, lam0=0.0, mu0=0.5, xp=None):
+    """Apply the Green operator of an isotropic reference ``(lam0, mu0)`` per frequency.
 
-    With ``c1 = c2 = 1`` this is the orthogonal projection onto compatible strains
-    ``P(t) = n⊗(t n) + (t n)⊗n - (n·t·n) n⊗n``; with ``c1 = 1/(2 mu0)`` and
-    ``c2 = (lam0 + mu0)/(mu0 (lam0 + 2 mu0))`` it is the Green operator ``Gamma0`` of an
-    isotropic reference medium. At k = 0 the components where ``mean_mask`` is 1 are kept
-    (mixed control: their macroscopic stress is driven to zero), the others dropped.
+    ``t_hat`` has shape ``(4, H, W//2+1)``; ``dirs = (n_x, n_y, nyquist_mask)``. The default
+    reference ``lam0 = 0, mu0 = 1/2`` (stiffness = identity) gives the orthogonal projection
+    onto compatible strains ``P(t) = n⊗(t n) + (t n)⊗n - (n·t·n) n⊗n``; in general the
+    coefficients are ``c1 = 1/(2 mu0)`` and ``c2 = (lam0 + mu0)/(mu0 (lam0 + 2 mu0))``
+    (Moulinec & Suquet's ``Gamma0``). At k = 0 the components where ``mean_mask`` is 1 are
+    kept (mixed control: their macroscopic stress is driven to zero), the others dropped.
     ``xp`` is the array module (``jax.numpy`` by default, ``numpy`` for checks).
     """
     if xp is None:
         _, xp = _jax()
+    nx, ny, nyq = dirs
+    c1 = 1.0 / (2.0 * mu0)
+    c2 = (lam0 + mu0) / (mu0 * (lam0 + 2.0 * mu0))
     txx, tyy, txy = t_hat[0], t_hat[1], t_hat[3]
     v1 = txx * nx + txy * ny
     v2 = txy * nx + tyy * ny
     a = v1 * nx + v2 * ny
-    pxx = c1 * 2 * nx * v1 - c2 * nx * nx * a
-    pyy = c1 * 2 * ny * v2 - c2 * ny * ny * a
-    pxy = c1 * (ny * v1 + nx * v2) - c2 * nx * ny * a
+    # Nyquist modes (continuous scheme, even sizes): the in-plane reference compliance.
+    det = 4.0 * mu0 * (lam0 + mu0)
+    pxx = c1 * 2 * nx * v1 - c2 * nx * nx * a + nyq * ((lam0 + 2 * mu0) * txx - lam0 * tyy) / det
+    pyy = c1 * 2 * ny * v2 - c2 * ny * ny * a + nyq * ((lam0 + 2 * mu0) * tyy - lam0 * txx) / det
+    pxy = c1 * (ny * v1 + nx * v2) - c2 * nx * ny * a + nyq * txy / (2.0 * mu0)
     out = xp.stack([pxx, pyy, xp.zeros_like(pxx), pxy])
     mean = t_hat[:, 0, 0] * mean_mask
     if xp is np:
@@ -290,14 +303,14 @@ def _elastic_stress(eps, lam, mu):
     return lam * tr * eye + 2.0 * mu * eps
 
 
-def _solve_elastic_cg(lam, mu, macro_strain, nx, ny, tol, max_iter):
+def _solve_elastic_cg(lam, mu, macro_strain, dirs, tol, max_iter):
     """Galerkin CG for strain-controlled linear elasticity; returns (eps, iters, rel_res)."""
     jax, jnp = _jax()
     shape = lam.shape
     zero_mask = jnp.zeros(4, dtype=lam.dtype)
 
     def proj(t):
-        return _ifft(_project_hat(_fft(t), nx, ny, zero_mask), shape)
+        return _ifft(_project_hat(_fft(t), dirs, zero_mask), shape)
 
     e_bar = macro_strain[:, None, None] * jnp.ones((1, *shape), dtype=lam.dtype)
     sig_bar = _elastic_stress(e_bar, lam, mu)
@@ -331,18 +344,16 @@ def _solve_elastic_cg(lam, mu, macro_strain, nx, ny, tol, max_iter):
     return e_bar + x, it, jnp.sqrt(rr) / mean_norm(cx)
 
 
-def _solve_elastic_basic(lam, mu, macro_strain, nx, ny, tol, max_iter):
+def _solve_elastic_basic(lam, mu, macro_strain, dirs, tol, max_iter):
     """Moulinec–Suquet fixed point for strain-controlled elasticity."""
     jax, jnp = _jax()
     shape = lam.shape
     lam0 = 0.5 * (jnp.min(lam) + jnp.max(lam))
     mu0 = 0.5 * (jnp.min(mu) + jnp.max(mu))
-    c1 = 1.0 / (2.0 * mu0)
-    c2 = (lam0 + mu0) / (mu0 * (lam0 + 2.0 * mu0))
     zero_mask = jnp.zeros(4, dtype=lam.dtype)
     n_pix = shape[0] * shape[1]
     # rfft Parseval weights: interior columns stand for two conjugate frequencies.
-    w_cols = np.full(nx.shape[1], 2.0)
+    w_cols = np.full(shape[1] // 2 + 1, 2.0)
     w_cols[0] = 1.0
     if shape[1] % 2 == 0:
         w_cols[-1] = 1.0
@@ -355,7 +366,7 @@ def _solve_elastic_basic(lam, mu, macro_strain, nx, ny, tol, max_iter):
     eps0 = macro_strain[:, None, None] * jnp.ones((1, *shape), dtype=lam.dtype)
 
     def residual(sig_hat):
-        eq = fourier_norm(_project_hat(sig_hat, nx, ny, zero_mask))
+        eq = fourier_norm(_project_hat(sig_hat, dirs, zero_mask))
         mean = jnp.real(sig_hat[:, 0, 0]) / n_pix
         return eq / jnp.sqrt(jnp.sum(w_comp[:, 0, 0] * mean * mean) * n_pix)
 
@@ -366,7 +377,7 @@ def _solve_elastic_basic(lam, mu, macro_strain, nx, ny, tol, max_iter):
     def body(s):
         eps, res, it = s
         sig_hat = _fft(_elastic_stress(eps, lam, mu))
-        eps = eps - _ifft(_project_hat(sig_hat, nx, ny, zero_mask, c1, c2), shape)
+        eps = eps - _ifft(_project_hat(sig_hat, dirs, zero_mask, lam0, mu0), shape)
         res = residual(_fft(_elastic_stress(eps, lam, mu)))
         return eps, res, it + 1
 
@@ -448,22 +459,20 @@ def effective_stiffness(
 
 def _stiffness_from_fields(lam, mu, *, method, discretization, tol, max_iter, return_info):
     jax, jnp = _jax()
-    nx, ny = _directions(lam.shape, discretization)
+    dirs = _directions(lam.shape, discretization)
     iters, residuals = [], []
     stiff = np.zeros((3, 3))
     with jax.enable_x64(True):
         solver = _compiled(method)
         lam_j = jnp.asarray(lam, dtype=jnp.float64)
         mu_j = jnp.asarray(mu, dtype=jnp.float64)
-        nx_j = jnp.asarray(nx, dtype=jnp.float64)
-        ny_j = jnp.asarray(ny, dtype=jnp.float64)
+        dirs_j = tuple(jnp.asarray(d, dtype=jnp.float64) for d in dirs)
         for col, unit in enumerate(_VOIGT_UNIT_STRAINS):
             eps, it, res = solver(
                 lam_j,
                 mu_j,
                 jnp.asarray(unit, dtype=jnp.float64),
-                nx_j,
-                ny_j,
+                dirs_j,
                 jnp.float64(tol),
                 jnp.int32(max_iter),
             )
@@ -530,8 +539,7 @@ def _plastic_step(
     sy,
     hard,
     mask,
-    nx,
-    ny,
+    dirs,
     tol,
     cg_tol,
     max_newton,
@@ -548,7 +556,7 @@ def _plastic_step(
     n_pix = shape[0] * shape[1]
 
     def proj(t):
-        return _ifft(_project_hat(_fft(t), nx, ny, mask), shape)
+        return _ifft(_project_hat(_fft(t), dirs, mask), shape)
 
     def stress_scale(sig):
         m = jnp.mean(sig, axis=(1, 2))
@@ -779,7 +787,7 @@ def mechanics_yield_strength(
 
     # Stress-controlled components: yy, xy (and zz when out-of-plane is free).
     mask = np.array([0.0, 1.0, 1.0 if out_of_plane == "free" else 0.0, 1.0])
-    nx, ny = _directions(grains.shape, discretization)
+    dirs = _directions(grains.shape, discretization)
     matrix_sy = float(np.mean(sy[~precip])) if np.any(~precip) else float(np.mean(sy))
     e_matrix = float(np.mean(e_mpa))
     if max_strain is None:
@@ -792,7 +800,7 @@ def mechanics_yield_strength(
         lam_j, mu_j = jnp.asarray(lam, f64), jnp.asarray(mu, f64)
         sy_j, hard_j = jnp.asarray(sy, f64), jnp.asarray(hard, f64)
         mask_j = jnp.asarray(mask, f64)
-        nx_j, ny_j = jnp.asarray(nx, f64), jnp.asarray(ny, f64)
+        dirs_j = tuple(jnp.asarray(d, f64) for d in dirs)
         shape4 = (4, *grains.shape)
         eps = jnp.zeros(shape4, f64)
         eps_p = jnp.zeros(shape4, f64)
@@ -815,15 +823,14 @@ def mechanics_yield_strength(
             jnp.full(grains.shape, jnp.inf, f64),
             hard_j,
             mask_j,
-            nx_j,
-            ny_j,
+            dirs_j,
             *args,
         )
         modulus = float(jnp.mean(sig_el[0]) / jnp.mean(eps_el[0]))
         i = 0
         while True:
             eps_new, sig, eps_p, p, res, n_newton, n_cg = step(
-                eps, guess, eps_p, p, lam_j, mu_j, sy_j, hard_j, mask_j, nx_j, ny_j, *args
+                eps, guess, eps_p, p, lam_j, mu_j, sy_j, hard_j, mask_j, dirs_j, *args
             )
             # Next guess: the same increment field (Newton then only corrects the change).
             guess = eps_new - eps

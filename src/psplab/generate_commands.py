@@ -22,7 +22,9 @@ def simulate_command(
         help="Alloy family (ferritic_steel, al_mg, ti_al); default ferritic_steel.",
     ),
     design_config: Path = typer.Option(
-        None, "--design-config", help="TOML with family and [bounds] name = [low, high]."
+        None,
+        "--design-config",
+        help="TOML: optional family, and a bounds table of low/high pairs per parameter.",
     ),
     design: str = typer.Option("lhs", "--design", help="lhs | random."),
     n: int = typer.Option(32, "--n", help="Number of recipes."),

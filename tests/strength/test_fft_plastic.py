@@ -89,6 +89,11 @@ def test_hard_precipitates_raise_yield_and_carry_the_load():
     vm = hard["stress_field_at_yield"]
     assert vm[phases == 1].mean() > 1.3 * vm[phases == 0].mean()
     assert hard["info"]["max_relative_residual"] < 1e-5
+    # Mixed control: only the axial macroscopic stress is non-zero.
+    macro = hard["info"]["final_macro_stress_mpa"]
+    assert macro["xx"] > hard["yield_strength_mpa"] * 0.9
+    for comp in ("yy", "zz", "xy"):
+        assert abs(macro[comp]) < 1e-4 * macro["xx"]
     c = hard["stiffness_gpa"]
     np.testing.assert_allclose(c, c.T)
     # Orowan: the image's particles add a (small, micron-size particles) matrix increment.

@@ -731,7 +731,8 @@ def mechanics_yield_strength(
         "stress_mpa": ...}``), ``stress_field_at_yield`` (von Mises stress image at the yield
         point, MPa), ``axial_stress_field_at_yield`` (``sigma_xx``, MPa),
         ``yield_stress_field_mpa`` (the pixel yield stresses), and ``info`` (solver counts,
-        settings, microstructure summary).
+        settings, microstructure summary, ``final_macro_stress_mpa`` — the mean stress
+        components at the last increment, showing the mixed control).
     """
     jax, jnp = _jax()
     c = get_constants(family)
@@ -841,6 +842,7 @@ def mechanics_yield_strength(
             worst_res = max(worst_res, float(res))
             strains.append(float(jnp.mean(eps[0])))
             stresses.append(float(jnp.mean(sig[0])))
+            macro_stress = np.asarray(jnp.mean(sig, axis=(1, 2)))
             sig_np = np.asarray(sig)
             fields.append((_von_mises(sig_np), sig_np[0]))
             if i >= n_steps:
@@ -874,6 +876,9 @@ def mechanics_yield_strength(
             "newton_iterations": newton_total,
             "cg_iterations": cg_total,
             "max_relative_residual": worst_res,
+            "final_macro_stress_mpa": dict(
+                zip(("xx", "yy", "zz", "xy"), macro_stress.tolist(), strict=True)
+            ),
             "precipitate_fraction": frac,
             "precipitate_mean_radius_um": radius_um,
             "orowan_mpa": orowan,

@@ -129,3 +129,17 @@ def test_yield_strength_converges_with_load_increments():
     assert coarse["yield_strength_mpa"] == pytest.approx(fine["yield_strength_mpa"], rel=5e-3)
     # Equilibrium was reached at every increment.
     assert fine["info"]["max_relative_residual"] < 1e-5
+
+
+def test_mechanics_for_sim_uses_recipe_family_and_solute():
+    from types import SimpleNamespace
+
+    grains = periodic_voronoi(N, 6, seed=2)
+    recipe = SimpleNamespace(family="al_mg", solute_wt_pct=4.0)
+    sim = SimpleNamespace(grain_labels=grains, phase_labels=None, pixel_um=1.5, recipe=recipe)
+    res = fft.mechanics_for_sim(sim, compute_stiffness=False)
+    direct = fft.mechanics_yield_strength(
+        grains, None, 1.5, "al_mg", solute_wt_pct=4.0, compute_stiffness=False
+    )
+    assert res["yield_strength_mpa"] == direct["yield_strength_mpa"]
+    assert res["info"]["family"] == "al_mg"

@@ -68,6 +68,7 @@ __all__ = [
     "hashin_shtrikman_bounds",
     "isotropic_plane_strain_stiffness",
     "lame_from_youngs",
+    "mechanics_for_sim",
     "mechanics_yield_strength",
     "offset_yield",
 ]
@@ -895,3 +896,20 @@ def mechanics_yield_strength(
 def _von_mises(sig: np.ndarray) -> np.ndarray:
     sxx, syy, szz, sxy = sig
     return np.sqrt(0.5 * ((sxx - syy) ** 2 + (syy - szz) ** 2 + (szz - sxx) ** 2) + 3.0 * sxy**2)
+
+
+def mechanics_for_sim(sim_result: Any, **kwargs: Any) -> dict[str, Any]:
+    """:func:`mechanics_yield_strength` of a :class:`psplab.sim.SimResult`.
+
+    The family and the matrix solute content come from ``sim_result.recipe``; other keyword
+    arguments are passed on.
+    """
+    recipe = sim_result.recipe
+    kwargs.setdefault("solute_wt_pct", float(recipe.solute_wt_pct))
+    return mechanics_yield_strength(
+        sim_result.grain_labels,
+        sim_result.phase_labels,
+        sim_result.pixel_um,
+        recipe.family,
+        **kwargs,
+    )

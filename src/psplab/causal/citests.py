@@ -113,8 +113,8 @@ class RCoT(CITest):
     ridge
         Ridge penalty of the regression of the X/Y features on the Z features.
     seed
-        Seed of the random features (one draw per test, derived from the triple, so results do
-        not depend on the order the tests run in).
+        Seed of the random features: one fixed draw per variable and per conditioning set
+        (derived from their indices), so results do not depend on the order of the tests.
     """
 
     def __init__(
@@ -128,14 +128,18 @@ class RCoT(CITest):
         self.num_f2 = num_f2
         self.ridge = ridge
         self.seed = seed
-        # Kernel width: median pairwise distance of a subsample, per column (1-D inputs).
+        # Caches: kernel widths, one feature map per single variable, and per conditioning set
+        # its features with the ridge projector (reused by every pair tested given that set).
         self._width: dict[tuple[int, ...], float] = {}
+        self._single: dict[int, np.ndarray] = {}
+        self._cond: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = {}
+        self._max_cond_cache = 256
 
     def _features(self, cols: tuple[int, ...], n_feat: int, rng: np.random.Generator) -> np.ndarray:
         x = self.z[:, list(cols)]
         sigma = self._width.get(cols)
         if sigma is None:
-            sub = x[: min(500, self.n)]
+            sub = x[: min(300, self.n)]
             d = np.sqrt(((sub[:, None, :] - sub[None, :, :]) ** 2).sum(-1))
             sigma = float(np.median(d[d > 0])) if np.any(d > 0) else 1.0
             self._width[cols] = sigma
@@ -144,17 +148,34 @@ class RCoT(CITest):
         f = np.sqrt(2.0) * np.cos(x @ w + b)
         return f - f.mean(axis=0)
 
+    def _single_features(self, i: int) -> np.ndarray:
+        f = self._single.get(i)
+        if f is None:
+            f = self._features((i,), self.num_f2, np.random.default_rng([self.seed, 1, i]))
+            self._single[i] = f
+        return f
+
+    def _conditioning(self, S: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Features ``fz`` of the set and ``P = (fz'fz + ridge n I)^-1 fz'`` (residual = f - fz P f)."""
+        hit = self._cond.get(S)
+        if hit is None:
+            fz = self._features(S, self.num_f, np.random.default_rng([self.seed, 2, *S]))
+            gram = fz.T @ fz + self.ridge * self.n * np.eye(fz.shape[1])
+            hit = (fz, np.linalg.solve(gram, fz.T))
+            if len(self._cond) >= self._max_cond_cache:
+                self._cond.pop(next(iter(self._cond)))  # drop the oldest entry
+            self._cond[S] = hit
+        return hit
+
     def pvalue(self, i: int, j: int, S: tuple[int, ...]) -> float:
-        key = (min(i, j), max(i, j), *sorted(S))
-        rng = np.random.default_rng([self.seed, *key])
-        fx = self._features((key[0],), self.num_f2, rng)
-        fy = self._features((key[1],), self.num_f2, rng)
+        a, b = min(i, j), max(i, j)
+        fx = self._single_features(a)
+        fy = self._single_features(b)
         n = self.n
         if S:
-            fz = self._features(tuple(sorted(S)), self.num_f, rng)
-            gram = fz.T @ fz + self.ridge * n * np.eye(fz.shape[1])
-            coef = np.linalg.solve(gram, fz.T @ np.concatenate([fx, fy], axis=1))
-            res = np.concatenate([fx, fy], axis=1) - fz @ coef
+            fz, proj = self._conditioning(tuple(sorted(S)))
+            both = np.concatenate([fx, fy], axis=1)
+            res = both - fz @ (proj @ both)
             rx, ry = res[:, : fx.shape[1]], res[:, fx.shape[1] :]
         else:
             rx, ry = fx, fy

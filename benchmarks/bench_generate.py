@@ -6,7 +6,9 @@ Runs, on the same LHS recipes:
 2. the same with a Dask LocalCluster of 1 and of 2 worker processes (``psplab simulate
    --workers 1|2`` runs exactly this), timed including the cluster start and the JAX
    compilation in each worker;
-3. ``psplab simulate --workers 2`` killed (SIGKILL to its process group: a crash, not a clean
+3. the same on an already started, warmed-up cluster (every worker has imported JAX and
+   compiled the batch), which is the steady-state throughput of a long run;
+4. ``psplab simulate --workers 2`` killed (SIGKILL to its process group: a crash, not a clean
    stop) once some chunks are on disk, then the same command again: it must skip the finished
    chunks and end with every recipe exactly once.
 
@@ -70,12 +72,6 @@ def _env() -> dict[str, str]:
     return env
 
 
-def timed_cli(out: Path, args: argparse.Namespace, workers: int) -> float:
-    t0 = time.perf_counter()
-    subprocess.run(_cli(out, args, workers), check=True, env=_env(), capture_output=True)
-    return time.perf_counter() - t0
-
-
 def timed_generate(recipes: list, out: Path, args: argparse.Namespace, workers: int) -> float:
     """Wall time of ``generate_dataset`` (what ``psplab simulate`` runs), cluster start included."""
     t0 = time.perf_counter()
@@ -89,6 +85,42 @@ def timed_generate(recipes: list, out: Path, args: argparse.Namespace, workers: 
         progress=False,
     )
     return time.perf_counter() - t0
+
+
+def _warm_up(grid: int, chunk_size: int, family: str) -> int:
+    """Import the simulator and compile its batch on this worker (run on every worker)."""
+    from psplab.sim import get_family, simulate_batch
+
+    recipe = get_family(family).baseline_recipe()
+    simulate_batch([recipe] * chunk_size, grid=grid, seed=0)
+    return os.getpid()
+
+
+def timed_warm(
+    recipes: list, out: Path, args: argparse.Namespace, workers: int
+) -> tuple[float, float]:
+    """(cluster start + warm-up s, generation s on the warm cluster) with ``workers`` workers.
+
+    The cluster is started and every worker imports JAX and compiles the batch first, so the
+    second number is the steady-state throughput that a long run sees.
+    """
+    from psplab.distributed import get_client
+
+    t0 = time.perf_counter()
+    with get_client(workers=workers) as client:
+        client.run(_warm_up, args.grid, args.chunk_size, args.family)
+        t_start = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        generate_dataset(
+            recipes,
+            out,
+            grid=args.grid,
+            seed=args.seed,
+            scheduler=client.scheduler.address,
+            chunk_size=args.chunk_size,
+            progress=False,
+        )
+        return t_start, time.perf_counter() - t1
 
 
 def kill_and_resume(out: Path, args: argparse.Namespace, workers: int) -> dict:
@@ -179,6 +211,11 @@ def main(argv: list[str] | None = None) -> int:
         t_w2 = timed_generate(recipes, tmpdir / "w2.parquet", args, 2)
         same_w1 = reference.equals(pd.read_parquet(tmpdir / "w1.parquet"))
         same_w2 = reference.equals(pd.read_parquet(tmpdir / "w2.parquet"))
+        start_w1, warm_w1 = timed_warm(recipes, tmpdir / "warm1.parquet", args, 1)
+        start_w2, warm_w2 = timed_warm(recipes, tmpdir / "warm2.parquet", args, 2)
+        same_warm = reference.equals(
+            pd.read_parquet(tmpdir / "warm1.parquet")
+        ) and reference.equals(pd.read_parquet(tmpdir / "warm2.parquet"))
         resume = kill_and_resume(tmpdir / "kill.parquet", args, 2)
         resumed = pd.read_parquet(tmpdir / "kill.parquet")
         resume["identical_to_uninterrupted"] = reference.equals(resumed)
@@ -198,6 +235,11 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|")
     for name, t, s, same in rows:
         print(f"| {name} | {t:.1f} | {s:.2f} | {same} |")
+    print("\nwarm cluster (started, JAX imported and compiled in every worker before timing):")
+    print("| workers | start + warm-up s | generation s | speed-up vs 1 worker | identical |")
+    print("|---|---|---|---|---|")
+    print(f"| 1 | {start_w1:.1f} | {warm_w1:.1f} | 1.00 | {same_warm} |")
+    print(f"| 2 | {start_w2:.1f} | {warm_w2:.1f} | {warm_w1 / warm_w2:.2f} | {same_warm} |")
     print(
         f"\nkill + resume (2 workers): killed={resume['killed']} after "
         f"{resume['chunks_done_before_kill']}/{resume['chunks_total']} chunks; resume redid "
@@ -210,13 +252,23 @@ def main(argv: list[str] | None = None) -> int:
         n_failed=n_failed,
         wall_s={"in_process": t_inproc, "workers_1": t_w1, "workers_2": t_w2},
         speedup_2_vs_1=t_w1 / t_w2,
+        warm={
+            "start_s": {"workers_1": start_w1, "workers_2": start_w2},
+            "generation_s": {"workers_1": warm_w1, "workers_2": warm_w2},
+            "speedup_2_vs_1": warm_w1 / warm_w2,
+            "identical": same_warm,
+        },
         identical={"workers_1": same_w1, "workers_2": same_w2},
         resume=resume,
     )
     if args.json:
         dump_json(args.json, results)
     ok = (
-        same_w1 and same_w2 and resume["every_recipe_once"] and resume["identical_to_uninterrupted"]
+        same_w1
+        and same_w2
+        and same_warm
+        and resume["every_recipe_once"]
+        and resume["identical_to_uninterrupted"]
     )
     return 0 if ok else 1
 

@@ -46,7 +46,9 @@ def _laplacian(x: jax.Array) -> jax.Array:
 def _gg_step_batched(eta: jax.Array, dt: jax.Array, pin: jax.Array) -> jax.Array:
     """One explicit step for a batch: eta (B, P, H, W), dt (B,), pin (B, H, W)."""
     eta2 = eta * eta
-    s2 = jnp.sum(eta2, axis=1, keepdims=True)
+    # An explicit sum of the P slices fuses with the elementwise update; a reduction over
+    # axis 1 does not on XLA:CPU (measured 2× slower).
+    s2 = sum(eta2[:, i] for i in range(eta.shape[1]))[:, None]
     dfdeta = eta * (
         -1.0 + eta2 + 2.0 * GAMMA * (s2 - eta2) + 2.0 * pin[:, None]
     ) - KAPPA * _laplacian(eta)
@@ -59,7 +61,7 @@ def _gg_step_single(eta: jax.Array, dt: jax.Array, pin: jax.Array) -> jax.Array:
 
 
 @partial(jax.jit, static_argnames=("n_steps", "unroll"))
-def gg_run(eta: jax.Array, dt: jax.Array, pin: jax.Array, n_steps: int, unroll: int = 4):
+def gg_run(eta: jax.Array, dt: jax.Array, pin: jax.Array, n_steps: int, unroll: int = 1):
     """``n_steps`` batched steps (the optimized path: batched step, unrolled loop)."""
     return jax.lax.fori_loop(
         0, n_steps, lambda _, e: _gg_step_batched(e, dt, pin), eta, unroll=unroll

@@ -1,0 +1,357 @@
+"""Benchmark psplab.causal against causal-learn's PC on the same data in the same run.
+
+Cases (issue 6):
+
+* ``psp_linear`` — random tiered PSP DAGs (6 processing -> 8 structure -> 4 property), linear-
+  Gaussian, n = 2000, 10 seeds. psplab: tiered PC-stable, Fisher-z. causal-learn: PC-stable,
+  Fisher-z, untiered (its usual use) and with the same tiers as BackgroundKnowledge.
+* ``psp_nonlinear`` — the same graphs with random nonlinear edge functions; psplab uses RCoT,
+  causal-learn Fisher-z (its KCI takes hours at n = 2000 on 18 variables).
+* ``er50`` — 50-variable Erdős–Rényi DAGs, expected degree 2, linear-Gaussian, n = 5000; no
+  tiers; also the time of a 100-resample bootstrap of psplab.
+* ``sachs`` — Sachs et al. 2005 flow cytometry (7466 rows, pooled) against the 17-edge consensus.
+
+Metrics: arrowheads against the true DAG; SHD against the true MPDAG (tiers) or CPDAG (no tiers);
+``tier_violations`` counts later -> earlier arrows plus edges inside tier 0, summed over seeds.
+Precision/recall are averaged over seeds, SHD averaged, seconds summed over seeds.
+Also the IDA bar: linear-Gaussian PSP truth (standardized), n = 20000 and 2000.
+
+Usage: ``python benchmarks/bench_causal.py --json OUT [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from psplab.causal import bootstrap_edges, compare_graphs, dag_to_cpdag, discover, true_mpdag
+from psplab.causal.effects import LinearStats, ida
+from psplab.causal.graph import tier_violations
+from psplab.causal.synthetic import (
+    linear_total_effects,
+    make_sem,
+    random_er_dag,
+    random_psp_dag,
+    simulate_linear,
+    simulate_nonlinear,
+)
+from psplab.manifest import dump_json, machine_info
+
+warnings.filterwarnings("ignore")
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+METRICS = (
+    "shd",
+    "adjacency_precision",
+    "adjacency_recall",
+    "arrowhead_precision",
+    "arrowhead_recall",
+)
+SACHS_EDGES = (
+    [("praf", "pmek"), ("pmek", "p44/42"), ("p44/42", "pakts473")]
+    + [("PKA", t) for t in ("pakts473", "p44/42", "pjnk", "pmek", "P38", "praf")]
+    + [("PKC", t) for t in ("pjnk", "pmek", "P38", "PKA", "praf")]
+    + [("plcg", "PIP2"), ("plcg", "PIP3"), ("PIP3", "PIP2")]
+)
+
+
+def causal_learn_pc(X, alpha, names=None, tiers=None):
+    """causal-learn PC-stable with Fisher-z; returns (adj, arrow, seconds)."""
+    from causallearn.search.ConstraintBased.PC import pc
+    from causallearn.utils.PCUtils.BackgroundKnowledge import BackgroundKnowledge
+
+    names = names or [f"x{k}" for k in range(X.shape[1])]
+    bk = None
+    if tiers is not None:
+        from causallearn.graph.GraphNode import GraphNode
+
+        bk = BackgroundKnowledge()
+        for name, t in zip(names, tiers, strict=True):
+            bk.add_node_to_tier(GraphNode(name), int(t))
+        bk.forbid_within_tier(0)
+    start = time.perf_counter()
+    cg = pc(
+        X,
+        alpha,
+        "fisherz",
+        stable=True,
+        show_progress=False,
+        node_names=names,
+        background_knowledge=bk,
+    )
+    seconds = time.perf_counter() - start
+    G = cg.G.graph
+    adj = G != 0
+    arrow = (G == -1) & (G.T == 1)  # causal-learn: G[i, j] = -1 and G[j, i] = 1 means i -> j
+    return adj, arrow, seconds
+
+
+def _aggregate(rows):
+    out = {}
+    for k in METRICS:
+        vals = [r[k] for r in rows if r[k] == r[k]]
+        out[k] = float(np.mean(vals)) if vals else float("nan")
+    out["tier_violations"] = int(sum(r.get("tier_violations", 0) for r in rows))
+    out["seconds"] = float(sum(r["seconds"] for r in rows))
+    return out
+
+
+def psp_case(nonlinear: bool, seeds: int, n: int = 2000):
+    ours, cl, clt = [], [], []
+    for seed in range(seeds):
+        dag, names, tiers = random_psp_dag(seed=seed)
+        sem = make_sem(dag, names, tiers, seed=seed, nonlinear=nonlinear)
+        X = (
+            simulate_nonlinear(sem, n, seed=seed)
+            if nonlinear
+            else simulate_linear(sem.standardized(), n, seed=seed)
+        )
+        ref_adj, ref_arrow = true_mpdag(dag, tiers)
+        cpdag_adj, cpdag_arrow = dag_to_cpdag(dag)
+        test = "rcot" if nonlinear else "fisherz"
+        start = time.perf_counter()
+        g = discover(
+            pd.DataFrame(X, columns=names), tiers=dict(zip(names, tiers, strict=True)), test=test
+        )
+        secs = time.perf_counter() - start
+        ours.append(
+            {
+                **compare_graphs(g.adj, g.arrow, dag, ref_adj, ref_arrow),
+                "seconds": secs,
+                "tier_violations": g.tier_violations(),
+            }
+        )
+        with threadpool_limits(1, "blas"):
+            adj, arrow, secs = causal_learn_pc(X, 0.01, names)
+            cl.append(
+                {
+                    **compare_graphs(adj, arrow, dag, cpdag_adj, cpdag_arrow),
+                    "seconds": secs,
+                    "tier_violations": tier_violations(adj, arrow, tiers),
+                }
+            )
+            adj, arrow, secs = causal_learn_pc(X, 0.01, names, tiers)
+            clt.append(
+                {
+                    **compare_graphs(adj, arrow, dag, ref_adj, ref_arrow),
+                    "seconds": secs,
+                    "tier_violations": tier_violations(adj, arrow, tiers),
+                }
+            )
+        print(
+            f"  seed {seed}: psplab arrowhead precision {ours[-1]['arrowhead_precision']:.3f}, "
+            f"causal-learn {cl[-1]['arrowhead_precision']:.3f} (tiered {clt[-1]['arrowhead_precision']:.3f})",
+            flush=True,
+        )
+    entry = _aggregate(ours)
+    entry["test"] = "rcot" if nonlinear else "fisherz"
+    entry["causal_learn_seconds"] = _aggregate(cl)["seconds"]
+    entry["causal_learn"] = _aggregate(cl)
+    entry["causal_learn_tiered"] = _aggregate(clt)
+    entry["causal_learn_test"] = "fisherz"
+    entry["n"], entry["seeds"] = n, seeds
+    return entry
+
+
+def er50_case(seeds: int, n: int = 5000, bootstrap: int = 100):
+    ours, cl, same = [], [], []
+    for seed in range(seeds):
+        dag = random_er_dag(50, 2.0, seed=seed)
+        X = simulate_linear(make_sem(dag, seed=seed).standardized(), n, seed=seed)
+        ref = dag_to_cpdag(dag)
+        start = time.perf_counter()
+        g = discover(X, alpha=0.01)
+        secs = time.perf_counter() - start
+        ours.append({**compare_graphs(g.adj, g.arrow, dag, *ref), "seconds": secs})
+        with threadpool_limits(1, "blas"):
+            adj, arrow, csecs = causal_learn_pc(X, 0.01)
+        cl.append({**compare_graphs(adj, arrow, dag, *ref), "seconds": csecs})
+        same.append(bool(np.array_equal(adj, g.adj)))
+        print(
+            f"  seed {seed}: psplab {secs:.2f} s, causal-learn {csecs:.2f} s, same skeleton {same[-1]}",
+            flush=True,
+        )
+    entry = _aggregate(ours)
+    entry["causal_learn_seconds"] = _aggregate(cl)["seconds"]
+    entry["causal_learn"] = _aggregate(cl)
+    entry["speedup"] = entry["causal_learn_seconds"] / entry["seconds"]
+    entry["same_skeleton_as_causal_learn"] = f"{sum(same)}/{len(same)}"
+    entry["n"], entry["seeds"] = n, seeds
+    dag = random_er_dag(50, 2.0, seed=0)
+    X = simulate_linear(make_sem(dag, seed=0).standardized(), n, seed=0)
+    st = bootstrap_edges(X, bootstrap, alpha=0.01, n_jobs=2, backend="loky", seed=0)
+    entry["bootstrap100_seconds"] = st.seconds
+    entry["bootstrap_resamples"] = bootstrap
+    entry["bootstrap_workers"] = 2
+    true_adj = dag | dag.T
+    entry["bootstrap_mean_frequency_true_edges"] = float(st.adjacency[true_adj].mean())
+    entry["bootstrap_mean_frequency_absent_edges"] = float(
+        st.adjacency[~true_adj & ~np.eye(50, dtype=bool)].mean()
+    )
+    print(f"  bootstrap {bootstrap} resamples on 2 workers: {st.seconds:.1f} s", flush=True)
+    return entry
+
+
+def sachs_case(alpha: float = 0.01):
+    path = SHARED / "sachs" / "cyto_full_data.csv"
+    if not path.is_file():
+        return {"skipped": f"{path} not found"}
+    df = pd.read_csv(path)
+    names = list(df.columns)
+    p = len(names)
+    dag = np.zeros((p, p), dtype=bool)
+    for a, b in SACHS_EDGES:
+        dag[names.index(a), names.index(b)] = True
+    ref = dag_to_cpdag(dag)
+    X = df.to_numpy(dtype=float)
+    start = time.perf_counter()
+    g = discover(df, alpha=alpha, test="rcot")
+    secs = time.perf_counter() - start
+    entry = {
+        **compare_graphs(g.adj, g.arrow, dag, *ref),
+        "seconds": secs,
+        "tier_violations": 0,
+        "test": "rcot",
+        "alpha": alpha,
+    }
+    start = time.perf_counter()
+    gf = discover(df, alpha=alpha, test="fisherz")
+    entry["psplab_fisherz"] = {
+        **compare_graphs(gf.adj, gf.arrow, dag, *ref),
+        "seconds": time.perf_counter() - start,
+    }
+    with threadpool_limits(1, "blas"):
+        adj, arrow, csecs = causal_learn_pc(X, alpha, names)
+    entry["causal_learn_seconds"] = csecs
+    entry["causal_learn"] = {**compare_graphs(adj, arrow, dag, *ref), "seconds": csecs}
+    print(
+        f"  psplab rcot adjacency precision {entry['adjacency_precision']:.3f}, fisherz "
+        f"{entry['psplab_fisherz']['adjacency_precision']:.3f}, causal-learn "
+        f"{entry['causal_learn']['adjacency_precision']:.3f}",
+        flush=True,
+    )
+    return entry
+
+
+def ida_case(seeds: int, n: int):
+    ok = total = 0
+    for seed in range(seeds):
+        dag, names, tiers = random_psp_dag(seed=seed)
+        sem = make_sem(dag, names, tiers, seed=seed).standardized()
+        df = pd.DataFrame(simulate_linear(sem, n, seed=seed), columns=names)
+        g = discover(df, tiers=dict(zip(names, tiers, strict=True)))
+        truth = linear_total_effects(sem.weights)
+        stats = LinearStats(df, g.nodes)
+        for i in range(6):
+            for j in range(6, len(names)):
+                res = ida(g, df, names[i], names[j], stats=stats)
+                if res.identified:
+                    total += 1
+                    ok += abs(res.effect - truth[i, j]) <= 0.1 * max(abs(truth[i, j]), 0.1)
+    return {
+        "n": n,
+        "seeds": seeds,
+        "identified_pairs": total,
+        "fraction_within_tolerance": ok / max(total, 1),
+    }
+
+
+def _table(results) -> list[str]:
+    header = [
+        "case",
+        "method",
+        "SHD",
+        "adj P",
+        "adj R",
+        "arrow P",
+        "arrow R",
+        "tier viol",
+        "seconds",
+    ]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for case in ("psp_linear", "psp_nonlinear", "er50", "sachs"):
+        e = results.get(case)
+        if e is None or "skipped" in e:
+            continue
+        variants = [("psplab", e), ("causal-learn", e["causal_learn"])]
+        if "causal_learn_tiered" in e:
+            variants.append(("causal-learn tiered", e["causal_learn_tiered"]))
+        if "psplab_fisherz" in e:
+            variants.append(("psplab fisherz", e["psplab_fisherz"]))
+        for method, m in variants:
+            cells = [
+                m["shd"],
+                m["adjacency_precision"],
+                m["adjacency_recall"],
+                m["arrowhead_precision"],
+            ]
+            cells += [m["arrowhead_recall"], m.get("tier_violations", 0), m["seconds"]]
+            text = [f"{v:.3f}" if isinstance(v, float) else str(v) for v in cells]
+            lines.append("| " + " | ".join([case, method, *text]) + " |")
+    return lines
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", type=Path, help="write results here")
+    parser.add_argument(
+        "--quick", action="store_true", help="2 seeds per case, 10 bootstrap resamples"
+    )
+    parser.add_argument(
+        "--cases",
+        default="psp_linear,psp_nonlinear,er50,sachs,ida_linear",
+        help="comma-separated subset; with an existing --json file the other cases are kept from it",
+    )
+    args = parser.parse_args(argv)
+    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    seeds = 2 if args.quick else 10
+    print("command:", " ".join([Path(sys.executable).name, *sys.argv]))
+    print("machine:", json.dumps(machine_info()))
+    results = {}
+    if args.json and args.json.is_file():
+        results = json.loads(args.json.read_text())
+    results.update({"machine": machine_info(), "command": sys.argv})
+    runners = {
+        "psp_linear": lambda: psp_case(False, seeds),
+        "psp_nonlinear": lambda: psp_case(True, seeds),
+        "er50": lambda: er50_case(2 if args.quick else 5, bootstrap=10 if args.quick else 100),
+        "sachs": sachs_case,
+        "ida_linear": lambda: {
+            "n20000": ida_case(seeds // 2 or 1, 20000),
+            "n2000": ida_case(seeds // 2 or 1, 2000),
+        },
+    }
+    for case in cases:
+        if case not in runners:
+            parser.error(f"unknown case {case!r} (expected {', '.join(runners)})")
+        print(f"{case} ...", flush=True)
+        results[case] = runners[case]()
+
+    print()
+    print("\n".join(_table(results)))
+    e = results.get("er50")
+    if e:
+        print(
+            f"\ner50 speed: psplab {e['seconds']:.2f} s vs causal-learn {e['causal_learn_seconds']:.2f} s "
+            f"({e['speedup']:.1f}x), same skeleton {e['same_skeleton_as_causal_learn']}; "
+            f"bootstrap {e['bootstrap_resamples']} on 2 workers {e['bootstrap100_seconds']:.1f} s"
+        )
+    for k, v in results.get("ida_linear", {}).items():
+        print(
+            f"IDA {k}: {v['fraction_within_tolerance']:.3f} of {v['identified_pairs']} identified pairs within tolerance"
+        )
+    if args.json:
+        dump_json(args.json, results)
+        print("wrote", args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

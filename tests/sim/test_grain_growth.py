@@ -59,6 +59,11 @@ def test_mean_area_grows_linearly_in_time(growth_run):
     exponent = np.polyfit(np.log(x[keep]), np.log(y[keep]), 1)[0]
     assert 0.85 <= exponent <= 1.15, exponent
     assert area[-1] > 3 * area[0]
+    # The recipe → reduced-time map assumes this growth rate of d² (px² per unit time).
+    from psplab.sim.core import BETA_GG_PX2
+
+    beta = np.polyfit(x[keep], 4 * y[keep] / np.pi, 1)[0]
+    assert 0.75 * BETA_GG_PX2 <= beta <= 1.25 * BETA_GG_PX2, beta
 
 
 def test_grains_never_merge_with_reassignment(growth_run):

@@ -59,7 +59,7 @@ N_STEPS_GG = 480
 N_STEPS_CH = 200
 # Reduced-time windows (pixel units). GG: dt ≤ DT_MAX keeps explicit Euler stable.
 T_GG_MAX = ggm.DT_MAX * N_STEPS_GG
-BETA_GG_PX2 = 1.56  # d(d_mean²)/dt of the Fan-Chen model with L = κ = 1 (tests/sim measure it)
+BETA_GG_PX2 = 1.9  # d(d_mean²)/dt of the Fan-Chen model with L = κ = 1 (tests/sim measure it)
 T_CH_MIN = 20.0  # every recipe relaxes its nuclei at least this long
 T_CH_MAX = 3000.0
 # Matrix solubility of the diffuse-interface model around 2-5 px particles (Gibbs-Thomson);

@@ -171,10 +171,19 @@ def _near_pairs(labels: np.ndarray, buffer_px: int) -> np.ndarray:
         for dx in range(-r, r + 1)
         if not (dy == 0 and dx <= 0) and dx * dx + dy * dy <= r * r
     ]
-    flat = labels.ravel().astype(np.int64)
+    h, w = labels.shape
+    # The closest pixels of two grains lie on their boundaries: only boundary pixels (with a
+    # differently labelled 4-neighbour) need to be paired.
+    edge = np.zeros(labels.shape, dtype=bool)
+    for ax in (0, 1):
+        for sh in (1, -1):
+            edge |= labels != np.roll(labels, sh, axis=ax)
+    ys, xs = np.nonzero(edge)
+    lab64 = labels.astype(np.int64)
+    flat = lab64[ys, xs]
     parts = []
     for dy, dx in offsets:
-        shifted = np.roll(labels, (dy, dx), axis=(0, 1)).ravel()
+        shifted = lab64[(ys - dy) % h, (xs - dx) % w]
         keep = flat != shifted
         a, b = flat[keep], shifted[keep]
         # code = (pair) * 64 + d², so sorting puts each pair's nearest offset first

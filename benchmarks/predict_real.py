@@ -86,8 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from psplab.data import load_dataset
-    from psplab.manifest import machine_info, package_versions
-    from psplab.models.evaluation import cross_validate
+    from psplab.manifest import dump_json, machine_info, package_versions
+    from psplab.models.evaluation import cross_validate, make_folds
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     params = parse_params(args.param)
@@ -103,18 +103,30 @@ def main(argv: list[str] | None = None) -> int:
     for ds_name in [d.strip() for d in args.datasets.split(",") if d.strip()]:
         dataset = load_dataset(SPECS[ds_name])
         folds = matbench_folds(dataset) if ds_name == "matbench" else None
+        if folds is None:
+            folds = make_folds(dataset.n_rows, args.cv, args.seed)
         t0 = time.perf_counter()
-        metrics, _ = cross_validate(
-            dataset,
-            models,
-            cv=args.cv,
-            seed=args.seed,
-            model_params=params,
-            folds=folds,
-            progress=False,
-        )
+        metrics = {}
+        for model in models:  # one model at a time on the same folds: partial results survive
+            try:
+                m_metrics, _ = cross_validate(
+                    dataset,
+                    [model],
+                    seed=args.seed,
+                    model_params=params,
+                    folds=folds,
+                    progress=False,
+                )
+            except Exception as exc:  # one model failing must not lose the others' results
+                print(f"  [{ds_name}] {model} FAILED: {exc!r}", flush=True)
+                continue
+            metrics.update(m_metrics)
+            print(f"  [{ds_name}] {model} done after {time.perf_counter() - t0:.0f} s", flush=True)
+            if args.json is not None:
+                results["datasets"][ds_name] = {"partial": True, "metrics": metrics}
+                dump_json(args.json, results)
         wall = time.perf_counter() - t0
-        n_folds = len(folds) if folds is not None else args.cv
+        n_folds = len(folds)
         print(
             f"\n== {ds_name}: {dataset.n_rows} rows, {n_folds} folds, {wall:.0f} s ==  bars: {BARS[ds_name]}"
         )
@@ -141,9 +153,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             entry["bhn_vs_ensemble"] = ratios
         results["datasets"][ds_name] = entry
-        if args.json is not None:  # write after each dataset so a long run leaves partial results
-            from psplab.manifest import dump_json
-
+        if args.json is not None:
             dump_json(args.json, results)
     return 0
 

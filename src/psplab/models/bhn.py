@@ -64,7 +64,10 @@ class BayesianHypernetwork(ProbabilisticRegressor):
     prior_std
         Standard deviation of the Gaussian prior on the unit scales ``g``.
     kl_weight
-        Final weight of the KL term (1 = the true ELBO).
+        Final weight of the KL term: 1 is the plain ELBO; the default 0.2 is a tempered ("cold")
+        posterior (Wenzel et al. 2020), because with ~100 rows the entropy cost of ~100
+        stochastic scales otherwise dominates and gives too wide intervals (held-out 90%
+        coverage 0.98 on the 1-D test problem at 1.0, 0.91 at 0.2).
     anneal_fraction
         Share of the training steps over which the KL weight rises linearly from 0.
     epochs
@@ -77,6 +80,9 @@ class BayesianHypernetwork(ProbabilisticRegressor):
         Draws of ``g`` per training step for the ELBO estimate.
     n_predict_samples
         Draws of ``g`` behind each prediction.
+    calibrate_noise
+        Remove from the learned noise variance the spread between draws that the ELBO folded
+        into it (see :meth:`fit`), so the predictive variance does not count it twice.
     seed
         The only source of randomness (initialization, training draws, prediction draws).
     """
@@ -88,13 +94,14 @@ class BayesianHypernetwork(ProbabilisticRegressor):
         coupling_hidden: int = 64,
         noise: str = "homoscedastic",
         prior_std: float = 1.0,
-        kl_weight: float = 1.0,
+        kl_weight: float = 0.2,
         anneal_fraction: float = 0.3,
         epochs: int = 2000,
-        learning_rate: float = 3e-3,
+        learning_rate: float = 1e-2,
         batch_size: int | None = None,
         n_train_samples: int = 2,
         n_predict_samples: int = 200,
+        calibrate_noise: bool = True,
         seed: int = 0,
     ):
         self.hidden = hidden
@@ -109,6 +116,7 @@ class BayesianHypernetwork(ProbabilisticRegressor):
         self.batch_size = batch_size
         self.n_train_samples = n_train_samples
         self.n_predict_samples = n_predict_samples
+        self.calibrate_noise = calibrate_noise
         self.seed = seed
 
     # ------------------------------------------------------------------ configuration
@@ -166,6 +174,15 @@ class BayesianHypernetwork(ProbabilisticRegressor):
         self.params_ = params
         self.loss_curve_ = losses
         self.config_ = cfg
+        self.noise_factor_ = np.ones(Y.shape[1])
+        if self.calibrate_noise:
+            # The ELBO's optimal noise variance is E_q[(y - f_g(x))^2] = resid^2 + Var_q f, so
+            # adding Var_q f again at prediction double-counts it. Scale the noise variance down
+            # by the share that is draw-to-draw spread, measured on the training inputs.
+            means, stds = self._draws(X, int(self.n_predict_samples), _predict_seed(self.seed))
+            spread = means.var(axis=0).mean(axis=0)
+            noise_var = (stds**2).mean(axis=(0, 1))
+            self.noise_factor_ = np.sqrt(np.clip(1.0 - spread / noise_var, 0.05, 1.0))
         return self
 
     # ------------------------------------------------------------------ prediction
@@ -181,7 +198,7 @@ class BayesianHypernetwork(ProbabilisticRegressor):
         mean_s, std_s = _predict_factory(self.config_)(self.params_, Xs, z)
         scale = self.y_scaler_.scale
         means = np.asarray(mean_s, dtype=float) * scale + self.y_scaler_.mean
-        stds = np.asarray(std_s, dtype=float) * scale
+        stds = np.asarray(std_s, dtype=float) * scale * getattr(self, "noise_factor_", 1.0)
         return means, np.broadcast_to(stds, means.shape)
 
     def predict_dist(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -220,6 +237,7 @@ class BayesianHypernetwork(ProbabilisticRegressor):
             y_mean=self.y_scaler_.mean,
             y_scale=self.y_scaler_.scale,
             loss_curve=np.asarray(self.loss_curve_),
+            noise_factor=np.asarray(self.noise_factor_),
         )
         meta = {
             "n_features_in": int(self.n_features_in_),
@@ -236,6 +254,7 @@ class BayesianHypernetwork(ProbabilisticRegressor):
         self.config_ = self._config(self.n_features_in_, int(meta["n_targets"]))
         self.params_ = to_jax_params(arrays)
         self.loss_curve_ = arrays["loss_curve"]
+        self.noise_factor_ = arrays["noise_factor"]
 
 
 def _predict_seed(seed: int) -> int:
@@ -282,7 +301,11 @@ def _init_params(key, cfg: _Config) -> dict[str, Any]:
     p: dict[str, Any] = {}
     mu = []
     for i in range(len(sizes) - 1):
-        p[f"V{i}"] = jax.random.normal(keys[i], (sizes[i], sizes[i + 1]), dtype=jnp.float32)
+        # Directions with unit column norm: Adam's step is then a sizeable *relative* change of
+        # each direction (with N(0, 1) entries the angles barely move and the net underfits).
+        p[f"V{i}"] = jax.random.normal(
+            keys[i], (sizes[i], sizes[i + 1]), dtype=jnp.float32
+        ) / math.sqrt(sizes[i])
         p[f"b{i}"] = jnp.zeros((sizes[i + 1],), jnp.float32)
         last = i == len(sizes) - 2
         # Scales that keep unit variance through ReLU layers (sqrt 2) and a small output layer.

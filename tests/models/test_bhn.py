@@ -1,0 +1,105 @@
+"""Bayesian hypernetwork: calibrated intervals, wider far from the data, round trips, seeding."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from psplab.models import load_model, make_model
+from psplab.models.bhn import BayesianHypernetwork
+
+# Small, fast settings; the shapes (and so the compiled step) are shared by the tests below.
+PARAMS = dict(hidden=(32, 32), epochs=1000, n_predict_samples=100, seed=3)
+NOISE = 0.15
+
+
+def _truth(x):
+    return np.sin(2.0 * x) + 0.3 * x
+
+
+def _data(n, seed, lo=-2.0, hi=2.0):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(lo, hi, n)
+    return x[:, None], _truth(x) + NOISE * rng.standard_normal(n)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, y = _data(100, seed=0)
+    return BayesianHypernetwork(**PARAMS).fit(X, y)
+
+
+def test_held_out_coverage_and_accuracy(fitted):
+    X, y = _data(400, seed=1)
+    q05, q95 = fitted.predict_quantiles(X, [0.05, 0.95])
+    coverage = np.mean((y >= q05) & (y <= q95))
+    assert 0.8 <= coverage <= 0.97
+    mean = fitted.predict(X)
+    # Close to the truth: error well below the noise level it has to infer.
+    assert np.sqrt(np.mean((mean - _truth(X[:, 0])) ** 2)) < 0.6 * NOISE
+
+
+def test_uncertainty_grows_far_from_the_data(fitted):
+    _, std_in = fitted.predict_dist(np.linspace(-1.8, 1.8, 50)[:, None])
+    _, std_far = fitted.predict_dist(np.array([[-10.0], [10.0]]))
+    assert np.all(std_far >= 2.0 * std_in.mean())
+
+
+def test_save_load_gives_identical_predictions(fitted, tmp_path):
+    X = np.linspace(-3, 3, 25)[:, None]
+    fitted.save(tmp_path / "bhn")
+    loaded = load_model(tmp_path / "bhn")
+    assert isinstance(loaded, BayesianHypernetwork)
+    for a, b in zip(fitted.predict_dist(X), loaded.predict_dist(X), strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(fitted.sample(X, 5, seed=2), loaded.sample(X, 5, seed=2))
+
+
+def test_same_seed_same_result_other_seed_differs(fitted):
+    X, y = _data(100, seed=0)
+    again = make_model("bhn", **PARAMS).fit(X, y)
+    grid = np.linspace(-2, 2, 11)[:, None]
+    np.testing.assert_array_equal(fitted.predict_dist(grid)[1], again.predict_dist(grid)[1])
+    np.testing.assert_array_equal(fitted.loss_curve_, again.loss_curve_)
+    other = make_model("bhn", **{**PARAMS, "seed": 4}).fit(X, y)
+    assert not np.allclose(fitted.predict(grid), other.predict(grid))
+
+
+def test_joint_samples_match_the_predictive(fitted):
+    X = np.linspace(-2, 2, 9)[:, None]
+    draws = fitted.sample(X, n_samples=2000, seed=0)
+    assert draws.shape == (2000, 9)
+    mean, std = fitted.predict_dist(X)
+    np.testing.assert_allclose(draws.mean(0), mean, atol=4 * std.max() / np.sqrt(2000) + 0.02)
+    np.testing.assert_allclose(draws.std(0), std, rtol=0.15)
+    latent = fitted.sample(X, n_samples=200, seed=0, include_noise=False)
+    assert latent.std(0).mean() < draws.std(0).mean()  # noise-free draws are narrower
+
+
+def test_multi_target_shapes_and_ordered_quantiles():
+    rng = np.random.default_rng(5)
+    X = rng.uniform(-1, 1, (60, 3))
+    Y = np.c_[X[:, 0] + X[:, 1], 100.0 * X[:, 2] ** 2 + 500.0] + 0.05 * rng.standard_normal((60, 2))
+    model = BayesianHypernetwork(
+        hidden=(16,), epochs=300, n_predict_samples=50, noise="heteroscedastic"
+    ).fit(X, Y)
+    mean, std = model.predict_dist(X[:7])
+    assert mean.shape == std.shape == (7, 2)
+    assert np.all(std > 0)
+    # Outputs come back in each target's own units.
+    assert abs(mean[:, 1].mean() - 530.0) < 40.0
+    q = model.predict_quantiles(X[:7], [0.05, 0.5, 0.95])
+    assert q.shape == (3, 7, 2)
+    assert np.all(q[0] < q[1]) and np.all(q[1] < q[2])
+    assert model.sample(X[:7], 4, seed=1).shape == (4, 7, 2)
+
+
+def test_bad_inputs_are_rejected(fitted):
+    with pytest.raises(ValueError, match="non-finite"):
+        BayesianHypernetwork().fit(np.array([[0.0], [np.nan], [1.0]]), np.zeros(3))
+    with pytest.raises(ValueError, match="features"):
+        fitted.predict(np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="noise"):
+        BayesianHypernetwork(noise="loud").fit(np.zeros((4, 1)), np.arange(4.0))
+    with pytest.raises(RuntimeError, match="not fitted"):
+        BayesianHypernetwork().predict(np.zeros((2, 1)))

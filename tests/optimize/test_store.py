@@ -29,6 +29,7 @@ from psplab.optimize.store import (
 
 SPEC = {
     "name": "toy-campaign",
+    "id": "sample",
     "column": [
         {"name": "temp_C", "role": "processing", "unit": "degC", "min": 100, "max": 500},
         {"name": "time_s", "role": "processing", "unit": "s", "min": 1, "max": 1000},
@@ -109,6 +110,7 @@ def test_invalid_rows_are_rejected_by_column_and_row_and_the_rest_kept(tmp_path)
             "route": ["A", "B", "A", "B"],
             "strength_MPa": ["500.5", "400", "300", ""],
             "operator": ["ann", "bob", "ann", "bob"],
+            "sample": ["s1", "s2", "s3", "s4"],
         }
     )
     result = store.observe_frame(frame, source="r.csv")
@@ -120,6 +122,7 @@ def test_invalid_rows_are_rejected_by_column_and_row_and_the_rest_kept(tmp_path)
     obs = store.observations()
     assert obs["strength_MPa"].tolist() == [100.0, 500.5]  # the earlier row is untouched
     assert obs["operator"].tolist()[1] == "ann"  # unknown measured columns are kept
+    assert obs["sample"].tolist()[1] == "s1"  # and so is the spec's id column
     # a file lacking a required column stores nothing and says which column
     bad = store.observe_frame(frame.drop(columns=["time_s"]))
     assert [str(p) for p in bad.rejected] == [
@@ -227,7 +230,8 @@ def _observer(db: str, worker: int, n: int) -> None:
 def test_concurrent_observers_lose_nothing(tmp_path):
     db = tmp_path / "c.db"
     _make(db).close()
-    ctx = multiprocessing.get_context("fork")
+    # spawn, not fork: JAX may already run threads in this process, and fork would copy their locks
+    ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_observer, args=(str(db), w, 15)) for w in range(3)]
     for p in procs:
         p.start()

@@ -390,9 +390,10 @@ class CampaignStore:
                     problems.append(Problem(f"no suggestion with id {value}", SUGGESTION_ID, i))
                 ids.append(value)
             typed[SUGGESTION_ID] = ids
-        spec_names = {c.name for c in spec.columns}
+        validated = {c.name for c in present}
         for name in frame.columns:
-            if name in spec_names or name == SUGGESTION_ID:
+            # Columns the spec does not know, and its ignore-role ones (ids, notes), are kept.
+            if name in validated or name == SUGGESTION_ID:
                 continue
             typed[str(name)] = [_parse_extra(v) for v in frame[name].tolist()]
         return typed, problems

@@ -566,34 +566,53 @@ def run_grain_growth(
     grid = labels0[0].shape
     trackers = [GrainTracker(n_order, buffer_px=buffer_px, seed=seed + i) for i in range(b)]
     eta = np.stack([tr.initial_fields(lab) for tr, lab in zip(trackers, labels0, strict=True)])
+    eta = eta.astype(dtype)  # the host copy keeps the run's precision between chunks
     area = np.array([lab.size / lab.max() for lab in labels0], dtype=float)
     since = np.zeros(b)
     t_now = np.zeros(b)
     history: list[dict] = [{"t": [], "n_grains": []} for _ in range(b)]
     pin_np = np.zeros((b, *grid)) if pin is None else np.asarray(pin)
+
+    def host_check(i: int, done: int) -> None:
+        due = since[i] >= recolour_coeff * np.sqrt(area[i])
+        if not (record or (due and done < n_steps)):
+            return
+        if reassign and due and done < n_steps:
+            eta[i] = trackers[i].recolour(eta[i])
+            since[i] = 0.0
+        else:
+            trackers[i].check(eta[i], split=reassign)
+        n_gr = int(trackers[i]._ident_count)
+        area[i] = eta[i, 0].size / max(n_gr, 1)
+        if record:
+            history[i]["t"].append(float(t_now[i]))
+            history[i]["n_grains"].append(n_gr)
+
+    # Two halves of the batch alternate: while the device (asynchronously dispatched) runs
+    # one half's chunk, the host re-colours the other half.
+    halves = [np.arange(0, (b + 1) // 2), np.arange((b + 1) // 2, b)]
+    halves = [h for h in halves if h.size]
     with jax.enable_x64(dtype == "float64"):
-        pin_j = jnp.asarray(pin_np, dtype=dtype)
-        dt_j = jnp.asarray(dt, dtype=dtype)
+        pin_h = [jnp.asarray(pin_np[h], dtype=dtype) for h in halves]
+        dt_h = [jnp.asarray(dt[h], dtype=dtype) for h in halves]
+        chunks = [min(chunk_steps, n_steps - d) for d in range(0, n_steps, chunk_steps)]
+
+        def dispatch(g: int, k: int):
+            return gg_run_dynamic(
+                jnp.asarray(eta[halves[g]], dtype=dtype), dt_h[g], pin_h[g], jnp.int32(k)
+            )
+
+        pending = [dispatch(g, chunks[0]) for g in range(len(halves))]
         done = 0
-        while done < n_steps:
-            k = min(chunk_steps, n_steps - done)
-            eta_j = gg_run_dynamic(jnp.asarray(eta, dtype=dtype), dt_j, pin_j, jnp.int32(k))
-            eta = np.array(eta_j)
+        for c, k in enumerate(chunks):
             done += k
-            since += k * dt
-            t_now += k * dt
-            for i in range(b):
-                due = since[i] >= recolour_coeff * np.sqrt(area[i])
-                if record or (due and done < n_steps):
-                    if reassign and due and done < n_steps:
-                        eta[i] = trackers[i].recolour(eta[i])
-                        since[i] = 0.0
-                    else:
-                        trackers[i].check(eta[i], split=reassign)
-                    n_gr = int(trackers[i]._ident_count)
-                    area[i] = eta[i, 0].size / max(n_gr, 1)
-                    if record:
-                        history[i]["t"].append(float(t_now[i]))
-                        history[i]["n_grains"].append(n_gr)
+            for g, h in enumerate(halves):
+                eta[h] = np.asarray(pending[g])
+                since[h] += k * dt[h]
+                t_now[h] += k * dt[h]
+                for i in h.tolist():
+                    host_check(i, done)
+                if c + 1 < len(chunks):
+                    pending[g] = dispatch(g, chunks[c + 1])
     final = [trackers[i].check(eta[i], split=reassign) for i in range(b)]
     return eta, trackers, history, final

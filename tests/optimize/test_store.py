@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import sqlite3
@@ -213,31 +212,40 @@ def test_kill_9_during_observe_loses_no_committed_observation(tmp_path):
     store.add_observation(_row(0, 1.0))
 
 
-def _observer(db: str, worker: int, n: int) -> None:
+_OBSERVER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from psplab.optimize.store import CampaignStore
+    db, worker, n, go = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
     store = CampaignStore(db)
+    Path(f"{go}.ready{worker}").touch()
+    while not go.exists():  # start together, so that the writers really overlap
+        time.sleep(0.01)
     for i in range(n):
         store.add_observation(
-            {
-                "temp_C": 100.0 + worker,
-                "time_s": 1.0 + i,
-                "route": "B",
-                "strength_MPa": worker * 1000.0 + i,
-            }
+            {"temp_C": 100.0 + worker, "time_s": 1.0 + i, "route": "B", "strength_MPa": worker * 1000.0 + i}
         )
-    store.close()
+    """
+)
 
 
 def test_concurrent_observers_lose_nothing(tmp_path):
-    db = tmp_path / "c.db"
+    db, go = tmp_path / "c.db", tmp_path / "go"
     _make(db).close()
-    # spawn, not fork: JAX may already run threads in this process, and fork would copy their locks
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_observer, args=(str(db), w, 15)) for w in range(3)]
+    # Separate interpreters (not fork: JAX may already run threads in this process).
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _OBSERVER, str(db), str(w), "15", str(go)])
+        for w in range(3)
+    ]
+    deadline = time.time() + 120
+    while time.time() < deadline and not all(
+        (tmp_path / f"go.ready{w}").exists() for w in range(3)
+    ):
+        time.sleep(0.05)
+    go.touch()
     for p in procs:
-        p.start()
-    for p in procs:
-        p.join(120)
-        assert p.exitcode == 0
+        assert p.wait(120) == 0
     got = sorted(CampaignStore(db).observations()["strength_MPa"].tolist())
     assert got == sorted(w * 1000.0 + i for w in range(3) for i in range(15))
 

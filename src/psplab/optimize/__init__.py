@@ -11,48 +11,42 @@
 
 from __future__ import annotations
 
-from psplab.optimize.acquisition import (
-    expected_improvement,
-    hypervolume_2d,
-    parego_scalarize,
-    pareto_mask,
-    upper_confidence_bound,
-)
-from psplab.optimize.bo import BayesianOptimizer, Suggestion, build_model, run_optimization
-from psplab.optimize.space import LinearConstraint, Parameter, SearchSpace
-from psplab.optimize.store import (
-    CampaignError,
-    CampaignStore,
-    ObserveResult,
-    read_export,
-    suggest_and_store,
-)
+import importlib
+from typing import Any
+
+# Lazy attributes: ``import psplab.optimize.store`` (e.g. in a small observer process) should not
+# pay for SciPy's statistics or the optimizer.
+_EXPORTS = {
+    "expected_improvement": "acquisition",
+    "hypervolume_2d": "acquisition",
+    "pareto_mask": "acquisition",
+    "parego_scalarize": "acquisition",
+    "upper_confidence_bound": "acquisition",
+    "BayesianOptimizer": "bo",
+    "Suggestion": "bo",
+    "build_model": "bo",
+    "run_optimization": "bo",
+    "LinearConstraint": "space",
+    "Parameter": "space",
+    "SearchSpace": "space",
+    "CampaignError": "store",
+    "CampaignStore": "store",
+    "ObserveResult": "store",
+    "read_export": "store",
+    "suggest_and_store": "store",
+    "run_simulated": "simloop",
+}
 
 
-def run_simulated(*args, **kwargs):
-    """Simulator-in-the-loop optimization; see :func:`psplab.optimize.simloop.run_simulated`."""
-    from psplab.optimize.simloop import run_simulated as _run
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        module = importlib.import_module(f"psplab.optimize.{_EXPORTS[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module 'psplab.optimize' has no attribute {name!r}")
 
-    return _run(*args, **kwargs)
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
 
 
-__all__ = [
-    "BayesianOptimizer",
-    "CampaignError",
-    "CampaignStore",
-    "LinearConstraint",
-    "ObserveResult",
-    "Parameter",
-    "SearchSpace",
-    "Suggestion",
-    "build_model",
-    "expected_improvement",
-    "hypervolume_2d",
-    "parego_scalarize",
-    "pareto_mask",
-    "read_export",
-    "run_optimization",
-    "run_simulated",
-    "suggest_and_store",
-    "upper_confidence_bound",
-]
+__all__ = sorted(_EXPORTS)

@@ -5,7 +5,12 @@ or the smallest-magnitude member of the IDA set with the set's span), the effect
 parameter's range (per-unit effect times the range width; from the dose-response curve when one
 was computed), a 90 % interval, the sign (``+``/``-`` when the interval excludes zero, ``?``
 otherwise), the bootstrap stability of the direct edge and of the ancestral relation, and the
-rank within the outcome by absolute range effect.
+rank within the outcome by absolute (IDA) range effect. The nonlinear dose-response range effect
+and its band, where computed, sit in the ``dose_*`` columns.
+
+For a tier-0 parameter with edges inside tier 0 forbidden, the IDA effect is the regression
+adjusted for the other processing parameters, which does not depend on the learned edges;
+``ancestor_stability`` says how often the learned graph has a causal path from it to the outcome.
 """
 
 from __future__ import annotations
@@ -69,7 +74,7 @@ def influence_table(
         ``ancestor_stability`` (``X`` a possible ancestor of ``Y``).
     dose
         Dose-response curves by ``(treatment, outcome)``; their range effects fill the
-        ``dose_*`` columns and the ranking uses them where present.
+        ``dose_*`` columns.
     ranges
         ``(low, high)`` per parameter (default: the 5th and 95th percentiles in ``data``).
     level
@@ -129,12 +134,11 @@ def influence_table(
     frame = pd.DataFrame(rows)
     if frame.empty:
         return pd.DataFrame(columns=INFLUENCE_COLUMNS)
-    use_dose = frame["dose_effect_over_range"].notna()
-    lo = np.where(use_dose, frame["dose_interval_low"], frame["interval_low"])
-    hi = np.where(use_dose, frame["dose_interval_high"], frame["interval_high"])
+    # Sign and rank follow the linear (IDA) effect: it uses every row, while the dose-response
+    # band also carries the SCM's function-draw and Monte Carlo spread; both are reported.
+    lo, hi = frame["interval_low"], frame["interval_high"]
     frame["sign"] = np.where(lo > 0, "+", np.where(hi < 0, "-", "?"))
-    score = np.where(use_dose, frame["dose_effect_over_range"], frame["effect_over_range"])
-    frame["_score"] = np.abs(score)
+    frame["_score"] = np.abs(frame["effect_over_range"])
     frame["rank"] = (
         frame.groupby("outcome")["_score"].rank(ascending=False, method="first").astype(int)
     )

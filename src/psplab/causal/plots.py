@@ -122,14 +122,18 @@ def plot_influence(
     fig, axes = plt.subplots(1, n, figsize=(4.5 * n, 0.35 * k + 2), squeeze=False)
     for ax, y in zip(axes[0], outcomes, strict=False):
         sub = table[table["outcome"] == y].sort_values("rank", ascending=False)
-        dose = sub["dose_effect_over_range"].notna()
-        val = np.where(dose, sub["dose_effect_over_range"], sub["effect_over_range"])
-        lo = np.where(dose, sub["dose_interval_low"], sub["interval_low"])
-        hi = np.where(dose, sub["dose_interval_high"], sub["interval_high"])
+        val = sub["effect_over_range"].to_numpy()
+        lo = sub["interval_low"].to_numpy()
+        hi = sub["interval_high"].to_numpy()
         colors = ["tab:red" if s == "+" else "tab:blue" if s == "-" else "0.6" for s in sub["sign"]]
         yy = np.arange(len(sub))
         ax.barh(yy, val, color=colors)
         ax.errorbar(val, yy, xerr=[val - lo, hi - val], fmt="none", ecolor="k", lw=0.8, capsize=2)
+        dose = sub["dose_effect_over_range"].to_numpy()
+        has = np.isfinite(dose)
+        if has.any():
+            ax.plot(dose[has], yy[has], "D", color="tab:orange", ms=5, label="dose-response (SCM)")
+            ax.legend(fontsize=7, loc="lower right")
         ax.set_yticks(yy, sub["parameter"], fontsize=8)
         ax.axvline(0, color="k", lw=0.5)
         ax.set_xlabel(f"change in {_label(y, units)}\nover parameter range (5-95 %)")
@@ -137,8 +141,8 @@ def plot_influence(
     fig.text(
         0.5,
         -0.02,
-        "bars: causal effect of moving each parameter across its range; whiskers: 90 % interval; "
-        "red +, blue -, grey: sign not resolved",
+        "bars: linear (IDA) causal effect of moving each parameter across its 5-95 % range; whiskers: "
+        "90 % interval; red +, blue -, grey: sign not resolved; diamonds: nonlinear dose-response",
         ha="center",
         fontsize=8,
     )

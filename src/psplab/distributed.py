@@ -15,17 +15,28 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-# Each worker process runs JAX on the CPU with one intra-op thread, so W workers use W cores
-# instead of fighting over them.
+# Worker processes run JAX on the CPU. When there are at least as many workers as cores each
+# gets one intra-op thread, so W workers use W cores instead of fighting over them; with fewer
+# workers than cores XLA keeps its own threading (one worker then uses the whole machine).
 WORKER_ENV = {
     "JAX_PLATFORMS": "cpu",
     "TF_CPP_MIN_LOG_LEVEL": "2",
+    "PSPLAB_NO_PROGRESS": "1",
+}
+_SINGLE_THREAD_ENV = {
     "OMP_NUM_THREADS": "1",
     "OPENBLAS_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
     "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
-    "PSPLAB_NO_PROGRESS": "1",
 }
+
+
+def worker_env(n_workers: int) -> dict[str, str]:
+    """Environment of LocalCluster workers (see the comment on :data:`WORKER_ENV`)."""
+    env = dict(WORKER_ENV)
+    if n_workers >= default_workers():
+        env.update(_SINGLE_THREAD_ENV)
+    return env
 
 
 def default_workers() -> int:
@@ -70,7 +81,7 @@ def get_client(workers: int | None = None, scheduler: str | None = None) -> Iter
         processes=True,
         dashboard_address=None,
         silence_logs=logging.ERROR,
-        env=WORKER_ENV,
+        env=worker_env(n),
     )
     client = Client(cluster)
     try:

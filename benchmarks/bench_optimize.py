@@ -53,7 +53,9 @@ def _key(**kw) -> str:
     return hashlib.sha256(json.dumps(kw, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def reference_optimum(objective, space, base, n_evals: int, key: str, log=print) -> dict:
+def reference_optimum(
+    objective, space, base, n_evals: int, key: str, refine=(3, 8, 12), log=print
+) -> dict:
     """Long Sobol search + local refinement; cached (and resumable) by ``key``."""
     from psplab.optimize.simloop import local_refine
 
@@ -131,6 +133,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--budget", type=int, default=30)
     parser.add_argument("--reference-evals", type=int, default=1024)
+    parser.add_argument(
+        "--refine",
+        type=int,
+        nargs=3,
+        default=(3, 8, 12),
+        metavar=("STARTS", "ROUNDS", "PER_ROUND"),
+        help="local refinement of the reference search: starts, rounds, recipes per round",
+    )
     parser.add_argument("--sim-seed", type=int, default=0)
     parser.add_argument("--model", default="gp")
     parser.add_argument("--acquisition", default="ei")
@@ -151,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     baseline = float(objective([base])[0, 0])
     print(f"baseline recipe {base}: {baseline:.2f} MPa")
-    ref = reference_optimum(objective, space, base, args.reference_evals, key)
+    ref = reference_optimum(objective, space, base, args.reference_evals, key, tuple(args.refine))
     print(
         f"reference optimum {ref['reference_optimum_mpa']:.2f} MPa after {ref['evaluations']} evaluations"
     )
@@ -185,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         "evaluations": args.budget,
         "seeds": args.seeds,
         "reference_raised_by_a_method": raised,
-        "reference_search": ref,
+        "reference_search": {**ref, "refine_starts_rounds_per_round": list(args.refine)},
         "family": args.family,
         "grid": args.grid,
         "model": args.model,

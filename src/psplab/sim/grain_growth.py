@@ -405,8 +405,17 @@ class GrainTracker:
         return fields_from_labels(labels, colour, self.n_order)
 
     def grain_map(self, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(labels 1..N, order parameter of each label) from fields (P, H, W)."""
-        return label_by_value(np.argmax(eta, axis=0), self.n_order)
+        """(labels 1..N, order parameter of each label) from fields (P, H, W).
+
+        Where every order parameter is small (inside pinning particles) the argmax is noise;
+        such pixels take the order parameter of the nearest pixel that has a clear one.
+        """
+        op = np.argmax(eta, axis=0)
+        clear = eta.max(axis=0) > 0.3
+        if not clear.all() and clear.any():
+            _, (iy, ix) = ndimage.distance_transform_edt(~clear, return_indices=True)
+            op = op[iy, ix]
+        return label_by_value(op, self.n_order)
 
     def _track(
         self, labels: np.ndarray, owner: np.ndarray, split: bool = True

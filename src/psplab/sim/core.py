@@ -27,7 +27,8 @@ Causal structure (what the generation code may take as ground truth)::
                           → precipitate fraction (slower cooling, more);
                           → precipitate size (slower cooling, coarser)
     solute_wt_pct         → precipitate fraction (more); → precipitate size/number
-                          → grain size only with zener_pinning=True (off by default)
+                          → grain size only with zener_pinning=True (off by default; that
+                            option is not validated, see docs/simulation.md)
 """
 
 from __future__ import annotations
@@ -251,7 +252,8 @@ def simulate_batch(
     dtype
         ``"float32"`` (default) or ``"float64"``.
     zener_pinning
-        Let precipitates pin grain boundaries (when they exist during the hold).
+        Let precipitates pin grain boundaries (when they exist during the hold). Experimental:
+        not validated (see docs/simulation.md), off by default.
 
     Returns
     -------

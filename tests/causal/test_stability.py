@@ -58,3 +58,16 @@ def test_bad_arguments():
         bootstrap_edges(df, 0)
     with pytest.raises(ValueError, match="backend"):
         bootstrap_edges(df, 2, backend="mpi")
+
+
+def test_dask_backend_matches_serial():
+    from distributed import Client, LocalCluster
+
+    df, tiers = _strong_weak(200)
+    with (
+        LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
+        on_dask = bootstrap_edges(df, 4, tiers=tiers, backend="dask", client=client, seed=5)
+    serial = bootstrap_edges(df, 4, tiers=tiers, backend="serial", seed=5)
+    assert np.array_equal(on_dask.directed, serial.directed)

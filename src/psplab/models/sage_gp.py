@@ -29,13 +29,10 @@ def x64() -> Iterator[None]:
     this scopes it to SAGE's fit and predict calls.
     """
     ctx = getattr(jax, "enable_x64", None)
-    if ctx is not None and hasattr(ctx, "__call__"):
-        try:
-            with ctx(True):
-                yield
-            return
-        except TypeError:  # an old jax where enable_x64 is not a context manager
-            pass
+    if ctx is not None and callable(ctx):
+        with ctx(True):
+            yield
+        return
     previous = bool(jax.config.jax_enable_x64)
     jax.config.update("jax_enable_x64", True)
     try:

@@ -79,6 +79,19 @@ def shape_out(a: np.ndarray, is_1d: bool) -> np.ndarray:
 # ----------------------------------------------------------------------------- predictive helpers
 
 
+def pad_rows(A: np.ndarray, minimum: int = 16) -> tuple[np.ndarray, int]:
+    """Pad rows (with copies of row 0) up to a power of two; returns ``(padded, n_real)``.
+
+    Jitted predictors compile once per input shape; bucketing the row count keeps callers that
+    predict on varying numbers of rows (optimizers, tests) from recompiling every call.
+    """
+    n = A.shape[0]
+    size = max(minimum, 1 << max(n - 1, 0).bit_length())
+    if size == n:
+        return A, n
+    return np.concatenate([A, np.repeat(A[:1], size - n, axis=0)]), n
+
+
 def mixture_quantiles(
     means: np.ndarray, stds: np.ndarray, q: np.ndarray | list[float], n_iter: int = 60
 ) -> np.ndarray:

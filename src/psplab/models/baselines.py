@@ -26,6 +26,7 @@ from psplab.models._nn import (
     init_mlp,
     mixture_quantiles,
     mlp_apply,
+    pad_rows,
     shape_out,
     to_jax_params,
     to_numpy_params,
@@ -311,11 +312,12 @@ class DeepEnsemble(ProbabilisticRegressor):
 
         if not hasattr(self, "params_"):
             raise RuntimeError("DeepEnsemble is not fitted; call fit(X, y) first")
-        Xs = jnp.asarray(self.x_scaler_.transform(check_X(X, self.n_features_in_)), jnp.float32)
+        Xp, n = pad_rows(self.x_scaler_.transform(check_X(X, self.n_features_in_)))
         sizes = self._sizes(self.n_features_in_, self.n_targets_)
-        mean, std = _ensemble_predict(sizes)(self.params_, Xs)
+        mean, std = _ensemble_predict(sizes)(self.params_, jnp.asarray(Xp, jnp.float32))
         scale = self.y_scaler_.scale
-        return np.asarray(mean, float) * scale + self.y_scaler_.mean, np.asarray(std, float) * scale
+        mean, std = np.asarray(mean, float)[:, :n], np.asarray(std, float)[:, :n]
+        return mean * scale + self.y_scaler_.mean, std * scale
 
     def predict_dist(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         means, stds = self._members(X)
@@ -490,12 +492,12 @@ class MCDropout(ProbabilisticRegressor):
 
         if not hasattr(self, "params_"):
             raise RuntimeError("MCDropout is not fitted; call fit(X, y) first")
-        Xs = jnp.asarray(self.x_scaler_.transform(check_X(X, self.n_features_in_)), jnp.float32)
+        Xp, n = pad_rows(self.x_scaler_.transform(check_X(X, self.n_features_in_)))
         sizes = self._sizes(self.n_features_in_, self.n_targets_)
         means = _dropout_predict(sizes, float(self.rate))(
-            self.params_, Xs, jax.random.PRNGKey(int(seed)), int(n_draws)
+            self.params_, jnp.asarray(Xp, jnp.float32), jax.random.PRNGKey(int(seed)), int(n_draws)
         )
-        means = np.asarray(means, float) * self.y_scaler_.scale + self.y_scaler_.mean
+        means = np.asarray(means, float)[:, :n] * self.y_scaler_.scale + self.y_scaler_.mean
         noise = (
             np.exp(np.asarray(self.params_["log_noise"], float)) + _MIN_NOISE_STD
         ) * self.y_scaler_.scale

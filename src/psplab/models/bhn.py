@@ -37,6 +37,7 @@ from psplab.models._nn import (
     check_X,
     check_Xy,
     mixture_quantiles,
+    pad_rows,
     shape_out,
     to_jax_params,
     to_numpy_params,
@@ -80,9 +81,17 @@ class BayesianHypernetwork(ProbabilisticRegressor):
         Draws of ``g`` per training step for the ELBO estimate.
     n_predict_samples
         Draws of ``g`` behind each prediction.
-    calibrate_noise
-        Remove from the learned noise variance the spread between draws that the ELBO folded
-        into it (see :meth:`fit`), so the predictive variance does not count it twice.
+    calibration
+        How the noise level is set after training. ``"holdout"`` (default): a copy of the model
+        is first trained on ``1 - holdout_fraction`` of the rows and the noise std is rescaled
+        per target to maximize the Gaussian predictive likelihood of the held-out rows; the
+        final model is then trained on all rows with that factor (a flexible network drives its
+        training residuals, and so its learned noise, below the true noise). ``"train"``: only
+        remove from the learned noise variance the spread between draws that the ELBO folded
+        into it. ``"none"``: use the learned noise as is. Below 30 rows ``"holdout"`` falls
+        back to ``"train"``.
+    holdout_fraction
+        Share of the rows held out for the ``"holdout"`` calibration.
     seed
         The only source of randomness (initialization, training draws, prediction draws).
     """
@@ -101,7 +110,8 @@ class BayesianHypernetwork(ProbabilisticRegressor):
         batch_size: int | None = None,
         n_train_samples: int = 2,
         n_predict_samples: int = 200,
-        calibrate_noise: bool = True,
+        calibration: str = "holdout",
+        holdout_fraction: float = 0.2,
         seed: int = 0,
     ):
         self.hidden = hidden
@@ -116,7 +126,8 @@ class BayesianHypernetwork(ProbabilisticRegressor):
         self.batch_size = batch_size
         self.n_train_samples = n_train_samples
         self.n_predict_samples = n_predict_samples
-        self.calibrate_noise = calibrate_noise
+        self.calibration = calibration
+        self.holdout_fraction = holdout_fraction
         self.seed = seed
 
     # ------------------------------------------------------------------ configuration
@@ -175,7 +186,12 @@ class BayesianHypernetwork(ProbabilisticRegressor):
         self.loss_curve_ = losses
         self.config_ = cfg
         self.noise_factor_ = np.ones(Y.shape[1])
-        if self.calibrate_noise:
+        mode = self.calibration
+        if mode not in ("holdout", "train", "none"):
+            raise ValueError(f"calibration must be 'holdout', 'train' or 'none', got {mode!r}")
+        if mode == "holdout" and n >= 30:
+            self.noise_factor_ = self._holdout_factor(X, Y)
+        elif mode in ("train", "holdout"):
             # The ELBO's optimal noise variance is E_q[(y - f_g(x))^2] = resid^2 + Var_q f, so
             # adding Var_q f again at prediction double-counts it. Scale the noise variance down
             # by the share that is draw-to-draw spread, measured on the training inputs.
@@ -185,6 +201,26 @@ class BayesianHypernetwork(ProbabilisticRegressor):
             self.noise_factor_ = np.sqrt(np.clip(1.0 - spread / noise_var, 0.05, 1.0))
         return self
 
+    def _holdout_factor(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """Per-target noise-std factor that best explains rows the network did not see."""
+        rng = np.random.default_rng(int(self.seed) + 101)
+        perm = rng.permutation(len(X))
+        n_hold = max(5, int(round(float(self.holdout_fraction) * len(X))))
+        hold, train = perm[:n_hold], perm[n_hold:]
+        params = {**self.get_params(), "calibration": "train"}
+        probe = type(self)(**params).fit(X[train], Y[train])
+        means, stds = probe._draws(X[hold], int(self.n_predict_samples), _predict_seed(self.seed))
+        mu, spread, noise_var = means.mean(0), means.var(0), (stds**2).mean(0)
+        factors = np.exp(np.linspace(np.log(0.05), np.log(20.0), 241))
+        best = np.empty(Y.shape[1])
+        for j in range(Y.shape[1]):
+            var = spread[:, j][None, :] + factors[:, None] ** 2 * noise_var[:, j][None, :]
+            ll = -0.5 * np.sum(
+                np.log(var) + (Y[hold, j][None, :] - mu[:, j][None, :]) ** 2 / var, axis=1
+            )
+            best[j] = factors[int(np.argmax(ll))] * probe.noise_factor_[j]
+        return best
+
     # ------------------------------------------------------------------ prediction
     def _draws(self, X: np.ndarray, n_draws: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """Per-draw predictive means and noise stds in target units, ``(m, n, t)`` each."""
@@ -193,12 +229,13 @@ class BayesianHypernetwork(ProbabilisticRegressor):
 
         self._check_fitted()
         X = check_X(X, self.n_features_in_)
-        Xs = jnp.asarray(self.x_scaler_.transform(X), dtype=jnp.float32)
+        Xp, n = pad_rows(self.x_scaler_.transform(X))
+        Xs = jnp.asarray(Xp, dtype=jnp.float32)
         z = jax.random.normal(jax.random.PRNGKey(int(seed)), (int(n_draws), _n_units(self.config_)))
         mean_s, std_s = _predict_factory(self.config_)(self.params_, Xs, z)
         scale = self.y_scaler_.scale
-        means = np.asarray(mean_s, dtype=float) * scale + self.y_scaler_.mean
-        stds = np.asarray(std_s, dtype=float) * scale * getattr(self, "noise_factor_", 1.0)
+        means = np.asarray(mean_s, dtype=float)[:, :n] * scale + self.y_scaler_.mean
+        stds = np.asarray(std_s, dtype=float)[:, :n] * scale * getattr(self, "noise_factor_", 1.0)
         return means, np.broadcast_to(stds, means.shape)
 
     def predict_dist(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -81,7 +81,7 @@ def test_multi_target_shapes_and_ordered_quantiles():
     X = rng.uniform(-1, 1, (60, 3))
     Y = np.c_[X[:, 0] + X[:, 1], 100.0 * X[:, 2] ** 2 + 500.0] + 0.05 * rng.standard_normal((60, 2))
     model = BayesianHypernetwork(
-        hidden=(16,), epochs=300, n_predict_samples=50, noise="heteroscedastic"
+        hidden=(16,), epochs=300, n_predict_samples=50, noise="heteroscedastic", calibration="train"
     ).fit(X, Y)
     mean, std = model.predict_dist(X[:7])
     assert mean.shape == std.shape == (7, 2)

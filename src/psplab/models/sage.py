@@ -406,7 +406,7 @@ class PhaseMapModel:
         svi_steps: int = 1500,
         svi_lr: float = 0.02,
         max_inducing: int = 64,
-        max_tree_depth: int = 7,
+        max_tree_depth: int = 5,
         target_accept_prob: float = 0.85,
         max_stored_draws: int = 400,
         boundary_width: float = 0.001,

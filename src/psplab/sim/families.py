@@ -114,13 +114,15 @@ class AlloyFamily:
         Activation energy of grain-boundary migration.
     gg_k0_um2_per_s
         Pre-factor ``k0`` of the parabolic grain-growth constant ``k = k0 exp(-Q/RT)``
-        (calibrated so that the median recipe of uniform samples over the bounds uses half of
-        the simulation's grain-growth window).
+        (calibrated so that the median recipe, sampling the bounds uniformly and hold time and
+        cooling rate log-uniformly as ``psplab.generate`` does, uses half of the simulation's
+        grain-growth window).
     q_diff_J_per_mol, d0_diff_m2_per_s
         Solute diffusion in the matrix, ``D = D0 exp(-Q/RT)``.
     ch_k_mid_um2
         Diffusion length² ∫D dt (µm²) that maps onto the middle of the precipitate-coarsening
-        window (calibration: the median over uniform samples of the bounds).
+        window (calibration: the median over samples of the bounds, hold time and cooling rate
+        log-uniform).
     solvus_A_wt_pct, solvus_B_K
         Solvus of the matrix ``x_s(T) = A exp(-B/T)`` in wt% (fit to the binary phase diagram).
     precipitate_wt_pct
@@ -225,10 +227,10 @@ def _steel() -> AlloyFamily:
         strain_ref=0.45,
         rex_exponent=0.5,
         q_gb_J_per_mol=140e3,
-        gg_k0_um2_per_s=8.9e5,
+        gg_k0_um2_per_s=4.1e6,
         q_diff_J_per_mol=244e3,
         d0_diff_m2_per_s=4.7e-5,
-        ch_k_mid_um2=0.0021,
+        ch_k_mid_um2=4.9e-4,
         solvus_A_wt_pct=1.23e3,
         solvus_B_K=7305.0,
         precipitate_wt_pct=99.0,
@@ -265,10 +267,10 @@ def _al_mg() -> AlloyFamily:
         strain_ref=0.45,
         rex_exponent=0.5,
         q_gb_J_per_mol=120e3,
-        gg_k0_um2_per_s=5.7e8,
+        gg_k0_um2_per_s=2.9e9,
         q_diff_J_per_mol=131e3,
         d0_diff_m2_per_s=1.2e-4,
-        ch_k_mid_um2=1.8e-06,
+        ch_k_mid_um2=1.2e-05,
         solvus_A_wt_pct=364.0,
         solvus_B_K=2200.0,
         precipitate_wt_pct=37.5,
@@ -305,10 +307,10 @@ def _ti_al() -> AlloyFamily:
         strain_ref=0.45,
         rex_exponent=0.5,
         q_gb_J_per_mol=170e3,
-        gg_k0_um2_per_s=5.1e7,
+        gg_k0_um2_per_s=2.8e8,
         q_diff_J_per_mol=330e3,
         d0_diff_m2_per_s=6.6e-3,
-        ch_k_mid_um2=6.5e-11,
+        ch_k_mid_um2=3.8e-10,
         solvus_A_wt_pct=37.4,
         solvus_B_K=1577.0,
         precipitate_wt_pct=15.8,

@@ -23,7 +23,7 @@ app = typer.Typer(
 # Order is the data flow; each module registers its own commands.
 _COMMAND_MODULES = (
     "psplab.data.commands",  # validate
-    "psplab.sim.commands",  # (none yet) sim helpers
+    "psplab.sim.commands",  # sim pfhub1, sim recipe
     "psplab.measure.commands",  # measure
     "psplab.strength.commands",  # mechanics
     "psplab.generate_commands",  # simulate

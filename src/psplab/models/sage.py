@@ -384,7 +384,8 @@ class PhaseMapModel:
         Inducing points for the whitened latent GPs: all distinct inputs when there are at most
         this many, else k-means centres.
     max_tree_depth, target_accept_prob
-        NUTS settings.
+        NUTS settings; the tree depth defaults to 7 for the change-point model (the boundary must
+        travel across a flat likelihood between measured points) and 5 for the GP phase map.
     max_stored_draws
         Posterior draws kept (thinned evenly) for prediction and saving.
     boundary_width
@@ -406,7 +407,7 @@ class PhaseMapModel:
         svi_steps: int = 1500,
         svi_lr: float = 0.02,
         max_inducing: int = 64,
-        max_tree_depth: int = 5,
+        max_tree_depth: int | None = None,
         target_accept_prob: float = 0.85,
         max_stored_draws: int = 400,
         boundary_width: float = 0.001,
@@ -631,7 +632,7 @@ class PhaseMapModel:
 
         nuts = NUTS(
             potential_fn=potential,
-            max_tree_depth=int(self.max_tree_depth),
+            max_tree_depth=int(self.max_tree_depth or (7 if spec.phase == "changepoint" else 5)),
             target_accept_prob=float(self.target_accept_prob),
         )
         mcmc = MCMC(

@@ -50,7 +50,15 @@ import pandas as pd
 
 from psplab.manifest import MANIFEST_NAME
 from psplab.report import figures
-from psplab.report.html import Section, Table, code_block, escape, paragraph, render_document
+from psplab.report.html import (
+    Figure,
+    Section,
+    Table,
+    code_block,
+    escape,
+    paragraph,
+    render_document,
+)
 
 SECTION_ORDER = (
     "dataset",
@@ -798,9 +806,44 @@ def optimization_section(runs: Sequence[Run], units: dict[str, str]) -> Section 
     return None
 
 
+def _run_figures(run: Run) -> list[Figure]:
+    """PNG figures a run wrote itself, with the captions it recorded (``results["captions"]``
+    by file name, or a ``captions`` JSON listing ``{path, caption}``)."""
+    captions: dict[str, str] = {}
+    for k, v in (run.results.get("captions") or {}).items():
+        captions[Path(k).name] = str(v)
+    cap_p = run.file("captions")
+    if cap_p is not None and cap_p.suffix == ".json":
+        raw = json.loads(cap_p.read_text())
+        items = (
+            raw if isinstance(raw, list) else [{"path": k, "caption": v} for k, v in raw.items()]
+        )
+        for item in items:
+            if isinstance(item, dict) and "path" in item and "caption" in item:
+                captions[Path(str(item["path"])).name] = str(item["caption"])
+    out = []
+    files = run.manifest.get("files") or {}
+    for role in files:
+        for p in run.file_list(role):
+            if p.suffix.lower() == ".png" and p.name in captions:
+                out.append(Figure(png=p.read_bytes(), caption=captions[p.name], alt=role))
+    return out
+
+
 def phasemap_section(runs: Sequence[Run]) -> Section | None:
     for run in runs:
         grid_p = run.file("phasemap_grid", "grid")
+        if (grid_p is None or grid_p.suffix != ".npz") and run.kind == "phasemap":
+            figs = _run_figures(run)
+            if figs:
+                sec = Section(
+                    "phasemap",
+                    "Phase map with uncertainty",
+                    f"SAGE phase map (figures written by the run in {run.path.name}/).",
+                )
+                for f in figs:
+                    sec.add(f)
+                return sec
         if grid_p is None or grid_p.suffix != ".npz":
             continue
         with np.load(grid_p, allow_pickle=False) as z:

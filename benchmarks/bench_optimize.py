@@ -96,10 +96,11 @@ def reference_optimum(
     v = have["objective"].to_numpy(float)
     order = np.argsort(-np.where(np.isfinite(v), v, -np.inf))
     best_rec, best_v, extra = None, -np.inf, 0
-    for rank, i in enumerate(order[:3]):
+    n_starts, rounds, per_round = refine
+    for rank, i in enumerate(order[:n_starts]):
         start = {n: float(have[n].iloc[i]) for n in space.names}
         rec, val, used = local_refine(
-            objective, space, start, float(v[i]), rounds=8, per_round=12, seed=rank
+            objective, space, start, float(v[i]), rounds=rounds, per_round=per_round, seed=rank
         )
         extra += used
         log(
@@ -112,6 +113,7 @@ def reference_optimum(
         "recipe": best_rec,
         "sobol_best_mpa": float(np.nanmax(v)),
         "evaluations": int(n_evals + extra),
+        "refine_starts_rounds_per_round": list(refine),
         "seconds": time.perf_counter() - t0,
     }
     done.write_text(json.dumps(out, indent=2))
@@ -214,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         "evaluations": args.budget,
         "seeds": args.seeds,
         "reference_raised_by_a_method": raised,
-        "reference_search": {**ref, "refine_starts_rounds_per_round": list(args.refine)},
+        "reference_search": ref,
         "family": args.family,
         "code_fingerprint": code_fingerprint(),
         "grid": args.grid,

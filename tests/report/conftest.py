@@ -294,3 +294,11 @@ def full_runs(tmp_path_factory) -> Path:
     make_optimize_run(root)
     make_phasemap_run(root)
     return root
+
+
+@pytest.fixture(scope="session")
+def full_report(full_runs, tmp_path_factory) -> Path:
+    """The report of every fixture run, built once for the whole session."""
+    from psplab.report import build_report
+
+    return build_report(full_runs, out=tmp_path_factory.mktemp("report") / "report.html")

@@ -6,15 +6,14 @@ import base64
 
 import pytest
 
-from psplab.report import build_report
 from tests.report.browser import render, require_chromium
 
 pytestmark = pytest.mark.browser
 
 
-def test_report_renders_without_broken_images_or_console_errors(full_runs, tmp_path):
+def test_report_renders_without_broken_images_or_console_errors(full_report):
     chromium = require_chromium()
-    report = build_report(full_runs, out=tmp_path / "report.html")
+    report = full_report
     verdict = render(report, chromium)
     assert verdict["images"] == report.read_text().count("<img "), verdict
     assert verdict["images"] >= 9

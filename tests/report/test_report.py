@@ -20,12 +20,6 @@ from psplab.report.builder import normalize_predictions
 from psplab.report.figures import FigureLabelError, _nice_length, check_axis_labels, render
 
 
-@pytest.fixture(scope="module")
-def full_report(full_runs, tmp_path_factory):
-    out = tmp_path_factory.mktemp("report") / "report.html"
-    return build_report(full_runs, out=out)
-
-
 def _images(html: str) -> list[bytes]:
     return [base64.b64decode(m) for m in re.findall(r'src="data:image/png;base64,([^"]+)"', html)]
 

@@ -24,7 +24,9 @@ def make_model(name: str, **params: Any) -> ProbabilisticRegressor:
     if name not in MODEL_REGISTRY:
         _import_models()
     if name not in MODEL_REGISTRY:
-        raise ValueError(f"unknown model {name!r} (expected one of {', '.join(sorted(MODEL_REGISTRY))})")
+        raise ValueError(
+            f"unknown model {name!r} (expected one of {', '.join(sorted(MODEL_REGISTRY))})"
+        )
     return MODEL_REGISTRY[name](**params)
 
 

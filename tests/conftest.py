@@ -9,6 +9,8 @@ from pathlib import Path
 os.environ["JAX_PLATFORMS"] = "cpu"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("PSPLAB_NO_PROGRESS", "1")
+# Small GP/linear-algebra problems: BLAS threads only add contention with XLA's own threads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 # Many tests fit fresh closures of the same shapes; a persistent compilation cache lets XLA reuse
 # compiled programs across them (and across processes the CLI tests start).
 _CACHE = Path(__file__).resolve().parents[1] / ".pytest_cache" / "jax-compilation-cache"

@@ -41,7 +41,6 @@ from psplab.models._nn import (
     shape_out,
     to_jax_params,
     to_numpy_params,
-    train_adam,
 )
 from psplab.models.base import ProbabilisticRegressor, register_model
 
@@ -82,16 +81,23 @@ class BayesianHypernetwork(ProbabilisticRegressor):
     n_predict_samples
         Draws of ``g`` behind each prediction.
     calibration
-        How the noise level is set after training. ``"holdout"`` (default): a copy of the model
-        is first trained on ``1 - holdout_fraction`` of the rows and the noise std is rescaled
-        per target to maximize the Gaussian predictive likelihood of the held-out rows; the
-        final model is then trained on all rows with that factor (a flexible network drives its
-        training residuals, and so its learned noise, below the true noise). ``"train"``: only
-        remove from the learned noise variance the spread between draws that the ELBO folded
-        into it. ``"none"``: use the learned noise as is. Below 30 rows ``"holdout"`` falls
-        back to ``"train"``.
+        How the noise level is set. ``"holdout"`` (default), in one training run: for the first
+        ``holdout_until`` of the steps a random ``holdout_fraction`` of the rows is left out of
+        the likelihood; at that step the predictive on the left-out rows fixes a per-target
+        factor on the noise std that maximizes their Gaussian likelihood (a flexible network
+        drives its training residuals, and so its learned noise, below the true noise); the
+        remaining steps train on all rows. ``"train"``: only remove from the learned noise
+        variance the spread between draws that the ELBO folded into it. ``"none"``: use the
+        learned noise as is. Below 30 rows ``"holdout"`` falls back to ``"train"``.
     holdout_fraction
         Share of the rows held out for the ``"holdout"`` calibration.
+    holdout_until
+        Share of the training steps run without the held-out rows.
+    input_squash
+        After standardizing, inputs pass through ``c * asinh(x / c)`` with this ``c`` (``None``:
+        no squashing). Near-identity within ``c`` standard deviations, logarithmic beyond, so
+        that heavy-tailed inputs (rare alloying additions far from the mean) do not throw the
+        ReLU network into wild extrapolation.
     seed
         The only source of randomness (initialization, training draws, prediction draws).
     """
@@ -112,6 +118,8 @@ class BayesianHypernetwork(ProbabilisticRegressor):
         n_predict_samples: int = 200,
         calibration: str = "holdout",
         holdout_fraction: float = 0.2,
+        holdout_until: float = 0.7,
+        input_squash: float | None = 3.0,
         seed: int = 0,
     ):
         self.hidden = hidden
@@ -128,6 +136,8 @@ class BayesianHypernetwork(ProbabilisticRegressor):
         self.n_predict_samples = n_predict_samples
         self.calibration = calibration
         self.holdout_fraction = holdout_fraction
+        self.holdout_until = holdout_until
+        self.input_squash = input_squash
         self.seed = seed
 
     # ------------------------------------------------------------------ configuration
@@ -150,48 +160,85 @@ class BayesianHypernetwork(ProbabilisticRegressor):
         )
 
     # ------------------------------------------------------------------ fitting
+    def _transform_X(self, X: np.ndarray) -> np.ndarray:
+        Xs = self.x_scaler_.transform(X)
+        c = self.input_squash
+        return Xs if c is None else float(c) * np.arcsinh(Xs / float(c))
+
     def fit(self, X: np.ndarray, y: np.ndarray) -> BayesianHypernetwork:
         """Fit on ``X (n, d)`` and ``y (n,)`` or ``(n, t)``; returns ``self``."""
         import jax
+        import jax.numpy as jnp
 
         X, Y, is_1d = check_Xy(X, y)
+        mode = self.calibration
+        if mode not in ("holdout", "train", "none"):
+            raise ValueError(f"calibration must be 'holdout', 'train' or 'none', got {mode!r}")
+        if self.input_squash is not None and not float(self.input_squash) > 0:
+            raise ValueError(f"input_squash must be positive or None, got {self.input_squash!r}")
         self.n_features_in_ = X.shape[1]
         self.y_1d_ = is_1d
         self.x_scaler_ = Scaler.fit(X)
         self.y_scaler_ = Scaler.fit(Y)
-        Xs = self.x_scaler_.transform(X)
+        Xs = self._transform_X(X)
         Ys = self.y_scaler_.transform(Y)
         cfg = self._config(X.shape[1], Y.shape[1])
         n = X.shape[0]
-        batch = self.batch_size if self.batch_size is not None else (None if n <= 1024 else 256)
+        full = self.batch_size is None and n <= 1024
+        bs = n if full else int(self.batch_size or 256)
+        if full:
+            # Pad to a bucket of 32 rows with zero weight: folds of slightly different sizes (and
+            # repeated fits) then share one compiled training program.
+            Xs, _ = _pad_to(Xs, 32)
+            Ys, _ = _pad_to(Ys, 32)
+            bs = Xs.shape[0]
+        n_pad = Xs.shape[0]
+        weights = np.zeros(n_pad, dtype=np.float32)
+        weights[:n] = 1.0
+        holdout = mode == "holdout" and n >= 30
+        hold = np.zeros(0, dtype=int)
+        if holdout:
+            rng = np.random.default_rng(int(self.seed) + 101)
+            n_hold = max(5, int(round(float(self.holdout_fraction) * n)))
+            hold = np.sort(rng.permutation(n)[:n_hold])
+        probe_weights = weights.copy()
+        probe_weights[hold] = 0.0
+        steps_per_epoch = 1 if bs >= n_pad else math.ceil(n / bs)
+        n_steps = max(1, int(self.epochs) * steps_per_epoch)
+        switch = int(round(float(self.holdout_until) * n_steps)) if holdout else 0
         key = jax.random.PRNGKey(int(self.seed))
         k_init, k_train = jax.random.split(key)
         params = _init_params(k_init, cfg)
-        loss_fn = _loss_factory(
-            cfg, n, int(self.n_train_samples), float(self.kl_weight), float(self.anneal_fraction)
+        run = _trainer(
+            cfg,
+            n_pad,
+            bs,
+            n_steps,
+            switch,
+            int(self.n_train_samples),
+            float(self.kl_weight),
+            float(self.anneal_fraction),
+            float(self.learning_rate),
         )
-        params, losses = train_adam(
-            loss_fn,
+        params, losses, probe = run(
             params,
-            Xs,
-            Ys,
-            key=k_train,
-            epochs=int(self.epochs),
-            batch_size=batch,
-            learning_rate=float(self.learning_rate),
+            jnp.asarray(Xs, jnp.float32),
+            jnp.asarray(Ys, jnp.float32),
+            jnp.asarray(weights),
+            jnp.asarray(probe_weights),
+            k_train,
         )
+        losses = np.asarray(losses)
         if not np.all(np.isfinite(losses[-10:])):
             raise FloatingPointError("BHN training diverged (non-finite loss); lower learning_rate")
         self.params_ = params
         self.loss_curve_ = losses
         self.config_ = cfg
         self.noise_factor_ = np.ones(Y.shape[1])
-        mode = self.calibration
-        if mode not in ("holdout", "train", "none"):
-            raise ValueError(f"calibration must be 'holdout', 'train' or 'none', got {mode!r}")
-        if mode == "holdout" and n >= 30:
-            self.noise_factor_ = self._holdout_factor(X, Y)
-        elif mode in ("train", "holdout"):
+        if holdout:
+            mu, spread, noise_var = (np.asarray(a, dtype=float)[hold] for a in probe)
+            self.noise_factor_ = _best_noise_factor(Ys[hold], mu, spread, noise_var)
+        elif mode == "train":
             # The ELBO's optimal noise variance is E_q[(y - f_g(x))^2] = resid^2 + Var_q f, so
             # adding Var_q f again at prediction double-counts it. Scale the noise variance down
             # by the share that is draw-to-draw spread, measured on the training inputs.
@@ -201,26 +248,6 @@ class BayesianHypernetwork(ProbabilisticRegressor):
             self.noise_factor_ = np.sqrt(np.clip(1.0 - spread / noise_var, 0.05, 1.0))
         return self
 
-    def _holdout_factor(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        """Per-target noise-std factor that best explains rows the network did not see."""
-        rng = np.random.default_rng(int(self.seed) + 101)
-        perm = rng.permutation(len(X))
-        n_hold = max(5, int(round(float(self.holdout_fraction) * len(X))))
-        hold, train = perm[:n_hold], perm[n_hold:]
-        params = {**self.get_params(), "calibration": "train"}
-        probe = type(self)(**params).fit(X[train], Y[train])
-        means, stds = probe._draws(X[hold], int(self.n_predict_samples), _predict_seed(self.seed))
-        mu, spread, noise_var = means.mean(0), means.var(0), (stds**2).mean(0)
-        factors = np.exp(np.linspace(np.log(0.05), np.log(20.0), 241))
-        best = np.empty(Y.shape[1])
-        for j in range(Y.shape[1]):
-            var = spread[:, j][None, :] + factors[:, None] ** 2 * noise_var[:, j][None, :]
-            ll = -0.5 * np.sum(
-                np.log(var) + (Y[hold, j][None, :] - mu[:, j][None, :]) ** 2 / var, axis=1
-            )
-            best[j] = factors[int(np.argmax(ll))] * probe.noise_factor_[j]
-        return best
-
     # ------------------------------------------------------------------ prediction
     def _draws(self, X: np.ndarray, n_draws: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """Per-draw predictive means and noise stds in target units, ``(m, n, t)`` each."""
@@ -229,7 +256,7 @@ class BayesianHypernetwork(ProbabilisticRegressor):
 
         self._check_fitted()
         X = check_X(X, self.n_features_in_)
-        Xp, n = pad_rows(self.x_scaler_.transform(X))
+        Xp, n = pad_rows(self._transform_X(X))
         Xs = jnp.asarray(Xp, dtype=jnp.float32)
         z = jax.random.normal(jax.random.PRNGKey(int(seed)), (int(n_draws), _n_units(self.config_)))
         mean_s, std_s = _predict_factory(self.config_)(self.params_, Xs, z)
@@ -416,15 +443,62 @@ def _heads(p: dict[str, Any], out, cfg: _Config):
     return mean, std
 
 
+def _pad_to(A: np.ndarray, multiple: int) -> tuple[np.ndarray, int]:
+    n = A.shape[0]
+    size = -(-n // multiple) * multiple
+    if size == n:
+        return A, n
+    return np.concatenate([A, np.repeat(A[:1], size - n, axis=0)]), n
+
+
+def _best_noise_factor(
+    y: np.ndarray, mu: np.ndarray, spread: np.ndarray, noise_var: np.ndarray
+) -> np.ndarray:
+    """Per-target noise-std factor maximizing the Gaussian likelihood of held-out rows.
+
+    ``y, mu, spread, noise_var`` are ``(n_hold, t)`` in standardized units: truths, predictive
+    means, draw-to-draw variances and mean noise variances of the probe network.
+    """
+    factors = np.exp(np.linspace(np.log(0.05), np.log(20.0), 241))
+    best = np.empty(y.shape[1])
+    for j in range(y.shape[1]):
+        var = spread[None, :, j] + factors[:, None] ** 2 * noise_var[None, :, j]
+        ll = -0.5 * np.sum(np.log(var) + (y[None, :, j] - mu[None, :, j]) ** 2 / var, axis=1)
+        best[j] = factors[int(np.argmax(ll))]
+    return best
+
+
+_PROBE_DRAWS = 64  # draws of g behind the held-out predictive used for calibration
+
+
 @functools.lru_cache(maxsize=32)
-def _loss_factory(cfg: _Config, n: int, n_samples: int, kl_weight: float, anneal_fraction: float):
+def _trainer(
+    cfg: _Config,
+    n: int,
+    bs: int,
+    n_steps: int,
+    switch: int,
+    n_samples: int,
+    kl_weight: float,
+    anneal_fraction: float,
+    lr: float,
+):
+    """One jitted ``lax.scan`` over all Adam steps; data, row weights and key are arguments.
+
+    Rows with weight 0 (padding, and for the first ``switch`` steps the held-out rows) do not
+    enter the likelihood. At step ``switch`` the predictive on every row (mean, spread between
+    draws, noise variance) is recorded for the held-out calibration.
+    """
     import jax
     import jax.numpy as jnp
+    import optax
 
     G = _n_units(cfg)
     log2pi = math.log(2.0 * math.pi)
+    full = bs >= n
+    opt = optax.adam(optax.cosine_decay_schedule(lr, n_steps, alpha=0.1))
 
-    def loss(p, xb, yb, key, step, n_steps):
+    def loss(p, xb, yb, wb, n_eff, key, step):
         z = jax.random.normal(key, (n_samples, G))
         g, logdet = _flow(p, z, cfg)
         log_q = -0.5 * jnp.sum(z**2 + log2pi, axis=-1) - logdet
@@ -434,12 +508,52 @@ def _loss_factory(cfg: _Config, n: int, n_samples: int, kl_weight: float, anneal
         out = jax.vmap(lambda gi: _base_apply(p, gi, xb, cfg))(g)
         mean, std = _heads(p, out, cfg)
         nll = 0.5 * (log2pi + 2.0 * jnp.log(std) + ((yb - mean) / std) ** 2)
-        nll_per_row = nll.sum(-1).mean()  # mean over draws and rows, sum over targets
+        nll_row = nll.sum(-1).mean(0)  # sum over targets, mean over draws
+        data = jnp.sum(wb * nll_row) / jnp.maximum(jnp.sum(wb), 1.0)
         ramp = jnp.clip(step / jnp.maximum(anneal_fraction * n_steps, 1.0), 0.0, 1.0)
         kl = jnp.mean(log_q - log_prior)
-        return nll_per_row + kl_weight * ramp * kl / n
+        return data + kl_weight * ramp * kl / n_eff
 
-    return loss
+    def probe_stats(p, X, key):
+        z = jax.random.normal(key, (_PROBE_DRAWS, G))
+        g, _ = _flow(p, z, cfg)
+        out = jax.vmap(lambda gi: _base_apply(p, gi, X, cfg))(g)
+        mean, std = _heads(p, out, cfg)
+        return mean.mean(0), mean.var(0), (std**2).mean(0)
+
+    @jax.jit
+    def run(params, Xj, Yj, w_all, w_probe, key):
+        k_probe, key = jax.random.split(key)
+        zeros = jnp.zeros((n, cfg.n_targets), jnp.float32)
+
+        def step(carry, i):
+            p, s, k, stats = carry
+            if switch > 0:
+                stats = jax.lax.cond(
+                    i == switch,
+                    lambda: probe_stats(p, Xj, k_probe),
+                    lambda: stats,
+                )
+                w = jnp.where(i < switch, w_probe, w_all)
+            else:
+                w = w_all
+            k, k_batch, k_loss = jax.random.split(k, 3)
+            n_eff = jnp.sum(w)
+            if full:
+                xb, yb, wb = Xj, Yj, w
+            else:
+                idx = jax.random.choice(k_batch, n, (bs,), replace=False)
+                xb, yb, wb = Xj[idx], Yj[idx], w[idx]
+            value, grads = jax.value_and_grad(loss)(p, xb, yb, wb, n_eff, k_loss, i)
+            updates, s = opt.update(grads, s, p)
+            p = optax.apply_updates(p, updates)
+            return (p, s, k, stats), value
+
+        init = (params, opt.init(params), key, (zeros, zeros, zeros))
+        (params, _, _, stats), losses = jax.lax.scan(step, init, jnp.arange(n_steps))
+        return params, losses, stats
+
+    return run
 
 
 @functools.lru_cache(maxsize=32)

@@ -48,7 +48,7 @@ def cv_result():
         cv=4,
         seed=0,
         progress=False,
-        model_params={"rf": {"n_estimators": 50}},
+        model_params={"rf": {"n_estimators": 50}, "gp": {"n_restarts": 0}},
     )
 
 

@@ -155,6 +155,10 @@ def test_evaluate_writes_json_figures_and_manifest(tmp_path):
             str(out),
             "--json",
             str(tmp_path / "m.json"),
+            "--param",
+            "rf.n_estimators=20",
+            "--param",
+            "gp.n_restarts=0",
         ],
     )
     assert res.exit_code == 0, res.output
@@ -176,7 +180,29 @@ def test_evaluate_writes_json_figures_and_manifest(tmp_path):
     assert (out / "parity_hardness.png").is_file() and (out / "calibration_ys.png").is_file()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["kind"] == "evaluate" and "figures" in manifest["files"]
+    assert manifest["params"]["model_params"] == {
+        "rf": {"n_estimators": 20},
+        "gp": {"n_restarts": 0},
+    }
     assert "ys" in res.output
+
+
+def test_evaluate_rejects_a_parameter_for_a_model_not_evaluated(tmp_path):
+    spec, _ = _write(tmp_path)
+    res = CliRunner().invoke(
+        app,
+        [
+            "evaluate",
+            str(spec),
+            "--models",
+            "rf",
+            "--out",
+            str(tmp_path / "e"),
+            "--param",
+            "gp.n_restarts=0",
+        ],
+    )
+    assert res.exit_code == 2 and "gp.n_restarts" in res.output
 
 
 def test_unknown_model_is_one_clear_line(tmp_path):

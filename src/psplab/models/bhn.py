@@ -37,7 +37,6 @@ from psplab.models._nn import (
     check_X,
     check_Xy,
     mixture_quantiles,
-    pad_rows,
     shape_out,
     to_jax_params,
     to_numpy_params,
@@ -256,10 +255,26 @@ class BayesianHypernetwork(ProbabilisticRegressor):
 
         self._check_fitted()
         X = check_X(X, self.n_features_in_)
-        Xp, n = pad_rows(self._transform_X(X))
-        Xs = jnp.asarray(Xp, dtype=jnp.float32)
-        z = jax.random.normal(jax.random.PRNGKey(int(seed)), (int(n_draws), _n_units(self.config_)))
-        mean_s, std_s = _predict_factory(self.config_)(self.params_, Xs, z)
+        # Fixed blocks of rows and draws: one compiled predictor serves every call, whatever
+        # the number of rows or draws (tests, cross-validation folds, optimizers).
+        Xp, n = _pad_to(self._transform_X(X), _ROW_BLOCK)
+        G = _n_units(self.config_)
+        z = np.asarray(jax.random.normal(jax.random.PRNGKey(int(seed)), (int(n_draws), G)))
+        zp, _ = _pad_to(z, _DRAW_BLOCK)
+        predict = _predict_factory(self.config_)
+        Xj = jnp.asarray(Xp, dtype=jnp.float32)
+        zj = jnp.asarray(zp, dtype=jnp.float32)
+        blocks_m, blocks_s = [], []
+        for r in range(0, Xp.shape[0], _ROW_BLOCK):
+            row_m, row_s = [], []
+            for d in range(0, zp.shape[0], _DRAW_BLOCK):
+                m_b, s_b = predict(self.params_, Xj[r : r + _ROW_BLOCK], zj[d : d + _DRAW_BLOCK])
+                row_m.append(np.asarray(m_b))
+                row_s.append(np.asarray(s_b))
+            blocks_m.append(np.concatenate(row_m, axis=0))
+            blocks_s.append(np.concatenate(row_s, axis=0))
+        mean_s = np.concatenate(blocks_m, axis=1)[: int(n_draws)]
+        std_s = np.concatenate(blocks_s, axis=1)[: int(n_draws)]
         scale = self.y_scaler_.scale
         means = np.asarray(mean_s, dtype=float)[:, :n] * scale + self.y_scaler_.mean
         stds = np.asarray(std_s, dtype=float)[:, :n] * scale * getattr(self, "noise_factor_", 1.0)
@@ -468,6 +483,8 @@ def _best_noise_factor(
     return best
 
 
+_ROW_BLOCK = 128  # rows per call of the compiled predictor
+_DRAW_BLOCK = 64  # draws of g per call of the compiled predictor
 _PROBE_DRAWS = 64  # draws of g behind the held-out predictive used for calibration
 
 

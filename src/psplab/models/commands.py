@@ -180,6 +180,9 @@ def evaluate_command(
     json_out: Path = typer.Option(
         None, "--json", help="Write the metrics JSON here (default OUT/metrics.json)."
     ),
+    param: list[str] = typer.Option(
+        None, "--param", help="Model parameter MODEL.NAME=VALUE, e.g. bhn.epochs=3000 (repeatable)."
+    ),
 ) -> None:
     """Cross-validate several models on the same folds: table, metrics JSON, parity/calibration plots."""
     from psplab.manifest import dump_json, write_manifest
@@ -194,12 +197,25 @@ def evaluate_command(
             make_model(name)
         except ValueError as exc:
             _fail("--models", [str(exc)])
+    model_params: dict[str, dict[str, Any]] = {}
+    for key, value in _parse_params(param).items():
+        name, dot, pname = key.partition(".")
+        if not dot or name not in names or not pname:
+            _fail("--param", [f"expected MODEL.NAME=VALUE with MODEL in --models, got {key!r}"])
+        model_params.setdefault(name, {})[pname] = value
+    for name, kwargs in model_params.items():
+        try:
+            make_model(name, **kwargs)
+        except (ValueError, TypeError) as exc:
+            _fail("--param", [str(exc)])
     if group is not None:
         # Any column may define the groups (a `group` role column, or e.g. a heat number input).
         if group not in dataset.frame.columns:
             _fail(spec, [f"--group {group!r} is not a column of the spec"])
     try:
-        metrics, oof = cross_validate(dataset, names, cv=cv, seed=seed, group=group)
+        metrics, oof = cross_validate(
+            dataset, names, cv=cv, seed=seed, group=group, model_params=model_params
+        )
     except ValueError as exc:
         _fail(spec, [str(exc)])
     out.mkdir(parents=True, exist_ok=True)
@@ -218,7 +234,14 @@ def evaluate_command(
             "figures": [f["path"] for f in figures],
             "captions": out / "figures.json",
         },
-        params={"spec": str(spec), "models": names, "cv": cv, "group": group, "seed": seed},
+        params={
+            "spec": str(spec),
+            "models": names,
+            "cv": cv,
+            "group": group,
+            "seed": seed,
+            "model_params": model_params,
+        },
         results={"metrics": metrics},
     )
     console = Console(highlight=False)

@@ -19,16 +19,26 @@ from psplab.models.sage import (
 )
 from psplab.models.sage_acquire import acquisition_scores, suggest_batch
 
-TINY = dict(num_warmup=60, num_samples=40, svi_steps=400, max_inducing=16, seed=0)
+# One static configuration for every GP phase-map fit in this module: the tiny data and SAGE
+# challenge 2a pad to the same bucket sizes (structure 128 rows, property 64), so all of them
+# (API fit, CLI fit, challenge fit) share one compiled NUTS program.
+TINY = dict(num_warmup=100, num_samples=50, svi_steps=300, max_inducing=36, seed=0)
 
 
 def _tiny_data(seed: int = 0):
-    """1-D, two regions (x > 0.5), a property that jumps at the boundary."""
+    """2-D, two regions (x0 > 0.5), a property that jumps at the boundary."""
     rng = np.random.default_rng(seed)
-    xs = np.linspace(0.0, 1.0, 9)
-    xp = np.sort(rng.uniform(0.0, 1.0, 12))
-    yp = np.where(xp > 0.5, 2.0 - xp, np.sin(3 * xp)) + 0.02 * rng.standard_normal(12)
-    return xs[:, None], (xs > 0.5).astype(int), xp[:, None], yp
+    xs = rng.uniform(0.0, 1.0, size=(70, 2))
+    xp = rng.uniform(0.0, 1.0, size=(40, 2))
+    yp = np.where(
+        xp[:, 0] > 0.5, 2.0 - xp[:, 1], np.sin(3 * xp[:, 0])
+    ) + 0.02 * rng.standard_normal(40)
+    return xs, (xs[:, 0] > 0.5).astype(int), xp, yp
+
+
+def _line(n: int) -> np.ndarray:
+    """Points across the boundary: x0 from 0 to 1 at x1 = 0.5."""
+    return np.stack([np.linspace(0.0, 1.0, n), np.full(n, 0.5)], axis=1)
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +66,7 @@ def test_kernels_are_stationary_with_ard_distances():
 
 
 def test_tiny_fit_predicts_regions_property_and_std(tiny_model):
-    x = np.linspace(0.0, 1.0, 41)[:, None]
+    x = _line(41)
     pred = tiny_model.predict(x)
     truth = (x[:, 0] > 0.5).astype(int)
     far = np.abs(x[:, 0] - 0.5) > 0.1
@@ -78,7 +88,7 @@ def test_save_load_round_trip(tiny_model, tmp_path):
     with np.load(tmp_path / "m.npz", allow_pickle=False) as npz:  # no pickled objects inside
         assert "post__v_phase" in npz.files
     loaded = PhaseMapModel.load(tmp_path / "m")
-    x = np.linspace(0.0, 1.0, 7)[:, None]
+    x = _line(7)
     a, b = tiny_model.predict(x), loaded.predict(x)
     np.testing.assert_allclose(a.probs, b.probs, rtol=1e-12)
     np.testing.assert_allclose(a.std, b.std, rtol=1e-12)
@@ -86,7 +96,7 @@ def test_save_load_round_trip(tiny_model, tmp_path):
 
 
 def test_acquisition_targets_the_boundary(tiny_model):
-    x = np.linspace(0.0, 1.0, 101)[:, None]
+    x = _line(101)
     ent = acquisition_scores(tiny_model, x, kind="entropy")
     assert abs(x[np.argmax(ent), 0] - 0.5) < 0.08
     idx, scores = suggest_batch(tiny_model, x, n=3, kind="combined")
@@ -148,7 +158,7 @@ def test_1d_challenge_bars(shared_data):
 def test_2d_challenge_small_run(shared_data):
     """Challenge 2a on a small run: most of the 41 x 41 grid is classified right (truth r < 1)."""
     d = np.load(shared_data / "sage_challenges" / "2D_challenges_data.npz")
-    model = PhaseMapModel(n_regions=2, num_warmup=60, num_samples=30, max_inducing=36, seed=0)
+    model = PhaseMapModel(n_regions=2, **TINY)  # same compiled program as the tiny fit
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SamplingWarning)
         model.fit(
@@ -159,7 +169,7 @@ def test_2d_challenge_small_run(shared_data):
     G = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
     pred = model.predict(G)
     acc = np.mean(pred.labels == (np.hypot(G[:, 0], G[:, 1]) < 1).astype(float))
-    assert acc >= 0.95
+    assert acc >= 0.97
 
 
 def test_cli_round_trip_and_same_seed(tmp_path, tiny_model):
@@ -170,25 +180,29 @@ def test_cli_round_trip_and_same_seed(tmp_path, tiny_model):
     from psplab.cli import app
 
     xs, ls, xp, yp = _tiny_data()
-    pd.DataFrame({"x": xs[:, 0], "phase": ls}).to_csv(tmp_path / "xrd_points.csv", index=False)
-    pd.DataFrame({"x": xp[:, 0], "hardness": yp}).to_csv(tmp_path / "prop.csv", index=False)
+    pd.DataFrame({"x": xs[:, 0], "y": xs[:, 1], "phase": ls}).to_csv(
+        tmp_path / "xrd_points.csv", index=False
+    )
+    pd.DataFrame({"x": xp[:, 0], "y": xp[:, 1], "hardness": yp}).to_csv(
+        tmp_path / "prop.csv", index=False
+    )
     (tmp_path / "pm.toml").write_text(
         """
 regions = 2
 kernel = "rbf"
 [[structure]]
 source = "xrd_points.csv"
-coords = ["x"]
+coords = ["x", "y"]
 label = "phase"
 [[property]]
 source = "prop.csv"
-coords = ["x"]
+coords = ["x", "y"]
 value = "hardness"
 [inference]
-num_warmup = 60
-num_samples = 40
-svi_steps = 400
-max_inducing = 16
+num_warmup = 100
+num_samples = 50
+svi_steps = 300
+max_inducing = 36
 seed = 0
 """
     )
@@ -200,7 +214,8 @@ seed = 0
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["kind"] == "phasemap" and "figures" in manifest["files"]
     assert (tmp_path / "run" / "phase_map.png").is_file()
-    pd.DataFrame({"x": np.linspace(0, 1, 11)}).to_csv(tmp_path / "grid.csv", index=False)
+    line = _line(11)
+    pd.DataFrame({"x": line[:, 0], "y": line[:, 1]}).to_csv(tmp_path / "grid.csv", index=False)
     res = runner.invoke(
         app,
         [
@@ -216,7 +231,7 @@ seed = 0
     pred = pd.read_csv(tmp_path / "pred.csv")
     assert {"p_0", "p_1", "entropy", "label", "hardness_mean", "hardness_std"} <= set(pred.columns)
     # Same seed, same data: the CLI fit reproduces the API fit exactly.
-    api = tiny_model.predict(np.linspace(0, 1, 11)[:, None])
+    api = tiny_model.predict(line)
     np.testing.assert_allclose(pred["hardness_mean"], api.mean[:, 0], rtol=1e-9)
     np.testing.assert_allclose(pred["p_1"], api.probs[:, 1], rtol=1e-9)
     res = runner.invoke(

@@ -8,8 +8,11 @@ import pytest
 from psplab.models import load_model, make_model
 from psplab.models.bhn import BayesianHypernetwork
 
-# Small, fast settings; the shapes (and so the compiled step) are shared by the tests below.
-PARAMS = dict(hidden=(32, 32), epochs=1000, n_predict_samples=100, seed=3)
+# Small, fast settings (a 2-coupling flow compiles in half the time of the default 4); the shapes,
+# and so the compiled training and prediction programs, are shared by the tests below.
+PARAMS = dict(
+    hidden=(32, 32), n_couplings=2, coupling_hidden=32, epochs=1000, n_predict_samples=100, seed=3
+)
 NOISE = 0.15
 
 
@@ -81,7 +84,13 @@ def test_multi_target_shapes_and_ordered_quantiles():
     X = rng.uniform(-1, 1, (60, 3))
     Y = np.c_[X[:, 0] + X[:, 1], 100.0 * X[:, 2] ** 2 + 500.0] + 0.05 * rng.standard_normal((60, 2))
     model = BayesianHypernetwork(
-        hidden=(16,), epochs=300, n_predict_samples=50, noise="heteroscedastic", calibration="train"
+        hidden=(16,),
+        n_couplings=2,
+        coupling_hidden=16,
+        epochs=300,
+        n_predict_samples=50,
+        noise="heteroscedastic",
+        calibration="train",
     ).fit(X, Y)
     mean, std = model.predict_dist(X[:7])
     assert mean.shape == std.shape == (7, 2)

@@ -224,21 +224,26 @@ def _trainer(loss_fn: Callable, n: int, bs: int, n_steps: int, lr: float, weight
 
     @jax.jit
     def run(params, Xj, Yj, key):
-        def step(carry, i):
-            p, s, k = carry
-            k, k_batch, k_loss = jax.random.split(k, 3)
+        # Per-step keys are split up front: a key chain carried through the scan puts the PRNG
+        # hash into the step body even for losses that draw nothing, and it dominates compile time.
+        keys = jax.random.split(key, n_steps)
+
+        def step(carry, xs):
+            i, k = xs
+            p, s = carry
             if full:
-                xb, yb = Xj, Yj
+                xb, yb, k_loss = Xj, Yj, k
             else:
+                k_batch, k_loss = jax.random.split(k)
                 idx = jax.random.choice(k_batch, n, (bs,), replace=False)
                 xb, yb = Xj[idx], Yj[idx]
             loss, grads = jax.value_and_grad(loss_fn)(p, xb, yb, k_loss, i, n_steps)
             updates, s = opt.update(grads, s, p)
             p = optax.apply_updates(p, updates)
-            return (p, s, k), loss
+            return (p, s), loss
 
-        (params, _, _), losses = jax.lax.scan(
-            step, (params, opt.init(params), key), jnp.arange(n_steps)
+        (params, _), losses = jax.lax.scan(
+            step, (params, opt.init(params)), (jnp.arange(n_steps), keys)
         )
         return params, losses
 

@@ -113,12 +113,12 @@ class BayesianHypernetwork(ProbabilisticRegressor):
         epochs: int = 2000,
         learning_rate: float = 1e-2,
         batch_size: int | None = None,
-        n_train_samples: int = 2,
+        n_train_samples: int = 1,
         n_predict_samples: int = 200,
         calibration: str = "holdout",
         holdout_fraction: float = 0.2,
         holdout_until: float = 0.7,
-        input_squash: float | None = 3.0,
+        input_squash: float | None = None,
         seed: int = 0,
     ):
         self.hidden = hidden
@@ -236,7 +236,12 @@ class BayesianHypernetwork(ProbabilisticRegressor):
         self.noise_factor_ = np.ones(Y.shape[1])
         if holdout:
             mu, spread, noise_var = (np.asarray(a, dtype=float)[hold] for a in probe)
-            self.noise_factor_ = _best_noise_factor(Ys[hold], mu, spread, noise_var)
+            factor = _best_noise_factor(Ys[hold], mu, spread, noise_var)
+            # The factor calibrates the probe's noise; the last steps on all rows shrink the
+            # learned noise further, so carry the calibrated *level* over to the final network.
+            _, stds = self._draws(X[hold], _PROBE_DRAWS, _predict_seed(self.seed))
+            final_var = (stds / self.y_scaler_.scale) ** 2
+            self.noise_factor_ = factor * np.sqrt(noise_var.mean(0) / final_var.mean(axis=(0, 1)))
         elif mode == "train":
             # The ELBO's optimal noise variance is E_q[(y - f_g(x))^2] = resid^2 + Var_q f, so
             # adding Var_q f again at prediction double-counts it. Scale the noise variance down
@@ -515,8 +520,7 @@ def _trainer(
     full = bs >= n
     opt = optax.adam(optax.cosine_decay_schedule(lr, n_steps, alpha=0.1))
 
-    def loss(p, xb, yb, wb, n_eff, key, step):
-        z = jax.random.normal(key, (n_samples, G))
+    def loss(p, xb, yb, wb, n_eff, z, step):
         g, logdet = _flow(p, z, cfg)
         log_q = -0.5 * jnp.sum(z**2 + log2pi, axis=-1) - logdet
         log_prior = -0.5 * jnp.sum(
@@ -531,8 +535,7 @@ def _trainer(
         kl = jnp.mean(log_q - log_prior)
         return data + kl_weight * ramp * kl / n_eff
 
-    def probe_stats(p, X, key):
-        z = jax.random.normal(key, (_PROBE_DRAWS, G))
+    def probe_stats(p, X, z):
         g, _ = _flow(p, z, cfg)
         out = jax.vmap(lambda gi: _base_apply(p, gi, X, cfg))(g)
         mean, std = _heads(p, out, cfg)
@@ -540,34 +543,40 @@ def _trainer(
 
     @jax.jit
     def run(params, Xj, Yj, w_all, w_probe, key):
-        k_probe, key = jax.random.split(key)
+        k_probe, k_z, k_batch = jax.random.split(key, 3)
+        z_probe = jax.random.normal(k_probe, (_PROBE_DRAWS, G))
+        # All random numbers are drawn up front: a PRNG inside the scan body would be compiled
+        # into it, and that compilation costs more than the few kB these arrays take.
+        eps = jax.random.normal(k_z, (n_steps, n_samples, G))
+        batch_keys = jax.random.split(k_batch, n_steps) if not full else jnp.zeros((n_steps,))
         zeros = jnp.zeros((n, cfg.n_targets), jnp.float32)
 
-        def step(carry, i):
-            p, s, k, stats = carry
+        def step(carry, xs):
+            i, z, kb = xs
+            p, s, stats = carry
             if switch > 0:
                 stats = jax.lax.cond(
                     i == switch,
-                    lambda: probe_stats(p, Xj, k_probe),
+                    lambda: probe_stats(p, Xj, z_probe),
                     lambda: stats,
                 )
                 w = jnp.where(i < switch, w_probe, w_all)
             else:
                 w = w_all
-            k, k_batch, k_loss = jax.random.split(k, 3)
             n_eff = jnp.sum(w)
             if full:
                 xb, yb, wb = Xj, Yj, w
             else:
-                idx = jax.random.choice(k_batch, n, (bs,), replace=False)
+                idx = jax.random.choice(kb, n, (bs,), replace=False)
                 xb, yb, wb = Xj[idx], Yj[idx], w[idx]
-            value, grads = jax.value_and_grad(loss)(p, xb, yb, wb, n_eff, k_loss, i)
+            value, grads = jax.value_and_grad(loss)(p, xb, yb, wb, n_eff, z, i)
             updates, s = opt.update(grads, s, p)
             p = optax.apply_updates(p, updates)
-            return (p, s, k, stats), value
+            return (p, s, stats), value
 
-        init = (params, opt.init(params), key, (zeros, zeros, zeros))
-        (params, _, _, stats), losses = jax.lax.scan(step, init, jnp.arange(n_steps))
+        init = (params, opt.init(params), (zeros, zeros, zeros))
+        xs = (jnp.arange(n_steps), eps, batch_keys)
+        (params, _, stats), losses = jax.lax.scan(step, init, xs)
         return params, losses, stats
 
     return run

@@ -84,6 +84,8 @@ def demo_config(quick: bool = False, seed: int = 0, workers: int = 2) -> dict[st
                 "num_warmup": 50,
                 "num_samples": 50,
                 "svi_steps": 300,
+                # Few inducing points keep the NUTS program small (seconds, not minutes).
+                "max_inducing": 16,
                 "grid": 21,
                 "seed": seed,
             },
@@ -125,9 +127,10 @@ def demo_config(quick: bool = False, seed: int = 0, workers: int = 2) -> dict[st
         "phasemap": {
             "n_points": 60,
             "regions": 3,
-            "num_warmup": 150,
-            "num_samples": 150,
+            "num_warmup": 100,
+            "num_samples": 100,
             "svi_steps": 1000,
+            "max_inducing": 25,
             "grid": 41,
             "seed": seed,
         },
@@ -339,6 +342,7 @@ def stage_phasemap(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> d
         num_samples=p["num_samples"],
         num_chains=1,
         svi_steps=p["svi_steps"],
+        max_inducing=p.get("max_inducing", 64),
         seed=p["seed"],
     )
     with warnings.catch_warnings(record=True) as caught:

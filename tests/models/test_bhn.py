@@ -85,7 +85,7 @@ def test_multi_target_shapes_and_ordered_quantiles():
     Y = np.c_[X[:, 0] + X[:, 1], 100.0 * X[:, 2] ** 2 + 500.0] + 0.05 * rng.standard_normal((60, 2))
     model = BayesianHypernetwork(
         hidden=(16,),
-        n_couplings=2,
+        n_couplings=1,
         coupling_hidden=16,
         epochs=300,
         n_predict_samples=50,

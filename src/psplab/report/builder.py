@@ -401,7 +401,8 @@ def predictions_section(runs: Sequence[Run], units: dict[str, str]) -> Section |
             "predictions",
             "Predictions with uncertainty",
             f"Out-of-fold predictions of every model on the same cross-validation folds "
-            f"({run.params.get('cv', '?')} folds, from {run.path.name}/). Intervals are central "
+            f"({run.params.get('cv') or run.params.get('demo', {}).get('cv', '?')} folds, "
+            f"from {run.path.name}/). Intervals are central "
             "90% predictive intervals.",
         )
         if pred_path is not None:

@@ -42,7 +42,7 @@ def test_every_stage_ran_and_wrote_a_manifest(quick_demo):
     for stage in STAGES:
         manifest = json.loads((quick_demo / stage.directory / "manifest.json").read_text())
         assert manifest["kind"] == stage.kind
-        assert manifest["params"]["demo_stage"] == stage.name
+        assert manifest["params"]["demo"], stage.name  # the stage's demo parameters
         for path in manifest["files"].values():
             for p in [path] if isinstance(path, str) else path:
                 assert (quick_demo / stage.directory / p).exists(), p
@@ -73,7 +73,8 @@ def test_rerun_reuses_finished_stages_and_redoes_an_interrupted_one(quick_demo):
 
 def test_stage_is_finished_only_with_the_same_params(quick_demo):
     stage = STAGES[0]
-    params = json.loads((quick_demo / stage.directory / "manifest.json").read_text())["params"]
+    manifest = json.loads((quick_demo / stage.directory / "manifest.json").read_text())
+    params = manifest["params"]["demo"]
     assert stage_finished(quick_demo / stage.directory, params)
     changed = dict(params, seed=params["seed"] + 1)
     assert not stage_finished(quick_demo / stage.directory, changed)

@@ -39,7 +39,11 @@ class CITest:
         )
 
     def pvalue(self, i: int, j: int, S: tuple[int, ...]) -> float:
-        raise NotImplementedError
+        """p-value of X_i independent of X_j given X_S; a subclass overrides this or ``pvalues``."""
+        raise TypeError(
+            f"{type(self).__name__} defines neither pvalue() nor a vectorized pvalues(): "
+            "a conditional-independence test must override one of them"
+        )
 
 
 class FisherZ(CITest):

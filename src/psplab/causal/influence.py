@@ -1,16 +1,21 @@
 """Influence ranking: for each outcome, which processing parameters move it, by how much, how sure.
 
-One row per (outcome, parameter): the IDA effect per unit of the parameter (the identified value,
-or the smallest-magnitude member of the IDA set with the set's span), the effect over the
-parameter's range (per-unit effect times the range width; from the dose-response curve when one
-was computed), a 90 % interval, the sign (``+``/``-`` when the interval excludes zero, ``?``
-otherwise), the bootstrap stability of the direct edge and of the ancestral relation, and the
-rank within the outcome by absolute (IDA) range effect. The nonlinear dose-response range effect
-and its band, where computed, sit in the ``dose_*`` columns.
+One row per (outcome, parameter):
 
-For a tier-0 parameter with edges inside tier 0 forbidden, the IDA effect is the regression
-adjusted for the other processing parameters, which does not depend on the learned edges;
-``ancestor_stability`` says how often the learned graph has a causal path from it to the outcome.
+* ``effect_per_unit`` — the linear total effect. When the learned MPDAG identifies it (the pair is
+  amenable, or the outcome is not a possible descendant of the parameter) this is the OLS
+  coefficient with the *optimal adjustment set* (O-set, Henckel, Perković & Maathuis 2022;
+  ``estimator = "optimal"``, set in ``adjustment_set``), exactly 0 with sign ``0`` when the graph
+  has no possibly causal path. Otherwise the IDA set (Maathuis et al. 2009): its
+  smallest-magnitude member (``estimator = "ida"``) with the span in ``effect_per_unit_min/max``.
+* ``effect_per_unit_ida`` — the IDA value (parent-set adjustment; for a tier-0 parameter with
+  edges inside tier 0 forbidden, the regression adjusted for the other processing parameters,
+  which does not depend on the learned edges), kept so a graph error shows as a disagreement.
+* the effect over the parameter's range (per-unit effect times the range width), a 90 % interval,
+  the sign (``+``/``-`` when the interval excludes zero, ``?`` otherwise, ``0`` for no causal path),
+  the bootstrap stability of the direct edge and of the ancestral relation, and the rank within
+  the outcome by absolute range effect. The nonlinear dose-response range effect and its band,
+  where computed, sit in the ``dose_*`` columns.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from psplab.causal.effects import DoseResponse, LinearStats, ida
+from psplab.causal.effects import DoseResponse, LinearStats, ida, total_effect
 from psplab.causal.graph import CausalGraph
 from psplab.causal.stability import EdgeStability
 
@@ -44,6 +49,9 @@ INFLUENCE_COLUMNS = [
     "edge_stability",
     "ancestor_stability",
     "n_parent_sets",
+    "estimator",
+    "adjustment_set",
+    "effect_per_unit_ida",
 ]
 
 
@@ -101,19 +109,24 @@ def influence_table(
             if x == y:
                 continue
             res = ida(graph, data, x, y, stats=stats)
+            te = total_effect(graph, data, x, y, stats=stats)
             lo_r, hi_r = (ranges or {}).get(x) or tuple(np.quantile(data[x].dropna(), [0.05, 0.95]))
             width = float(hi_r - lo_r)
-            il, ih = res.interval(level) if res.effects.size else (np.nan, np.nan)
+            if te.identified:
+                effect, (il, ih) = te.effect, te.interval(level)
+            else:
+                effect = res.effect
+                il, ih = res.interval(level) if res.effects.size else (np.nan, np.nan)
             row = {
                 "outcome": y,
                 "parameter": x,
-                "effect_per_unit": res.effect,
+                "effect_per_unit": effect,
                 "effect_per_unit_min": float(np.min(res.effects)) if res.effects.size else np.nan,
                 "effect_per_unit_max": float(np.max(res.effects)) if res.effects.size else np.nan,
-                "identified": res.identified,
+                "identified": te.identified,
                 "range_low": float(lo_r),
                 "range_high": float(hi_r),
-                "effect_over_range": res.effect * width,
+                "effect_over_range": effect * width,
                 "interval_low": il * width,
                 "interval_high": ih * width,
                 "dose_effect_over_range": np.nan,
@@ -122,6 +135,9 @@ def influence_table(
                 "edge_stability": np.nan,
                 "ancestor_stability": np.nan,
                 "n_parent_sets": len(res.parent_sets),
+                "estimator": "optimal" if te.identified else "ida",
+                "adjustment_set": "; ".join(te.adjustment_set or ()) if te.identified else "",
+                "effect_per_unit_ida": res.effect,
             }
             if dose is not None and (x, y) in dose:
                 m, lo, hi = dose[(x, y)].range_effect
@@ -134,10 +150,12 @@ def influence_table(
     frame = pd.DataFrame(rows)
     if frame.empty:
         return pd.DataFrame(columns=INFLUENCE_COLUMNS)
-    # Sign and rank follow the linear (IDA) effect: it uses every row, while the dose-response
+    # Sign and rank follow the linear effect: it uses every row, while the dose-response
     # band also carries the SCM's function-draw and Monte Carlo spread; both are reported.
     lo, hi = frame["interval_low"], frame["interval_high"]
     frame["sign"] = np.where(lo > 0, "+", np.where(hi < 0, "-", "?"))
+    # No possibly causal path in the graph: the effect is zero by the graph, not by the data.
+    frame.loc[(lo == 0) & (hi == 0) & frame["identified"], "sign"] = "0"
     frame["_score"] = np.abs(frame["effect_over_range"])
     frame["rank"] = (
         frame.groupby("outcome")["_score"].rank(ascending=False, method="first").astype(int)

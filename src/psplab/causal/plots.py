@@ -141,8 +141,9 @@ def plot_influence(
     fig.text(
         0.5,
         -0.02,
-        "bars: linear (IDA) causal effect of moving each parameter across its 5-95 % range; whiskers: "
-        "90 % interval; red +, blue -, grey: sign not resolved; diamonds: nonlinear dose-response",
+        "bars: linear causal effect (O-set or IDA) of moving each parameter across its 5-95 % range; whiskers: "
+        "90 % interval; red +, blue -, grey: sign not resolved or no causal path (0); "
+        "diamonds: nonlinear dose-response",
         ha="center",
         fontsize=8,
     )

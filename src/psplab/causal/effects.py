@@ -164,14 +164,7 @@ def ida(
     if outcome == treatment:
         raise ValueError("treatment and outcome must differ")
     sets = valid_parent_sets(graph, treatment)
-    extra: list[str] = []
-    x = graph.index(treatment)
-    within = graph.info.get("forbidden_within_tiers", [0])
-    tx = graph.tiers[x]
-    if adjust_exogenous and tx is not None and tx in within:
-        extra = [
-            n for n, t in zip(graph.nodes, graph.tiers, strict=True) if t == tx and n != treatment
-        ]
+    extra = _exogenous_peers(graph, treatment) if adjust_exogenous else []
     stats = stats or LinearStats(data, graph.nodes)
     effects, ses, used = [], [], []
     for P in sets:
@@ -301,6 +294,7 @@ def total_effect(
     treatment: str,
     outcome: str,
     stats: LinearStats | None = None,
+    adjust_exogenous: bool = True,
 ) -> TotalEffect:
     """Total effect (per unit of ``treatment``) with the optimal adjustment set when identified.
 
@@ -309,6 +303,13 @@ def total_effect(
     this has the smallest asymptotic variance (Henckel, Perković & Maathuis 2022, JRSS-B 84:579),
     unlike the parent set IDA uses, which contains no outcome predictors and can hold variables
     that only move the treatment. When the effect is not identified, use :func:`ida`.
+
+    With ``adjust_exogenous`` (default), for a treatment in a tier whose internal edges are
+    forbidden (the processing knobs), the other variables of that tier join the O-set, as in
+    :func:`ida`. They are non-descendants of the treatment and cannot be colliders (nothing in a
+    later tier causes them), so the set stays valid; and it stays valid when the learned graph
+    misses an edge from a knob that is correlated with the treatment by design (steel grades fix
+    composition and heat treatment together), where the O-set alone would be confounded.
     """
     adj = optimal_adjustment_set(graph, treatment, outcome)
     if not adj.identified:
@@ -318,8 +319,19 @@ def total_effect(
         return TotalEffect(treatment, outcome, 0.0, 0.0, True, (), adj.reason)
     stats = stats or LinearStats(data, graph.nodes)
     assert adj.adjustment_set is not None
-    c, se = stats.coef(outcome, [treatment, *adj.adjustment_set])
-    return TotalEffect(treatment, outcome, c, se, True, adj.adjustment_set, adj.reason)
+    peers = _exogenous_peers(graph, treatment) if adjust_exogenous else []
+    adjust = (*adj.adjustment_set, *[v for v in peers if v not in adj.adjustment_set])
+    c, se = stats.coef(outcome, [treatment, *adjust])
+    return TotalEffect(treatment, outcome, c, se, True, adjust, adj.reason)
+
+
+def _exogenous_peers(graph: CausalGraph, treatment: str) -> list[str]:
+    """The other nodes of the treatment's tier when edges inside that tier are forbidden."""
+    tx = graph.tiers[graph.index(treatment)]
+    within = graph.info.get("forbidden_within_tiers", [0])
+    if tx is None or tx not in within:
+        return []
+    return [n for n, t in zip(graph.nodes, graph.tiers, strict=True) if t == tx and n != treatment]
 
 
 # --- nonlinear: structural causal model with probabilistic node equations ------------------

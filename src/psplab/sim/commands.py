@@ -99,7 +99,13 @@ def recipe_command(
     cooling_rate_K_per_s: float = typer.Option(None),
     grid: int = typer.Option(128, help="Grid size in pixels."),
     seed: int = typer.Option(0),
-    zener_pinning: bool = typer.Option(False, help="Let precipitates pin grain boundaries."),
+    zener_pinning: bool = typer.Option(
+        False, help="Let the precipitates present during a sub-solvus hold pin grain boundaries."
+    ),
+    pin_fraction: float = typer.Option(
+        None, help="Pin with random particles instead: area fraction (needs --pin-radius-um)."
+    ),
+    pin_radius_um: float = typer.Option(None, help="Radius of those particles (µm)."),
 ) -> None:
     """Simulate one recipe; writes label images (.npz), a picture and the manifest."""
     import dataclasses
@@ -125,13 +131,28 @@ def recipe_command(
         fam.check_recipe(recipe)
     except ValueError as exc:
         _fail([str(exc)])
-    if grid < 16:
-        _fail([f"grid must be >= 16, got {grid}"])
+    problems = [f"grid must be >= 16, got {grid}"] if grid < 16 else []
+    pinning: bool | tuple[float, float] = zener_pinning
+    if (pin_fraction is None) != (pin_radius_um is None):
+        problems.append("--pin-fraction and --pin-radius-um go together")
+    elif pin_fraction is not None:
+        if zener_pinning:
+            problems.append("use either --zener-pinning or --pin-fraction/--pin-radius-um")
+        if not 0 <= pin_fraction <= 0.4:
+            problems.append(f"--pin-fraction must lie in [0, 0.4], got {pin_fraction:g}")
+        if pin_radius_um < fam.pixel_um:
+            problems.append(
+                f"--pin-radius-um must be at least one pixel ({fam.pixel_um:g} µm), "
+                f"got {pin_radius_um:g}"
+            )
+        pinning = (pin_fraction, pin_radius_um)
+    if problems:
+        _fail(problems)
     import numpy as np
 
     from psplab.manifest import write_manifest
 
-    res = simulate_recipe(recipe, grid=grid, seed=seed, zener_pinning=zener_pinning)
+    res = simulate_recipe(recipe, grid=grid, seed=seed, zener_pinning=pinning)
     out.mkdir(parents=True, exist_ok=True)
     npz = out / "microstructure.npz"
     np.savez_compressed(
@@ -140,6 +161,10 @@ def recipe_command(
         phase_labels=res.phase_labels,
         composition=res.info["composition"],
         pixel_um=res.pixel_um,
+        # the particles that pinned the boundaries (all False without Zener pinning)
+        pinning_particles=res.info.get(
+            "pinning_particles", np.zeros(res.grain_labels.shape, dtype=bool)
+        ),
     )
     files = {"microstructure": npz}
     try:
@@ -171,7 +196,14 @@ def recipe_command(
         "simulate",
         files=files,
         results=scalars,
-        params={**recipe.to_dict(), "grid": grid, "seed": seed, "zener_pinning": zener_pinning},
+        params={
+            **recipe.to_dict(),
+            "grid": grid,
+            "seed": seed,
+            "zener_pinning": zener_pinning,
+            "pin_fraction": pin_fraction,
+            "pin_radius_um": pin_radius_um,
+        },
     )
     Console(highlight=False).print(
         f"{family}: {scalars['grain_count']} grains, precipitate fraction "

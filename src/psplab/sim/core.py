@@ -14,9 +14,15 @@ For each recipe (host side, cheap):
 
 then on the device, for the whole batch at once: Cahn-Hilliard (fixed ``N_STEPS_CH`` steps,
 per-recipe ``dt``), then Allen-Cahn grain growth (fixed ``N_STEPS_GG`` steps, per-recipe
-``dt``) in chunks with host re-colouring of the order parameters in between. With
-``zener_pinning=True`` the precipitates pin the grain boundaries when they exist during the
-hold (hold below the solvus).
+``dt``) in chunks with host re-colouring of the order parameters in between.
+
+Zener pinning (optional, off by default): ``zener_pinning=True`` lets the precipitates that
+exist during the hold pin the grain boundaries. That is the lever-rule fraction at the *hold*
+temperature (zero for holds above the solvus; the rest precipitates on cooling, after growth):
+whole simulated particles, picked at random, up to that fraction. ``zener_pinning=(f, r_um)``
+instead pins with randomly placed discs of radius ``r_um`` covering an area fraction ``f``
+(controlled studies). The pinning particles enter the Allen-Cahn free energy as
+``ε_p φ_p Σ η_i²`` (see :mod:`psplab.sim.grain_growth`).
 
 Causal structure (what the generation code may take as ground truth)::
 
@@ -27,8 +33,8 @@ Causal structure (what the generation code may take as ground truth)::
                           → precipitate fraction (slower cooling, more);
                           → precipitate size (slower cooling, coarser)
     solute_wt_pct         → precipitate fraction (more); → precipitate size/number
-                          → grain size only with zener_pinning=True (off by default; that
-                            option is not validated, see docs/simulation.md)
+                          → grain size only with zener_pinning=True (off by default):
+                            more solute, more particles during a sub-solvus hold, finer grains
 """
 
 from __future__ import annotations
@@ -40,7 +46,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy import ndimage
 
 from psplab.sim import cahn_hilliard as chm
 from psplab.sim import grain_growth as ggm
@@ -112,7 +117,8 @@ class SimResult:
         Derived quantities and the thermal history: ``time_s``, ``temperature_K``, ``d0_um``,
         ``K_gg_um2``, ``K_ch_um2``, ``t_reduced_gg``, ``t_reduced_ch``,
         ``precipitate_fraction_eq``, ``freeze_temperature_K``, ``solvus_temperature_K``,
-        ``pinning``, ``merge_events``, ``recolourings``, ``composition`` (the CH field).
+        ``pinning``, ``merge_events``, ``recolourings``, ``composition`` (the CH field);
+        with Zener pinning also ``pinning_particles`` (bool H×W) and ``pinning_fraction``.
     """
 
     grain_labels: np.ndarray
@@ -132,9 +138,46 @@ class _Prepared:
     dt_ch: float
     pinning: bool
     info: dict[str, Any]
+    # Zener pinning: target area fraction of simulated precipitates present during the hold
+    # (mode "precipitates") or the given particles (mode "given").
+    pin_mode: str | None = None
+    pin_fraction: float = 0.0
+    pin_particles: np.ndarray | None = None
+    pin_rng: np.random.Generator | None = None
 
 
-def _prepare(recipe: Recipe, grid: int, rng: np.random.Generator, zener: bool) -> _Prepared:
+def hold_precipitate_fraction(recipe: Recipe, family: AlloyFamily | None = None) -> float:
+    """Lever-rule precipitate (area) fraction at the hold temperature, in [0, 0.45].
+
+    The particles that exist while grains grow (during the hold): zero for holds above the
+    solvus. It is at most :func:`~psplab.sim.families.precipitate_fraction_eq` (the
+    fraction frozen in on cooling, at a lower temperature with a lower solubility).
+    """
+    fam = family or get_family(recipe.family)
+    x_s = float(fam.solvus_wt_pct(recipe.hold_temperature_K))
+    f = (recipe.solute_wt_pct - x_s) / (fam.precipitate_wt_pct - x_s)
+    return float(np.clip(f, 0.0, 0.45))
+
+
+def _check_zener(zener: Any) -> None:
+    if isinstance(zener, bool):
+        return
+    try:
+        f, r_um = (float(v) for v in zener)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"zener_pinning must be True/False or (area_fraction, radius_um), got {zener!r}"
+        ) from None
+    if not (0.0 <= f <= 0.4) or not np.isfinite(r_um) or r_um <= 0:
+        raise ValueError(
+            f"zener_pinning=(area_fraction, radius_um) needs 0 ≤ fraction ≤ 0.4 and radius > 0, "
+            f"got {zener!r}"
+        )
+
+
+def _prepare(
+    recipe: Recipe, grid: int, rng: np.random.Generator, zener: bool | tuple[float, float]
+) -> _Prepared:
     fam = get_family(recipe.family)
     fam.check_recipe(recipe)
     px = fam.pixel_um
@@ -153,7 +196,24 @@ def _prepare(recipe: Recipe, grid: int, rng: np.random.Generator, zener: bool) -
     if frac > 0:
         c0 = c0 + GIBBS_THOMSON_OFFSET
     T_s = fam.solvus_temperature_K(recipe.solute_wt_pct)
-    pinning = bool(zener and frac > 0 and recipe.hold_temperature_K < T_s)
+    # Draws for the pinning particles come after the grains and nuclei, so a run with
+    # pinning starts from the same grains and nuclei as the run without.
+    pin_mode, pin_frac, pin_particles, pin_rng = None, 0.0, None, None
+    if zener is True:
+        pin_frac = hold_precipitate_fraction(recipe, fam)
+        if pin_frac > 0:
+            pin_mode, pin_rng = "precipitates", np.random.default_rng(rng.integers(2**63))
+    elif zener is not False:
+        f_given, r_um = (float(v) for v in zener)
+        r_px = r_um / px
+        if r_px < 1.0:
+            raise ValueError(
+                f"zener_pinning radius {r_um:g} µm is below one pixel ({px:g} µm) of {fam.name}"
+            )
+        pin_particles = ggm.random_particles(grid, f_given, r_px, rng)
+        pin_frac = float(pin_particles.mean())
+        pin_mode = "given" if pin_frac > 0 else None
+    pinning = pin_mode is not None
     t, T, _ = temperature_history(recipe, n_points=50, family=fam)
     info = {
         "time_s": t,
@@ -169,7 +229,37 @@ def _prepare(recipe: Recipe, grid: int, rng: np.random.Generator, zener: bool) -
         "solvus_temperature_K": T_s,
         "pinning": pinning,
     }
-    return _Prepared(recipe, fam, labels0, c0, t_gg / N_STEPS_GG, t_ch / N_STEPS_CH, pinning, info)
+    return _Prepared(
+        recipe,
+        fam,
+        labels0,
+        c0,
+        t_gg / N_STEPS_GG,
+        t_ch / N_STEPS_CH,
+        pinning,
+        info,
+        pin_mode,
+        pin_frac,
+        pin_particles,
+        pin_rng,
+    )
+
+
+def _hold_particles(phase: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Whole precipitates, in random order, covering about ``fraction`` of the grid.
+
+    A particle is taken while at least half of it fits under the target, so one large
+    (e.g. interconnected) precipitate cannot overshoot the target by more than half its area.
+    """
+    lab, n = ggm.periodic_label(phase > 0)
+    keep = np.zeros(n + 1, dtype=bool)
+    area = np.bincount(lab.ravel(), minlength=n + 1)
+    target, covered = fraction * phase.size, 0
+    for k in (rng.permutation(n) + 1).tolist():
+        if covered + 0.5 * area[k] <= target:
+            keep[k] = True
+            covered += int(area[k])
+    return keep[lab]
 
 
 def _bucket(n: int) -> int:
@@ -192,12 +282,12 @@ def _run_chunk(preps: list[_Prepared], grid: int, dtype: str, seed: int) -> list
 
         # Grain growth.
         pin = np.zeros((b, grid, grid))
-        for i, p in enumerate(pad):
+        for i, p in enumerate(preps):  # padded rows repeat the last recipe's field below
+            if p.pin_mode == "precipitates":
+                p.pin_particles = _hold_particles(phase[i], p.pin_fraction, p.pin_rng)
             if p.pinning:
-                # Smooth the particles a little so the pinning term is resolvable.
-                pin[i] = ggm.PIN_STRENGTH * ndimage.uniform_filter(
-                    phase[i].astype(float), 3, mode="wrap"
-                )
+                pin[i] = ggm.pinning_field(p.pin_particles)
+        pin[n:] = pin[n - 1]
     _, trackers, _, final = ggm.run_grain_growth(
         [p.labels0 for p in pad],
         np.array([p.dt_gg for p in pad]),
@@ -217,6 +307,11 @@ def _run_chunk(preps: list[_Prepared], grid: int, dtype: str, seed: int) -> list
             recolourings=trackers[i].recolourings,
             composition=c[i].astype(np.float32),
         )
+        if p.pinning:
+            info.update(
+                pinning_particles=p.pin_particles.copy(),
+                pinning_fraction=float(p.pin_particles.mean()),
+            )
         results.append(
             SimResult(
                 grain_labels=labels.astype(np.int32),
@@ -235,7 +330,7 @@ def simulate_batch(
     seed: int = 0,
     dtype: str = "float32",
     *,
-    zener_pinning: bool = False,
+    zener_pinning: bool | tuple[float, float] = False,
 ) -> list[SimResult]:
     """Simulate many recipes, batched (vmapped) on the device.
 
@@ -252,8 +347,12 @@ def simulate_batch(
     dtype
         ``"float32"`` (default) or ``"float64"``.
     zener_pinning
-        Let precipitates pin grain boundaries (when they exist during the hold). Experimental:
-        not validated (see docs/simulation.md), off by default.
+        Zener pinning of grain boundaries by immobile particles (off by default). ``True``:
+        the simulated precipitates that exist during the hold pin (whole particles picked at
+        random up to the lever-rule fraction at the hold temperature; none for holds above
+        the solvus). ``(area_fraction, radius_um)``: randomly placed discs of that radius
+        covering that area fraction pin instead (``phase_labels`` still shows the
+        precipitates; the pinning particles are in ``info["pinning_particles"]``).
 
     Returns
     -------
@@ -263,6 +362,7 @@ def simulate_batch(
         raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
     if int(grid) != grid or grid < 16:
         raise ValueError(f"grid must be an integer ≥ 16, got {grid!r}")
+    _check_zener(zener_pinning)
     recipes = list(recipes)
     for r in recipes:
         if not isinstance(r, Recipe):
@@ -284,7 +384,7 @@ def simulate_recipe(
     seed: int = 0,
     dtype: str = "float32",
     *,
-    zener_pinning: bool = False,
+    zener_pinning: bool | tuple[float, float] = False,
 ) -> SimResult:
     """Simulate one recipe (same as ``simulate_batch([recipe], ...)[0]``)."""
     return simulate_batch([recipe], grid=grid, seed=seed, dtype=dtype, zener_pinning=zener_pinning)[

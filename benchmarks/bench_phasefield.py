@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/bench_phasefield.py [--json OUT] [--quick]
+    python benchmarks/bench_phasefield.py [--json OUT] [--quick] [--zener]
 
 Both sides of every comparison run in the same process, on the same inputs:
 
@@ -18,6 +18,9 @@ Both sides of every comparison run in the same process, on the same inputs:
 * On a GPU (when JAX sees one): batched 256² Cahn-Hilliard and 64² grain growth in
   simulation-steps/s (batch × steps / s) for the optimized paths vs plain ``fori_loop`` +
   ``vmap`` of the single-recipe step (``ch_run_plain``, ``gg_run_plain``).
+* ``--zener`` (instead of the above): the Zener-limited grain radius vs particle area fraction
+  (128², 560 grains, particles r = 2 px at f = 0-0.3, 2 seeds, 4000 steps) and the fitted
+  exponent of ``R_lim ∝ f^n`` (``zener_rlim_exponent``, ``zener_table``).
 """
 
 from __future__ import annotations
@@ -203,10 +206,71 @@ def bench_gpu(grid_ch: int, grid_gg: int, batch: int, n_steps: int) -> dict:
     }
 
 
+def bench_zener(
+    grid: int, n_grains: int, n_steps: int, radius_px: float, fractions, seeds: int = 2
+) -> dict:
+    """Zener-limited grain size vs particle area fraction (physics, not speed).
+
+    Fan-Chen growth from ``n_grains`` Voronoi grains with randomly placed particles of radius
+    ``radius_px`` at each area fraction ``f`` (``seeds`` runs each), ``n_steps`` steps at the
+    largest stable ``dt``. ``R_lim = sqrt(A_m / π)`` with ``A_m`` the mean *matrix* grain area
+    (particles are not grain) at the end; the late relative growth rate
+    ``(dA_m/dt) t_end / A_m`` over the second half says how stagnant it is (0: fully pinned).
+    The fitted exponent of ``R_lim ∝ f^n`` uses the fractions whose late rate is below 0.1.
+    """
+    import numpy as np
+
+    from psplab.sim import grain_growth as gg
+
+    rows = []
+    for f in fractions:
+        labels0, pins = [], []
+        for s in range(seeds):
+            rng = np.random.default_rng(s)
+            labels0.append(gg.voronoi_labels(grid, n_grains, rng))
+            pins.append(gg.pinning_field(gg.random_particles(grid, f, radius_px, rng)))
+        _, _, hist, _ = gg.run_grain_growth(
+            labels0, np.full(seeds, gg.DT_MAX), n_steps, pin=np.array(pins), record=True
+        )
+        t = np.asarray(hist[0]["t"])
+        n = np.sum([h["n_grains"] for h in hist], axis=0)
+        f_act = float(np.mean([p > 0 for p in pins]))
+        area = (1.0 - f_act) * seeds * grid * grid / n
+        late = t >= 0.5 * t[-1]
+        rate = float(np.polyfit(t[late], area[late], 1)[0] * t[-1] / area[-1])
+        rows.append(
+            {
+                "f": f,
+                "f_actual": f_act,
+                "n_grains_end": int(n[-1]),
+                "R_lim_px": float(np.sqrt(area[-1] / np.pi)),
+                "late_relative_rate": rate,
+            }
+        )
+        print(
+            f"  zener f={f:.2f}: R_end = {rows[-1]['R_lim_px']:.2f} px, late relative rate "
+            f"{rate:.3f}",
+            flush=True,
+        )
+    stag = [r for r in rows if r["late_relative_rate"] < 0.1 and r["f"] > 0]
+    out = {"zener_table": rows, "zener_radius_px": radius_px, "zener_grid": grid}
+    if len(stag) >= 2:
+        out["zener_rlim_exponent"] = float(
+            np.polyfit(np.log([r["f"] for r in stag]), np.log([r["R_lim_px"] for r in stag]), 1)[0]
+        )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", type=Path, default=None, help="write the results here")
     ap.add_argument("--quick", action="store_true", help="smaller sizes (smoke run)")
+    ap.add_argument(
+        "--zener",
+        action="store_true",
+        help="run the Zener pinning study (R_lim vs particle fraction) instead of the speed "
+        "benchmarks",
+    )
     args = ap.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # Two host devices, so the JAX side may use two threads for FFTs like scipy's workers=2
@@ -226,10 +290,15 @@ def main(argv: list[str] | None = None) -> int:
     res["config"] = {"ch_grid": grid, "ch_batch": batch, "ch_steps": steps}
     cpu = jax.devices("cpu")[0]
     with jax.default_device(cpu):
-        res.update(bench_ch_cpu(grid, batch, steps))
-        res.update(bench_gg(64, 16, 100 if args.quick else 400, 10, plain=True))
-        res.update(bench_recipes(64, 16))
-    if jax.default_backend() == "gpu":
+        if not args.zener:
+            res.update(bench_ch_cpu(grid, batch, steps))
+            res.update(bench_gg(64, 16, 100 if args.quick else 400, 10, plain=True))
+            res.update(bench_recipes(64, 16))
+        if args.zener and args.quick:
+            res.update(bench_zener(64, 140, 1000, 2.0, (0.0, 0.15, 0.3), seeds=1))
+        elif args.zener:
+            res.update(bench_zener(128, 560, 4000, 2.0, (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)))
+    if jax.default_backend() == "gpu" and not args.zener:
         res.update(bench_gpu(grid, 64, batch * 4, steps))
     rows = [(k, v) for k, v in res.items() if isinstance(v, float | int | str) and k != "device"]
     print(f"{'metric':40s} value")

@@ -80,10 +80,12 @@ def test_cli_writes_graph_influence_dose_and_manifest(tmp_path):
 def test_cli_bad_input_exits_2_with_one_line_each(tmp_path):
     spec = _write_dataset(tmp_path)
     res = CliRunner().invoke(
-        app, ["causal", str(spec), "--out", str(tmp_path / "r"), "--alpha", "2", "--test", "xx"]
+        app,
+        ["causal", str(spec), "--out", str(tmp_path / "r"), "--alpha", "2", "--test", "xx"]
+        + ["--estimator", "ols"],
     )
     assert res.exit_code == 2
-    assert "--alpha" in res.output and "--test" in res.output
+    assert "--alpha" in res.output and "--test" in res.output and "--estimator" in res.output
     res = CliRunner().invoke(
         app, ["causal", str(tmp_path / "missing.toml"), "--out", str(tmp_path / "r")]
     )

@@ -126,6 +126,9 @@ def test_total_effect_meets_the_bar_at_n2000():
     no_path = table["effect_per_unit"] == 0
     assert (table.loc[no_path, "sign"] == "0").all()
     assert (table.loc[~no_path, "sign"] != "0").all()
+    graph_free = influence_table(g, df, names[:6], names[-1:], estimator="ida")
+    assert set(graph_free["estimator"]) == {"ida"} and "0" not in set(graph_free["sign"])
+    np.testing.assert_allclose(graph_free["effect_per_unit"], graph_free["effect_per_unit_ida"])
 
 
 def test_ida_matches_linear_gaussian_truth_on_identified_pairs():

@@ -58,6 +58,11 @@ def causal_command(
     seed: int = typer.Option(
         0, "--seed", help="Seed of the bootstrap, the tests and the simulations."
     ),
+    estimator: str = typer.Option(
+        "optimal",
+        "--estimator",
+        help="Linear effect: optimal (O-set of the graph when identified, else IDA) | ida.",
+    ),
 ) -> None:
     """Learn a tier-consistent causal graph and rank the processing parameters' causal influence."""
     problems = []
@@ -71,6 +76,8 @@ def causal_command(
         problems.append(f"--grid must be >= 2, got {grid}")
     if draws < 2:
         problems.append(f"--draws must be >= 2, got {draws}")
+    if estimator not in ("optimal", "ida"):
+        problems.append(f"--estimator {estimator!r} is not one of optimal, ida")
     if problems:
         _fail(problems)
 
@@ -100,6 +107,7 @@ def causal_command(
         backend="dask" if (dask or scheduler) else "loky",
         scheduler=scheduler,
         seed=seed,
+        estimator=estimator,
     )
 
 
@@ -122,6 +130,7 @@ def run(
     scheduler: str | None = None,
     seed: int = 0,
     console: Console | None = None,
+    estimator: str = "optimal",
 ) -> dict:
     """The whole ``psplab causal`` pipeline on a loaded dataset; returns the JSON summary."""
     import time
@@ -197,7 +206,7 @@ def run(
         stab.to_csv(out / "edge_stability.csv", index=False)
         files["edge_stability"] = out / "edge_stability.csv"
 
-    table = influence_table(graph, data, treatments, outcome_list, stability)
+    table = influence_table(graph, data, treatments, outcome_list, stability, estimator=estimator)
     dose = {}
     dose_files = []
     if dose_top > 0:
@@ -216,7 +225,9 @@ def run(
                 dr.to_frame().to_csv(stem.with_suffix(".csv"), index=False)
                 dose_files.append(plot_dose_response(dr, stem.with_suffix(".png"), units, data))
                 dose_files.append(stem.with_suffix(".csv"))
-        table = influence_table(graph, data, treatments, outcome_list, stability, dose)
+        table = influence_table(
+            graph, data, treatments, outcome_list, stability, dose, estimator=estimator
+        )
     table.to_csv(out / "influence.csv", index=False)
     files["influence"] = out / "influence.csv"
     files["influence_figure"] = plot_influence(table, out / "influence.png", units)
@@ -249,6 +260,7 @@ def run(
         "allow_tier0_edges": allow_tier0_edges,
         "seed": seed,
         "backend": backend,
+        "estimator": estimator,
     }
     write_manifest(
         out,

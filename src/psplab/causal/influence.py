@@ -64,6 +64,7 @@ def influence_table(
     dose: Mapping[tuple[str, str], DoseResponse] | None = None,
     ranges: Mapping[str, tuple[float, float]] | None = None,
     level: float = 0.9,
+    estimator: str = "optimal",
 ) -> pd.DataFrame:
     """The influence table (columns :data:`INFLUENCE_COLUMNS`), ranked within each outcome.
 
@@ -87,7 +88,13 @@ def influence_table(
         ``(low, high)`` per parameter (default: the 5th and 95th percentiles in ``data``).
     level
         Interval level.
+    estimator
+        ``"optimal"``: the O-set estimate where the graph identifies the effect, IDA elsewhere;
+        ``"ida"``: IDA everywhere (for tier-0 parameters the regression adjusted for the other
+        knobs, which does not rely on the learned edges).
     """
+    if estimator not in ("optimal", "ida"):
+        raise ValueError(f"estimator must be 'optimal' or 'ida', got {estimator!r}")
     tiers = graph.tiers
     known = [t for t in tiers if t is not None]
     if treatments is None:
@@ -112,7 +119,8 @@ def influence_table(
             te = total_effect(graph, data, x, y, stats=stats)
             lo_r, hi_r = (ranges or {}).get(x) or tuple(np.quantile(data[x].dropna(), [0.05, 0.95]))
             width = float(hi_r - lo_r)
-            if te.identified:
+            use_oset = te.identified and estimator == "optimal"
+            if use_oset:
                 effect, (il, ih) = te.effect, te.interval(level)
             else:
                 effect = res.effect
@@ -135,8 +143,8 @@ def influence_table(
                 "edge_stability": np.nan,
                 "ancestor_stability": np.nan,
                 "n_parent_sets": len(res.parent_sets),
-                "estimator": "optimal" if te.identified else "ida",
-                "adjustment_set": "; ".join(te.adjustment_set or ()) if te.identified else "",
+                "estimator": "optimal" if use_oset else "ida",
+                "adjustment_set": "; ".join(te.adjustment_set or ()) if use_oset else "",
                 "effect_per_unit_ida": res.effect,
             }
             if dose is not None and (x, y) in dose:
@@ -155,7 +163,8 @@ def influence_table(
     lo, hi = frame["interval_low"], frame["interval_high"]
     frame["sign"] = np.where(lo > 0, "+", np.where(hi < 0, "-", "?"))
     # No possibly causal path in the graph: the effect is zero by the graph, not by the data.
-    frame.loc[(lo == 0) & (hi == 0) & frame["identified"], "sign"] = "0"
+    no_path = (lo == 0) & (hi == 0) & (frame["estimator"] == "optimal")
+    frame.loc[no_path, "sign"] = "0"
     frame["_score"] = np.abs(frame["effect_over_range"])
     frame["rank"] = (
         frame.groupby("outcome")["_score"].rank(ascending=False, method="first").astype(int)

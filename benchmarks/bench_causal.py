@@ -9,12 +9,15 @@ Cases (issue 6):
   causal-learn Fisher-z (its KCI takes hours at n = 2000 on 18 variables).
 * ``er50`` — 50-variable Erdős–Rényi DAGs, expected degree 2, linear-Gaussian, n = 5000; no
   tiers; also the time of a 100-resample bootstrap of psplab.
-* ``sachs`` — Sachs et al. 2005 flow cytometry (7466 rows, pooled) against the 17-edge consensus.
+* ``sachs`` — Sachs et al. 2005 flow cytometry (7466 rows, nine conditions pooled) against the
+  17-edge consensus, log-transformed, with the conditions as JCI context variables (primary), the
+  observational condition alone, and pooled (see :func:`sachs_case`).
 
 Metrics: arrowheads against the true DAG; SHD against the true MPDAG (tiers) or CPDAG (no tiers);
 ``tier_violations`` counts later -> earlier arrows plus edges inside tier 0, summed over seeds.
 Precision/recall are averaged over seeds, SHD averaged, seconds summed over seeds.
-Also the IDA bar: linear-Gaussian PSP truth (standardized), n = 20000 and 2000.
+Also the do-effects bar (``ida_linear``): linear-Gaussian PSP truth (standardized), n = 20000
+and 2000, O-set estimator vs parent set, learned vs true MPDAG.
 
 Usage: ``python benchmarks/bench_causal.py --json OUT [--quick]``.
 """

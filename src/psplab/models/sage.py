@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import time
 import warnings
@@ -179,8 +180,17 @@ class _Spec:
 
 
 def _bucket(n: int) -> int:
-    """Padded size for ``n`` rows: 0, or a power of two >= 16 (few distinct compiled shapes)."""
-    return 0 if n == 0 else max(16, 1 << (int(n) - 1).bit_length())
+    """Padded size for ``n`` rows: 0; a power of two >= 8 up to 128; then a multiple of 64.
+
+    Few distinct shapes (so few compiled programs) without padding a 278-point library to 512
+    rows: the property likelihood's Cholesky factorization grows with the cube of this size.
+    """
+    n = int(n)
+    if n == 0:
+        return 0
+    if n <= 128:
+        return max(8, 1 << (n - 1).bit_length())
+    return -(-n // 64) * 64
 
 
 def _cp_probs(X, bounds, width: float, n_regions: int):
@@ -195,8 +205,12 @@ def _cp_probs(X, bounds, width: float, n_regions: int):
     return probs / jnp.sum(probs, axis=1, keepdims=True)
 
 
-def _phase_probs(params: dict, X, Z, spec: _Spec):
-    """Region probabilities ``(n, K)`` at normalized points ``X``."""
+def _phase_probs(params: dict, X, Z, spec: _Spec, step: bool = False):
+    """Region probabilities ``(n, K)`` at normalized points ``X``.
+
+    ``step=True`` (change-point model with a sampled boundary): exact 0/1 regions, as in the
+    grid-marginalized likelihood, instead of the narrow sigmoid used for smooth maps.
+    """
     import jax
     import jax.numpy as jnp
 
@@ -205,32 +219,22 @@ def _phase_probs(params: dict, X, Z, spec: _Spec):
             bounds = jnp.reshape(params["boundary"], (spec.n_regions - 1,))
         else:
             bounds = jnp.cumsum(params["gaps"])[: spec.n_regions - 1]
+        if step:
+            region = jnp.sum(X[:, :1] >= bounds[None, :], axis=1)
+            return jax.nn.one_hot(region, spec.n_regions, dtype=X.dtype)
         return _cp_probs(X, bounds, spec.boundary_width, spec.n_regions)
     A, _ = whitened_projection(X, Z, params["ls_phase"], params["amp_phase"], spec.kernel)
     F = A @ params["v_phase"] + params["bias_phase"][None, :]
     return jax.nn.softmax(F, axis=1)
 
 
-def _property_functions(params: dict, X, Z, spec: _Spec):
-    """Per-region property functions ``g (n, K, T)`` and their conditional variance ``(n, K, T)``."""
-    import jax
-    import jax.numpy as jnp
-
-    proj = jax.vmap(whitened_projection, in_axes=(None, None, 0, None, None))
-    A, cv = proj(X, Z, params["ls_prop"], jnp.asarray(1.0), spec.kernel)  # (K,n,M), (K,n)
-    G = jnp.einsum("knm,kmt->knt", A, params["u_prop"])
-    if spec.icm:
-        G = jnp.einsum("knt,st->kns", G, params["corr_chol"])
-    amp = params["amp_prop"]  # (K, T)
-    G = G * amp[:, None, :] + params["mean_prop"][:, None, :]
-    var = cv[:, :, None] * amp[:, None, :] ** 2
-    return jnp.transpose(G, (1, 0, 2)), jnp.transpose(var, (1, 0, 2))
-
-
 # A noise floor (in units of the property's standard deviation): with (nearly) noise-free
-# property data the noise posterior would pile up at zero and the whitened GP values would have
-# to fit exactly, a funnel in which NUTS's step size collapses.
+# property data the noise posterior would pile up at zero, a funnel in which NUTS's step size
+# collapses, and the property covariance would become ill-conditioned.
 NOISE_FLOOR = 0.02
+# Prior std of each region's constant property level (standardized units); the level is
+# integrated out analytically as a constant kernel term.
+MEAN_PRIOR_SD = 1.0
 
 
 def _noise(p: dict):
@@ -240,33 +244,73 @@ def _noise(p: dict):
     return jnp.sqrt(p["noise"] ** 2 + NOISE_FLOOR**2)
 
 
-def _log_likelihood(p: dict, data: dict, spec: _Spec, probs_s, probs_p, g):
-    """Structure + property log-likelihood given region probabilities at both point sets.
+def _property_coupling(p: dict, spec: _Spec, t_rows, t_cols):
+    """Cross-property factor ``B[t_i, t_j]`` of the covariance: ICM correlation or identity."""
+    import jax.numpy as jnp
 
-    Padded rows carry zero soft labels and zero property weight, so they add nothing.
+    if spec.icm:
+        L = p["corr_chol"]
+        B = L @ L.T
+        return B[t_rows][:, t_cols]
+    return (t_rows[:, None] == t_cols[None, :]).astype(jnp.result_type(float))
+
+
+def _region_kernels(p: dict, X1, X2, spec: _Spec):
+    """Unit-amplitude kernel of each region's property GP ``(K, n1, n2)``."""
+    import jax
+    import jax.numpy as jnp
+
+    kern = jax.vmap(kernel_matrix, in_axes=(None, None, 0, None, None))
+    return kern(X1, X2, p["ls_prop"], jnp.asarray(1.0), spec.kernel)
+
+
+def _property_cov(p: dict, data: dict, spec: _Spec, P):
+    """Marginal covariance of the property data given region probabilities ``P (n_p, K)``.
+
+    ``y = sum_k P_k g_k + e`` with independent ``g_k ~ GP(m_k, a_k^2 k_k)`` and
+    ``m_k ~ N(0, MEAN_PRIOR_SD^2)`` is exactly Gaussian with covariance
+    ``sum_k (P_k P_k^T) o (a_k a_k^T o B o K_k + MEAN_PRIOR_SD^2 D) + diag(noise^2)``
+    (``o``: elementwise; ``B``: cross-property coupling, ``D``: same-property indicator).
+    Padded rows have ``P = 0`` and unit variance, so they add only a constant.
     """
     import jax.numpy as jnp
-    import numpyro.distributions as dist
 
-    ll = jnp.zeros(())
-    if spec.n_struct_sources:
-        e = p["label_noise"][data["s_src"]][:, None]
-        p_obs = (1.0 - e) * probs_s + e / spec.n_regions
-        # Soft labels q enter as sum_k q_k log p_k (one-hot q gives the categorical likelihood).
-        ll = ll + jnp.sum(data["Qs"] * jnp.log(p_obs))
-    if spec.n_prop_sources:
-        mu = jnp.sum(probs_p * g, axis=1)
-        lp = dist.Normal(mu, _noise(p)[data["p_src"]]).log_prob(data["yp"])
-        ll = ll + jnp.sum(data["wp"] * lp)
-    return ll
+    t = data["p_prop"]
+    wp = data["wp"]
+    Kk = _region_kernels(p, data["Xp"], data["Xp"], spec)  # (K, n, n)
+    A = P * p["amp_prop"][:, t].T  # (n, K): P_ik a_{k, t_i}
+    B = _property_coupling(p, spec, t, t)
+    D = (t[:, None] == t[None, :]).astype(P.dtype)
+    C = jnp.einsum("ik,jk,kij->ij", A, A, Kk) * B + MEAN_PRIOR_SD**2 * (P @ P.T) * D
+    diag = wp * _noise(p)[data["p_src"]] ** 2 + (1.0 - wp)
+    return C + jnp.diag(diag)
 
 
-def _selected_property(p: dict, data: dict, spec: _Spec):
-    """``g (n_p, K)``: each property point's region functions for the property it measured."""
+def _property_log_likelihood(p: dict, data: dict, spec: _Spec, P):
+    """``log N(y | 0, C(P))`` with the property functions integrated out (see ``_property_cov``)."""
+    import jax.numpy as jnp
+    from jax.scipy.linalg import solve_triangular
+
+    P = P * data["wp"][:, None]
+    C = _property_cov(p, data, spec, P)
+    L = jnp.linalg.cholesky(C)
+    r = data["yp"] * data["wp"]
+    a = solve_triangular(L, r, lower=True)
+    n_real = jnp.sum(data["wp"])
+    return (
+        -0.5 * jnp.sum(a * a) - jnp.sum(jnp.log(jnp.diag(L))) - 0.5 * n_real * jnp.log(2.0 * jnp.pi)
+    )
+
+
+def _structure_log_likelihood(p: dict, data: dict, spec: _Spec, probs_s):
+    """Categorical (soft-label) likelihood with a per-source label-noise rate."""
     import jax.numpy as jnp
 
-    G, _ = _property_functions(p, data["Xp"], data["Z"], spec)  # (n, K, T)
-    return jnp.take_along_axis(G, data["p_prop"][:, None, None], axis=2)[:, :, 0]
+    e = p["label_noise"][data["s_src"]][:, None]
+    p_obs = (1.0 - e) * probs_s + e / spec.n_regions
+    # Soft labels q enter as sum_k q_k log p_k (one-hot q gives the categorical likelihood);
+    # padded rows have q = 0.
+    return jnp.sum(data["Qs"] * jnp.log(p_obs))
 
 
 def _boundary_grid(spec: _Spec):
@@ -275,172 +319,195 @@ def _boundary_grid(spec: _Spec):
     return (jnp.arange(spec.n_grid) + 0.5) / spec.n_grid
 
 
+def _prefix_property_ll(p: dict, data: dict, spec: _Spec, k: int, order: str):
+    """Log marginal likelihood of the first ``j`` property points (in ``order``) in region ``k``.
+
+    Returns ``(n + 1,)`` values for ``j = 0..n``. The Cholesky factor of a leading block is the
+    leading block of the full factor, and forward substitution is sequential, so one
+    factorization gives every prefix: a step boundary puts a prefix of the points sorted by
+    ``x`` in region 0 and a prefix of the points sorted by ``-x`` in region 1.
+    Padded rows come last in both orders and are never part of a used prefix.
+    """
+    import jax.numpy as jnp
+    from jax.scipy.linalg import solve_triangular
+
+    idx = data[order]
+    t = data["p_prop"][idx]
+    w = data["wp"][idx]
+    X = data["Xp"][idx]
+    Kk = _region_kernels({"ls_prop": p["ls_prop"][k : k + 1]}, X, X, spec)[0]
+    a = p["amp_prop"][k][t] * w
+    B = _property_coupling(p, spec, t, t)
+    D = (t[:, None] == t[None, :]).astype(X.dtype)
+    C = (a[:, None] * a[None, :]) * B * Kk + MEAN_PRIOR_SD**2 * (w[:, None] * w[None, :]) * D
+    C = C + jnp.diag(w * _noise(p)[data["p_src"][idx]] ** 2 + (1.0 - w))
+    L = jnp.linalg.cholesky(C)
+    z = solve_triangular(L, data["yp"][idx] * w, lower=True)
+    terms = -0.5 * z * z - jnp.log(jnp.diag(L)) - 0.5 * jnp.log(2.0 * jnp.pi)
+    return jnp.concatenate([jnp.zeros(1), jnp.cumsum(terms)])
+
+
 def _grid_log_likelihood(p: dict, data: dict, spec: _Spec):
     """Log-likelihood ``(n_grid,)`` with the (single) change point at each grid-cell centre.
 
-    With a step boundary, a point is in region 1 exactly when it lies right of the boundary, so
-    ``ll(b) = sum_i ll_i(0) + sum_i [x_i >= b] (ll_i(1) - ll_i(0))``: one product with the fixed
-    indicator matrices ``Ms``/``Mp`` (computed from the data) instead of a likelihood per cell.
+    Structure: with a step boundary a point is in region 1 exactly when it lies right of the
+    boundary, so ``ll(b) = sum_i ll_i(0) + sum_i [x_i >= b] (ll_i(1) - ll_i(0))``, one product
+    with the fixed indicator matrix ``Ms``. Properties: the regions are independent given the
+    boundary, region 0 holds the ``cell_part`` leftmost property points and region 1 the
+    ``cell_part_rev`` rightmost ones; every prefix likelihood comes from one Cholesky
+    factorization per region (``_prefix_property_ll``).
     """
     import jax.numpy as jnp
-    import numpyro.distributions as dist
 
     K = spec.n_regions
-    ll0 = jnp.zeros(())
     ll = jnp.zeros(spec.n_grid)
     if spec.n_struct_sources:
         e = p["label_noise"][data["s_src"]][:, None, None]
         # log p(observed class k' | region k), (n, K, K'), mixed with the soft labels.
         logp_obs = jnp.log((1.0 - e) * jnp.eye(K)[None] + e / K)
         li = jnp.einsum("nkj,nj->nk", logp_obs, data["Qs"])
-        ll0 = ll0 + jnp.sum(li[:, 0])
-        ll = ll + data["Ms"] @ (li[:, 1] - li[:, 0])
+        ll = ll + jnp.sum(li[:, 0]) + data["Ms"] @ (li[:, 1] - li[:, 0])
     if spec.n_prop_sources:
-        g = _selected_property(p, data, spec)  # (n, K)
-        sd = _noise(p)[data["p_src"]][:, None]
-        li = data["wp"][:, None] * dist.Normal(g, sd).log_prob(data["yp"][:, None])
-        ll0 = ll0 + jnp.sum(li[:, 0])
-        ll = ll + data["Mp"] @ (li[:, 1] - li[:, 0])
-    return ll0 + ll
+        ll = ll + _prefix_property_ll(p, data, spec, 0, "ord_asc")[data["cell_part"]]
+        ll = ll + _prefix_property_ll(p, data, spec, 1, "ord_desc")[data["cell_part_rev"]]
+    return ll
 
 
-def _sage_model(data: dict, spec: _Spec) -> None:
-    import jax.numpy as jnp
-    import numpyro
-    import numpyro.distributions as dist
-    from jax.scipy.special import logsumexp
+def _sites(spec: _Spec) -> dict[str, tuple[str, tuple[int, ...], tuple[float, float]]]:
+    """Latent sites: ``name -> (prior kind, constrained shape, prior parameters)``.
 
+    Kinds: ``lognormal`` (``exp`` of an unconstrained normal), ``normal``, ``beta`` (label noise,
+    Beta(a, b) through a sigmoid), ``simplex`` (Dirichlet(1) change-point gaps, stick-breaking),
+    ``lkj`` (LKJ(eta) Cholesky factor of the ICM correlation). The property functions and their
+    constant levels are not sites: they are integrated out analytically.
+    """
     K, T, d, M = spec.n_regions, spec.n_props, spec.dim, spec.n_inducing
-    p: dict[str, Any] = {}
+    sites: dict[str, tuple[str, tuple[int, ...], tuple[float, float]]] = {}
     if spec.phase == "changepoint":
         if not spec.n_grid:
             # Dirichlet(1) gaps = uniform prior on ordered change points in the data range.
-            p["gaps"] = numpyro.sample("gaps", dist.Dirichlet(jnp.ones(K)))
+            sites["gaps"] = ("simplex", (K,), (1.0, 0.0))
     else:
-        p["ls_phase"] = numpyro.sample(
-            "ls_phase", dist.LogNormal(jnp.log(0.25), 0.5).expand([d]).to_event(1)
-        )
-        p["amp_phase"] = numpyro.sample("amp_phase", dist.LogNormal(jnp.log(3.0), 0.5))
-        p["bias_phase"] = numpyro.sample(
-            "bias_phase", dist.Normal(0.0, 1.0).expand([K]).to_event(1)
-        )
-        p["v_phase"] = numpyro.sample("v_phase", dist.Normal(0.0, 1.0).expand([M, K]).to_event(2))
+        sites["ls_phase"] = ("lognormal", (d,), (float(np.log(0.25)), 0.5))
+        sites["amp_phase"] = ("lognormal", (), (float(np.log(3.0)), 0.5))
+        sites["bias_phase"] = ("normal", (K,), (0.0, 1.0))
+        sites["v_phase"] = ("normal", (M, K), (0.0, 1.0))
     if spec.n_struct_sources:
-        p["label_noise"] = numpyro.sample(
-            "label_noise", dist.Beta(1.0, 50.0).expand([spec.n_struct_sources]).to_event(1)
-        )
+        sites["label_noise"] = ("beta", (spec.n_struct_sources,), (1.0, 50.0))
     if spec.n_prop_sources:
-        p["ls_prop"] = numpyro.sample(
-            "ls_prop", dist.LogNormal(jnp.log(0.3), 0.5).expand([K, d]).to_event(2)
-        )
-        p["amp_prop"] = numpyro.sample(
-            "amp_prop", dist.LogNormal(0.0, 0.5).expand([K, T]).to_event(2)
-        )
-        p["mean_prop"] = numpyro.sample(
-            "mean_prop", dist.Normal(0.0, 1.0).expand([K, T]).to_event(2)
-        )
-        p["u_prop"] = numpyro.sample("u_prop", dist.Normal(0.0, 1.0).expand([K, M, T]).to_event(3))
+        sites["ls_prop"] = ("lognormal", (K, d), (float(np.log(0.3)), 0.5))
+        sites["amp_prop"] = ("lognormal", (K, T), (0.0, 0.5))
         if spec.icm:
-            p["corr_chol"] = numpyro.sample("corr_chol", dist.LKJCholesky(T, 2.0))
-        p["noise"] = numpyro.sample(
-            "noise", dist.LogNormal(jnp.log(0.05), 0.7).expand([spec.n_prop_sources]).to_event(1)
-        )
+            sites["corr_chol"] = ("lkj", (T, T), (2.0, 0.0))
+        sites["noise"] = ("lognormal", (spec.n_prop_sources,), (float(np.log(0.05)), 0.7))
+    return sites
+
+
+def _log_likelihood(p: dict, data: dict, spec: _Spec):
+    """Log-likelihood of all structure and property data given the constrained parameters."""
+    import jax.numpy as jnp
+    from jax.scipy.special import logsumexp
+
     if spec.phase == "changepoint" and spec.n_grid:
         # The change point is summed out exactly over a fine grid with a uniform prior over the
         # observed range: NUTS never has to cross the flat-with-cliffs likelihood between
         # measured points, and the location's posterior given the other parameters is exact.
-        ll = _grid_log_likelihood(p, data, spec)
-        numpyro.factor("likelihood", logsumexp(ll) - jnp.log(spec.n_grid))
-        return
-    probs_s = _phase_probs(p, data["Xs"], data["Z"], spec)
-    probs_p = _phase_probs(p, data["Xp"], data["Z"], spec)
-    g = _selected_property(p, data, spec) if spec.n_prop_sources else None
-    numpyro.factor("likelihood", _log_likelihood(p, data, spec, probs_s, probs_p, g))
+        return logsumexp(_grid_log_likelihood(p, data, spec)) - jnp.log(spec.n_grid)
+    ll = jnp.zeros(())
+    if spec.n_struct_sources:
+        probs_s = _phase_probs(p, data["Xs"], data["Z"], spec)
+        ll = ll + _structure_log_likelihood(p, data, spec, probs_s)
+    if spec.n_prop_sources:
+        probs_p = _phase_probs(p, data["Xp"], data["Z"], spec)
+        ll = ll + _property_log_likelihood(p, data, spec, probs_p)
+    return ll
 
 
-def _dummy_data(spec: _Spec) -> dict:
-    import jax.numpy as jnp
-
-    ns = 1 if spec.n_struct_sources else 0
-    npp = 1 if spec.n_prop_sources else 0
-    grid = {}
-    if spec.n_grid:
-        grid = {"Ms": jnp.zeros((spec.n_grid, ns)), "Mp": jnp.zeros((spec.n_grid, npp))}
-    return grid | {
-        "Z": jnp.zeros((spec.n_inducing, spec.dim)),
-        "Xs": jnp.zeros((ns, spec.dim)),
-        "Qs": jnp.zeros((ns, spec.n_regions)),
-        "s_src": jnp.zeros(ns, jnp.int32),
-        "Xp": jnp.zeros((npp, spec.dim)),
-        "yp": jnp.zeros(npp),
-        "wp": jnp.zeros(npp),
-        "p_prop": jnp.zeros(npp, jnp.int32),
-        "p_src": jnp.zeros(npp, jnp.int32),
-    }
-
-
-_PRIOR_MEDIANS = {
-    "ls_phase": np.log(0.25),
-    "amp_phase": np.log(3.0),
-    "ls_prop": np.log(0.3),
-    "noise": np.log(0.05),
-    "label_noise": -4.0,
-}
-
-
-# XLA's CPU backend spends most of a fit's compile time in LLVM optimization of the NUTS
-# program; these programs are dominated by many tiny ops in while loops, so the cheaper
-# code generation costs little at run time and saves most of the compile time.
-_COMPILER_OPTIONS = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
-if os.environ.get("PSPLAB_SAGE_FULL_OPT"):
-    _COMPILER_OPTIONS = {}
+# Start of the label-noise rate (logit): e = 0.018, near the Beta(1, 50) prior's median.
+_PRIOR_MEDIANS = {"label_noise": -4.0}
 
 
 @functools.lru_cache(maxsize=32)
 def _potential(spec: _Spec):
     """Potential ``(u, data) -> -log p`` on the unconstrained space, the map back, a start point.
 
-    The model is traced once abstractly (``jax.eval_shape``) to read each latent site's support
-    (they depend on the spec only, not on the data).
+    Written directly in JAX rather than through NumPyro's model tracing: the log-normal scale
+    priors are normals in ``u = log(scale)``, so the potential is a few ops, and the compiled
+    NUTS program, which holds several copies of its gradient, is smaller.
     """
     import jax
     import jax.numpy as jnp
-    from numpyro import handlers
-    from numpyro.distributions.transforms import biject_to
-    from numpyro.infer.util import log_density
+    import numpyro.distributions as dist
+    from numpyro.distributions.transforms import CorrCholeskyTransform, StickBreakingTransform
 
-    sites: dict[str, Any] = {}
-
-    def trace_sites(d):
-        tr = handlers.trace(handlers.seed(_sage_model, rng_seed=0)).get_trace(d, spec)
-        for name, site in tr.items():
-            if site["type"] == "sample" and not site["is_observed"]:
-                sites[name] = (site["fn"].support, site["value"].shape)
-        return jnp.zeros(())
-
-    jax.eval_shape(trace_sites, _dummy_data(spec))
-    transforms = {name: biject_to(support) for name, (support, _) in sites.items()}
+    sites = _sites(spec)
+    half_log_2pi = 0.5 * math.log(2.0 * math.pi)
 
     def constrain(u: dict) -> dict:
-        params = {k: transforms[k](u[k]) for k in transforms}
+        params = {}
+        for name, (kind, _, _) in sites.items():
+            if kind == "lognormal":
+                params[name] = jnp.exp(u[name])
+            elif kind == "normal":
+                params[name] = u[name]
+            elif kind == "beta":
+                params[name] = jax.nn.sigmoid(u[name])
+            elif kind == "simplex":
+                params[name] = StickBreakingTransform()(u[name])
+            else:
+                params[name] = CorrCholeskyTransform()(u[name])
         if spec.phase == "changepoint" and not spec.n_grid:
             params["boundary"] = jnp.cumsum(params["gaps"])[: spec.n_regions - 1]
         return params
 
+    def log_prior(u: dict, params: dict):
+        lp = jnp.zeros(())
+        for name, (kind, _, (a, b)) in sites.items():
+            x = u[name]
+            if kind in ("lognormal", "normal"):
+                # A log-normal scale is a normal in u = log(scale), Jacobian included.
+                lp = lp + jnp.sum(-0.5 * ((x - a) / b) ** 2 - math.log(b) - half_log_2pi)
+            elif kind == "beta":
+                # Beta(a, b) density times the sigmoid's Jacobian e (1 - e).
+                log_norm = math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
+                lp = lp + jnp.sum(a * jax.nn.log_sigmoid(x) + b * jax.nn.log_sigmoid(-x) - log_norm)
+            elif kind == "simplex":
+                # Dirichlet(1) density on the K-simplex is Gamma(K).
+                jac = StickBreakingTransform().log_abs_det_jacobian(x, params[name])
+                lp = lp + jac + math.lgamma(x.shape[0] + 1)
+            else:
+                jac = CorrCholeskyTransform().log_abs_det_jacobian(x, params[name])
+                lp = lp + dist.LKJCholesky(spec.n_props, a).log_prob(params[name]) + jac
+        return lp
+
     def potential(u: dict, data: dict):
-        params = {k: transforms[k](u[k]) for k in transforms}
-        logp, _ = log_density(_sage_model, (data, spec), {}, params)
-        logdet = sum(
-            jnp.sum(transforms[k].log_abs_det_jacobian(u[k], params[k])) for k in transforms
-        )
-        return -(logp + logdet)
+        params = constrain(u)
+        return -(log_prior(u, params) + _log_likelihood(params, data, spec))
 
     # Start at the prior's centre: whitened latents at 0, scales at their prior medians.
     init_u = {}
-    for name, (_support, shape) in sites.items():
-        ushape = transforms[name].inverse_shape(shape)
-        init_u[name] = np.full(ushape, _PRIOR_MEDIANS.get(name, 0.0))
+    for name, (kind, shape, (a, _)) in sites.items():
+        if kind == "simplex":
+            ushape: tuple[int, ...] = (shape[0] - 1,)
+        elif kind == "lkj":
+            ushape = (shape[0] * (shape[0] - 1) // 2,)
+        else:
+            ushape = shape
+        start = a if kind in ("lognormal", "normal") else _PRIOR_MEDIANS.get(name, 0.0)
+        init_u[name] = np.full(ushape, start)
     return potential, constrain, init_u
+
+
+def _compiler_options() -> dict:
+    """XLA options for the SAGE programs.
+
+    Most of a fit's compile time is LLVM optimization of the NUTS program, a loop of many tiny
+    ops; cheaper code generation costs little at run time. ``PSPLAB_SAGE_FULL_OPT=1`` compiles
+    fully (worth it for long runs).
+    """
+    if os.environ.get("PSPLAB_SAGE_FULL_OPT"):
+        return {}
+    return {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
 
 
 @functools.lru_cache(maxsize=32)
@@ -454,8 +521,9 @@ def _fit_program(
     svi_steps: int,
     svi_lr: float,
     vectorized: bool = False,
+    full_opt: bool = False,
 ):
-    """One jitted program: MAP (Adam) -> vectorized NUTS chains -> constrained draws.
+    """One jitted program: MAP (Adam) -> NUTS chains -> constrained draws.
 
     Built once per static configuration; data, start point and key are arguments, so a re-fit
     (or a fit of another data set padded to the same bucket sizes) reuses the compiled program,
@@ -482,8 +550,14 @@ def _fit_program(
             updates, st = opt.update(g, st, u)
             return (optax.apply_updates(u, updates), st), loss
 
-        (u_map, _), losses = jax.lax.scan(adam, (init_u, opt.init(init_u)), None, length=svi_steps)
-        ok = jnp.isfinite(losses[-1])
+        if svi_steps:
+            (u_map, _), losses = jax.lax.scan(
+                adam, (init_u, opt.init(init_u)), None, length=svi_steps
+            )
+            last = losses[-1]
+        else:
+            u_map, last = init_u, potential(init_u, data)
+        ok = jnp.isfinite(last)
         # A failed MAP falls back to the prior-median start rather than NaNs.
         u0 = jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), u_map, init_u)
 
@@ -524,9 +598,47 @@ def _fit_program(
             jitter = jax.random.uniform(k2, cell.shape, minval=-0.5, maxval=0.5)
             b = (cell + 0.5 + jitter) / spec.n_grid
             post["boundary"] = b.reshape(num_chains, num_samples, 1)
-        return post, div, losses[-1]
+        return post, div, last
 
-    return jax.jit(program, compiler_options=_COMPILER_OPTIONS)
+    options = {} if full_opt else _compiler_options()
+    return jax.jit(program, compiler_options=options)
+
+
+def _predict_draw(p: dict, data: dict, Xq, spec: _Spec):
+    """One posterior draw's region probabilities and property mean / variance at ``Xq``.
+
+    The property at ``x`` is ``f(x) = sum_k p_k(x) g_k(x)``; given the draw's segmentation and
+    hyperparameters, ``f`` and the data are jointly Gaussian, so its conditional mean and
+    variance (noise excluded) follow from the same covariance as the likelihood.
+    """
+    import jax.numpy as jnp
+    from jax.scipy.linalg import solve_triangular
+
+    step = spec.phase == "changepoint" and spec.n_grid > 0
+    Pq = _phase_probs(p, Xq, data["Z"], spec)
+    T = spec.n_props
+    if not spec.n_prop_sources:
+        zeros = jnp.zeros((Xq.shape[0], T))
+        return Pq, zeros, zeros
+    t = data["p_prop"]
+    Pp = _phase_probs(p, data["Xp"], data["Z"], spec, step=step) * data["wp"][:, None]
+    C = _property_cov(p, data, spec, Pp)
+    L = jnp.linalg.cholesky(C)
+    r = data["yp"] * data["wp"]
+    amp = p["amp_prop"]  # (K, T)
+    Kq = _region_kernels(p, Xq, data["Xp"], spec)  # (K, nq, np)
+    Ap = Pp * amp[:, t].T  # (np, K)
+    tq = jnp.arange(T)
+    B = _property_coupling(p, spec, tq, t)  # (T, np)
+    D = (tq[:, None] == t[None, :]).astype(Pq.dtype)
+    cross = jnp.einsum("qk,kt,ik,kqi->tqi", Pq, amp, Ap, Kq) * B[:, None, :]
+    cross = cross + MEAN_PRIOR_SD**2 * (Pq @ Pp.T)[None] * D[:, None, :]  # (T, nq, np)
+    alpha = solve_triangular(L.T, solve_triangular(L, r, lower=True), lower=False)
+    mean = jnp.einsum("tqi,i->qt", cross, alpha)
+    V = solve_triangular(L, cross.reshape(-1, cross.shape[-1]).T, lower=True)  # (np, T*nq)
+    explained = jnp.sum(V * V, axis=0).reshape(T, -1).T  # (nq, T)
+    prior = Pq**2 @ (amp**2 + MEAN_PRIOR_SD**2)  # (nq, T)
+    return Pq, mean, jnp.clip(prior - explained, 0.0, None)
 
 
 @functools.lru_cache(maxsize=32)
@@ -535,15 +647,11 @@ def _predict_program(spec: _Spec, has_prop: bool):
     import jax
     import jax.numpy as jnp
 
-    def run(post, Z, Xb, src_weight):
+    def run(post, data, Xb, src_weight):
         def one(p):
-            probs = _phase_probs(p, Xb, Z, spec)
+            probs, mu, cond = _predict_draw(p, data, Xb, spec)
             if not has_prop:
-                zeros = jnp.zeros((Xb.shape[0], spec.n_props))
-                return probs, zeros, zeros, jnp.zeros(spec.n_props)
-            G, var = _property_functions(p, Xb, Z, spec)
-            mu = jnp.einsum("nk,nkt->nt", probs, G)
-            cond = jnp.einsum("nk,nkt->nt", probs**2, var)
+                return probs, mu, cond, jnp.zeros(spec.n_props)
             noise_var = (_noise(p) ** 2) @ src_weight
             return probs, mu, cond, noise_var
 
@@ -553,7 +661,7 @@ def _predict_program(spec: _Spec, has_prop: bool):
             var = jnp.zeros_like(var)
         return jnp.mean(probs, axis=0), jnp.mean(mu, axis=0), jnp.sqrt(var)
 
-    return jax.jit(run, compiler_options=_COMPILER_OPTIONS)
+    return jax.jit(run, compiler_options=_compiler_options())
 
 
 # --------------------------------------------------------------------------------------------
@@ -846,10 +954,23 @@ class PhaseMapModel:
         }
         n_grid = int(self.n_grid) if self.phase_model == "changepoint" and K == 2 else 0
         if n_grid:
-            # Which points lie right of each grid cell's centre (region 1 of a step boundary).
+            # Which structure points lie right of each grid cell's centre (region 1 of a step
+            # boundary), and which of the n_p + 1 partitions of the property points each cell
+            # induces (partition j: the j leftmost property points in region 0).
             centres = (np.arange(n_grid) + 0.5) / n_grid
-            for key, Xn in (("Ms", data_np["Xs"]), ("Mp", data_np["Xp"])):
-                data_np[key] = (Xn[None, :, 0] >= centres[:, None]).astype(float)
+            data_np["Ms"] = (data_np["Xs"][None, :, 0] >= centres[:, None]).astype(float)
+            xp_real = Xp[:, 0]
+            n_real = len(xp_real)
+            pad_idx = np.arange(n_real, npp)
+            data_np["ord_asc"] = np.concatenate(
+                [np.argsort(xp_real, kind="stable"), pad_idx]
+            ).astype(np.int32)
+            data_np["ord_desc"] = np.concatenate(
+                [np.argsort(-xp_real, kind="stable"), pad_idx]
+            ).astype(np.int32)
+            part = np.searchsorted(np.sort(xp_real), centres, side="left")
+            data_np["cell_part"] = part.astype(np.int32)
+            data_np["cell_part_rev"] = (n_real - part).astype(np.int32)
         self.spec_ = _Spec(
             phase=self.phase_model,
             kernel=self.kernel,
@@ -865,6 +986,9 @@ class PhaseMapModel:
         )
         self.Z_ = Z
         self.n_dim_ = d
+        # The property data (normalized, padded) are part of the fitted model: predictions
+        # condition the integrated-out property functions on them.
+        self.train_ = {k: data_np[k] for k in ("Xp", "yp", "wp", "p_prop", "p_src")}
         t0 = time.perf_counter()
         with x64():
             self._run_inference(data_np)
@@ -889,6 +1013,9 @@ class PhaseMapModel:
             int(self.svi_steps),
             float(self.svi_lr),
             self.chain_method == "vectorized",
+            # Long runs amortize full XLA optimization (about 3x the compile time, ~2x faster
+            # steps); short ones are dominated by compile time.
+            (int(self.num_warmup) + int(self.num_samples)) * int(self.num_chains) >= 4000,
         )
         _, _, init_u = _potential(spec)
         init_u = {k: jnp.asarray(v) for k, v in init_u.items()}
@@ -978,7 +1105,8 @@ class PhaseMapModel:
 
         spec = self.spec_
         post = {k: jnp.asarray(v) for k, v in self.posterior_.items()}
-        Z = jnp.asarray(self.Z_)
+        data = {k: jnp.asarray(v) for k, v in self.train_.items()}
+        data["Z"] = jnp.asarray(self.Z_)
         has_prop = spec.n_prop_sources > 0
         src_weight = np.zeros((max(spec.n_prop_sources, 1), spec.n_props))
         if has_prop:
@@ -994,7 +1122,7 @@ class PhaseMapModel:
             # Pad to a bucket size so that query sets of similar size share one compiled program.
             pad = _bucket(n) - n
             Xp = np.concatenate([Xb, np.full((pad, Xb.shape[1]), 0.5)]) if pad else Xb
-            out = run(post, Z, jnp.asarray(Xp), src_weight)
+            out = run(post, data, jnp.asarray(Xp), src_weight)
             return tuple(np.asarray(o)[:n] for o in out)
 
         return call
@@ -1027,6 +1155,7 @@ class PhaseMapModel:
         base = Path(path)
         base.parent.mkdir(parents=True, exist_ok=True)
         arrays = {f"post__{k}": v for k, v in self.posterior_.items()}
+        arrays.update({f"train__{k}": v for k, v in self.train_.items()})
         arrays.update(
             Z=self.Z_,
             x_lo=self.x_lo_,
@@ -1066,7 +1195,12 @@ class PhaseMapModel:
         st = meta["state"]
         with np.load(base.with_suffix(".npz"), allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
+        if "train__Xp" not in arrays:
+            raise ValueError(
+                f"{base.with_suffix('.npz')}: saved by an older psplab (no property data); refit"
+            )
         model.posterior_ = {k[6:]: v for k, v in arrays.items() if k.startswith("post__")}
+        model.train_ = {k[7:]: v for k, v in arrays.items() if k.startswith("train__")}
         model.Z_ = arrays["Z"]
         model.x_lo_, model.x_scale_ = arrays["x_lo"], arrays["x_scale"]
         model.y_mean_, model.y_std_ = arrays["y_mean"], arrays["y_std"]

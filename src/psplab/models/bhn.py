@@ -94,6 +94,13 @@ class BayesianHypernetwork(ProbabilisticRegressor):
         Share of the training steps run without the held-out rows.
     clip_norm
         Global gradient-norm clip of every Adam step (``None``: no clipping).
+    target_transform
+        ``"auto"`` (default): model ``log y`` for every target whose training values are all
+        positive and span at least a factor 2 (strengths, hardness, grain sizes: their errors
+        grow with the value, and a log keeps predictions positive); otherwise ``y`` itself.
+        ``"log"`` forces the log (all training values must be positive); ``"none"`` never logs.
+        The predictive is then a mixture of log-normals: its mean and std are the exact
+        moments, its quantiles the exponentiated log-space quantiles.
     input_squash
         After standardizing, inputs pass through ``c * asinh(x / c)`` with this ``c`` (``None``:
         no squashing). Near-identity within ``c`` standard deviations, logarithmic beyond, so
@@ -122,6 +129,7 @@ class BayesianHypernetwork(ProbabilisticRegressor):
         holdout_until: float = 0.7,
         input_squash: float | None = None,
         clip_norm: float | None = 1.0,
+        target_transform: str = "auto",
         seed: int = 0,
     ):
         self.hidden = hidden
@@ -141,6 +149,7 @@ class BayesianHypernetwork(ProbabilisticRegressor):
         self.holdout_until = holdout_until
         self.input_squash = input_squash
         self.clip_norm = clip_norm
+        self.target_transform = target_transform
         self.seed = seed
 
     # ------------------------------------------------------------------ configuration
@@ -181,6 +190,8 @@ class BayesianHypernetwork(ProbabilisticRegressor):
             raise ValueError(f"input_squash must be positive or None, got {self.input_squash!r}")
         self.n_features_in_ = X.shape[1]
         self.y_1d_ = is_1d
+        self.log_targets_ = self._choose_log_targets(Y)
+        Y = self._forward_y(Y)
         self.x_scaler_ = Scaler.fit(X)
         self.y_scaler_ = Scaler.fit(Y)
         Xs = self._transform_X(X)
@@ -211,55 +222,82 @@ class BayesianHypernetwork(ProbabilisticRegressor):
         switch = int(round(float(self.holdout_until) * n_steps)) if holdout else 0
         key = jax.random.PRNGKey(int(self.seed))
         k_init, k_train = jax.random.split(key)
-        params = _init_params(k_init, cfg)
-        run = _trainer(
+        start, segment, unravel = _trainer(
             cfg,
             n_pad,
             bs,
             n_steps,
-            switch,
             int(self.n_train_samples),
             float(self.kl_weight),
             float(self.anneal_fraction),
             float(self.learning_rate),
             None if self.clip_norm is None else float(self.clip_norm),
         )
-        params, losses, probe = run(
-            params,
-            jnp.asarray(Xs, jnp.float32),
-            jnp.asarray(Ys, jnp.float32),
-            jnp.asarray(weights),
-            jnp.asarray(probe_weights),
-            k_train,
-        )
-        losses = np.asarray(losses)
-        if not np.all(np.isfinite(losses[-10:])):
-            raise FloatingPointError("BHN training diverged (non-finite loss); lower learning_rate")
-        self.params_ = params
-        self.loss_curve_ = losses
+        state = start(_init_params(k_init, cfg), k_train)
+        Xj, Yj = jnp.asarray(Xs, jnp.float32), jnp.asarray(Ys, jnp.float32)
         self.config_ = cfg
         self.noise_factor_ = np.ones(Y.shape[1])
+        # One compiled segment of Adam steps, called once per phase: steps [0, switch) without
+        # the held-out rows, then the rest on all rows. The probe predictive in between runs on
+        # the compiled predictor, so the training loop carries no branch for it.
         if holdout:
-            mu, spread, noise_var = (np.asarray(a, dtype=float)[hold] for a in probe)
+            state = segment(state, Xj, Yj, jnp.asarray(probe_weights), 0, switch)
+            self.params_ = unravel(state[0])
+            means, stds = self._draws_t(X[hold], _PROBE_DRAWS, _predict_seed(self.seed) + 1)
+            scale = self.y_scaler_.scale
+            mu = (means.mean(axis=0) - self.y_scaler_.mean) / scale
+            spread = means.var(axis=0) / scale**2
+            noise_var = (stds**2).mean(axis=0) / scale**2
             factor = _best_noise_factor(Ys[hold], mu, spread, noise_var)
+        state = segment(state, Xj, Yj, jnp.asarray(weights), switch, n_steps)
+        losses = np.asarray(state[2])
+        if not np.all(np.isfinite(losses[-10:])):
+            raise FloatingPointError("BHN training diverged (non-finite loss); lower learning_rate")
+        self.params_ = unravel(state[0])
+        self.loss_curve_ = losses
+        if holdout:
             # The factor calibrates the probe's noise; the last steps on all rows shrink the
             # learned noise further, so carry the calibrated *level* over to the final network.
-            _, stds = self._draws(X[hold], _PROBE_DRAWS, _predict_seed(self.seed))
+            _, stds = self._draws_t(X[hold], _PROBE_DRAWS, _predict_seed(self.seed))
             final_var = (stds / self.y_scaler_.scale) ** 2
             self.noise_factor_ = factor * np.sqrt(noise_var.mean(0) / final_var.mean(axis=(0, 1)))
         elif mode == "train":
             # The ELBO's optimal noise variance is E_q[(y - f_g(x))^2] = resid^2 + Var_q f, so
             # adding Var_q f again at prediction double-counts it. Scale the noise variance down
             # by the share that is draw-to-draw spread, measured on the training inputs.
-            means, stds = self._draws(X, int(self.n_predict_samples), _predict_seed(self.seed))
+            means, stds = self._draws_t(X, int(self.n_predict_samples), _predict_seed(self.seed))
             spread = means.var(axis=0).mean(axis=0)
             noise_var = (stds**2).mean(axis=(0, 1))
             self.noise_factor_ = np.sqrt(np.clip(1.0 - spread / noise_var, 0.05, 1.0))
         return self
 
+    def _choose_log_targets(self, Y: np.ndarray) -> np.ndarray:
+        mode = self.target_transform
+        if mode not in ("auto", "log", "none"):
+            raise ValueError(f"target_transform must be 'auto', 'log' or 'none', got {mode!r}")
+        positive = np.all(Y > 0, axis=0)
+        if mode == "log":
+            if not np.all(positive):
+                raise ValueError("target_transform='log' needs positive target values")
+            return np.ones(Y.shape[1], dtype=bool)
+        if mode == "none":
+            return np.zeros(Y.shape[1], dtype=bool)
+        ratio = np.where(positive, Y.max(axis=0) / np.where(positive, Y.min(axis=0), 1.0), 0.0)
+        return positive & (ratio >= 2.0)
+
+    def _forward_y(self, Y: np.ndarray) -> np.ndarray:
+        logs = self.log_targets_
+        return np.where(logs, np.log(np.where(logs, Y, 1.0)), Y)
+
     # ------------------------------------------------------------------ prediction
     def _draws(self, X: np.ndarray, n_draws: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        """Per-draw predictive means and noise stds in target units, ``(m, n, t)`` each."""
+        """Per-draw Gaussian means and stds, ``(m, n, t)`` each, in the modelled units.
+
+        Those are the targets' units, or their logs for the targets in ``log_targets_``.
+        """
+        return self._draws_t(X, n_draws, seed)
+
+    def _draws_t(self, X: np.ndarray, n_draws: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         import jax
         import jax.numpy as jnp
 
@@ -295,12 +333,23 @@ class BayesianHypernetwork(ProbabilisticRegressor):
         means, stds = self._draws(X, int(self.n_predict_samples), _predict_seed(self.seed))
         mean = means.mean(axis=0)
         var = means.var(axis=0) + (stds**2).mean(axis=0)
+        logs = np.asarray(getattr(self, "log_targets_", np.zeros(means.shape[-1], bool)))
+        if logs.any():
+            # Mixture of log-normals: exact first two moments.
+            m1 = np.exp(means + 0.5 * stds**2).mean(axis=0)
+            m2 = np.exp(2.0 * means + 2.0 * stds**2).mean(axis=0)
+            mean = np.where(logs, m1, mean)
+            var = np.where(logs, np.maximum(m2 - m1**2, 0.0), var)
         return shape_out(mean, self.y_1d_), shape_out(np.sqrt(var), self.y_1d_)
 
     def predict_quantiles(self, X: np.ndarray, q: np.ndarray | list[float]) -> np.ndarray:
         """Quantiles of the mixture of the per-draw Gaussians, ``(len(q), n[, t])``."""
         means, stds = self._draws(X, int(self.n_predict_samples), _predict_seed(self.seed))
-        return shape_out(mixture_quantiles(means, stds, q), self.y_1d_)
+        return shape_out(self._inverse_y(mixture_quantiles(means, stds, q)), self.y_1d_)
+
+    def _inverse_y(self, A: np.ndarray) -> np.ndarray:
+        logs = np.asarray(getattr(self, "log_targets_", np.zeros(A.shape[-1], bool)))
+        return np.where(logs, np.exp(np.where(logs, A, 0.0)), A) if logs.any() else A
 
     def sample(
         self, X: np.ndarray, n_samples: int = 100, seed: int = 0, include_noise: bool = True
@@ -310,7 +359,7 @@ class BayesianHypernetwork(ProbabilisticRegressor):
         if include_noise:
             rng = np.random.default_rng(seed)
             means = means + stds * rng.standard_normal(means.shape)
-        return shape_out(means, self.y_1d_)
+        return shape_out(self._inverse_y(means), self.y_1d_)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "params_"):
@@ -327,6 +376,7 @@ class BayesianHypernetwork(ProbabilisticRegressor):
             y_scale=self.y_scaler_.scale,
             loss_curve=np.asarray(self.loss_curve_),
             noise_factor=np.asarray(self.noise_factor_),
+            log_targets=np.asarray(self.log_targets_, dtype=bool),
         )
         meta = {
             "n_features_in": int(self.n_features_in_),
@@ -344,6 +394,10 @@ class BayesianHypernetwork(ProbabilisticRegressor):
         self.params_ = to_jax_params(arrays)
         self.loss_curve_ = arrays["loss_curve"]
         self.noise_factor_ = arrays["noise_factor"]
+        # Models saved before target transforms existed modelled every target as is.
+        self.log_targets_ = np.asarray(
+            arrays.get("log_targets", np.zeros(int(meta["n_targets"]), dtype=bool)), dtype=bool
+        )
 
 
 def _predict_seed(seed: int) -> int:
@@ -504,26 +558,31 @@ def _trainer(
     n: int,
     bs: int,
     n_steps: int,
-    switch: int,
     n_samples: int,
     kl_weight: float,
     anneal_fraction: float,
     lr: float,
     clip_norm: float | None,
 ):
-    """One jitted ``lax.scan`` over all Adam steps; data, row weights and key are arguments.
+    """Compiled training pieces ``(start, segment, unravel)`` for one architecture and size.
 
-    Rows with weight 0 (padding, and for the first ``switch`` steps the held-out rows) do not
-    enter the likelihood. At step ``switch`` the predictive on every row (mean, spread between
-    draws, noise variance) is recorded for the held-out calibration.
+    ``start(params, key)`` flattens the parameters, initializes Adam and draws every random
+    number of the run; ``segment(state, X, Y, w, first, stop)`` runs Adam steps
+    ``first..stop-1`` in one jitted ``fori_loop`` (dynamic bounds, so every phase and every fit
+    of the same shapes reuses one compilation). Rows with weight 0 (padding, held-out rows) do
+    not enter the likelihood. ``unravel`` turns the flat parameter vector back into the dict.
     """
     import jax
     import jax.numpy as jnp
     import optax
+    from jax.flatten_util import ravel_pytree
 
     G = _n_units(cfg)
     log2pi = math.log(2.0 * math.pi)
     full = bs >= n
+    # Adam and the clip work on one flat vector: per-leaf updates of ~25 small arrays cost a
+    # kernel launch each per step, which on a CPU dominates the cost of these tiny matrices.
+    _, unravel = ravel_pytree(_init_params(jax.random.PRNGKey(0), cfg))
     opt = optax.adam(optax.cosine_decay_schedule(lr, n_steps, alpha=0.1))
     if clip_norm is not None:
         # A one-draw ELBO gradient is occasionally huge; unclipped, such a step can throw the
@@ -545,51 +604,40 @@ def _trainer(
         kl = jnp.mean(log_q - log_prior)
         return data + kl_weight * ramp * kl / n_eff
 
-    def probe_stats(p, X, z):
-        g, _ = _flow(p, z, cfg)
-        out = jax.vmap(lambda gi: _base_apply(p, gi, X, cfg))(g)
-        mean, std = _heads(p, out, cfg)
-        return mean.mean(0), mean.var(0), (std**2).mean(0)
-
     @jax.jit
-    def run(params, Xj, Yj, w_all, w_probe, key):
-        k_probe, k_z, k_batch = jax.random.split(key, 3)
-        z_probe = jax.random.normal(k_probe, (_PROBE_DRAWS, G))
-        # All random numbers are drawn up front: a PRNG inside the scan body would be compiled
+    def start(params, key):
+        flat, _ = ravel_pytree(params)
+        k_z, k_batch = jax.random.split(key)
+        # All random numbers are drawn up front: a PRNG inside the loop body would be compiled
         # into it, and that compilation costs more than the few kB these arrays take.
         eps = jax.random.normal(k_z, (n_steps, n_samples, G))
         batch_keys = jax.random.split(k_batch, n_steps) if not full else jnp.zeros((n_steps,))
-        zeros = jnp.zeros((n, cfg.n_targets), jnp.float32)
+        losses = jnp.full((n_steps,), jnp.nan, jnp.float32)
+        return flat, opt.init(flat), losses, eps, batch_keys
 
-        def step(carry, xs):
-            i, z, kb = xs
-            p, s, stats = carry
-            if switch > 0:
-                stats = jax.lax.cond(
-                    i == switch,
-                    lambda: probe_stats(p, Xj, z_probe),
-                    lambda: stats,
-                )
-                w = jnp.where(i < switch, w_probe, w_all)
-            else:
-                w = w_all
-            n_eff = jnp.sum(w)
+    @jax.jit
+    def segment(state, Xj, Yj, w, first, stop):
+        flat, opt_state, losses, eps, batch_keys = state
+        n_eff = jnp.sum(w)
+
+        def body(i, carry):
+            p, s, L = carry
             if full:
                 xb, yb, wb = Xj, Yj, w
             else:
-                idx = jax.random.choice(kb, n, (bs,), replace=False)
+                idx = jax.random.choice(batch_keys[i], n, (bs,), replace=False)
                 xb, yb, wb = Xj[idx], Yj[idx], w[idx]
-            value, grads = jax.value_and_grad(loss)(p, xb, yb, wb, n_eff, z, i)
+            value, grads = jax.value_and_grad(
+                lambda f: loss(unravel(f), xb, yb, wb, n_eff, eps[i], i)
+            )(p)
             updates, s = opt.update(grads, s, p)
-            p = optax.apply_updates(p, updates)
-            return (p, s, stats), value
+            return p + updates, s, L.at[i].set(value)
 
-        init = (params, opt.init(params), (zeros, zeros, zeros))
-        xs = (jnp.arange(n_steps), eps, batch_keys)
-        (params, _, stats), losses = jax.lax.scan(step, init, xs)
-        return params, losses, stats
+        # Dynamic loop bounds: both phases run the same compiled loop.
+        flat, opt_state, losses = jax.lax.fori_loop(first, stop, body, (flat, opt_state, losses))
+        return flat, opt_state, losses, eps, batch_keys
 
-    return run
+    return start, segment, unravel
 
 
 @functools.lru_cache(maxsize=32)

@@ -55,7 +55,10 @@ class BayesianHypernetwork(ProbabilisticRegressor):
     hidden
         Widths of the base network's hidden layers.
     n_couplings
-        Number of affine coupling layers in the hypernetwork flow.
+        Number of affine coupling layers in the hypernetwork flow (2: every scale is
+        transformed once, conditioned on the other half; 4 couplings of width 64, the earlier
+        default, cost 1.5x the fit time on NIMS fatigue, and their MAE differed by less than
+        the seed-to-seed spread).
     coupling_hidden
         Width of the small MLP inside each coupling.
     noise
@@ -113,8 +116,8 @@ class BayesianHypernetwork(ProbabilisticRegressor):
     def __init__(
         self,
         hidden: tuple[int, ...] | list[int] = (50, 50),
-        n_couplings: int = 4,
-        coupling_hidden: int = 64,
+        n_couplings: int = 2,
+        coupling_hidden: int = 32,
         noise: str = "homoscedastic",
         prior_std: float = 1.0,
         kl_weight: float = 0.2,

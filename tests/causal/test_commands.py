@@ -90,3 +90,26 @@ def test_cli_bad_input_exits_2_with_one_line_each(tmp_path):
         app, ["causal", str(tmp_path / "missing.toml"), "--out", str(tmp_path / "r")]
     )
     assert res.exit_code == 2 and "not found" in res.output
+
+
+def test_cli_exclude_leaves_columns_out_and_names_unknown_ones(tmp_path):
+    spec = _write_dataset(tmp_path)
+    out = tmp_path / "r"
+    res = CliRunner().invoke(
+        app,
+        ["causal", str(spec), "--out", str(out), "--bootstrap", "0", "--dose-top", "0"]
+        + ["--exclude", "hardness_HV", "--json", str(tmp_path / "s.json")],
+    )
+    assert res.exit_code == 0, res.output
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert "hardness_HV" not in summary["nodes"]
+    assert set(summary["nodes"]) == {"temper_C", "C_wt_pct", "fatigue_MPa"}
+    # Without the mediator both processing knobs act on fatigue directly.
+    parents = {s for s, t in summary["directed_edges"] if t == "fatigue_MPa"}
+    assert parents == {"temper_C", "C_wt_pct"}
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["params"]["exclude"] == ["hardness_HV"]
+    res = CliRunner().invoke(
+        app, ["causal", str(spec), "--out", str(out), "--exclude", "nope", "--bootstrap", "0"]
+    )
+    assert res.exit_code == 2 and "--exclude: 'nope'" in res.output

@@ -63,6 +63,12 @@ def causal_command(
         "--estimator",
         help="Linear effect: optimal (O-set of the graph when identified, else IDA) | ida.",
     ),
+    exclude: str = typer.Option(
+        None,
+        "--exclude",
+        help="Comma-separated columns to leave out of the graph, e.g. a quantity computed from "
+        "another column (ASTM G from the grain size), which breaks faithfulness.",
+    ),
 ) -> None:
     """Learn a tier-consistent causal graph and rank the processing parameters' causal influence."""
     problems = []
@@ -108,6 +114,7 @@ def causal_command(
         scheduler=scheduler,
         seed=seed,
         estimator=estimator,
+        exclude=None if exclude is None else [c.strip() for c in exclude.split(",") if c.strip()],
     )
 
 
@@ -131,8 +138,14 @@ def run(
     seed: int = 0,
     console: Console | None = None,
     estimator: str = "optimal",
+    exclude: list[str] | None = None,
 ) -> dict:
-    """The whole ``psplab causal`` pipeline on a loaded dataset; returns the JSON summary."""
+    """The whole ``psplab causal`` pipeline on a loaded dataset; returns the JSON summary.
+
+    ``exclude`` names columns left out of the analysis. A column that is a deterministic
+    function of another (ASTM G of the grain size) makes both look conditionally independent of
+    everything given the other, so PC drops the edges through them; analyse one of the two.
+    """
     import time
 
     import numpy as np
@@ -154,6 +167,17 @@ def run(
     import pandas as pd
 
     data = pd.DataFrame(X, columns=names)
+    excluded = list(exclude or [])
+    unknown_excluded = [c for c in excluded if c not in names]
+    if unknown_excluded:
+        _fail(
+            [f"--exclude: {c!r} is not a numeric column of the dataset" for c in unknown_excluded]
+        )
+    if excluded:
+        keep = [k for k, n in enumerate(names) if n not in excluded]
+        data = data[[names[k] for k in keep]]
+        names = [names[k] for k in keep]
+        tiers = [tiers[k] for k in keep]
     units = {c.name: c.unit for c in spec.columns}
     props = [c.name for c in spec.properties if c.name in names]
     outcome_list = (
@@ -261,6 +285,7 @@ def run(
         "seed": seed,
         "backend": backend,
         "estimator": estimator,
+        "exclude": excluded,
     }
     write_manifest(
         out,

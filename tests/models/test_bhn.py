@@ -112,3 +112,22 @@ def test_bad_inputs_are_rejected(fitted):
         BayesianHypernetwork(noise="loud").fit(np.zeros((4, 1)), np.arange(4.0))
     with pytest.raises(RuntimeError, match="not fitted"):
         BayesianHypernetwork().predict(np.zeros((2, 1)))
+
+
+def test_log_target_for_positive_wide_targets(tmp_path):
+    # Multiplicative noise: the log of y is the sine problem above, so "auto" must model log y;
+    # intervals then stay positive, cover held-out points and survive a save/load.
+    X, z = _data(100, seed=0)
+    model = make_model("bhn", **PARAMS).fit(X, np.exp(z))
+    assert model.log_targets_.tolist() == [True]
+    Xt, zt = _data(400, seed=1)
+    q05, q95 = model.predict_quantiles(Xt, [0.05, 0.95])
+    assert np.all(q05 > 0)
+    assert 0.8 <= np.mean((np.exp(zt) >= q05) & (np.exp(zt) <= q95)) <= 0.97
+    mean, std = model.predict_dist(Xt)
+    # The log-normal mixture's mean lies above its median (the exponentiated log-space median).
+    assert np.all(mean > model.predict_quantiles(Xt, [0.5])[0])
+    model.save(tmp_path / "bhn_log")
+    np.testing.assert_array_equal(load_model(tmp_path / "bhn_log").predict_dist(Xt)[1], std)
+    with pytest.raises(ValueError, match="positive"):
+        make_model("bhn", **{**PARAMS, "target_transform": "log"}).fit(X, z)

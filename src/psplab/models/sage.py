@@ -15,8 +15,10 @@ are explained jointly by
 
 Inference: MAP (Adam on the unconstrained space), then NUTS started from the MAP point with
 vectorized chains in float64, all in one jitted program that is cached per static configuration
-(data are arguments, padded to bucket sizes), so repeated fits do not compile again. Latent GPs
-are whitened on inducing points so that NUTS mixes fast.
+(data are arguments, padded to bucket sizes), so repeated fits do not compile again. The
+per-region property functions are integrated out analytically (given the segmentation the
+property data are exactly Gaussian), so NUTS samples only the segmentation and the
+hyperparameters; phase latent GPs are whitened on inducing points.
 
 Example
 -------

@@ -12,22 +12,70 @@
 * :func:`influence_table` / :func:`top_drivers` — ranked influence of each parameter per outcome.
 """
 
-from psplab.causal.effects import (
-    AdjustmentResult,
-    DoseResponse,
-    IDAResult,
-    LinearStats,
-    StructuralCausalModel,
-    TotalEffect,
-    ida,
-    optimal_adjustment_set,
-    total_effect,
-    valid_parent_sets,
-)
-from psplab.causal.graph import CausalGraph, compare_graphs, dag_to_cpdag, true_mpdag
-from psplab.causal.influence import influence_table, top_drivers
-from psplab.causal.pc import discover
-from psplab.causal.stability import EdgeStability, bootstrap_edges
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from psplab.causal.effects import (
+        AdjustmentResult,
+        DoseResponse,
+        IDAResult,
+        LinearStats,
+        StructuralCausalModel,
+        TotalEffect,
+        ida,
+        optimal_adjustment_set,
+        total_effect,
+        valid_parent_sets,
+    )
+    from psplab.causal.graph import CausalGraph, compare_graphs, dag_to_cpdag, true_mpdag
+    from psplab.causal.influence import influence_table, top_drivers
+    from psplab.causal.pc import discover
+    from psplab.causal.stability import EdgeStability, bootstrap_edges
+
+# Lazy attributes (PEP 562): `import psplab.causal.commands` (every CLI start) must not
+# pay for SciPy and pandas; they load on first use.
+_EXPORTS = {
+    "AdjustmentResult": "effects",
+    "DoseResponse": "effects",
+    "IDAResult": "effects",
+    "LinearStats": "effects",
+    "StructuralCausalModel": "effects",
+    "TotalEffect": "effects",
+    "ida": "effects",
+    "optimal_adjustment_set": "effects",
+    "total_effect": "effects",
+    "valid_parent_sets": "effects",
+    "CausalGraph": "graph",
+    "compare_graphs": "graph",
+    "dag_to_cpdag": "graph",
+    "true_mpdag": "graph",
+    "influence_table": "influence",
+    "top_drivers": "influence",
+    "discover": "pc",
+    "EdgeStability": "stability",
+    "bootstrap_edges": "stability",
+}
+# Sub-modules the package used to import eagerly; still reachable as attributes.
+_SUBMODULES = ("citests", "effects", "graph", "influence", "pc", "stability")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS, *_SUBMODULES})
+
 
 __all__ = [
     "AdjustmentResult",

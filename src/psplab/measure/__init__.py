@@ -4,16 +4,57 @@ The same functions measure simulated label images (``periodic=True``) and segmen
 micrographs (``periodic=False``); see ``docs/measurement.md``.
 """
 
-from psplab.measure.grains import (
-    astm_g_from_intercept,
-    astm_g_from_na,
-    lognormal_fit,
-    measure_grains,
-)
-from psplab.measure.image import KINDS, guess_kind, measure_image, read_image
-from psplab.measure.particles import measure_particles
-from psplab.measure.phases import measure_phases
-from psplab.measure.twopoint import radial_profile, two_point_statistics
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from psplab.measure.grains import (
+        astm_g_from_intercept,
+        astm_g_from_na,
+        lognormal_fit,
+        measure_grains,
+    )
+    from psplab.measure.image import KINDS, guess_kind, measure_image, read_image
+    from psplab.measure.particles import measure_particles
+    from psplab.measure.phases import measure_phases
+    from psplab.measure.twopoint import radial_profile, two_point_statistics
+
+# Lazy attributes (PEP 562): `import psplab.measure.commands` (every CLI start) must not
+# pay for SciPy and scikit-image; they load on first use of a measurement.
+_EXPORTS = {
+    "astm_g_from_intercept": "grains",
+    "astm_g_from_na": "grains",
+    "lognormal_fit": "grains",
+    "measure_grains": "grains",
+    "KINDS": "image",
+    "guess_kind": "image",
+    "measure_image": "image",
+    "read_image": "image",
+    "measure_particles": "particles",
+    "measure_phases": "phases",
+    "radial_profile": "twopoint",
+    "two_point_statistics": "twopoint",
+}
+# Sub-modules the package used to import eagerly; still reachable as attributes.
+_SUBMODULES = ("_components", "grains", "image", "particles", "phases", "twopoint")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS, *_SUBMODULES})
+
 
 __all__ = [
     "KINDS",

@@ -8,15 +8,39 @@ phase map -- into ``out`` and ends with ``out/report.html``.
 
 from __future__ import annotations
 
-from psplab.report.builder import Run, build_report, build_sections, discover_runs
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from psplab.report.builder import Run, build_report, build_sections, discover_runs
+    from psplab.report.demo import run_demo
+
+# Lazy attributes (PEP 562): `import psplab.report.commands` (every CLI start) must not pay for
+# matplotlib (the builder's figures) nor for the demo, which imports every capability.
+_EXPORTS = {
+    "Run": "builder",
+    "build_report": "builder",
+    "build_sections": "builder",
+    "discover_runs": "builder",
+    "run_demo": "demo",
+}
+# Sub-modules the package used to import eagerly; still reachable as attributes.
+_SUBMODULES = ("builder", "figures", "html")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS, *_SUBMODULES})
+
 
 __all__ = ["Run", "build_report", "build_sections", "discover_runs", "run_demo"]
-
-
-def __getattr__(name: str):
-    # The demo imports every capability; keep `import psplab.report` light.
-    if name == "run_demo":
-        from psplab.report.demo import run_demo
-
-        return run_demo
-    raise AttributeError(name)

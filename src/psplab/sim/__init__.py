@@ -13,15 +13,53 @@ See :mod:`psplab.sim.core` for which recipe parameter drives which output,
 (Cahn-Hilliard, PFHub benchmark 1).
 """
 
-from psplab.sim.core import SimResult, simulate_batch, simulate_recipe
-from psplab.sim.families import (
-    FAMILIES,
-    RECIPE_PARAMS,
-    RECIPE_UNITS,
-    AlloyFamily,
-    Recipe,
-    get_family,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from psplab.sim.core import SimResult, simulate_batch, simulate_recipe
+    from psplab.sim.families import (
+        FAMILIES,
+        RECIPE_PARAMS,
+        RECIPE_UNITS,
+        AlloyFamily,
+        Recipe,
+        get_family,
+    )
+
+# Lazy attributes (PEP 562): `import psplab.sim.commands` (every CLI start) and
+# `import psplab.sim.families` must not pay for JAX; the simulator loads on first use.
+_EXPORTS = {
+    "SimResult": "core",
+    "simulate_batch": "core",
+    "simulate_recipe": "core",
+    "FAMILIES": "families",
+    "RECIPE_PARAMS": "families",
+    "RECIPE_UNITS": "families",
+    "AlloyFamily": "families",
+    "Recipe": "families",
+    "get_family": "families",
+}
+# Sub-modules the package used to import eagerly; still reachable as attributes.
+_SUBMODULES = ("cahn_hilliard", "core", "families", "grain_growth")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS, *_SUBMODULES})
+
 
 __all__ = [
     "FAMILIES",

@@ -7,15 +7,51 @@
   demand (it pulls in JAX).
 """
 
-from psplab.strength.model import (
-    FAMILY_CONSTANTS,
-    StrengthConstants,
-    get_constants,
-    grain_yield_stress_mpa,
-    orowan_mpa,
-    strength_contributions,
-    yield_strength_mpa,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from psplab.strength.model import (
+        FAMILY_CONSTANTS,
+        StrengthConstants,
+        get_constants,
+        grain_yield_stress_mpa,
+        orowan_mpa,
+        strength_contributions,
+        yield_strength_mpa,
+    )
+
+# Lazy attributes (PEP 562): `import psplab.strength.commands` (every CLI start) must not
+# pay for NumPy; the model loads on first use.
+_EXPORTS = {
+    "FAMILY_CONSTANTS": "model",
+    "StrengthConstants": "model",
+    "get_constants": "model",
+    "grain_yield_stress_mpa": "model",
+    "orowan_mpa": "model",
+    "strength_contributions": "model",
+    "yield_strength_mpa": "model",
+}
+# Sub-modules the package used to import eagerly; still reachable as attributes.
+_SUBMODULES = ("model",)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS, *_SUBMODULES})
+
 
 __all__ = [
     "FAMILY_CONSTANTS",

@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _IMAGE_SUFFIXES = (".npy", ".npz", ".png", ".tif", ".tiff")
 
@@ -22,6 +24,8 @@ def _fail(message: str) -> None:
 
 def _as_label_image(arr: np.ndarray, source: str) -> np.ndarray:
     """Validate a 2-D integer label image (a grey RGB(A) image is accepted as its channel)."""
+    import numpy as np
+
     arr = np.asarray(arr)
     if arr.ndim == 3 and arr.shape[-1] in (3, 4):
         rgb = arr[..., :3]
@@ -49,6 +53,8 @@ def read_label_images(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     ``numpy.savez`` from a :class:`psplab.sim.SimResult`); any other file is one grain-label
     image.
     """
+    import numpy as np
+
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
@@ -82,6 +88,7 @@ def read_label_images(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
 
 def _write_outputs(out: Path, res: dict[str, Any], summary: dict[str, Any]) -> dict[str, str]:
     import matplotlib
+    import numpy as np
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -165,6 +172,8 @@ def mechanics_command(
     ),
 ) -> None:
     """FFT homogenization of a microstructure: stiffness, stress–strain curve, 0.2 % yield."""
+    import numpy as np
+
     from psplab.manifest import dump_json, write_manifest
     from psplab.strength import FAMILY_CONSTANTS
 

@@ -1,0 +1,140 @@
+"""CLI start-up: command modules import only typer/rich/stdlib; packages resolve names lazily.
+
+``psplab --help`` imports every ``psplab.<pkg>.commands`` module, so a module-level import of
+JAX, matplotlib, pint, SciPy or pandas in any of them (or in a package ``__init__`` they pull in)
+costs every CLI call seconds. These tests import the modules in fresh interpreters and check
+which heavy top-level packages ended up in ``sys.modules``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+from types import ModuleType
+
+import pytest
+
+import psplab.cli
+
+# Top-level packages that take a noticeable time to import.
+HEAVY = (
+    "causallearn",
+    "dask",
+    "jax",
+    "matplotlib",
+    "networkx",
+    "numpy",
+    "numpyro",
+    "optax",
+    "pandas",
+    "pint",
+    "pyarrow",
+    "scipy",
+    "skimage",
+    "sklearn",
+)
+
+# PENDING: the models command modules (owned by the models engineers) still import NumPy and
+# SciPy at start-up (psplab/models/__init__.py -> models.base -> scipy.stats). The CLI test below
+# allows exactly what these two modules load on their own, computed, not hard-coded.
+PENDING_MODELS = ("psplab.models.commands", "psplab.models.sage_commands")
+OWN_COMMAND_MODULES = tuple(m for m in psplab.cli._COMMAND_MODULES if m not in PENDING_MODELS)
+
+_PROBE = """
+import importlib, json, sys
+heavy = set(sys.argv[1].split(","))
+for name in sys.argv[2:]:
+    if name == "--help":
+        import psplab.cli
+        sys.argv = ["psplab", "--help"]
+        try:
+            psplab.cli.main()
+        except SystemExit as exc:
+            assert exc.code in (0, None), exc.code
+    else:
+        importlib.import_module(name)
+print(json.dumps(sorted({m.split(".")[0] for m in sys.modules} & heavy)))
+"""
+
+
+def _heavy_after(*steps: str) -> set[str]:
+    """Heavy top-level packages loaded by a fresh interpreter after importing ``steps``."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE, ",".join(HEAVY), *steps],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return set(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def test_command_module_list_covers_the_pending_models_modules():
+    # The exclusion below must name modules the CLI really imports, or it hides nothing honestly.
+    assert set(PENDING_MODELS) <= set(psplab.cli._COMMAND_MODULES)
+    assert len(OWN_COMMAND_MODULES) == len(psplab.cli._COMMAND_MODULES) - len(PENDING_MODELS)
+
+
+@pytest.mark.parametrize("module", OWN_COMMAND_MODULES)
+def test_command_module_imports_no_heavy_package(module):
+    assert _heavy_after(module) == set()
+
+
+def test_cli_help_loads_only_what_the_models_commands_load():
+    pending = _heavy_after(*PENDING_MODELS)
+    loaded = _heavy_after("psplab.cli", "--help")
+    # Everything else the CLI loads at start-up comes from the pending models modules.
+    assert loaded <= pending, f"{sorted(loaded - pending)} imported by a non-models module"
+    # The slowest ones are not among them today; if the models modules start importing one of
+    # these, the lead wants to know (update the comment on PENDING_MODELS).
+    assert not loaded & {"jax", "matplotlib", "pint", "pandas"}
+
+
+LAZY_PACKAGES = (
+    "psplab.data",
+    "psplab.sim",
+    "psplab.measure",
+    "psplab.strength",
+    "psplab.causal",
+    "psplab.report",
+)
+
+
+@pytest.mark.parametrize("package", LAZY_PACKAGES)
+def test_lazy_package_exports_the_defining_modules_objects(package):
+    pkg = importlib.import_module(package)
+    assert set(pkg.__all__) <= set(pkg._EXPORTS)
+    for name, where in pkg._EXPORTS.items():
+        source = importlib.import_module(f"{package}.{where}")
+        assert getattr(pkg, name) is getattr(source, name), name
+    namespace: dict = {}
+    exec(f"from {package} import *", namespace)
+    assert {n for n in namespace if n != "__builtins__"} == set(pkg.__all__)
+    for sub in pkg._SUBMODULES:
+        assert isinstance(getattr(pkg, sub), ModuleType)
+        assert getattr(pkg, sub) is sys.modules[f"{package}.{sub}"]
+    assert set(pkg.__all__) <= set(dir(pkg))
+    with pytest.raises(AttributeError, match="no_such_name"):
+        pkg.no_such_name  # noqa: B018
+
+
+def test_public_from_imports_work():
+    from psplab.causal import discover
+    from psplab.data import DatasetSpec, load_dataset
+    from psplab.measure import measure_grains
+    from psplab.report import build_report, run_demo
+    from psplab.sim import FAMILIES, Recipe, simulate_recipe
+    from psplab.strength import yield_strength_mpa
+
+    assert discover.__module__ == "psplab.causal.pc"
+    assert load_dataset.__module__ == "psplab.data.dataset"
+    assert DatasetSpec.__module__ == "psplab.data.spec"
+    assert measure_grains.__module__ == "psplab.measure.grains"
+    assert build_report.__module__ == "psplab.report.builder"
+    assert run_demo.__module__ == "psplab.report.demo"
+    assert simulate_recipe.__module__ == "psplab.sim.core"
+    assert isinstance(FAMILIES["al_mg"].baseline_recipe(), Recipe)
+    assert yield_strength_mpa.__module__ == "psplab.strength.model"

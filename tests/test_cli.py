@@ -36,11 +36,7 @@ HEAVY = (
     "sklearn",
 )
 
-# PENDING: the models command modules (owned by the models engineers) still import NumPy and
-# SciPy at start-up (psplab/models/__init__.py -> models.base -> scipy.stats). The CLI test below
-# allows exactly what these two modules load on their own, computed, not hard-coded.
-PENDING_MODELS = ("psplab.models.commands", "psplab.models.sage_commands")
-OWN_COMMAND_MODULES = tuple(m for m in psplab.cli._COMMAND_MODULES if m not in PENDING_MODELS)
+COMMAND_MODULES = tuple(psplab.cli._COMMAND_MODULES)
 
 _PROBE = """
 import importlib, json, sys
@@ -72,25 +68,24 @@ def _heavy_after(*steps: str) -> set[str]:
     return set(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
-def test_command_module_list_covers_the_pending_models_modules():
-    # The exclusion below must name modules the CLI really imports, or it hides nothing honestly.
-    assert set(PENDING_MODELS) <= set(psplab.cli._COMMAND_MODULES)
-    assert len(OWN_COMMAND_MODULES) == len(psplab.cli._COMMAND_MODULES) - len(PENDING_MODELS)
-
-
-@pytest.mark.parametrize("module", OWN_COMMAND_MODULES)
+@pytest.mark.parametrize("module", COMMAND_MODULES)
 def test_command_module_imports_no_heavy_package(module):
     assert _heavy_after(module) == set()
 
 
-def test_cli_help_loads_only_what_the_models_commands_load():
-    pending = _heavy_after(*PENDING_MODELS)
-    loaded = _heavy_after("psplab.cli", "--help")
-    # Everything else the CLI loads at start-up comes from the pending models modules.
-    assert loaded <= pending, f"{sorted(loaded - pending)} imported by a non-models module"
-    # The slowest ones are not among them today; if the models modules start importing one of
-    # these, the lead wants to know (update the comment on PENDING_MODELS).
-    assert not loaded & {"jax", "matplotlib", "pint", "pandas"}
+def test_cli_help_loads_no_heavy_package():
+    assert _heavy_after("psplab.cli", "--help") == set()
+
+
+def test_models_package_resolves_base_names_lazily():
+    import psplab.models as models
+    from psplab.models import base
+
+    assert models.ProbabilisticRegressor is base.ProbabilisticRegressor
+    assert models.load_model is base.load_model
+    assert isinstance(models.make_model("rf"), base.ProbabilisticRegressor)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        models.nope  # noqa: B018
 
 
 LAZY_PACKAGES = (

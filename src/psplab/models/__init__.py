@@ -6,9 +6,10 @@ Use :func:`make_model` to build a regressor by its CLI name (``bhn``, ``gp``, ``
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from psplab.models.base import MODEL_REGISTRY, ProbabilisticRegressor, load_model
+if TYPE_CHECKING:
+    from psplab.models.base import ProbabilisticRegressor, load_model
 
 MODEL_NAMES = ("bhn", "gp", "ensemble", "dropout", "rf")
 
@@ -21,6 +22,8 @@ def _import_models() -> None:
 
 def make_model(name: str, **params: Any) -> ProbabilisticRegressor:
     """A new, unfitted regressor by name, e.g. ``make_model("gp")`` or ``make_model("bhn", seed=1)``."""
+    from psplab.models.base import MODEL_REGISTRY
+
     if name not in MODEL_REGISTRY:
         _import_models()
     if name not in MODEL_REGISTRY:
@@ -28,6 +31,15 @@ def make_model(name: str, **params: Any) -> ProbabilisticRegressor:
             f"unknown model {name!r} (expected one of {', '.join(sorted(MODEL_REGISTRY))})"
         )
     return MODEL_REGISTRY[name](**params)
+
+
+def __getattr__(name: str) -> Any:
+    # PEP 562: the estimator base (NumPy) loads on first use, so the CLI starts fast.
+    if name in ("MODEL_REGISTRY", "ProbabilisticRegressor", "load_model"):
+        import psplab.models.base as base
+
+        return getattr(base, name)
+    raise AttributeError(f"module 'psplab.models' has no attribute {name!r}")
 
 
 __all__ = ["MODEL_NAMES", "ProbabilisticRegressor", "load_model", "make_model"]

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy import stats
 
 MODEL_REGISTRY: dict[str, type[ProbabilisticRegressor]] = {}
 
@@ -76,6 +75,8 @@ class ProbabilisticRegressor(ABC):
     def predict_quantiles(self, X: np.ndarray, q: np.ndarray | list[float]) -> np.ndarray:
         """Gaussian quantiles of the predictive by default; sample-based models override."""
         mean, std = self.predict_dist(X)
+        from scipy import stats  # here, not at import: keeps `psplab --help` fast
+
         z = stats.norm.ppf(np.asarray(q, dtype=float))
         return mean[None, ...] + z.reshape((-1,) + (1,) * mean.ndim) * std[None, ...]
 

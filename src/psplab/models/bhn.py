@@ -339,8 +339,12 @@ class BayesianHypernetwork(ProbabilisticRegressor):
         logs = np.asarray(getattr(self, "log_targets_", np.zeros(means.shape[-1], bool)))
         if logs.any():
             # Mixture of log-normals: exact first two moments.
-            m1 = np.exp(means + 0.5 * stds**2).mean(axis=0)
-            m2 = np.exp(2.0 * means + 2.0 * stds**2).mean(axis=0)
+            # Exponentiate only the log-modelled columns (the others hold values in target
+            # units, e.g. hundreds of MPa, which would overflow).
+            lm = np.where(logs, means, 0.0)
+            ls = np.where(logs, stds, 0.0)
+            m1 = np.exp(lm + 0.5 * ls**2).mean(axis=0)
+            m2 = np.exp(2.0 * lm + 2.0 * ls**2).mean(axis=0)
             mean = np.where(logs, m1, mean)
             var = np.where(logs, np.maximum(m2 - m1**2, 0.0), var)
         return shape_out(mean, self.y_1d_), shape_out(np.sqrt(var), self.y_1d_)

@@ -82,13 +82,29 @@ def main(argv: list[str] | None = None) -> int:
         state = demo["results"]["stages"].get(stage.name, {})
         seconds = state.get("seconds")
         rows.append({"stage": stage.name, "state": state.get("state"), "seconds": seconds})
-    report_seconds = total - sum(r["seconds"] or 0.0 for r in rows)
-    rows.append({"stage": "report (+ imports)", "state": "done", "seconds": report_seconds})
+    # The side-chain stages run in a second process beside the main chain, so the report's
+    # share is what the longer of the two chains leaves of the total.
+    from psplab.report.demo import SIDE_CHAIN
 
-    print(f"\n{'stage':<20} {'state':<12} {'seconds':>9}")
+    main_s = sum(r["seconds"] or 0.0 for r in rows if r["stage"] not in SIDE_CHAIN)
+    side_s = sum(r["seconds"] or 0.0 for r in rows if r["stage"] in SIDE_CHAIN)
+    for r in rows:
+        r["process"] = "second" if r["stage"] in SIDE_CHAIN else "main"
+    report_seconds = total - max(main_s, side_s)
+    rows.append(
+        {
+            "stage": "report (+ imports)",
+            "state": "done",
+            "seconds": report_seconds,
+            "process": "main",
+        }
+    )
+
+    print(f"\n{'stage':<20} {'state':<12} {'seconds':>9}  process")
     for r in rows:
         sec = "" if r["seconds"] is None else f"{r['seconds']:9.1f}"
-        print(f"{r['stage']:<20} {r['state'] or '':<12} {sec:>9}")
+        print(f"{r['stage']:<20} {r['state'] or '':<12} {sec:>9}  {r['process']}")
+    print(f"{'(main chain / second process)':<33} {main_s:9.1f} / {side_s:.1f}")
     print(
         f"{'total':<20} {'':<12} {total:9.1f}   bar: {BAR_SECONDS:.0f} s "
         f"({'met' if total < BAR_SECONDS else 'NOT met'}; ratio total/bar = {total / BAR_SECONDS:.2f})"

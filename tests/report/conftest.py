@@ -248,7 +248,7 @@ def make_optimize_run(root: Path, seed: int = 0) -> Path:
     return run
 
 
-def make_phasemap_run(root: Path) -> Path:
+def make_phasemap_run(root: Path, rhat_max: float | None = None, name: str = "phasemap") -> Path:
     x1 = np.linspace(-2, 2, 30)
     x2 = np.linspace(-2, 2, 25)
     xx, yy = np.meshgrid(x1, x2)
@@ -258,7 +258,7 @@ def make_phasemap_run(root: Path) -> Path:
     truth = (r >= 1).astype(int)
     rng = np.random.default_rng(0)
     pts = rng.uniform(-2, 2, (20, 2))
-    run = root / "phasemap"
+    run = root / name
     run.mkdir()
     np.savez(
         run / "grid.npz",
@@ -280,6 +280,7 @@ def make_phasemap_run(root: Path) -> Path:
             "accuracy": acc,
             "axis_labels": ["x1 [–]", "x2 [–]"],
             "property_label": "y [a.u.]",
+            **({} if rhat_max is None else {"rhat_max": rhat_max}),
         },
     )
     return run

@@ -142,3 +142,16 @@ def test_cli_report_and_bad_input(full_runs, tmp_path):
     result = runner.invoke(app, ["report", str(tmp_path / "missing")])
     assert result.exit_code == 2
     assert "not a directory" in result.output
+
+
+@pytest.mark.parametrize(("rhat", "warned"), [(3.76, True), (1.004, False)])
+def test_phase_map_section_warns_when_chains_have_not_mixed(tmp_path, rhat, warned):
+    from psplab.report.builder import build_report
+    from tests.report.conftest import make_phasemap_run
+
+    run = make_phasemap_run(tmp_path, rhat_max=rhat, name="pm")
+    out = build_report([run], out=tmp_path / "r.html")
+    text = out.read_text(encoding="utf-8")
+    assert ("have not mixed" in text) is warned
+    if warned:
+        assert f"R-hat is {rhat:.2f}" in text

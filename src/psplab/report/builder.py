@@ -890,6 +890,17 @@ def phasemap_section(runs: Sequence[Run]) -> Section | None:
                 facts.append([text, res[key]])
         if facts:
             sec.add(Table(["quantity", "value"], facts, caption="Phase-map fit."))
+        rhat = res.get("rhat_max")
+        if rhat is not None and float(rhat) > 1.01:
+            # Say it where the reader looks: the map may still be right, its spread is not trusted.
+            sec.add(
+                paragraph(
+                    f"Warning: the largest R-hat is {float(rhat):.2f} (converged chains give "
+                    "< 1.01), so the MCMC chains have not mixed. Read the phase probabilities "
+                    "and the property std as indicative only; refit with more warm-up steps, "
+                    "more chains or fewer inducing points before relying on the uncertainty."
+                )
+            )
         return sec
     return None
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from psplab._lazy import lazy_attributes
+
 if TYPE_CHECKING:
     from psplab.models.base import ProbabilisticRegressor, load_model
 
@@ -33,13 +35,10 @@ def make_model(name: str, **params: Any) -> ProbabilisticRegressor:
     return MODEL_REGISTRY[name](**params)
 
 
-def __getattr__(name: str) -> Any:
-    # PEP 562: the estimator base (NumPy) loads on first use, so the CLI starts fast.
-    if name in ("MODEL_REGISTRY", "ProbabilisticRegressor", "load_model"):
-        import psplab.models.base as base
-
-        return getattr(base, name)
-    raise AttributeError(f"module 'psplab.models' has no attribute {name!r}")
+# PEP 562: the estimator base (NumPy) loads on first use, so the CLI starts fast.
+__getattr__, __dir__ = lazy_attributes(
+    __name__, {"MODEL_REGISTRY": "base", "ProbabilisticRegressor": "base", "load_model": "base"}
+)
 
 
 __all__ = ["MODEL_NAMES", "ProbabilisticRegressor", "load_model", "make_model"]

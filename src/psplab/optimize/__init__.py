@@ -11,8 +11,7 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from psplab._lazy import lazy_attributes
 
 # Lazy attributes: ``import psplab.optimize.store`` (e.g. in a small observer process) should not
 # pay for SciPy's statistics or the optimizer.
@@ -38,15 +37,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        module = importlib.import_module(f"psplab.optimize.{_EXPORTS[name]}")
-        return getattr(module, name)
-    raise AttributeError(f"module 'psplab.optimize' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS, ())
 
 
 __all__ = sorted(_EXPORTS)

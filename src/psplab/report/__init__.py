@@ -8,8 +8,9 @@ phase map -- into ``out`` and ends with ``out/report.html``.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from psplab._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from psplab.report.builder import Run, build_report, build_sections, discover_runs
@@ -28,19 +29,7 @@ _EXPORTS = {
 _SUBMODULES = ("builder", "figures", "html")
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    elif name in _SUBMODULES:
-        value = importlib.import_module(f"{__name__}.{name}")
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS, *_SUBMODULES})
+__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS, _SUBMODULES)
 
 
 __all__ = ["Run", "build_report", "build_sections", "discover_runs", "run_demo"]

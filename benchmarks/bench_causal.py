@@ -480,6 +480,21 @@ def _ancestors(dag, names, target):
     return out
 
 
+def _table_row(case: str, method: str, m: dict) -> str:
+    """One Markdown row: SHD, adjacency and arrowhead precision/recall, tier violations, seconds."""
+    cells = [
+        m["shd"],
+        m["adjacency_precision"],
+        m["adjacency_recall"],
+        m["arrowhead_precision"],
+        m["arrowhead_recall"],
+        m.get("tier_violations", 0),
+        m["seconds"],
+    ]
+    text = [f"{v:.3f}" if isinstance(v, float) else str(v) for v in cells]
+    return "| " + " | ".join([case, method, *text]) + " |"
+
+
 def _table(results) -> list[str]:
     header = [
         "case",
@@ -512,15 +527,7 @@ def _table(results) -> list[str]:
         if "psplab_fisherz" in e:
             variants.append(("psplab fisherz", e["psplab_fisherz"]))
         for method, m in variants:
-            cells = [
-                m["shd"],
-                m["adjacency_precision"],
-                m["adjacency_recall"],
-                m["arrowhead_precision"],
-            ]
-            cells += [m["arrowhead_recall"], m.get("tier_violations", 0), m["seconds"]]
-            text = [f"{v:.3f}" if isinstance(v, float) else str(v) for v in cells]
-            lines.append("| " + " | ".join([case, method, *text]) + " |")
+            lines.append(_table_row(case, method, m))
     pf = results.get("phase_field")
     if pf:
         for method, m in (
@@ -528,15 +535,7 @@ def _table(results) -> list[str]:
             ("psplab rcot", pf["rcot"]),
             ("causal-learn", pf["causal_learn"]),
         ):
-            cells = [
-                m["shd"],
-                m["adjacency_precision"],
-                m["adjacency_recall"],
-                m["arrowhead_precision"],
-            ]
-            cells += [m["arrowhead_recall"], m.get("tier_violations", 0), m["seconds"]]
-            text = [f"{v:.3f}" if isinstance(v, float) else str(v) for v in cells]
-            lines.append("| " + " | ".join(["phase_field", method, *text]) + " |")
+            lines.append(_table_row("phase_field", method, m))
     return lines
 
 

@@ -7,6 +7,11 @@ Datasets (read from ``../shared/data`` through the TOML specs in ``benchmarks/sp
 * ``matbench`` — matbench v0.1 steels on its official 5 folds, wt% composition inputs.
 
 Every model sees the same folds; all hyperparameters are fitted inside the training folds.
+The BHN chooses its input and target transforms by 3-fold cross-validation inside each
+training fold (``--bhn-tune auto``, the default: 4 candidates x 3 inner fits + 1 refit = 13
+fits per fold); ``--bhn-tune none`` fits the defaults as given (the setting for the fit-time
+bar, which compares equal widths, epochs and optimizer). JAX and optax are imported before the
+first fit, so ``fit s`` includes each model's XLA compilation but no module import.
 Prints the command, the machine and a table; ``--json OUT`` writes everything.
 
 Example::
@@ -82,6 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--param", action="append", default=[], help="model.param=value, e.g. bhn.epochs=3000"
     )
+    ap.add_argument(
+        "--bhn-tune",
+        default="auto",
+        help="BHN tuning inside each training fold: 'auto' (psplab.models.selection.BHN_GRID) "
+        "or 'none' (overridden by --param bhn.tune=...)",
+    )
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
 
@@ -91,6 +102,14 @@ def main(argv: list[str] | None = None) -> int:
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     params = parse_params(args.param)
+    if args.bhn_tune not in ("auto", "none"):
+        raise SystemExit(f"--bhn-tune must be 'auto' or 'none', got {args.bhn_tune!r}")
+    if args.bhn_tune == "auto":
+        params.setdefault("bhn", {}).setdefault("tune", "auto")
+    # Imported here, not inside the first timed fit: fit times then include compilation only.
+    import jax  # noqa: F401
+    import optax  # noqa: F401
+
     print("command:", " ".join(["python", *sys.argv]))
     print("machine:", json.dumps(machine_info()))
     results: dict = {

@@ -109,6 +109,27 @@ class BayesianHypernetwork(ProbabilisticRegressor):
         no squashing). Near-identity within ``c`` standard deviations, logarithmic beyond, so
         that heavy-tailed inputs (rare alloying additions far from the mean) do not throw the
         ReLU network into wild extrapolation.
+    input_transform
+        ``"none"`` (default) or ``"log"``: before standardizing, every input column whose
+        training values are all non-negative and heavily right-skewed (sample skewness above 2:
+        times, cooling rates, minor alloying additions) becomes ``log1p(x / s)``, ``s`` the
+        median of its positive training values (new values below 0 are clipped to 0). The rule
+        sees the training rows only.
+    tune
+        Hyperparameters chosen inside the training data (nested cross-validation when this
+        model is itself cross-validated): ``None`` (default) fits the parameters as given;
+        ``"auto"`` tries the small grid :data:`psplab.models.selection.BHN_GRID` (input
+        transform x target transform); a list of dicts tries those parameter overrides. Each
+        candidate is scored by ``tune_cv``-fold cross-validation on the training rows
+        (``tune_metric``: ``"nll"`` or ``"mae"``), then the model is refitted on all of them
+        with the best one (``best_params_``, the table in ``tuning_``). Costs
+        ``len(grid) * tune_cv + 1`` fits; the inner fits reuse the outer fit's compiled
+        training program (rows padded to the same size).
+    tune_cv
+        Inner folds for ``tune``.
+    tune_metric
+        ``"nll"`` (Gaussian predictive NLL, summed over targets) or ``"mae"`` (MAE divided by
+        each target's standard deviation, averaged over targets).
     seed
         The only source of randomness (initialization, training draws, prediction draws).
     """
@@ -133,6 +154,10 @@ class BayesianHypernetwork(ProbabilisticRegressor):
         input_squash: float | None = None,
         clip_norm: float | None = 1.0,
         target_transform: str = "auto",
+        input_transform: str = "none",
+        tune: str | list[dict[str, Any]] | None = None,
+        tune_cv: int = 3,
+        tune_metric: str = "nll",
         seed: int = 0,
     ):
         self.hidden = hidden
@@ -153,106 +178,175 @@ class BayesianHypernetwork(ProbabilisticRegressor):
         self.input_squash = input_squash
         self.clip_norm = clip_norm
         self.target_transform = target_transform
+        self.input_transform = input_transform
+        self.tune = tune
+        self.tune_cv = tune_cv
+        self.tune_metric = tune_metric
         self.seed = seed
 
     # ------------------------------------------------------------------ configuration
     def _config(self, n_in: int, n_targets: int) -> _Config:
-        if self.noise not in ("homoscedastic", "heteroscedastic"):
-            raise ValueError(
-                f"noise must be 'homoscedastic' or 'heteroscedastic', got {self.noise!r}"
-            )
-        hidden = tuple(int(h) for h in self.hidden)
+        noise = self._p("noise")
+        if noise not in ("homoscedastic", "heteroscedastic"):
+            raise ValueError(f"noise must be 'homoscedastic' or 'heteroscedastic', got {noise!r}")
+        hidden = tuple(int(h) for h in self._p("hidden"))
         if not hidden or min(hidden) < 1:
-            raise ValueError(f"hidden must list positive layer widths, got {self.hidden!r}")
-        n_out = n_targets * (2 if self.noise == "heteroscedastic" else 1)
+            raise ValueError(f"hidden must list positive layer widths, got {self._p('hidden')!r}")
+        n_out = n_targets * (2 if noise == "heteroscedastic" else 1)
         return _Config(
             sizes=(n_in, *hidden, n_out),
             n_targets=n_targets,
-            n_couplings=int(self.n_couplings),
-            coupling_hidden=int(self.coupling_hidden),
-            heteroscedastic=self.noise == "heteroscedastic",
-            prior_std=float(self.prior_std),
+            n_couplings=int(self._p("n_couplings")),
+            coupling_hidden=int(self._p("coupling_hidden")),
+            heteroscedastic=noise == "heteroscedastic",
+            prior_std=float(self._p("prior_std")),
         )
 
     # ------------------------------------------------------------------ fitting
+    def _p(self, name: str) -> Any:
+        """A constructor parameter, or the value that ``tune`` selected for it."""
+        best = getattr(self, "best_params_", None) or {}
+        return best[name] if name in best else getattr(self, name)
+
     def _transform_X(self, X: np.ndarray) -> np.ndarray:
+        logs = getattr(self, "log_inputs_", None)
+        if logs is not None and logs.any():
+            X = np.where(logs, np.log1p(np.maximum(X, 0.0) / self.input_log_scale_), X)
         Xs = self.x_scaler_.transform(X)
-        c = self.input_squash
+        c = self._p("input_squash")
         return Xs if c is None else float(c) * np.arcsinh(Xs / float(c))
+
+    def _choose_log_inputs(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mode = self._p("input_transform")
+        if mode not in ("none", "log"):
+            raise ValueError(f"input_transform must be 'none' or 'log', got {mode!r}")
+        d = X.shape[1]
+        if mode == "none":
+            return np.zeros(d, dtype=bool), np.ones(d)
+        from scipy import stats
+
+        nonneg = np.all(X >= 0, axis=0) & np.any(X > 0, axis=0)
+        with np.errstate(all="ignore"):
+            skew = np.nan_to_num(stats.skew(X, axis=0), nan=0.0)
+        logs = nonneg & (skew > 2.0)
+        scale = np.ones(d)
+        for j in np.flatnonzero(logs):
+            scale[j] = float(np.median(X[X[:, j] > 0, j]))
+        return logs, scale
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> BayesianHypernetwork:
         """Fit on ``X (n, d)`` and ``y (n,)`` or ``(n, t)``; returns ``self``."""
-        import jax
+        X, Y, is_1d = check_Xy(X, y)
+        self.best_params_ = {}
+        self.tuning_ = None
+        if self.tune is not None:
+            from psplab.models.selection import BHN_GRID, select_params
+
+            grid = BHN_GRID if self.tune == "auto" else self.tune
+            if isinstance(grid, str) or not all(isinstance(g, dict) for g in grid):
+                raise ValueError(f"tune must be None, 'auto' or a list of dicts, got {self.tune!r}")
+            base = {**self.get_params(), "tune": None}
+            min_rows = _padded_rows(X.shape[0])
+
+            def build(overrides: dict[str, Any]) -> BayesianHypernetwork:
+                model = BayesianHypernetwork(**{**base, **overrides})
+                # Inner fits pad to the outer fit's row count: one compiled training program.
+                model._min_rows = min_rows
+                return model
+
+            best, table = select_params(
+                build,
+                X,
+                Y,
+                grid,
+                cv=int(self.tune_cv),
+                seed=int(self.seed),
+                metric=self.tune_metric,
+            )
+            self.best_params_ = dict(best)
+            self.tuning_ = table
+        return self._fit(X, Y, is_1d)
+
+    def _fit(self, X: np.ndarray, Y: np.ndarray, is_1d: bool) -> BayesianHypernetwork:
         import jax.numpy as jnp
 
-        X, Y, is_1d = check_Xy(X, y)
-        mode = self.calibration
+        P = self._p
+        mode = P("calibration")
         if mode not in ("holdout", "train", "none"):
             raise ValueError(f"calibration must be 'holdout', 'train' or 'none', got {mode!r}")
-        if self.input_squash is not None and not float(self.input_squash) > 0:
-            raise ValueError(f"input_squash must be positive or None, got {self.input_squash!r}")
+        squash = P("input_squash")
+        if squash is not None and not float(squash) > 0:
+            raise ValueError(f"input_squash must be positive or None, got {squash!r}")
         self.n_features_in_ = X.shape[1]
         self.y_1d_ = is_1d
         self.log_targets_ = self._choose_log_targets(Y)
+        self.log_inputs_, self.input_log_scale_ = self._choose_log_inputs(X)
         Y = self._forward_y(Y)
-        self.x_scaler_ = Scaler.fit(X)
+        Xl = np.where(self.log_inputs_, np.log1p(np.maximum(X, 0.0) / self.input_log_scale_), X)
+        self.x_scaler_ = Scaler.fit(Xl)
         self.y_scaler_ = Scaler.fit(Y)
         Xs = self._transform_X(X)
         Ys = self.y_scaler_.transform(Y)
         cfg = self._config(X.shape[1], Y.shape[1])
         n = X.shape[0]
-        full = self.batch_size is None and n <= 1024
-        bs = n if full else int(self.batch_size or 256)
+        batch_size = P("batch_size")
+        full = batch_size is None and n <= 1024
+        bs = n if full else int(batch_size or 256)
         if full:
-            # Pad to a bucket of 32 rows with zero weight: folds of slightly different sizes (and
-            # repeated fits) then share one compiled training program.
-            Xs, _ = _pad_to(Xs, 32)
-            Ys, _ = _pad_to(Ys, 32)
-            bs = Xs.shape[0]
+            # Pad with zero-weight rows to a bucket (multiples of 32, or the outer fit's size for
+            # inner tuning fits): folds of slightly different sizes, repeated fits and the
+            # tuning fits then share one compiled training program.
+            size = max(_padded_rows(n), int(getattr(self, "_min_rows", 0)))
+            Xs, Ys = _pad_rows_to(Xs, size), _pad_rows_to(Ys, size)
+            bs = size
         n_pad = Xs.shape[0]
         weights = np.zeros(n_pad, dtype=np.float32)
         weights[:n] = 1.0
         holdout = mode == "holdout" and n >= 30
         hold = np.zeros(0, dtype=int)
+        seed = int(P("seed"))
         if holdout:
-            rng = np.random.default_rng(int(self.seed) + 101)
-            n_hold = max(5, int(round(float(self.holdout_fraction) * n)))
+            rng = np.random.default_rng(seed + 101)
+            n_hold = max(5, int(round(float(P("holdout_fraction")) * n)))
             hold = np.sort(rng.permutation(n)[:n_hold])
         probe_weights = weights.copy()
         probe_weights[hold] = 0.0
         steps_per_epoch = 1 if bs >= n_pad else math.ceil(n / bs)
-        n_steps = max(1, int(self.epochs) * steps_per_epoch)
-        switch = int(round(float(self.holdout_until) * n_steps)) if holdout else 0
-        key = jax.random.PRNGKey(int(self.seed))
-        k_init, k_train = jax.random.split(key)
+        n_steps = max(1, int(P("epochs")) * steps_per_epoch)
+        switch = int(round(float(P("holdout_until")) * n_steps)) if holdout else 0
+        clip = P("clip_norm")
+        n_samples = int(P("n_train_samples"))
         start, segment, unravel = _trainer(
-            cfg,
-            n_pad,
-            bs,
-            n_steps,
-            int(self.n_train_samples),
-            float(self.kl_weight),
-            float(self.anneal_fraction),
-            float(self.learning_rate),
-            None if self.clip_norm is None else float(self.clip_norm),
+            cfg, n_pad, bs, n_steps, n_samples, None if clip is None else float(clip)
         )
-        state = start(_init_params(k_init, cfg), k_train)
+        # Initial parameters and every random number of the training run come from NumPy,
+        # seeded by `seed`: eager JAX random calls each compile a small program (~0.5 s apiece
+        # on this CPU), which used to cost more than the training itself on a first fit.
+        rng = np.random.default_rng([seed, 1])
+        eps = rng.standard_normal((n_steps, n_samples, _n_units(cfg)), dtype=np.float32)
+        batch_seed = int(rng.integers(2**31 - 1))
+        hyper = np.array(
+            [float(P("learning_rate")), float(P("kl_weight")), float(P("anneal_fraction"))],
+            dtype=np.float32,
+        )
+        state = start(_flatten(_init_params(rng, cfg)), eps, batch_seed)
         Xj, Yj = jnp.asarray(Xs, jnp.float32), jnp.asarray(Ys, jnp.float32)
+        hj = jnp.asarray(hyper)
         self.config_ = cfg
         self.noise_factor_ = np.ones(Y.shape[1])
         # One compiled segment of Adam steps, called once per phase: steps [0, switch) without
         # the held-out rows, then the rest on all rows. The probe predictive in between runs on
         # the compiled predictor, so the training loop carries no branch for it.
         if holdout:
-            state = segment(state, Xj, Yj, jnp.asarray(probe_weights), 0, switch)
+            state = segment(state, Xj, Yj, jnp.asarray(probe_weights), hj, 0, switch)
             self.params_ = unravel(state[0])
-            means, stds = self._draws_t(X[hold], _PROBE_DRAWS, _predict_seed(self.seed) + 1)
+            means, stds = self._draws_t(X[hold], _PROBE_DRAWS, _predict_seed(seed) + 1)
             scale = self.y_scaler_.scale
             mu = (means.mean(axis=0) - self.y_scaler_.mean) / scale
             spread = means.var(axis=0) / scale**2
             noise_var = (stds**2).mean(axis=0) / scale**2
             factor = _best_noise_factor(Ys[hold], mu, spread, noise_var)
-        state = segment(state, Xj, Yj, jnp.asarray(weights), switch, n_steps)
+        state = segment(state, Xj, Yj, jnp.asarray(weights), hj, switch, n_steps)
         losses = np.asarray(state[2])
         if not np.all(np.isfinite(losses[-10:])):
             raise FloatingPointError("BHN training diverged (non-finite loss); lower learning_rate")
@@ -261,21 +355,21 @@ class BayesianHypernetwork(ProbabilisticRegressor):
         if holdout:
             # The factor calibrates the probe's noise; the last steps on all rows shrink the
             # learned noise further, so carry the calibrated *level* over to the final network.
-            _, stds = self._draws_t(X[hold], _PROBE_DRAWS, _predict_seed(self.seed))
+            _, stds = self._draws_t(X[hold], _PROBE_DRAWS, _predict_seed(seed))
             final_var = (stds / self.y_scaler_.scale) ** 2
             self.noise_factor_ = factor * np.sqrt(noise_var.mean(0) / final_var.mean(axis=(0, 1)))
         elif mode == "train":
             # The ELBO's optimal noise variance is E_q[(y - f_g(x))^2] = resid^2 + Var_q f, so
             # adding Var_q f again at prediction double-counts it. Scale the noise variance down
             # by the share that is draw-to-draw spread, measured on the training inputs.
-            means, stds = self._draws_t(X, int(self.n_predict_samples), _predict_seed(self.seed))
+            means, stds = self._draws_t(X, int(P("n_predict_samples")), _predict_seed(seed))
             spread = means.var(axis=0).mean(axis=0)
             noise_var = (stds**2).mean(axis=(0, 1))
             self.noise_factor_ = np.sqrt(np.clip(1.0 - spread / noise_var, 0.05, 1.0))
         return self
 
     def _choose_log_targets(self, Y: np.ndarray) -> np.ndarray:
-        mode = self.target_transform
+        mode = self._p("target_transform")
         if mode not in ("auto", "log", "none"):
             raise ValueError(f"target_transform must be 'auto', 'log' or 'none', got {mode!r}")
         positive = np.all(Y > 0, axis=0)
@@ -301,7 +395,6 @@ class BayesianHypernetwork(ProbabilisticRegressor):
         return self._draws_t(X, n_draws, seed)
 
     def _draws_t(self, X: np.ndarray, n_draws: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        import jax
         import jax.numpy as jnp
 
         self._check_fitted()
@@ -310,7 +403,8 @@ class BayesianHypernetwork(ProbabilisticRegressor):
         # the number of rows or draws (tests, cross-validation folds, optimizers).
         Xp, n = _pad_to(self._transform_X(X), _ROW_BLOCK)
         G = _n_units(self.config_)
-        z = np.asarray(jax.random.normal(jax.random.PRNGKey(int(seed)), (int(n_draws), G)))
+        # NumPy draws: a JAX random call would compile a program per number of draws.
+        z = np.random.default_rng([int(seed), 2]).standard_normal((int(n_draws), G))
         zp, _ = _pad_to(z, _DRAW_BLOCK)
         predict = _predict_factory(self.config_)
         Xj = jnp.asarray(Xp, dtype=jnp.float32)
@@ -333,7 +427,9 @@ class BayesianHypernetwork(ProbabilisticRegressor):
 
     def predict_dist(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior-predictive mean and std (spread of the draws plus the noise)."""
-        means, stds = self._draws(X, int(self.n_predict_samples), _predict_seed(self.seed))
+        means, stds = self._draws(
+            X, int(self._p("n_predict_samples")), _predict_seed(self._p("seed"))
+        )
         mean = means.mean(axis=0)
         var = means.var(axis=0) + (stds**2).mean(axis=0)
         logs = np.asarray(getattr(self, "log_targets_", np.zeros(means.shape[-1], bool)))
@@ -351,7 +447,9 @@ class BayesianHypernetwork(ProbabilisticRegressor):
 
     def predict_quantiles(self, X: np.ndarray, q: np.ndarray | list[float]) -> np.ndarray:
         """Quantiles of the mixture of the per-draw Gaussians, ``(len(q), n[, t])``."""
-        means, stds = self._draws(X, int(self.n_predict_samples), _predict_seed(self.seed))
+        means, stds = self._draws(
+            X, int(self._p("n_predict_samples")), _predict_seed(self._p("seed"))
+        )
         return shape_out(self._inverse_y(mixture_quantiles(means, stds, q)), self.y_1d_)
 
     def _inverse_y(self, A: np.ndarray) -> np.ndarray:
@@ -384,15 +482,20 @@ class BayesianHypernetwork(ProbabilisticRegressor):
             loss_curve=np.asarray(self.loss_curve_),
             noise_factor=np.asarray(self.noise_factor_),
             log_targets=np.asarray(self.log_targets_, dtype=bool),
+            log_inputs=np.asarray(self.log_inputs_, dtype=bool),
+            input_log_scale=np.asarray(self.input_log_scale_, dtype=float),
         )
         meta = {
             "n_features_in": int(self.n_features_in_),
             "y_1d": bool(self.y_1d_),
             "n_targets": int(self.config_.n_targets),
+            "best_params": getattr(self, "best_params_", {}) or {},
         }
         return arrays, meta
 
     def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        # The tuned values first: the architecture (config_) may depend on them.
+        self.best_params_ = dict(meta.get("best_params", {}))
         self.n_features_in_ = int(meta["n_features_in"])
         self.y_1d_ = bool(meta["y_1d"])
         self.x_scaler_ = Scaler(arrays["x_mean"], arrays["x_scale"])
@@ -405,6 +508,9 @@ class BayesianHypernetwork(ProbabilisticRegressor):
         self.log_targets_ = np.asarray(
             arrays.get("log_targets", np.zeros(int(meta["n_targets"]), dtype=bool)), dtype=bool
         )
+        d = self.n_features_in_
+        self.log_inputs_ = np.asarray(arrays.get("log_inputs", np.zeros(d, bool)), dtype=bool)
+        self.input_log_scale_ = np.asarray(arrays.get("input_log_scale", np.ones(d)), dtype=float)
 
 
 def _predict_seed(seed: int) -> int:
@@ -441,37 +547,55 @@ def _masks(cfg: _Config):
     return [jnp.asarray((idx % 2 == (k % 2)).astype(np.float32)) for k in range(cfg.n_couplings)]
 
 
-def _init_params(key, cfg: _Config) -> dict[str, Any]:
-    import jax
-    import jax.numpy as jnp
-
+def _init_params(rng: np.random.Generator, cfg: _Config) -> dict[str, np.ndarray]:
+    """Initial parameters (float32 NumPy arrays) drawn from ``rng``."""
     sizes = cfg.sizes
     G = _n_units(cfg)
-    keys = jax.random.split(key, len(sizes) + cfg.n_couplings)
-    p: dict[str, Any] = {}
+    f32 = np.float32
+    p: dict[str, np.ndarray] = {}
     mu = []
     for i in range(len(sizes) - 1):
         # Directions with unit column norm: Adam's step is then a sizeable *relative* change of
         # each direction (with N(0, 1) entries the angles barely move and the net underfits).
-        p[f"V{i}"] = jax.random.normal(
-            keys[i], (sizes[i], sizes[i + 1]), dtype=jnp.float32
-        ) / math.sqrt(sizes[i])
-        p[f"b{i}"] = jnp.zeros((sizes[i + 1],), jnp.float32)
+        p[f"V{i}"] = (rng.standard_normal((sizes[i], sizes[i + 1])) / math.sqrt(sizes[i])).astype(
+            f32
+        )
+        p[f"b{i}"] = np.zeros((sizes[i + 1],), f32)
         last = i == len(sizes) - 2
         # Scales that keep unit variance through ReLU layers (sqrt 2) and a small output layer.
-        mu.append(np.full(sizes[i + 1], 1.0 if last else math.sqrt(2.0), dtype=np.float32))
-    p["mu"] = jnp.asarray(np.concatenate(mu))
-    p["log_sigma"] = jnp.full((G,), math.log(0.05), jnp.float32)
+        mu.append(np.full(sizes[i + 1], 1.0 if last else math.sqrt(2.0), dtype=f32))
+    p["mu"] = np.concatenate(mu)
+    p["log_sigma"] = np.full((G,), math.log(0.05), f32)
     H = cfg.coupling_hidden
     for k in range(cfg.n_couplings):
-        kk = keys[len(sizes) + k]
-        p[f"c{k}_W0"] = jax.random.normal(kk, (G, H), dtype=jnp.float32) * math.sqrt(2.0 / G)
-        p[f"c{k}_b0"] = jnp.zeros((H,), jnp.float32)
+        p[f"c{k}_W0"] = (rng.standard_normal((G, H)) * math.sqrt(2.0 / G)).astype(f32)
+        p[f"c{k}_b0"] = np.zeros((H,), f32)
         # Zero output layer: every coupling starts as the identity.
-        p[f"c{k}_W1"] = jnp.zeros((H, 2 * G), jnp.float32)
-        p[f"c{k}_b1"] = jnp.zeros((2 * G,), jnp.float32)
-    p["log_noise"] = jnp.full((cfg.n_targets,), math.log(0.3), jnp.float32)
+        p[f"c{k}_W1"] = np.zeros((H, 2 * G), f32)
+        p[f"c{k}_b1"] = np.zeros((2 * G,), f32)
+    p["log_noise"] = np.full((cfg.n_targets,), math.log(0.3), f32)
     return p
+
+
+def _flatten(params: dict[str, np.ndarray]) -> np.ndarray:
+    """One flat float32 vector, leaves in sorted-name order (the order of :func:`_unraveler`)."""
+    return np.concatenate([np.ravel(params[k]) for k in sorted(params)]).astype(np.float32)
+
+
+def _unraveler(cfg: _Config):
+    """Inverse of :func:`_flatten` for ``cfg``'s parameters, traceable by JAX."""
+    shapes = {k: v.shape for k, v in _init_params(np.random.default_rng(0), cfg).items()}
+    layout = []
+    offset = 0
+    for k in sorted(shapes):
+        size = int(np.prod(shapes[k], dtype=int))
+        layout.append((k, offset, size, shapes[k]))
+        offset += size
+
+    def unravel(flat):
+        return {k: flat[o : o + n].reshape(shape) for k, o, n, shape in layout}
+
+    return unravel
 
 
 def _flow(p: dict[str, Any], z, cfg: _Config):
@@ -531,10 +655,19 @@ def _heads(p: dict[str, Any], out, cfg: _Config):
 
 def _pad_to(A: np.ndarray, multiple: int) -> tuple[np.ndarray, int]:
     n = A.shape[0]
-    size = -(-n // multiple) * multiple
-    if size == n:
-        return A, n
-    return np.concatenate([A, np.repeat(A[:1], size - n, axis=0)]), n
+    return _pad_rows_to(A, -(-n // multiple) * multiple), n
+
+
+def _padded_rows(n: int) -> int:
+    """Training rows after padding: the next multiple of 32."""
+    return -(-n // 32) * 32
+
+
+def _pad_rows_to(A: np.ndarray, size: int) -> np.ndarray:
+    n = A.shape[0]
+    if size <= n:
+        return A
+    return np.concatenate([A, np.repeat(A[:1], size - n, axis=0)])
 
 
 def _best_noise_factor(
@@ -560,43 +693,34 @@ _PROBE_DRAWS = 64  # draws of g behind the held-out predictive used for calibrat
 
 
 @functools.lru_cache(maxsize=32)
-def _trainer(
-    cfg: _Config,
-    n: int,
-    bs: int,
-    n_steps: int,
-    n_samples: int,
-    kl_weight: float,
-    anneal_fraction: float,
-    lr: float,
-    clip_norm: float | None,
-):
+def _trainer(cfg: _Config, n: int, bs: int, n_steps: int, n_samples: int, clip_norm: float | None):
     """Compiled training pieces ``(start, segment, unravel)`` for one architecture and size.
 
-    ``start(params, key)`` flattens the parameters, initializes Adam and draws every random
-    number of the run; ``segment(state, X, Y, w, first, stop)`` runs Adam steps
-    ``first..stop-1`` in one jitted ``fori_loop`` (dynamic bounds, so every phase and every fit
-    of the same shapes reuses one compilation). Rows with weight 0 (padding, held-out rows) do
-    not enter the likelihood. ``unravel`` turns the flat parameter vector back into the dict.
+    ``start(flat, eps, batch_seed)`` initializes Adam on the flat parameter vector and holds
+    the run's standard-normal draws ``eps (n_steps, n_samples, G)``;
+    ``segment(state, X, Y, w, hyper, first, stop)`` runs Adam steps ``first..stop-1`` in one
+    jitted ``fori_loop`` (dynamic bounds, so every phase and every fit of the same shapes reuses
+    one compilation). ``hyper = [learning_rate, kl_weight, anneal_fraction]`` is an argument,
+    not a constant, so fits that differ only in those (the tuning grid) share the program too.
+    Rows with weight 0 (padding, held-out rows) do not enter the likelihood. ``unravel`` turns
+    the flat parameter vector back into the dict.
     """
     import jax
     import jax.numpy as jnp
     import optax
-    from jax.flatten_util import ravel_pytree
 
-    G = _n_units(cfg)
     log2pi = math.log(2.0 * math.pi)
     full = bs >= n
     # Adam and the clip work on one flat vector: per-leaf updates of ~25 small arrays cost a
     # kernel launch each per step, which on a CPU dominates the cost of these tiny matrices.
-    _, unravel = ravel_pytree(_init_params(jax.random.PRNGKey(0), cfg))
-    opt = optax.adam(optax.cosine_decay_schedule(lr, n_steps, alpha=0.1))
+    unravel = _unraveler(cfg)
+    opt = optax.scale_by_adam()
     if clip_norm is not None:
         # A one-draw ELBO gradient is occasionally huge; unclipped, such a step can throw the
         # network into a poor optimum it never leaves (NIMS: one fold's MAE 78 instead of ~20).
         opt = optax.chain(optax.clip_by_global_norm(clip_norm), opt)
 
-    def loss(p, xb, yb, wb, n_eff, z, step):
+    def loss(p, xb, yb, wb, n_eff, z, step, kl_weight, anneal_fraction):
         g, logdet = _flow(p, z, cfg)
         log_q = -0.5 * jnp.sum(z**2 + log2pi, axis=-1) - logdet
         log_prior = -0.5 * jnp.sum(
@@ -612,20 +736,21 @@ def _trainer(
         return data + kl_weight * ramp * kl / n_eff
 
     @jax.jit
-    def start(params, key):
-        flat, _ = ravel_pytree(params)
-        k_z, k_batch = jax.random.split(key)
-        # All random numbers are drawn up front: a PRNG inside the loop body would be compiled
-        # into it, and that compilation costs more than the few kB these arrays take.
-        eps = jax.random.normal(k_z, (n_steps, n_samples, G))
-        batch_keys = jax.random.split(k_batch, n_steps) if not full else jnp.zeros((n_steps,))
+    def start(flat, eps, batch_seed):
+        # All random numbers come in from outside: a PRNG inside the loop body would be
+        # compiled into it, and that compilation costs more than the few kB these arrays take.
+        if full:
+            batch_keys = jnp.zeros((n_steps,))
+        else:
+            batch_keys = jax.random.split(jax.random.PRNGKey(batch_seed), n_steps)
         losses = jnp.full((n_steps,), jnp.nan, jnp.float32)
         return flat, opt.init(flat), losses, eps, batch_keys
 
     @jax.jit
-    def segment(state, Xj, Yj, w, first, stop):
+    def segment(state, Xj, Yj, w, hyper, first, stop):
         flat, opt_state, losses, eps, batch_keys = state
         n_eff = jnp.sum(w)
+        lr, kl_weight, anneal_fraction = hyper[0], hyper[1], hyper[2]
 
         def body(i, carry):
             p, s, L = carry
@@ -635,16 +760,24 @@ def _trainer(
                 idx = jax.random.choice(batch_keys[i], n, (bs,), replace=False)
                 xb, yb, wb = Xj[idx], Yj[idx], w[idx]
             value, grads = jax.value_and_grad(
-                lambda f: loss(unravel(f), xb, yb, wb, n_eff, eps[i], i)
+                lambda f: loss(unravel(f), xb, yb, wb, n_eff, eps[i], i, kl_weight, anneal_fraction)
             )(p)
             updates, s = opt.update(grads, s, p)
-            return p + updates, s, L.at[i].set(value)
+            # Adam with a cosine decay of the learning rate to 10% (optax.cosine_decay_schedule
+            # with alpha=0.1), written out so that the rate is an argument.
+            frac = jnp.minimum(i, n_steps) / n_steps
+            rate = lr * (0.9 * 0.5 * (1.0 + jnp.cos(jnp.pi * frac)) + 0.1)
+            return p - rate * updates, s, L.at[i].set(value)
 
         # Dynamic loop bounds: both phases run the same compiled loop.
         flat, opt_state, losses = jax.lax.fori_loop(first, stop, body, (flat, opt_state, losses))
         return flat, opt_state, losses, eps, batch_keys
 
-    return start, segment, unravel
+    def unravel_numpy(flat):
+        # For the callers, in NumPy: eager JAX slices would each compile a small program.
+        return unravel(np.asarray(flat))
+
+    return start, segment, unravel_numpy
 
 
 @functools.lru_cache(maxsize=32)

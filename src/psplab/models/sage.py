@@ -31,6 +31,7 @@ Example
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -179,6 +180,9 @@ class _Spec:
     n_inducing: int
     boundary_width: float = 0.001
     n_grid: int = 0  # > 0: the change point is marginalized on this many grid cells
+    # Phase-GP kernel hyperparameters fixed at their MAP values during NUTS (empirical Bayes):
+    # the whitened projections are then computed once per fit instead of at every leapfrog step.
+    phase_kernel_fixed: bool = False
 
 
 def _bucket(n: int) -> int:
@@ -226,7 +230,20 @@ def _phase_probs(params: dict, X, Z, spec: _Spec, step: bool = False):
             return jax.nn.one_hot(region, spec.n_regions, dtype=X.dtype)
         return _cp_probs(X, bounds, spec.boundary_width, spec.n_regions)
     A, _ = whitened_projection(X, Z, params["ls_phase"], params["amp_phase"], spec.kernel)
+    return _softmax_ref(A, params)
+
+
+def _softmax_ref(A, params: dict):
+    """Region probabilities from ``K - 1`` latent functions ``A v + b``; the last region's is 0.
+
+    Pinning one logit (a reference region) removes the softmax's shift invariance, which would
+    otherwise leave a flat direction in the posterior for NUTS to wander along.
+    """
+    import jax
+    import jax.numpy as jnp
+
     F = A @ params["v_phase"] + params["bias_phase"][None, :]
+    F = jnp.concatenate([F, jnp.zeros((F.shape[0], 1), F.dtype)], axis=1)
     return jax.nn.softmax(F, axis=1)
 
 
@@ -390,10 +407,11 @@ def _sites(spec: _Spec) -> dict[str, tuple[str, tuple[int, ...], tuple[float, fl
             # Dirichlet(1) gaps = uniform prior on ordered change points in the data range.
             sites["gaps"] = ("simplex", (K,), (1.0, 0.0))
     else:
-        sites["ls_phase"] = ("lognormal", (d,), (float(np.log(0.25)), 0.5))
-        sites["amp_phase"] = ("lognormal", (), (float(np.log(3.0)), 0.5))
-        sites["bias_phase"] = ("normal", (K,), (0.0, 1.0))
-        sites["v_phase"] = ("normal", (M, K), (0.0, 1.0))
+        if not spec.phase_kernel_fixed:
+            sites["ls_phase"] = ("lognormal", (d,), (float(np.log(0.25)), 0.5))
+            sites["amp_phase"] = ("lognormal", (), (float(np.log(3.0)), 0.5))
+        sites["bias_phase"] = ("normal", (K - 1,), (0.0, 1.0))
+        sites["v_phase"] = ("normal", (M, K - 1), (0.0, 1.0))
     if spec.n_struct_sources:
         sites["label_noise"] = ("beta", (spec.n_struct_sources,), (1.0, 50.0))
     if spec.n_prop_sources:
@@ -416,14 +434,21 @@ def _log_likelihood(p: dict, data: dict, spec: _Spec):
         # measured points, and the location's posterior given the other parameters is exact.
         return logsumexp(_grid_log_likelihood(p, data, spec)) - jnp.log(spec.n_grid)
     ll = jnp.zeros(())
+
+    def probs(which: str):
+        if spec.phase_kernel_fixed:
+            return _softmax_ref(data["A" + which], p)  # projection precomputed at the MAP
+        return _phase_probs(p, data["X" + which], data["Z"], spec)
+
     if spec.n_struct_sources:
-        probs_s = _phase_probs(p, data["Xs"], data["Z"], spec)
-        ll = ll + _structure_log_likelihood(p, data, spec, probs_s)
+        ll = ll + _structure_log_likelihood(p, data, spec, probs("s"))
     if spec.n_prop_sources:
-        probs_p = _phase_probs(p, data["Xp"], data["Z"], spec)
-        ll = ll + _property_log_likelihood(p, data, spec, probs_p)
+        ll = ll + _property_log_likelihood(p, data, spec, probs("p"))
     return ll
 
+
+# Sites that phase_kernel="map" holds at their MAP value (no R-hat for them).
+_FIXED_SITES = ("ls_phase", "amp_phase")
 
 # Start of the label-noise rate (logit): e = 0.018, near the Beta(1, 50) prior's median.
 _PRIOR_MEDIANS = {"label_noise": -4.0}
@@ -500,17 +525,22 @@ def _potential(spec: _Spec):
     return potential, constrain, init_u
 
 
-def _compiler_options() -> dict:
+def _compiler_options(fit: bool, full_opt: bool = True) -> dict:
     """XLA options for the SAGE programs.
 
-    Most of a fit's compile time is LLVM optimization of the NUTS program, a loop of many tiny
-    ops; cheaper code generation costs little at run time for the prediction program (used
-    there). The fit program is fully optimized unless ``PSPLAB_SAGE_FAST_COMPILE=1``;
-    ``PSPLAB_SAGE_FULL_OPT=1`` also optimizes the prediction program fully.
+    Compiling, not sampling, is most of a small fit's time on the CPU. The programs are loops
+    of many tiny ops, and XLA's newer CPU fusion emitters cost about a third more compile time
+    on them than the classic ones (1-D challenge: 5.2 -> 3.2 s), so those are turned off. The
+    fit program keeps full LLVM optimization (half the step time of level 0, which matters for
+    stiff posteriors) unless ``full_opt`` is False (``PSPLAB_SAGE_FAST_COMPILE=1``); the
+    prediction program, run once per batch of query points, uses the cheap code generation
+    unless ``PSPLAB_SAGE_FULL_OPT=1``.
     """
-    if os.environ.get("PSPLAB_SAGE_FULL_OPT"):
-        return {}
-    return {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
+    options: dict = {"xla_cpu_use_fusion_emitters": False}
+    if os.environ.get("PSPLAB_SAGE_FULL_OPT") or (fit and full_opt):
+        return options
+    options.update(xla_backend_optimization_level=0, xla_llvm_disable_expensive_passes=True)
+    return options
 
 
 @functools.lru_cache(maxsize=32)
@@ -537,7 +567,10 @@ def _fit_program(
     import optax
     from numpyro.infer.hmc import hmc
 
-    potential, constrain, _ = _potential(spec)
+    # The MAP search runs on every site; NUTS on the sites left when the phase-GP kernel
+    # hyperparameters are fixed at their MAP values.
+    map_potential, map_constrain, _ = _potential(dataclasses.replace(spec, phase_kernel_fixed=False))
+    potential, constrain, sample_init = _potential(spec)
     init_kernel, sample_kernel = hmc(
         potential_fn_gen=lambda data: lambda u: potential(u, data), algo="NUTS"
     )
@@ -545,11 +578,17 @@ def _fit_program(
     def program(data, init_u, key):
         k_mcmc, k_cp = jax.random.split(key)
         opt = optax.adam(svi_lr)
-        value_and_grad = jax.value_and_grad(potential)
+        value_and_grad = jax.value_and_grad(map_potential)
 
         def adam(carry, _):
             u, st = carry
             loss, g = value_and_grad(u, data)
+            if spec.phase_kernel_fixed:
+                # The amplitude stays at its prior median: jointly with the whitened weights v
+                # the MAP would inflate it (a large amplitude lets v shrink towards its prior
+                # mode; 20 instead of 3 on challenge 2a), leaving NUTS a stiff, saturated
+                # softmax to sample.
+                g = dict(g, amp_phase=jnp.zeros_like(g["amp_phase"]))
             updates, st = opt.update(g, st, u)
             return (optax.apply_updates(u, updates), st), loss
 
@@ -559,10 +598,19 @@ def _fit_program(
             )
             last = losses[-1]
         else:
-            u_map, last = init_u, potential(init_u, data)
+            u_map, last = init_u, map_potential(init_u, data)
         ok = jnp.isfinite(last)
         # A failed MAP falls back to the prior-median start rather than NaNs.
         u0 = jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), u_map, init_u)
+        if spec.phase_kernel_fixed:
+            p_map = map_constrain(u0)
+            data = dict(data)
+            for which in ("s", "p"):
+                X = data["X" + which]
+                data["A" + which] = whitened_projection(
+                    X, data["Z"], p_map["ls_phase"], p_map["amp_phase"], spec.kernel
+                )[0]
+            u0 = {name: u0[name] for name in sample_init}
 
         def chain(k):
             state = init_kernel(
@@ -577,11 +625,11 @@ def _fit_program(
             # One scan over warmup + sampling: a single copy of the NUTS kernel to compile.
             def step(s, _):
                 s = sample_kernel(s, model_args=(data,))
-                return s, (s.z, s.diverging)
+                return s, (s.z, (s.diverging, s.num_steps))
 
             _, (zs, div) = jax.lax.scan(step, state, None, length=num_warmup + num_samples)
             take = lambda a: a[num_warmup:]  # noqa: E731
-            return jax.tree_util.tree_map(take, zs), div[num_warmup:]
+            return jax.tree_util.tree_map(take, zs), jax.tree_util.tree_map(take, div)
 
         keys = jax.random.split(k_mcmc, num_chains)
         if vectorized:
@@ -591,6 +639,10 @@ def _fit_program(
             # conds (vmap) multiplies trace + compile time about tenfold on the CPU.
             zs, div = jax.lax.map(chain, keys)
         post = jax.vmap(jax.vmap(constrain))(zs)
+        if spec.phase_kernel_fixed:
+            for name in ("ls_phase", "amp_phase"):
+                value = p_map[name]
+                post[name] = jnp.broadcast_to(value, (num_chains, num_samples) + value.shape)
         if spec.phase == "changepoint" and spec.n_grid:
             # Draw the change point from its exact conditional given each draw's parameters:
             # a grid cell, then uniformly inside it.
@@ -603,8 +655,7 @@ def _fit_program(
             post["boundary"] = b.reshape(num_chains, num_samples, 1)
         return post, div, last
 
-    options = {} if full_opt else _compiler_options()
-    return jax.jit(program, compiler_options=options)
+    return jax.jit(program, compiler_options=_compiler_options(fit=True, full_opt=full_opt))
 
 
 def _predict_draw(p: dict, data: dict, Xq, spec: _Spec):
@@ -664,7 +715,7 @@ def _predict_program(spec: _Spec, has_prop: bool):
             var = jnp.zeros_like(var)
         return jnp.mean(probs, axis=0), jnp.mean(mu, axis=0), jnp.sqrt(var)
 
-    return jax.jit(run, compiler_options=_compiler_options())
+    return jax.jit(run, compiler_options=_compiler_options(fit=False))
 
 
 # --------------------------------------------------------------------------------------------
@@ -736,6 +787,13 @@ class PhaseMapModel:
     max_inducing
         Inducing points for the whitened latent GPs: all distinct inputs when there are at most
         this many, else k-means centres.
+    phase_kernel
+        ``"map"`` (default): the phase GPs' lengthscales and amplitude are fixed at their MAP
+        values (type-II / empirical Bayes) and NUTS samples the latent functions, offsets and
+        property hyperparameters: the latent functions are then a fixed linear map of
+        ``N(0, I)`` weights, a posterior NUTS mixes on (sampling the kernel too leaves a funnel
+        between amplitude and weights: R-hat 3-4 on the 2-D challenges) and each step costs a
+        matrix product instead of a Cholesky factorization. ``"sample"``: sample them too.
     max_tree_depth, target_accept_prob
         NUTS settings (tree depth 5 by default: at most 31 leapfrog steps per draw).
     max_stored_draws
@@ -764,6 +822,7 @@ class PhaseMapModel:
         svi_steps: int = 1500,
         svi_lr: float = 0.02,
         max_inducing: int = 64,
+        phase_kernel: str = "map",
         max_tree_depth: int | None = None,
         target_accept_prob: float = 0.85,
         max_stored_draws: int = 400,
@@ -782,6 +841,7 @@ class PhaseMapModel:
         self.svi_steps = svi_steps
         self.svi_lr = svi_lr
         self.max_inducing = max_inducing
+        self.phase_kernel = phase_kernel
         self.max_tree_depth = max_tree_depth
         self.target_accept_prob = target_accept_prob
         self.max_stored_draws = max_stored_draws
@@ -806,6 +866,8 @@ class PhaseMapModel:
             raise ValueError(
                 f"phase_model must be one of {', '.join(PHASE_MODELS)}, got {self.phase_model!r}"
             )
+        if self.phase_kernel not in ("map", "sample"):
+            raise ValueError(f"phase_kernel must be 'map' or 'sample', got {self.phase_kernel!r}")
         if self.chain_method not in ("sequential", "vectorized"):
             raise ValueError(
                 f"chain_method must be 'sequential' or 'vectorized', got {self.chain_method!r}"
@@ -986,6 +1048,7 @@ class PhaseMapModel:
             n_inducing=len(Z),
             boundary_width=float(self.boundary_width),
             n_grid=n_grid,
+            phase_kernel_fixed=self.phase_model == "gp" and self.phase_kernel == "map",
         )
         self.Z_ = Z
         self.n_dim_ = d
@@ -1020,16 +1083,18 @@ class PhaseMapModel:
             # dominates for stiff posteriors (noise-free property data: 1d_2 ran 45 -> 20 CPU s).
             not os.environ.get("PSPLAB_SAGE_FAST_COMPILE"),
         )
-        _, _, init_u = _potential(spec)
+        _, _, init_u = _potential(dataclasses.replace(spec, phase_kernel_fixed=False))
         init_u = {k: jnp.asarray(v) for k, v in init_u.items()}
-        post, div, loss = program(data, init_u, jax.random.PRNGKey(int(self.seed)))
+        post, (div, steps), loss = program(data, init_u, jax.random.PRNGKey(int(self.seed)))
         self.svi_loss_ = float(loss)
         by_chain = {k: np.asarray(v) for k, v in post.items()}
         diverging = np.asarray(div)
 
         # R-hat/ESS over every parameter, the change point included when it is sampled by NUTS
         # (Dirichlet gaps) or drawn from its exact conditional (marginalized on a grid).
-        stats = summary(by_chain, group_by_chain=True)
+        # Sites held at their MAP value are constants, not draws: no R-hat/ESS for them.
+        sampled = {k: v for k, v in by_chain.items() if np.ptp(v) > 0 or k not in _FIXED_SITES}
+        stats = summary(sampled, group_by_chain=True)
         rhat = np.concatenate([np.ravel(s["r_hat"]) for s in stats.values()])
         ess = np.concatenate([np.ravel(s["n_eff"]) for s in stats.values()])
         self.diagnostics_ = {
@@ -1039,6 +1104,8 @@ class PhaseMapModel:
             "num_samples": int(self.num_samples),
             "num_chains": int(self.num_chains),
             "svi_loss": self.svi_loss_,
+            "mean_leapfrog_steps": float(np.mean(steps)),
+            "max_tree_depth": int(self.max_tree_depth or 5),
         }
         self._warn_if_bad()
 

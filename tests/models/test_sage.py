@@ -20,7 +20,7 @@ from psplab.models.sage import (
 from psplab.models.sage_acquire import acquisition_scores, suggest_batch
 
 # One static configuration for every GP phase-map fit in this module: the tiny data and SAGE
-# challenge 2a pad to the same bucket sizes (structure 128 rows, property 64), so all of them
+# challenge 2a pad to the same bucket sizes (structure 96 rows, property 48), so all of them
 # (API fit, CLI fit, challenge fit) share one compiled NUTS program.
 TINY = dict(num_warmup=100, num_samples=50, svi_steps=300, max_inducing=36, seed=0)
 
@@ -28,11 +28,11 @@ TINY = dict(num_warmup=100, num_samples=50, svi_steps=300, max_inducing=36, seed
 def _tiny_data(seed: int = 0):
     """2-D, two regions (x0 > 0.5), a property that jumps at the boundary."""
     rng = np.random.default_rng(seed)
-    xs = rng.uniform(0.0, 1.0, size=(70, 2))
-    xp = rng.uniform(0.0, 1.0, size=(40, 2))
+    xs = rng.uniform(0.0, 1.0, size=(90, 2))
+    xp = rng.uniform(0.0, 1.0, size=(44, 2))
     yp = np.where(
         xp[:, 0] > 0.5, 2.0 - xp[:, 1], np.sin(3 * xp[:, 0])
-    ) + 0.02 * rng.standard_normal(40)
+    ) + 0.02 * rng.standard_normal(44)
     return xs, (xs[:, 0] > 0.5).astype(int), xp, yp
 
 
@@ -63,6 +63,37 @@ def test_kernels_are_stationary_with_ard_distances():
     r = np.sqrt(5.0)
     expected = (1 + np.sqrt(5) * r + 5 / 3 * r**2) * np.exp(-np.sqrt(5) * r)
     np.testing.assert_allclose(kernel(X[:1], X[1:], [0.5, 2.0], 1.0, "matern52"), expected)
+
+
+def test_gaussian_log_density_matches_scipy_and_autodiff():
+    import jax
+    import jax.numpy as jnp
+    from scipy.stats import multivariate_normal
+
+    from psplab.models.sage_gp import gaussian_log_density, x64
+
+    rng = np.random.default_rng(3)
+    G = rng.standard_normal((6, 6))
+    C0, r = G @ G.T + 0.5 * np.eye(6), rng.standard_normal(6)
+    expected = multivariate_normal(np.zeros(6), C0).logpdf(r) + 3.0 * np.log(2.0 * np.pi)
+
+    def direct(s, r):
+        C = s[0] * C0 + s[1] * jnp.outer(r, r)
+        L = jnp.linalg.cholesky(C)
+        z = jax.scipy.linalg.solve_triangular(L, r, lower=True)
+        return -0.5 * z @ z - jnp.sum(jnp.log(jnp.diag(L)))
+
+    def custom(s, r):
+        return gaussian_log_density(s[0] * C0 + s[1] * jnp.outer(r, r), r)
+
+    with x64():
+        s = jnp.array([1.0, 0.0])
+        np.testing.assert_allclose(float(custom(s, jnp.asarray(r))), expected, rtol=1e-10)
+        s = jnp.array([0.7, 0.3])  # C depends on r too: both cotangents are checked
+        for argnum in (0, 1):
+            g1 = jax.grad(direct, argnum)(s, jnp.asarray(r))
+            g2 = jax.grad(custom, argnum)(s, jnp.asarray(r))
+            np.testing.assert_allclose(g2, g1, rtol=1e-8)
 
 
 def test_tiny_fit_predicts_regions_property_and_std(tiny_model):

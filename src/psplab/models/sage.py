@@ -45,7 +45,16 @@ from typing import Any
 
 import numpy as np
 
-from psplab.models.sage_gp import KERNELS, choose_inducing, kernel_matrix, whitened_projection, x64
+from psplab.models.sage_gp import (
+    KERNELS,
+    choose_inducing,
+    gaussian_log_density,
+    kernel_matrix,
+    kernels_from_squared_differences,
+    squared_differences,
+    whitened_projection,
+    x64,
+)
 
 PHASE_MODELS = ("gp", "changepoint")
 
@@ -180,22 +189,30 @@ class _Spec:
     n_inducing: int
     boundary_width: float = 0.001
     n_grid: int = 0  # > 0: the change point is marginalized on this many grid cells
-    # Phase-GP kernel hyperparameters fixed at their MAP values during NUTS (empirical Bayes):
-    # the whitened projections are then computed once per fit instead of at every leapfrog step.
-    phase_kernel_fixed: bool = False
+    # Sites held at their MAP values during NUTS (empirical Bayes). With the phase-GP kernel
+    # ("ls_phase", "amp_phase") fixed, the whitened projections are computed once per fit
+    # instead of at every leapfrog step.
+    fixed_sites: tuple[str, ...] = ()
+
+    @property
+    def phase_kernel_fixed(self) -> bool:
+        return "ls_phase" in self.fixed_sites
 
 
 def _bucket(n: int) -> int:
-    """Padded size for ``n`` rows: 0; a power of two >= 8 up to 128; then a multiple of 64.
+    """Padded size for ``n`` rows: 0; 8; a multiple of 16 up to 128; then a multiple of 64.
 
-    Few distinct shapes (so few compiled programs) without padding a 278-point library to 512
-    rows: the property likelihood's Cholesky factorization grows with the cube of this size.
+    Few distinct shapes (so few compiled programs) without much padding: the property
+    likelihood's Cholesky factorization, run at every leapfrog step, grows with the cube of
+    this size (44 property points padded to 64 instead of 48 cost 2.4x the flops).
     """
     n = int(n)
     if n == 0:
         return 0
+    if n <= 8:
+        return 8
     if n <= 128:
-        return max(8, 1 << (n - 1).bit_length())
+        return -(-n // 16) * 16
     return -(-n // 64) * 64
 
 
@@ -263,14 +280,24 @@ def _noise(p: dict):
     return jnp.sqrt(p["noise"] ** 2 + NOISE_FLOOR**2)
 
 
+def _gather(values, idx):
+    """``values[idx]`` along the first axis as a one-hot product.
+
+    Its gradient is a matrix product; that of an indexed gather is a scatter-add, which on the
+    CPU cost more than the rest of the property likelihood's gradient.
+    """
+    import jax
+
+    return jax.nn.one_hot(idx, values.shape[0], dtype=values.dtype) @ values
+
+
 def _property_coupling(p: dict, spec: _Spec, t_rows, t_cols):
     """Cross-property factor ``B[t_i, t_j]`` of the covariance: ICM correlation or identity."""
     import jax.numpy as jnp
 
     if spec.icm:
         L = p["corr_chol"]
-        B = L @ L.T
-        return B[t_rows][:, t_cols]
+        return _gather(_gather(L @ L.T, t_rows).T, t_cols).T
     return (t_rows[:, None] == t_cols[None, :]).astype(jnp.result_type(float))
 
 
@@ -296,36 +323,33 @@ def _property_cov(p: dict, data: dict, spec: _Spec, P):
 
     t = data["p_prop"]
     wp = data["wp"]
-    Kk = _region_kernels(p, data["Xp"], data["Xp"], spec)  # (K, n, n)
-    A = P * p["amp_prop"][:, t].T  # (n, K): P_ik a_{k, t_i}
+    # (K, n, n); the fit program precomputes the squared differences once per fit.
+    sqdiff = data["D2p"] if "D2p" in data else squared_differences(data["Xp"], data["Xp"])
+    Kk = kernels_from_squared_differences(sqdiff, p["ls_prop"], spec.kernel)
+    A = P * _gather(p["amp_prop"].T, t)  # (n, K): P_ik a_{k, t_i}
     B = _property_coupling(p, spec, t, t)
     D = (t[:, None] == t[None, :]).astype(P.dtype)
     C = jnp.einsum("ik,jk,kij->ij", A, A, Kk) * B + MEAN_PRIOR_SD**2 * (P @ P.T) * D
-    diag = wp * _noise(p)[data["p_src"]] ** 2 + (1.0 - wp)
+    diag = wp * _gather(_noise(p), data["p_src"]) ** 2 + (1.0 - wp)
     return C + jnp.diag(diag)
 
 
 def _property_log_likelihood(p: dict, data: dict, spec: _Spec, P):
     """``log N(y | 0, C(P))`` with the property functions integrated out (see ``_property_cov``)."""
     import jax.numpy as jnp
-    from jax.scipy.linalg import solve_triangular
 
     P = P * data["wp"][:, None]
     C = _property_cov(p, data, spec, P)
-    L = jnp.linalg.cholesky(C)
-    r = data["yp"] * data["wp"]
-    a = solve_triangular(L, r, lower=True)
     n_real = jnp.sum(data["wp"])
-    return (
-        -0.5 * jnp.sum(a * a) - jnp.sum(jnp.log(jnp.diag(L))) - 0.5 * n_real * jnp.log(2.0 * jnp.pi)
-    )
+    # Padded rows (unit variance, zero residual) add nothing to the quadratic or log-det term.
+    return gaussian_log_density(C, data["yp"] * data["wp"]) - 0.5 * n_real * jnp.log(2.0 * jnp.pi)
 
 
 def _structure_log_likelihood(p: dict, data: dict, spec: _Spec, probs_s):
     """Categorical (soft-label) likelihood with a per-source label-noise rate."""
     import jax.numpy as jnp
 
-    e = p["label_noise"][data["s_src"]][:, None]
+    e = _gather(p["label_noise"], data["s_src"])[:, None]
     p_obs = (1.0 - e) * probs_s + e / spec.n_regions
     # Soft labels q enter as sum_k q_k log p_k (one-hot q gives the categorical likelihood);
     # padded rows have q = 0.
@@ -355,11 +379,11 @@ def _prefix_property_ll(p: dict, data: dict, spec: _Spec, k: int, order: str):
     w = data["wp"][idx]
     X = data["Xp"][idx]
     Kk = _region_kernels({"ls_prop": p["ls_prop"][k : k + 1]}, X, X, spec)[0]
-    a = p["amp_prop"][k][t] * w
+    a = _gather(p["amp_prop"][k], t) * w
     B = _property_coupling(p, spec, t, t)
     D = (t[:, None] == t[None, :]).astype(X.dtype)
     C = (a[:, None] * a[None, :]) * B * Kk + MEAN_PRIOR_SD**2 * (w[:, None] * w[None, :]) * D
-    C = C + jnp.diag(w * _noise(p)[data["p_src"][idx]] ** 2 + (1.0 - w))
+    C = C + jnp.diag(w * _gather(_noise(p), data["p_src"][idx]) ** 2 + (1.0 - w))
     L = jnp.linalg.cholesky(C)
     z = solve_triangular(L, data["yp"][idx] * w, lower=True)
     terms = -0.5 * z * z - jnp.log(jnp.diag(L)) - 0.5 * jnp.log(2.0 * jnp.pi)
@@ -381,7 +405,7 @@ def _grid_log_likelihood(p: dict, data: dict, spec: _Spec):
     K = spec.n_regions
     ll = jnp.zeros(spec.n_grid)
     if spec.n_struct_sources:
-        e = p["label_noise"][data["s_src"]][:, None, None]
+        e = _gather(p["label_noise"], data["s_src"])[:, None, None]
         # log p(observed class k' | region k), (n, K, K'), mixed with the soft labels.
         logp_obs = jnp.log((1.0 - e) * jnp.eye(K)[None] + e / K)
         li = jnp.einsum("nkj,nj->nk", logp_obs, data["Qs"])
@@ -407,9 +431,8 @@ def _sites(spec: _Spec) -> dict[str, tuple[str, tuple[int, ...], tuple[float, fl
             # Dirichlet(1) gaps = uniform prior on ordered change points in the data range.
             sites["gaps"] = ("simplex", (K,), (1.0, 0.0))
     else:
-        if not spec.phase_kernel_fixed:
-            sites["ls_phase"] = ("lognormal", (d,), (float(np.log(0.25)), 0.5))
-            sites["amp_phase"] = ("lognormal", (), (float(np.log(3.0)), 0.5))
+        sites["ls_phase"] = ("lognormal", (d,), (float(np.log(0.25)), 0.5))
+        sites["amp_phase"] = ("lognormal", (), (float(np.log(3.0)), 0.5))
         sites["bias_phase"] = ("normal", (K - 1,), (0.0, 1.0))
         sites["v_phase"] = ("normal", (M, K - 1), (0.0, 1.0))
     if spec.n_struct_sources:
@@ -420,7 +443,7 @@ def _sites(spec: _Spec) -> dict[str, tuple[str, tuple[int, ...], tuple[float, fl
         if spec.icm:
             sites["corr_chol"] = ("lkj", (T, T), (2.0, 0.0))
         sites["noise"] = ("lognormal", (spec.n_prop_sources,), (float(np.log(0.05)), 0.7))
-    return sites
+    return {name: site for name, site in sites.items() if name not in spec.fixed_sites}
 
 
 def _log_likelihood(p: dict, data: dict, spec: _Spec):
@@ -447,8 +470,8 @@ def _log_likelihood(p: dict, data: dict, spec: _Spec):
     return ll
 
 
-# Sites that phase_kernel="map" holds at their MAP value (no R-hat for them).
-_FIXED_SITES = ("ls_phase", "amp_phase")
+# Sites that phase_kernel="map" holds at their MAP values.
+_PHASE_KERNEL_SITES = ("ls_phase", "amp_phase")
 
 # Start of the label-noise rate (logit): e = 0.018, near the Beta(1, 50) prior's median.
 _PRIOR_MEDIANS = {"label_noise": -4.0}
@@ -508,7 +531,8 @@ def _potential(spec: _Spec):
         return lp
 
     def potential(u: dict, data: dict):
-        params = constrain(u)
+        # Sites fixed at their MAP values enter as data.
+        params = {**data.get("fixed", {}), **constrain(u)}
         return -(log_prior(u, params) + _log_likelihood(params, data, spec))
 
     # Start at the prior's centre: whitened latents at 0, scales at their prior medians.
@@ -569,7 +593,7 @@ def _fit_program(
 
     # The MAP search runs on every site; NUTS on the sites left when the phase-GP kernel
     # hyperparameters are fixed at their MAP values.
-    map_potential, map_constrain, _ = _potential(dataclasses.replace(spec, phase_kernel_fixed=False))
+    map_potential, map_constrain, _ = _potential(dataclasses.replace(spec, fixed_sites=()))
     potential, constrain, sample_init = _potential(spec)
     init_kernel, sample_kernel = hmc(
         potential_fn_gen=lambda data: lambda u: potential(u, data), algo="NUTS"
@@ -577,6 +601,8 @@ def _fit_program(
 
     def program(data, init_u, key):
         k_mcmc, k_cp = jax.random.split(key)
+        if spec.n_prop_sources and spec.phase != "changepoint":
+            data = dict(data, D2p=squared_differences(data["Xp"], data["Xp"]))
         opt = optax.adam(svi_lr)
         value_and_grad = jax.value_and_grad(map_potential)
 
@@ -602,15 +628,15 @@ def _fit_program(
         ok = jnp.isfinite(last)
         # A failed MAP falls back to the prior-median start rather than NaNs.
         u0 = jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), u_map, init_u)
+        p_map = map_constrain(u0)
+        data = dict(data, fixed={name: p_map[name] for name in spec.fixed_sites})
         if spec.phase_kernel_fixed:
-            p_map = map_constrain(u0)
-            data = dict(data)
             for which in ("s", "p"):
                 X = data["X" + which]
                 data["A" + which] = whitened_projection(
                     X, data["Z"], p_map["ls_phase"], p_map["amp_phase"], spec.kernel
                 )[0]
-            u0 = {name: u0[name] for name in sample_init}
+        u0 = {name: u0[name] for name in sample_init}
 
         def chain(k):
             state = init_kernel(
@@ -639,10 +665,9 @@ def _fit_program(
             # conds (vmap) multiplies trace + compile time about tenfold on the CPU.
             zs, div = jax.lax.map(chain, keys)
         post = jax.vmap(jax.vmap(constrain))(zs)
-        if spec.phase_kernel_fixed:
-            for name in ("ls_phase", "amp_phase"):
-                value = p_map[name]
-                post[name] = jnp.broadcast_to(value, (num_chains, num_samples) + value.shape)
+        for name in spec.fixed_sites:
+            value = p_map[name]
+            post[name] = jnp.broadcast_to(value, (num_chains, num_samples) + value.shape)
         if spec.phase == "changepoint" and spec.n_grid:
             # Draw the change point from its exact conditional given each draw's parameters:
             # a grid cell, then uniformly inside it.
@@ -1048,7 +1073,7 @@ class PhaseMapModel:
             n_inducing=len(Z),
             boundary_width=float(self.boundary_width),
             n_grid=n_grid,
-            phase_kernel_fixed=self.phase_model == "gp" and self.phase_kernel == "map",
+            fixed_sites=self._fixed_sites(),
         )
         self.Z_ = Z
         self.n_dim_ = d
@@ -1060,6 +1085,13 @@ class PhaseMapModel:
             self._run_inference(data_np)
         self.fit_seconds_ = time.perf_counter() - t0
         return self
+
+    def _fixed_sites(self) -> tuple[str, ...]:
+        """Sites held at their MAP values during NUTS (``phase_kernel="map"``)."""
+        # Fixing the property kernel too was tried: same tree depth, worse R-hat (2d_a: 2.1).
+        if self.phase_model == "gp" and self.phase_kernel == "map":
+            return _PHASE_KERNEL_SITES
+        return ()
 
     def _run_inference(self, data_np: dict[str, np.ndarray]) -> None:
         import jax
@@ -1083,7 +1115,7 @@ class PhaseMapModel:
             # dominates for stiff posteriors (noise-free property data: 1d_2 ran 45 -> 20 CPU s).
             not os.environ.get("PSPLAB_SAGE_FAST_COMPILE"),
         )
-        _, _, init_u = _potential(dataclasses.replace(spec, phase_kernel_fixed=False))
+        _, _, init_u = _potential(dataclasses.replace(spec, fixed_sites=()))
         init_u = {k: jnp.asarray(v) for k, v in init_u.items()}
         post, (div, steps), loss = program(data, init_u, jax.random.PRNGKey(int(self.seed)))
         self.svi_loss_ = float(loss)
@@ -1093,7 +1125,7 @@ class PhaseMapModel:
         # R-hat/ESS over every parameter, the change point included when it is sampled by NUTS
         # (Dirichlet gaps) or drawn from its exact conditional (marginalized on a grid).
         # Sites held at their MAP value are constants, not draws: no R-hat/ESS for them.
-        sampled = {k: v for k, v in by_chain.items() if np.ptp(v) > 0 or k not in _FIXED_SITES}
+        sampled = {k: v for k, v in by_chain.items() if k not in spec.fixed_sites}
         stats = summary(sampled, group_by_chain=True)
         rhat = np.concatenate([np.ravel(s["r_hat"]) for s in stats.values()])
         ess = np.concatenate([np.ravel(s["n_eff"]) for s in stats.values()])
@@ -1280,7 +1312,9 @@ class PhaseMapModel:
         model.property_source_names_ = st["property_source_names"]
         model.property_source_prop_ = st["property_source_prop"]
         model.structure_names_ = st["structure_names"]
-        model.spec_ = _Spec(**st["spec"])
+        spec = dict(st["spec"])
+        spec["fixed_sites"] = tuple(spec.get("fixed_sites", ()))  # JSON stores a list
+        model.spec_ = _Spec(**spec)
         model.n_dim_ = st["n_dim"]
         model.diagnostics_ = st["diagnostics"]
         model.fit_seconds_ = st["fit_seconds"]

@@ -47,6 +47,64 @@ def scaled_sqdist(X: jnp.ndarray, Z: jnp.ndarray, lengthscale: jnp.ndarray) -> j
     return jnp.sum(diff * diff, axis=-1)
 
 
+@jax.custom_vjp
+def gaussian_log_density(C: jnp.ndarray, r: jnp.ndarray) -> jnp.ndarray:
+    """``-r^T C^{-1} r / 2 - log|C| / 2`` (the ``2 pi`` term left to the caller).
+
+    The gradient is written out, ``dC = (a a^T - C^{-1}) / 2`` with ``a = C^{-1} r``, from one
+    Cholesky factorization and one triangular solve: reverse-mode through ``cholesky`` would
+    run further triangular solves at every leapfrog step (measured 0.33 -> 0.20 ms per gradient
+    at 48 points on the CPU).
+    """
+    return _gaussian_log_density_fwd(C, r)[0]
+
+
+def _gaussian_log_density_fwd(C, r):
+    n = C.shape[0]
+    L = jnp.linalg.cholesky(C)
+    rhs = jnp.concatenate([r[:, None], jnp.eye(n, dtype=C.dtype)], axis=1)
+    sol = solve_triangular(L, rhs, lower=True)
+    z, L_inv = sol[:, 0], sol[:, 1:]
+    value = -0.5 * jnp.dot(z, z) - jnp.sum(jnp.log(jnp.diag(L)))
+    alpha = L_inv.T @ z
+    return value, (alpha, L_inv.T @ L_inv)
+
+
+def _gaussian_log_density_bwd(res, g):
+    alpha, C_inv = res
+    return (0.5 * g * (jnp.outer(alpha, alpha) - C_inv), -g * alpha)
+
+
+gaussian_log_density.defvjp(_gaussian_log_density_fwd, _gaussian_log_density_bwd)
+
+
+def squared_differences(X: jnp.ndarray, Z: jnp.ndarray) -> jnp.ndarray:
+    """``(X_id - Z_jd)^2`` as ``(n, m, d)``: the parameter-free part of every ARD distance."""
+    diff = X[:, None, :] - Z[None, :, :]
+    return diff * diff
+
+
+def kernels_from_squared_differences(
+    sqdiff: jnp.ndarray, lengthscales: jnp.ndarray, kind: str
+) -> jnp.ndarray:
+    """Unit-amplitude kernels ``(K, n, m)`` for ``K`` ARD lengthscale rows ``(K, d)``.
+
+    ``r^2 = sqdiff @ l^-2`` is one matrix product, so a sampler that precomputes ``sqdiff`` once
+    pays a product per step instead of rebuilding and differentiating the ``(n, m, d)``
+    difference tensor (1 ms of a 3 ms gradient at 80 property points).
+    """
+    n, m, d = sqdiff.shape
+    r2 = (sqdiff.reshape(n * m, d) @ (1.0 / lengthscales**2).T).T.reshape(-1, n, m)
+    if kind == "rbf":
+        return jnp.exp(-0.5 * r2)
+    if kind == "matern52":
+        safe = jnp.where(r2 > 1e-30, r2, 1.0)
+        r = jnp.where(r2 > 1e-30, jnp.sqrt(safe), 0.0)
+        s5r = jnp.sqrt(5.0) * r
+        return (1.0 + s5r + 5.0 / 3.0 * r2) * jnp.exp(-s5r)
+    raise ValueError(f"unknown kernel {kind!r} (expected one of {', '.join(KERNELS)})")
+
+
 def kernel_matrix(
     X: jnp.ndarray, Z: jnp.ndarray, lengthscale: jnp.ndarray, amplitude: jnp.ndarray, kind: str
 ) -> jnp.ndarray:

@@ -66,4 +66,6 @@ def test_bad_arguments_are_rejected():
         select_params(lambda p: _Shifted(**p), X, y, [])
     with pytest.raises(ValueError, match="too few"):
         select_params(lambda p: _Shifted(**p), X[:5], y[:5], [{}], cv=3)
-    assert {"input_transform", "target_transform"} == set(BHN_GRID[0])
+    # Every candidate names the same parameters, and the constructor defaults are among them.
+    assert all({"input_transform", "target_transform", "hidden"} == set(g) for g in BHN_GRID)
+    assert {"input_transform": "none", "target_transform": "auto", "hidden": [50, 50]} in BHN_GRID

@@ -23,13 +23,23 @@ from typing import Any
 
 import numpy as np
 
-#: The BHN's default tuning grid (``tune="auto"``): how inputs and targets enter the network.
-#: Both are questions of the data (heavy-tailed times and minor additions; multiplicative or
-#: additive noise) that the inner folds can answer; none changes the compiled program.
+#: The BHN's default tuning grid (``tune="auto"``): how inputs and targets enter the network
+#: (heavy-tailed times and minor additions; multiplicative or additive noise), and the base
+#: network's width. On NIMS fatigue (10-fold, one seed each, untuned) the log of the skewed
+#: inputs lowered the MAE from 17.9 to 17.0 MPa and widths 100-100 to 16.8, 200-200 to 16.5;
+#: which of them a data set needs is a question the inner folds answer. The wider net is a
+#: second compiled program (shared by every fold), so it is tried only with the target
+#: transform rule, not with ``"none"``.
 BHN_GRID: list[dict[str, Any]] = [
-    {"input_transform": it, "target_transform": tt}
-    for it in ("none", "log")
-    for tt in ("auto", "none")
+    *(
+        {"input_transform": it, "target_transform": tt, "hidden": [50, 50]}
+        for it in ("none", "log")
+        for tt in ("auto", "none")
+    ),
+    *(
+        {"input_transform": it, "target_transform": "auto", "hidden": [100, 100]}
+        for it in ("none", "log")
+    ),
 ]
 
 METRICS = ("nll", "mae")

@@ -126,6 +126,14 @@ def main(argv: list[str] | None = None) -> int:
             folds = make_folds(dataset.n_rows, args.cv, args.seed)
         t0 = time.perf_counter()
         metrics = {}
+        choices: dict[str, list] = {}
+
+        def record(name, fold, targets, model, choices=choices):
+            # What a tuned model (tune=...) chose on each outer fold, for the report.
+            best = getattr(model, "best_params_", None)
+            if best:
+                choices.setdefault(name, []).append({"fold": fold, "targets": targets, **best})
+
         for model in models:  # one model at a time on the same folds: partial results survive
             try:
                 m_metrics, _ = cross_validate(
@@ -135,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
                     model_params=params,
                     folds=folds,
                     progress=False,
+                    on_fit=record,
                 )
             except Exception as exc:  # one model failing must not lose the others' results
                 print(f"  [{ds_name}] {model} FAILED: {exc!r}", flush=True)
@@ -158,6 +167,13 @@ def main(argv: list[str] | None = None) -> int:
                     f"{m['nll']:7.3f} {m['crps']:8.2f} {m['coverage90']:6.3f} {m['width90']:8.2f} {m['fit_seconds']:7.2f}"
                 )
         entry = {"rows": dataset.n_rows, "folds": n_folds, "wall_seconds": wall, "metrics": metrics}
+        for name, picks in choices.items():
+            counts: dict[str, int] = {}
+            for pick in picks:
+                key = json.dumps({k: v for k, v in pick.items() if k not in ("fold", "targets")})
+                counts[key] = counts.get(key, 0) + 1
+            print(f"{name} chose (folds): " + "; ".join(f"{k} x{v}" for k, v in counts.items()))
+        entry["tuning_choices"] = choices
         if "bhn" in metrics and "ensemble" in metrics:
             ratios = {}
             for target in metrics["bhn"]:

@@ -79,6 +79,7 @@ def test_same_folds_for_every_model_and_missing_rows_dropped_per_target(cv_resul
 
 def test_group_cross_validation_keeps_groups_in_one_fold():
     ds = _dataset()
+    fitted = []
     _, oof = cross_validate(
         ds,
         ["rf"],
@@ -87,7 +88,11 @@ def test_group_cross_validation_keeps_groups_in_one_fold():
         group="heat",
         progress=False,
         model_params={"rf": {"n_estimators": 20}},
+        on_fit=lambda name, fold, targets, model: fitted.append((name, fold, model.n_estimators)),
     )
+    # on_fit sees every fitted model, with its fold and its parameters.
+    assert sorted({f for _, f, _ in fitted}) == [0, 1, 2]
+    assert all(name == "rf" and n == 20 for name, _, n in fitted)
     heat = ds.frame["heat"].to_numpy()
     folds_per_group = (
         pd.Series(oof["fold"].to_numpy()).groupby(heat[oof["row"].to_numpy()]).nunique()

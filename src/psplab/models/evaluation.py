@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -72,6 +72,7 @@ def cross_validate(
     model_params: Mapping[str, Mapping[str, Any]] | None = None,
     folds: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
     progress: bool = True,
+    on_fit: Callable[[str, int, list[str], Any], None] | None = None,
 ) -> tuple[dict[str, dict[str, dict[str, float]]], pd.DataFrame]:
     """Cross-validate ``model_names`` on a :class:`psplab.data.Dataset` with shared folds.
 
@@ -95,6 +96,9 @@ def cross_validate(
         Explicit ``(train_idx, test_idx)`` pairs (e.g. matbench's official folds).
     progress
         Show a progress bar over folds x models.
+    on_fit
+        Called as ``on_fit(model_name, fold, target_names, model)`` after each fit, e.g. to
+        record what a tuned model chose on that fold (``model.best_params_``).
 
     Returns
     -------
@@ -132,6 +136,8 @@ def cross_validate(
             t0 = time.perf_counter()
             model.fit(X[tr], Y[np.ix_(tr, cols)])
             fit_time[name][cols] += time.perf_counter() - t0
+            if on_fit is not None:
+                on_fit(name, k, [target_names[j] for j in cols], model)
             mean, std = model.predict_dist(X[te])
             q = model.predict_quantiles(X[te], QUANTILES)
             for c, j in enumerate(cols):

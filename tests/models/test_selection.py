@@ -67,5 +67,5 @@ def test_bad_arguments_are_rejected():
     with pytest.raises(ValueError, match="too few"):
         select_params(lambda p: _Shifted(**p), X[:5], y[:5], [{}], cv=3)
     # Every candidate names the same parameters, and the constructor defaults are among them.
-    assert all({"input_transform", "target_transform", "hidden"} == set(g) for g in BHN_GRID)
-    assert {"input_transform": "none", "target_transform": "auto", "hidden": [50, 50]} in BHN_GRID
+    assert all({"input_transform", "target_transform", "epochs"} == set(g) for g in BHN_GRID)
+    assert {"input_transform": "none", "target_transform": "auto", "epochs": 2000} in BHN_GRID

@@ -119,13 +119,12 @@ class BayesianHypernetwork(ProbabilisticRegressor):
         Hyperparameters chosen inside the training data (nested cross-validation when this
         model is itself cross-validated): ``None`` (default) fits the parameters as given;
         ``"auto"`` tries the small grid :data:`psplab.models.selection.BHN_GRID` (input
-        transform x target transform at widths 50-50, and both input transforms at 100-100;
-        6 candidates); a list of dicts tries those parameter overrides. Each
+        transform x target transform x 300, 800 or 2000 epochs; 12 candidates); a list of dicts tries those parameter overrides. Each
         candidate is scored by ``tune_cv``-fold cross-validation on the training rows
         (``tune_metric``: ``"nll"`` or ``"mae"``), then the model is refitted on all of them
         with the best one (``best_params_``, the table in ``tuning_``). Costs
         ``len(grid) * tune_cv + 1`` fits; the inner fits reuse the outer fit's compiled
-        training program of their width (rows padded to the same size).
+        training program of their epoch count (rows padded to the same size).
     tune_cv
         Inner folds for ``tune``.
     tune_metric

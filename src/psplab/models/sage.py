@@ -200,7 +200,7 @@ class _Spec:
 
 
 def _bucket(n: int) -> int:
-    """Padded size for ``n`` rows: 0; 8; a multiple of 16 up to 128; then a multiple of 64.
+    """Padded size for ``n`` rows: 0; 8; a multiple of 16 up to 128; then a multiple of 32.
 
     Few distinct shapes (so few compiled programs) without much padding: the property
     likelihood's Cholesky factorization, run at every leapfrog step, grows with the cube of
@@ -213,7 +213,7 @@ def _bucket(n: int) -> int:
         return 8
     if n <= 128:
         return -(-n // 16) * 16
-    return -(-n // 64) * 64
+    return -(-n // 32) * 32
 
 
 def _cp_probs(X, bounds, width: float, n_regions: int):
@@ -584,7 +584,8 @@ def _fit_program(
 
     Built once per static configuration; data, start point and key are arguments, so a re-fit
     (or a fit of another data set padded to the same bucket sizes) reuses the compiled program,
-    in memory and through JAX's persistent compilation cache.
+    in memory, and across processes through JAX's persistent compilation cache when the user
+    sets one (``jax_compilation_cache_dir``; psplab does not turn it on).
     """
     import jax
     import jax.numpy as jnp

@@ -65,6 +65,26 @@ def test_kernels_are_stationary_with_ard_distances():
     np.testing.assert_allclose(kernel(X[:1], X[1:], [0.5, 2.0], 1.0, "matern52"), expected)
 
 
+def test_kernels_from_squared_differences_match_kernel_matrix():
+    import jax.numpy as jnp
+
+    from psplab.models.sage_gp import (
+        kernel_matrix,
+        kernels_from_squared_differences,
+        squared_differences,
+        x64,
+    )
+
+    rng = np.random.default_rng(1)
+    X, Z = rng.uniform(size=(7, 3)), rng.uniform(size=(5, 3))
+    ls = np.array([[0.3, 0.5, 1.0], [0.2, 0.2, 0.7]])
+    with x64():
+        for kind in ("rbf", "matern52"):
+            K = kernels_from_squared_differences(squared_differences(X, Z), jnp.asarray(ls), kind)
+            for k in range(2):
+                np.testing.assert_allclose(K[k], kernel_matrix(X, Z, ls[k], 1.0, kind), rtol=1e-12)
+
+
 def test_gaussian_log_density_matches_scipy_and_autodiff():
     import jax
     import jax.numpy as jnp

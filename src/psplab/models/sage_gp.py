@@ -95,9 +95,15 @@ def kernels_from_squared_differences(
     """
     n, m, d = sqdiff.shape
     r2 = (sqdiff.reshape(n * m, d) @ (1.0 / lengthscales**2).T).T.reshape(-1, n, m)
+    return _unit_kernel(r2, kind)
+
+
+def _unit_kernel(r2: jnp.ndarray, kind: str) -> jnp.ndarray:
+    """Unit-variance stationary kernel as a function of the scaled squared distance ``r^2``."""
     if kind == "rbf":
         return jnp.exp(-0.5 * r2)
     if kind == "matern52":
+        # Double-where keeps the gradient of sqrt finite at r = 0 (the diagonal).
         safe = jnp.where(r2 > 1e-30, r2, 1.0)
         r = jnp.where(r2 > 1e-30, jnp.sqrt(safe), 0.0)
         s5r = jnp.sqrt(5.0) * r
@@ -109,18 +115,7 @@ def kernel_matrix(
     X: jnp.ndarray, Z: jnp.ndarray, lengthscale: jnp.ndarray, amplitude: jnp.ndarray, kind: str
 ) -> jnp.ndarray:
     """Stationary ARD kernel ``k(X, Z)``: ``rbf`` or ``matern52`` with variance ``amplitude^2``."""
-    r2 = scaled_sqdist(X, Z, lengthscale)
-    if kind == "rbf":
-        k = jnp.exp(-0.5 * r2)
-    elif kind == "matern52":
-        # Double-where keeps the gradient of sqrt finite at r = 0 (the diagonal).
-        safe = jnp.where(r2 > 1e-30, r2, 1.0)
-        r = jnp.where(r2 > 1e-30, jnp.sqrt(safe), 0.0)
-        s5r = jnp.sqrt(5.0) * r
-        k = (1.0 + s5r + 5.0 / 3.0 * r2) * jnp.exp(-s5r)
-    else:
-        raise ValueError(f"unknown kernel {kind!r} (expected one of {', '.join(KERNELS)})")
-    return amplitude**2 * k
+    return amplitude**2 * _unit_kernel(scaled_sqdist(X, Z, lengthscale), kind)
 
 
 def whitened_projection(

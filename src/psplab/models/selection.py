@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from psplab.models.metrics import gaussian_nll
+
 #: The BHN's default tuning grid (``tune="auto"``): how inputs and targets enter the network
 #: (heavy-tailed times and minor additions; multiplicative or additive noise), and how long it
 #: trains (early stopping on a coarse grid: the directions ``v`` are point estimates, and with
@@ -59,10 +61,8 @@ def inner_folds(n_rows: int, cv: int, seed: int) -> list[tuple[np.ndarray, np.nd
 def _score(y: np.ndarray, mean: np.ndarray, std: np.ndarray, metric: str) -> float:
     """Validation loss over all targets, lower is better; ``y, mean, std`` are ``(n, t)``."""
     if metric == "nll":
-        std = np.maximum(std, 1e-12)
         # Summed over targets: each target's unit adds the same constant to every candidate.
-        nll = 0.5 * np.log(2.0 * np.pi * std**2) + 0.5 * ((y - mean) / std) ** 2
-        return float(nll.mean(axis=0).sum())
+        return float(gaussian_nll(y, mean, std).mean(axis=0).sum())
     spread = y.std(axis=0)
     spread = np.where(spread > 0, spread, 1.0)
     return float((np.abs(y - mean).mean(axis=0) / spread).mean())

@@ -208,11 +208,15 @@ class BayesianHypernetwork(ProbabilisticRegressor):
         best = getattr(self, "best_params_", None) or {}
         return best[name] if name in best else getattr(self, name)
 
-    def _transform_X(self, X: np.ndarray) -> np.ndarray:
+    def _log_inputs(self, X: np.ndarray) -> np.ndarray:
+        """``log1p(x / s)`` on the columns chosen by ``input_transform``; others unchanged."""
         logs = getattr(self, "log_inputs_", None)
-        if logs is not None and logs.any():
-            X = np.where(logs, np.log1p(np.maximum(X, 0.0) / self.input_log_scale_), X)
-        Xs = self.x_scaler_.transform(X)
+        if logs is None or not logs.any():
+            return X
+        return np.where(logs, np.log1p(np.maximum(X, 0.0) / self.input_log_scale_), X)
+
+    def _transform_X(self, X: np.ndarray) -> np.ndarray:
+        Xs = self.x_scaler_.transform(self._log_inputs(X))
         c = self._p("input_squash")
         return Xs if c is None else float(c) * np.arcsinh(Xs / float(c))
 
@@ -282,8 +286,7 @@ class BayesianHypernetwork(ProbabilisticRegressor):
         self.log_targets_ = self._choose_log_targets(Y)
         self.log_inputs_, self.input_log_scale_ = self._choose_log_inputs(X)
         Y = self._forward_y(Y)
-        Xl = np.where(self.log_inputs_, np.log1p(np.maximum(X, 0.0) / self.input_log_scale_), X)
-        self.x_scaler_ = Scaler.fit(Xl)
+        self.x_scaler_ = Scaler.fit(self._log_inputs(X))
         self.y_scaler_ = Scaler.fit(Y)
         Xs = self._transform_X(X)
         Ys = self.y_scaler_.transform(Y)

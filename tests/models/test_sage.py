@@ -14,6 +14,7 @@ from psplab.models.sage import (
     PropertySource,
     SamplingWarning,
     StructureSource,
+    independent_columns,
     kernel,
     synthetic_library,
 )
@@ -146,6 +147,46 @@ def test_save_load_round_trip(tiny_model, tmp_path):
     np.testing.assert_array_equal(a.labels, b.labels)
 
 
+def _ternary(X2: np.ndarray) -> np.ndarray:
+    """Three-component compositions (fractions read to 4 decimals) spanned by 2-D points."""
+    a, b = 0.1 + 0.4 * X2[:, 0], 0.1 + 0.4 * X2[:, 1]
+    return np.round(np.stack([a, b, 1.0 - a - b], axis=1), 4)
+
+
+def test_independent_columns_drops_only_a_composition_constraint():
+    rng = np.random.default_rng(0)
+    X2 = rng.uniform(size=(60, 2))
+    assert independent_columns(_ternary(X2)).tolist() == [0, 1]
+    assert independent_columns(rng.uniform(size=(60, 3))).tolist() == [0, 1, 2]
+    # A column with little spread is not a constraint (columns are compared after scaling).
+    X = np.column_stack([X2, 1e-4 * rng.uniform(size=60)])
+    assert independent_columns(X).tolist() == [0, 1, 2]
+
+
+def test_compositions_are_modelled_on_their_independent_columns(tiny_model, tmp_path):
+    """A fit on (a, b, 1 - a - b) equals a fit on (a, b): the implied column adds nothing."""
+    xs, ls, xp, yp = _tiny_data()
+    fits = []
+    for cols in ([0, 1, 2], [0, 1]):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SamplingWarning)
+            model = PhaseMapModel(n_regions=2, **TINY).fit(
+                [StructureSource(_ternary(xs)[:, cols], labels=ls)],
+                [PropertySource(_ternary(xp)[:, cols], yp, prop="hardness")],
+            )
+        fits.append(model)
+    three, two = fits
+    assert three.input_columns_.tolist() == [0, 1] and three.n_dim_ == 3
+    q = _ternary(_line(9))
+    a, b = three.predict(q), two.predict(q[:, :2])
+    np.testing.assert_allclose(a.probs, b.probs, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(a.mean, b.mean, rtol=1e-9)
+    loaded = PhaseMapModel.load(three.save(tmp_path / "ternary"))
+    np.testing.assert_allclose(loaded.predict(q).std, a.std, rtol=1e-12)
+    with pytest.raises(ValueError, match="expected 3 input columns"):
+        three.predict(q[:, :2])
+
+
 def test_acquisition_targets_the_boundary(tiny_model):
     x = _line(101)
     ent = acquisition_scores(tiny_model, x, kind="entropy")
@@ -170,6 +211,10 @@ def test_input_validation():
         PhaseMapModel(kernel="linear").fit([StructureSource(np.zeros((3, 1)), labels=[0, 1, 1])])
     with pytest.raises(RuntimeError, match="not fitted"):
         PhaseMapModel().predict(np.zeros((2, 1)))
+    with pytest.raises(ValueError, match="shared_trend needs phase_model='gp'"):
+        ChangePointModel(shared_trend=True).fit(
+            [StructureSource(np.zeros((3, 1)), labels=[0, 1, 1])]
+        )
 
 
 def test_synthetic_library_ground_truth():
@@ -309,3 +354,58 @@ seed = 0
     )
     assert res.exit_code == 2
     assert "'regions' must be an integer >= 2" in res.output and "nope.csv not found" in res.output
+
+
+@pytest.mark.parametrize("trend", [False, True])
+def test_property_prediction_is_the_exact_gp_conditional(trend):
+    """Per-draw predictions equal the Gaussian conditional of the joint covariance."""
+    from psplab.models import sage as sg
+    from psplab.models.sage_gp import x64
+
+    rng = np.random.default_rng(1)
+    n, n_pad, nq, M, K, T = 12, 3, 5, 6, 3, 2
+    spec = sg._Spec(
+        phase="gp", kernel="matern52", n_regions=K, n_props=T, n_struct_sources=0,
+        n_prop_sources=2, icm=True, dim=2, n_inducing=M, trend=trend,
+    )  # fmt: skip
+    p = {
+        "ls_phase": np.array([0.3, 0.5]),
+        "amp_phase": np.array(2.0),
+        "bias_phase": rng.normal(size=K - 1),
+        "v_phase": rng.normal(size=(M, K - 1)),
+        "ls_prop": rng.uniform(0.2, 0.6, size=(K, 2)),
+        "amp_prop": rng.uniform(0.5, 1.5, size=(K, T)),
+        "corr_chol": np.linalg.cholesky(np.array([[1.0, 0.6], [0.6, 1.0]])),
+        "noise": np.array([0.1, 0.2]),
+        "ls_trend": np.array([[0.4, 0.7]]),
+        "amp_trend": np.array([0.8, 1.3]),
+    }
+    wp = np.r_[np.ones(n), np.zeros(n_pad)]
+    data = {
+        "Z": rng.uniform(size=(M, 2)),
+        "Xp": rng.uniform(size=(n + n_pad, 2)),
+        "yp": rng.normal(size=n + n_pad) * wp,
+        "wp": wp,
+        "p_prop": np.r_[rng.integers(0, T, size=n), np.zeros(n_pad, int)].astype(np.int32),
+        "p_src": np.r_[rng.integers(0, 2, size=n), np.zeros(n_pad, int)].astype(np.int32),
+    }
+    Xq = rng.uniform(size=(nq, 2))
+    with x64():
+        Pq, mean, var = (np.asarray(a) for a in sg._predict_draw(p, data, Xq, spec))
+        # Joint covariance of the data and the noise-free functions at every (query, property).
+        aug = dict(data)
+        aug["Xp"] = np.concatenate([data["Xp"]] + [Xq] * T)
+        aug["wp"] = np.r_[wp, np.ones(nq * T)]
+        aug["p_prop"] = np.r_[data["p_prop"], np.repeat(np.arange(T), nq)].astype(np.int32)
+        aug["p_src"] = np.r_[data["p_src"], np.zeros(nq * T, int)].astype(np.int32)
+        P = np.asarray(sg._phase_probs(p, aug["Xp"], data["Z"], spec)) * aug["wp"][:, None]
+        J = np.array(sg._property_cov(p, aug, spec, P))
+        noise0 = float(sg._noise(p)[0]) ** 2
+    m = n + n_pad
+    J[np.arange(m, len(J)), np.arange(m, len(J))] -= noise0
+    Cpp, Jqp = J[:m, :m], J[m:, :m]
+    want_mean = (Jqp @ np.linalg.solve(Cpp, data["yp"])).reshape(T, nq).T
+    want_var = np.diag(J[m:, m:]) - np.sum(Jqp * np.linalg.solve(Cpp, Jqp.T).T, axis=1)
+    np.testing.assert_allclose(mean, want_mean, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(var, want_var.reshape(T, nq).T, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(Pq.sum(axis=1), 1.0)

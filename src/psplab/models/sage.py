@@ -103,6 +103,39 @@ def _as_points(X: Any, what: str) -> np.ndarray:
     return arr
 
 
+# Relative singular value below which a direction of the [0, 1]-scaled inputs counts as a
+# linear constraint (compositions read with 4 decimals that sum to 1: ~2e-4).
+CONSTRAINT_TOL = 1e-3
+
+
+def independent_columns(X: np.ndarray, tol: float = CONSTRAINT_TOL) -> np.ndarray:
+    """Indices of the input columns to model, dropping those implied by a linear constraint.
+
+    Compositions that sum to 100 % lie on a hyperplane: one coordinate is a function of the
+    others. An ARD kernel over all of them has a lengthscale along a direction with no data
+    (its posterior is the prior) that still shortens distances on the simplex; a GP on the
+    independent coordinates does not (Fe-Ga-Pd: sklearn's ARD GP pushes the redundant
+    lengthscale to its upper bound). Each null direction of the [0, 1]-scaled, centred inputs
+    drops the column with the largest weight in it; the others keep their per-column
+    lengthscales.
+    """
+    X = np.asarray(X, dtype=float)
+    keep = list(range(X.shape[1]))
+    if X.shape[1] < 2 or X.shape[0] <= X.shape[1]:
+        return np.asarray(keep)
+    while len(keep) > 1:
+        sub = X[:, keep]
+        span = np.ptp(sub, axis=0)
+        if np.any(span == 0):
+            break  # a constant column is handled by the scaling, not a constraint
+        scaled = (sub - sub.mean(axis=0)) / span
+        _, sv, vt = np.linalg.svd(scaled, full_matrices=False)
+        if sv[-1] >= tol * sv[0]:
+            break
+        keep.pop(int(np.argmax(np.abs(vt[-1]))))
+    return np.asarray(keep)
+
+
 def _coerce_structure(sources: Any) -> list[StructureSource]:
     if sources is None:
         return []
@@ -193,6 +226,7 @@ class _Spec:
     # ("ls_phase", "amp_phase") fixed, the whitened projections are computed once per fit
     # instead of at every leapfrog step.
     fixed_sites: tuple[str, ...] = ()
+    trend: bool = False  # a property GP shared by all regions under the region-wise ones
 
     @property
     def phase_kernel_fixed(self) -> bool:
@@ -317,6 +351,8 @@ def _property_cov(p: dict, data: dict, spec: _Spec, P):
     ``m_k ~ N(0, MEAN_PRIOR_SD^2)`` is exactly Gaussian with covariance
     ``sum_k (P_k P_k^T) o (a_k a_k^T o B o K_k + MEAN_PRIOR_SD^2 D) + diag(noise^2)``
     (``o``: elementwise; ``B``: cross-property coupling, ``D``: same-property indicator).
+    With a shared trend ``y = g_0 + sum_k P_k g_k + e``, ``g_0 ~ GP(0, a_0^2 k_0)`` adds
+    ``a_0 a_0^T o B o K_0``.
     Padded rows have ``P = 0`` and unit variance, so they add only a constant.
     """
     import jax.numpy as jnp
@@ -330,6 +366,10 @@ def _property_cov(p: dict, data: dict, spec: _Spec, P):
     B = _property_coupling(p, spec, t, t)
     D = (t[:, None] == t[None, :]).astype(P.dtype)
     C = jnp.einsum("ik,jk,kij->ij", A, A, Kk) * B + MEAN_PRIOR_SD**2 * (P @ P.T) * D
+    if spec.trend:
+        a0 = _gather(p["amp_trend"], t) * wp
+        K0 = kernels_from_squared_differences(sqdiff, p["ls_trend"], spec.kernel)[0]
+        C = C + (a0[:, None] * a0[None, :]) * B * K0
     diag = wp * _gather(_noise(p), data["p_src"]) ** 2 + (1.0 - wp)
     return C + jnp.diag(diag)
 
@@ -440,6 +480,9 @@ def _sites(spec: _Spec) -> dict[str, tuple[str, tuple[int, ...], tuple[float, fl
     if spec.n_prop_sources:
         sites["ls_prop"] = ("lognormal", (K, d), (float(np.log(0.3)), 0.5))
         sites["amp_prop"] = ("lognormal", (K, T), (0.0, 0.5))
+        if spec.trend:
+            sites["ls_trend"] = ("lognormal", (1, d), (float(np.log(0.3)), 0.5))
+            sites["amp_trend"] = ("lognormal", (T,), (0.0, 0.5))
         if spec.icm:
             sites["corr_chol"] = ("lkj", (T, T), (2.0, 0.0))
         sites["noise"] = ("lognormal", (spec.n_prop_sources,), (float(np.log(0.05)), 0.7))
@@ -554,9 +597,8 @@ def _compiler_options(fit: bool, full_opt: bool = True) -> dict:
 
     Compiling, not sampling, is most of a small fit's time on the CPU. The programs are loops
     of many tiny ops, and XLA's newer CPU fusion emitters cost about a third more compile time
-    on them than the classic ones (1-D challenge: 5.2 -> 3.2 s), so those are turned off. The
-    fit program keeps full LLVM optimization (half the step time of level 0, which matters for
-    stiff posteriors) unless ``full_opt`` is False (``PSPLAB_SAGE_FAST_COMPILE=1``); the
+    on them than the classic ones (1-D challenge: 5.2 -> 3.2 s), so those are turned off. A fit
+    program gets full LLVM optimization when ``full_opt`` (:func:`_full_optimization`); the
     prediction program, run once per batch of query points, uses the cheap code generation
     unless ``PSPLAB_SAGE_FULL_OPT=1``.
     """
@@ -565,6 +607,23 @@ def _compiler_options(fit: bool, full_opt: bool = True) -> dict:
         return options
     options.update(xla_backend_optimization_level=0, xla_llvm_disable_expensive_passes=True)
     return options
+
+
+def _full_optimization(spec: _Spec) -> bool:
+    """Whether the fit program gets full LLVM optimization (see :func:`_compiler_options`).
+
+    Full optimization costs 2-3 s more compile and halves the time per gradient. A GP phase
+    map samples thousands of gradients of an ``n x n`` covariance (2-D challenge 2b: ~9000 at
+    128 property rows, 2-3 ms each), so it pays; a 1-D change-point fit takes ~4000 gradients
+    of well under a millisecond, so it does not (1d_2: 8.5 s instead of 9.3 s cold, one run
+    each on the idle build machine). ``PSPLAB_SAGE_FAST_COMPILE=1`` / ``PSPLAB_SAGE_FULL_OPT=1``
+    force either choice.
+    """
+    if os.environ.get("PSPLAB_SAGE_FULL_OPT"):
+        return True
+    if os.environ.get("PSPLAB_SAGE_FAST_COMPILE"):
+        return False
+    return spec.phase != "changepoint"
 
 
 @functools.lru_cache(maxsize=32)
@@ -591,6 +650,7 @@ def _fit_program(
     import jax.numpy as jnp
     import optax
     from numpyro.infer.hmc import hmc
+    from numpyro.infer.util import ParamInfo
 
     # The MAP search runs on every site; NUTS on the sites left when the phase-GP kernel
     # hyperparameters are fixed at their MAP values.
@@ -607,28 +667,38 @@ def _fit_program(
         opt = optax.adam(svi_lr)
         value_and_grad = jax.value_and_grad(map_potential)
 
-        def adam(carry, _):
-            u, st = carry
+        def adam(carry, i):
+            u, st, _, _, first = carry
             loss, g = value_and_grad(u, data)
             if spec.phase_kernel_fixed:
                 # The amplitude stays at its prior median: jointly with the whitened weights v
                 # the MAP would inflate it (a large amplitude lets v shrink towards its prior
                 # mode; 20 instead of 3 on challenge 2a), leaving NUTS a stiff, saturated
                 # softmax to sample.
-                g = dict(g, amp_phase=jnp.zeros_like(g["amp_phase"]))
-            updates, st = opt.update(g, st, u)
-            return (optax.apply_updates(u, updates), st), loss
-
-        if svi_steps:
-            (u_map, _), losses = jax.lax.scan(
-                adam, (init_u, opt.init(init_u)), None, length=svi_steps
+                g_step = dict(g, amp_phase=jnp.zeros_like(g["amp_phase"]))
+            else:
+                g_step = g
+            updates, st_new = opt.update(g_step, st, u)
+            # The last pass only evaluates: the carry then holds the potential and gradient
+            # at the returned point, and the first pass's values stay as the fallback's.
+            move = i < svi_steps
+            u_new = jax.tree_util.tree_map(
+                lambda a, b: jnp.where(move, a, b), optax.apply_updates(u, updates), u
             )
-            last = losses[-1]
-        else:
-            u_map, last = init_u, map_potential(init_u, data)
+            st_new = jax.tree_util.tree_map(lambda a, b: jnp.where(move, a, b), st_new, st)
+            first = jax.tree_util.tree_map(lambda a, b: jnp.where(i == 0, a, b), (loss, g), first)
+            return (u_new, st_new, loss, g, first), None
+
+        zero_g = jax.tree_util.tree_map(jnp.zeros_like, init_u)
+        zero = jnp.zeros((), dtype=jnp.result_type(float))
+        carry = (init_u, opt.init(init_u), zero, zero_g, (zero, zero_g))
+        (u_map, _, last, g_map, (loss0, g0)), _ = jax.lax.scan(
+            adam, carry, jnp.arange(svi_steps + 1)
+        )
         ok = jnp.isfinite(last)
         # A failed MAP falls back to the prior-median start rather than NaNs.
-        u0 = jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), u_map, init_u)
+        pick = lambda a, b: jnp.where(ok, a, b)  # noqa: E731
+        u0 = jax.tree_util.tree_map(pick, u_map, init_u)
         p_map = map_constrain(u0)
         data = dict(data, fixed={name: p_map[name] for name in spec.fixed_sites})
         if spec.phase_kernel_fixed:
@@ -638,6 +708,10 @@ def _fit_program(
                     X, data["Z"], p_map["ls_phase"], p_map["amp_phase"], spec.kernel
                 )[0]
         u0 = {name: u0[name] for name in sample_init}
+        if not spec.fixed_sites:
+            # NUTS samples the MAP's potential: start it from the potential and gradient the
+            # MAP loop already computed instead of compiling another copy of the gradient.
+            u0 = ParamInfo(u0, pick(last, loss0), jax.tree_util.tree_map(pick, g_map, g0))
 
         def chain(k):
             state = init_kernel(
@@ -713,11 +787,17 @@ def _predict_draw(p: dict, data: dict, Xq, spec: _Spec):
     D = (tq[:, None] == t[None, :]).astype(Pq.dtype)
     cross = jnp.einsum("qk,kt,ik,kqi->tqi", Pq, amp, Ap, Kq) * B[:, None, :]
     cross = cross + MEAN_PRIOR_SD**2 * (Pq @ Pp.T)[None] * D[:, None, :]  # (T, nq, np)
+    prior = Pq**2 @ (amp**2 + MEAN_PRIOR_SD**2)  # (nq, T)
+    if spec.trend:
+        a0 = p["amp_trend"]  # (T,)
+        K0 = _region_kernels({"ls_prop": p["ls_trend"]}, Xq, data["Xp"], spec)[0]  # (nq, np)
+        a0p = _gather(a0, t) * data["wp"]
+        cross = cross + a0[:, None, None] * a0p[None, None, :] * B[:, None, :] * K0[None]
+        prior = prior + (a0**2)[None, :]
     alpha = solve_triangular(L.T, solve_triangular(L, r, lower=True), lower=False)
     mean = jnp.einsum("tqi,i->qt", cross, alpha)
     V = solve_triangular(L, cross.reshape(-1, cross.shape[-1]).T, lower=True)  # (np, T*nq)
     explained = jnp.sum(V * V, axis=0).reshape(T, -1).T  # (nq, T)
-    prior = Pq**2 @ (amp**2 + MEAN_PRIOR_SD**2)  # (nq, T)
     return Pq, mean, jnp.clip(prior - explained, 0.0, None)
 
 
@@ -832,8 +912,19 @@ class PhaseMapModel:
         equal cells of the observed range (uniform prior); NUTS samples the other parameters and
         each draw's boundary is then drawn from its exact conditional. More regions use ordered
         Dirichlet gaps sampled by NUTS.
+    shared_trend
+        Add a property GP shared by all regions, ``y = g_0 + sum_k p_k g_k`` (GP phase model
+        only): for properties that vary smoothly across some phase boundaries and jump at
+        others, the regions then model only the deviations from a common trend instead of
+        each refitting it from its own points.
     seed
         Seeds SVI, NUTS and the inducing-point k-means.
+
+    Notes
+    -----
+    Inputs bound by a linear constraint (compositions that sum to 100 %) are modelled on their
+    independent columns, ``input_columns_`` (see :func:`independent_columns`); ``predict``
+    still takes every column.
     """
 
     def __init__(
@@ -855,6 +946,7 @@ class PhaseMapModel:
         boundary_width: float = 0.001,
         n_grid: int = 400,
         chain_method: str = "sequential",
+        shared_trend: bool = False,
         seed: int = 0,
     ) -> None:
         self.n_regions = n_regions
@@ -874,6 +966,7 @@ class PhaseMapModel:
         self.boundary_width = boundary_width
         self.n_grid = n_grid
         self.chain_method = chain_method
+        self.shared_trend = shared_trend
         self.seed = seed
 
     # --- parameters ----------------------------------------------------------------------
@@ -897,6 +990,11 @@ class PhaseMapModel:
         if self.chain_method not in ("sequential", "vectorized"):
             raise ValueError(
                 f"chain_method must be 'sequential' or 'vectorized', got {self.chain_method!r}"
+            )
+        if self.shared_trend and self.phase_model == "changepoint":
+            raise ValueError(
+                "shared_trend needs phase_model='gp' (the change-point likelihood "
+                "factorizes over regions)"
             )
         for name in ("num_samples", "num_chains", "max_inducing"):
             if int(getattr(self, name)) < 1:
@@ -941,12 +1039,16 @@ class PhaseMapModel:
         self.classes_ = _extend_classes(classes, K)
 
         X_all = np.concatenate([s.X for s in S] + [s.X for s in P], axis=0)
-        self.x_lo_ = X_all.min(axis=0)
-        span = X_all.max(axis=0) - self.x_lo_
+        self.input_min_, self.input_max_ = X_all.min(axis=0), X_all.max(axis=0)
+        self.input_columns_ = independent_columns(X_all)
+        cols = self.input_columns_
+        d = len(cols)
+        self.x_lo_ = X_all[:, cols].min(axis=0)
+        span = X_all[:, cols].max(axis=0) - self.x_lo_
         self.x_scale_ = np.where(span > 0, span, 1.0)
 
         def norm(X: np.ndarray) -> np.ndarray:
-            return (X - self.x_lo_) / self.x_scale_
+            return (X[:, cols] - self.x_lo_) / self.x_scale_
 
         Qs_list, s_src = [], []
         self.structure_names_ = []
@@ -1075,9 +1177,10 @@ class PhaseMapModel:
             boundary_width=float(self.boundary_width),
             n_grid=n_grid,
             fixed_sites=self._fixed_sites(),
+            trend=bool(self.shared_trend) and bool(P),
         )
         self.Z_ = Z
-        self.n_dim_ = d
+        self.n_dim_ = X_all.shape[1]
         # The property data (normalized, padded) are part of the fitted model: predictions
         # condition the integrated-out property functions on them.
         self.train_ = {k: data_np[k] for k in ("Xp", "yp", "wp", "p_prop", "p_src")}
@@ -1112,9 +1215,7 @@ class PhaseMapModel:
             int(self.svi_steps),
             float(self.svi_lr),
             self.chain_method == "vectorized",
-            # Full XLA optimization costs ~3 CPU s more compile but halves the step time, which
-            # dominates for stiff posteriors (noise-free property data: 1d_2 ran 45 -> 20 CPU s).
-            not os.environ.get("PSPLAB_SAGE_FAST_COMPILE"),
+            _full_optimization(spec),
         )
         _, _, init_u = _potential(dataclasses.replace(spec, fixed_sites=()))
         init_u = {k: jnp.asarray(v) for k, v in init_u.items()}
@@ -1176,7 +1277,7 @@ class PhaseMapModel:
         X = _as_points(X, "predict")
         if X.shape[1] != self.n_dim_:
             raise ValueError(f"predict: expected {self.n_dim_} input columns, got {X.shape[1]}")
-        return (X - self.x_lo_) / self.x_scale_
+        return (X[:, self.input_columns_] - self.x_lo_) / self.x_scale_
 
     def predict(self, X: Any, batch_size: int = 2048) -> PhaseMapPrediction:
         """Phase probabilities, entropy, labels and property mean/std at points ``X`` ``(n, d)``."""
@@ -1263,6 +1364,9 @@ class PhaseMapModel:
             Z=self.Z_,
             x_lo=self.x_lo_,
             x_scale=self.x_scale_,
+            input_columns=self.input_columns_,
+            input_min=self.input_min_,
+            input_max=self.input_max_,
             y_mean=self.y_mean_,
             y_std=self.y_std_,
         )
@@ -1306,6 +1410,10 @@ class PhaseMapModel:
         model.train_ = {k[7:]: v for k, v in arrays.items() if k.startswith("train__")}
         model.Z_ = arrays["Z"]
         model.x_lo_, model.x_scale_ = arrays["x_lo"], arrays["x_scale"]
+        # Files from before redundant-column handling model every column.
+        model.input_columns_ = arrays.get("input_columns", np.arange(len(model.x_lo_)))
+        model.input_min_ = arrays.get("input_min", model.x_lo_)
+        model.input_max_ = arrays.get("input_max", model.x_lo_ + model.x_scale_)
         model.y_mean_, model.y_std_ = arrays["y_mean"], arrays["y_std"]
         kind = st["classes_kind"]
         model.classes_ = np.asarray(st["classes"], dtype=None if kind in "US" else kind)

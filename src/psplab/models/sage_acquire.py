@@ -55,7 +55,7 @@ def suggest_batch(
         raise ValueError(f"n must be >= 1, got {n}")
     n = min(int(n), len(X))
     scores = acquisition_scores(model, X, kind=kind, weight=weight)
-    Xn = (X - model.x_lo_) / model.x_scale_
+    Xn = model._normalize(X)
     r = 0.05 * np.sqrt(X.shape[1]) if min_distance is None else float(min_distance)
     work = scores.copy()
     picked: list[int] = []

@@ -72,7 +72,10 @@ def load_config(path: str | Path) -> dict[str, Any]:
         "kernel": kernel,
         "phase_model": phase_model,
         "icm": bool(cfg.get("icm", False)),
+        "shared_trend": bool(cfg.get("shared_trend", False)),
     }
+    if params["shared_trend"] and phase_model == "changepoint":
+        problems.append(f"{path}: 'shared_trend' needs phase_model = 'gp'")
     for key, value in inference.items():
         if key not in INFERENCE_KEYS:
             problems.append(

@@ -35,7 +35,7 @@ def simplex_grid(n: int = 41) -> np.ndarray:
 
 def query_grid(model: Any, n: int = 41, ternary: bool = False) -> np.ndarray:
     """Points for maps: a line (1-D), a square grid (2-D) or a simplex grid (3-component)."""
-    lo, hi = model.x_lo_, model.x_lo_ + model.x_scale_
+    lo, hi = model.input_min_, model.input_max_
     if model.n_dim_ == 1:
         return np.linspace(lo[0], hi[0], 4 * n)[:, None]
     if ternary and model.n_dim_ == 3:
@@ -46,7 +46,7 @@ def query_grid(model: Any, n: int = 41, ternary: bool = False) -> np.ndarray:
     g = np.stack(np.meshgrid(*axes, indexing="xy"), axis=-1).reshape(-1, 2)
     if model.n_dim_ == 2:
         return g
-    centre = lo + 0.5 * model.x_scale_
+    centre = 0.5 * (lo + hi)
     out = np.tile(centre, (len(g), 1))
     out[:, :2] = g
     return out

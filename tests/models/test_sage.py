@@ -409,3 +409,23 @@ def test_property_prediction_is_the_exact_gp_conditional(trend):
     np.testing.assert_allclose(mean, want_mean, rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(var, want_var.reshape(T, nq).T, rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(Pq.sum(axis=1), 1.0)
+
+
+def test_sampled_phase_kernel_starts_nuts_from_the_map_gradient():
+    """``phase_kernel="sample"``: NUTS samples the MAP's own potential, started from the MAP
+    loop's last potential and gradient; the kernel hyperparameters are then draws, not
+    constants, and the map still separates the regions away from the boundary."""
+    xs, ls, xp, yp = _tiny_data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SamplingWarning)
+        model = PhaseMapModel(
+            n_regions=2, phase_kernel="sample", num_warmup=60, num_samples=40, svi_steps=200,
+            max_inducing=36, seed=1,
+        ).fit([StructureSource(xs, labels=ls)], [PropertySource(xp, yp)])  # fmt: skip
+    assert model.spec_.fixed_sites == ()
+    draws = model.posterior_["ls_phase"]
+    assert np.all(np.isfinite(draws)) and np.all(np.std(draws, axis=0) > 0)
+    assert np.isfinite(model.diagnostics_["rhat_max"]) and np.isfinite(model.svi_loss_)
+    x = _line(41)
+    far = np.abs(x[:, 0] - 0.5) > 0.15
+    assert np.mean(model.predict(x).labels[far] == (x[far, 0] > 0.5)) >= 0.95

@@ -790,7 +790,7 @@ def _predict_draw(p: dict, data: dict, Xq, spec: _Spec):
     prior = Pq**2 @ (amp**2 + MEAN_PRIOR_SD**2)  # (nq, T)
     if spec.trend:
         a0 = p["amp_trend"]  # (T,)
-        K0 = _region_kernels({"ls_prop": p["ls_trend"]}, Xq, data["Xp"], spec)[0]  # (nq, np)
+        K0 = kernel_matrix(Xq, data["Xp"], p["ls_trend"][0], 1.0, spec.kernel)  # (nq, np)
         a0p = _gather(a0, t) * data["wp"]
         cross = cross + a0[:, None, None] * a0p[None, None, :] * B[:, None, :] * K0[None]
         prior = prior + (a0**2)[None, :]

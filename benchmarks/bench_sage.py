@@ -117,9 +117,9 @@ def case_2d(kind: str, seed: int) -> dict:
         props = [(d["xf_2" + s], d["yf_2" + s].ravel())]
     names = [f"prop{i}" for i in range(len(props))]
     P_all = [PropertySource(X, y, prop=n) for (X, y), n in zip(props, names, strict=True)]
-    params = dict(
-        n_regions=2, num_warmup=200, num_samples=100, num_chains=1, max_inducing=48, seed=seed
-    )
+    # The model's default 64 inducing points (48 before session 6: 2b over seeds 0-2 0.973
+    # mean accuracy at 48, 0.985 at 64; 2a 0.984 vs 0.983).
+    params = dict(n_regions=2, num_warmup=200, num_samples=100, num_chains=1, seed=seed)
     model, t0, c0 = timed_fit(PhaseMapModel(**params), S, P_all)
     pred = model.predict(G)
     secs, cpu = time.perf_counter() - t0, time.process_time() - c0

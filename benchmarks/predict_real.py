@@ -7,9 +7,9 @@ Datasets (read from ``../shared/data`` through the TOML specs in ``benchmarks/sp
 * ``matbench`` — matbench v0.1 steels on its official 5 folds, wt% composition inputs.
 
 Every model sees the same folds; all hyperparameters are fitted inside the training folds.
-The BHN chooses its input and target transforms, its epoch count and its regularization by 3-fold
+The BHN chooses its input and target transforms and its epoch count by 3-fold
 cross-validation inside each training fold (``--bhn-tune auto``, the default:
-``psplab.models.selection.BHN_GRID``, 24 candidates x 3 inner fits + 1 refit = 73 fits per
+``psplab.models.selection.BHN_GRID``, 12 candidates x 3 inner fits + 1 refit = 37 fits per
 fold; what it chose per fold is printed and written to the JSON); ``--bhn-tune none`` fits the defaults as given (the setting for the fit-time
 bar, which compares equal widths, epochs and optimizer). JAX and optax are imported before the
 first fit, so ``fit s`` includes each model's XLA compilation but no module import.

@@ -119,9 +119,7 @@ class BayesianHypernetwork(ProbabilisticRegressor):
         Hyperparameters chosen inside the training data (nested cross-validation when this
         model is itself cross-validated): ``None`` (default) fits the parameters as given;
         ``"auto"`` tries the small grid :data:`psplab.models.selection.BHN_GRID` (input
-        transform x target transform x 300, 800 or 2000 epochs x the model's own or a
-        tighter regularization, ``kl_weight=1, prior_std=0.5``; 24 candidates); a list of
-        dicts tries those parameter overrides. Each
+        transform x target transform x 300, 800 or 2000 epochs; 12 candidates); a list of dicts tries those parameter overrides. Each
         candidate is scored by ``tune_cv``-fold cross-validation on the training rows
         (``tune_metric``: ``"nll"`` or ``"mae"``), then the model is refitted on all of them
         with the best one (``best_params_``, the table in ``tuning_``). Costs

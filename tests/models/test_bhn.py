@@ -153,3 +153,29 @@ def test_tuning_picks_the_log_input_for_a_log_scale_law(tmp_path):
     np.testing.assert_array_equal(loaded.predict_dist(xt)[0], model.predict_dist(xt)[0])
     with pytest.raises(ValueError, match="tune"):
         make_model("bhn", tune="grid").fit(x[:, None], y)
+
+
+def test_mixture_of_members_calibrated_and_round_trips(fitted, tmp_path):
+    X, y = _data(100, seed=0)
+    mix = BayesianHypernetwork(**{**PARAMS, "n_members": 3}).fit(X, y)
+    assert len(mix.params_) == 3 and mix.noise_factor_.shape == (3, 1)
+    # Member 0 is trained exactly as the one-member model; the others start elsewhere.
+    for k, v in fitted.params_[0].items():
+        np.testing.assert_array_equal(mix.params_[0][k], v)
+    assert not np.allclose(mix.params_[1]["V0"], mix.params_[0]["V0"])
+    Xt, yt = _data(400, seed=1)
+    q05, q95 = mix.predict_quantiles(Xt, [0.05, 0.95])
+    assert 0.8 <= np.mean((yt >= q05) & (yt <= q95)) <= 0.97
+    assert np.sqrt(np.mean((mix.predict(Xt) - _truth(Xt[:, 0])) ** 2)) < 0.6 * NOISE
+    mix.save(tmp_path / "mix")
+    loaded = load_model(tmp_path / "mix")
+    grid = np.linspace(-3, 3, 13)[:, None]
+    for a, b in zip(mix.predict_dist(grid), loaded.predict_dist(grid), strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(mix.sample(grid, 7, seed=1), loaded.sample(grid, 7, seed=1))
+
+
+def test_mixture_needs_a_member():
+    X, y = _data(40, seed=0)
+    with pytest.raises(ValueError, match="n_members"):
+        BayesianHypernetwork(**{**PARAMS, "n_members": 0}).fit(X, y)

@@ -371,9 +371,9 @@ class BayesianHypernetwork(ProbabilisticRegressor):
             mu = (means.mean(axis=0) - self.y_scaler_.mean) / scale
             spread = means.var(axis=0) / scale**2
             noise_var = (stds**2).mean(axis=0) / scale**2
-            # One factor for the mixture: the spread between members is part of its width.
+            # One factor for the mixture: the spread between draws is part of its width.
             factor = _best_noise_factor(Ys[hold], mu, spread, noise_var)
-            probe_var = self._member_noise_var(X[hold], _predict_seed(seed) + 1)
+            probe_total = (spread + factor**2 * noise_var).mean(axis=0)
         w = jnp.asarray(weights)
         states = [segment(st, Xj, Yj, w, hj, switch, n_steps) for st in states]
         losses = np.stack([np.asarray(st[2]) for st in states])
@@ -382,10 +382,14 @@ class BayesianHypernetwork(ProbabilisticRegressor):
         self.params_ = [unravel(st[0]) for st in states]
         self.loss_curve_ = losses
         if holdout:
-            # The factor calibrates the probe's noise; the last steps on all rows shrink the
-            # learned noise further, so carry the calibrated *level* over to the final networks.
-            final_var = self._member_noise_var(X[hold], _predict_seed(seed))
-            self.noise_factor_ = factor * np.sqrt(probe_var / final_var)
+            # Carry the calibrated *total* variance over to the final networks: the last steps
+            # on all rows shrink both the learned noise and the spread between draws (between
+            # members by ~45 % on NIMS fatigue), so the noise makes up what the final spread
+            # on the held-out rows no longer gives. (Carrying only the noise level over left a
+            # five-member mixture's 90 % intervals covering 0.87 of the test rows.)
+            spread_final, noise_final = self._spread_and_noise(X[hold], _predict_seed(seed))
+            target = np.maximum(probe_total - spread_final, 0.1 * probe_total)
+            self.noise_factor_ = np.sqrt(target / noise_final)
         elif mode == "train":
             # The ELBO's optimal noise variance is E_q[(y - f_g(x))^2] = resid^2 + Var_q f, so
             # adding Var_q f again at prediction double-counts it. Scale the noise variance down
@@ -399,13 +403,18 @@ class BayesianHypernetwork(ProbabilisticRegressor):
                 self.noise_factor_[m] = np.sqrt(np.clip(1.0 - spread / noise_var, 0.05, 1.0))
         return self
 
-    def _member_noise_var(self, X: np.ndarray, seed: int) -> np.ndarray:
-        """Each member's mean noise variance on ``X`` before its noise factor, ``(M, t)``."""
+    def _spread_and_noise(self, X: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """On ``X``, standardized: the draws' spread ``(t,)`` and each member's noise ``(M, t)``.
+
+        Both are means over the rows of variances; the noise is taken before the noise factor.
+        """
         M = len(self.params_)
-        _, stds = self._draws_t(X, _PROBE_DRAWS * M, seed)
+        means, stds = self._draws_t(X, _PROBE_DRAWS * M, seed)
+        scale = self.y_scaler_.scale
+        spread = (means.var(axis=0) / scale**2).mean(axis=0)
         stds = stds / self.noise_factor_[np.arange(stds.shape[0]) % M][:, None, :]
-        per_draw = (stds / self.y_scaler_.scale) ** 2
-        return np.stack([per_draw[m::M].mean(axis=(0, 1)) for m in range(M)])
+        per_draw = (stds / scale) ** 2
+        return spread, np.stack([per_draw[m::M].mean(axis=(0, 1)) for m in range(M)])
 
     def _choose_log_targets(self, Y: np.ndarray) -> np.ndarray:
         mode = self._p("target_transform")

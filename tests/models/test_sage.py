@@ -161,6 +161,9 @@ def test_independent_columns_drops_only_a_composition_constraint():
     # A column with little spread is not a constraint (columns are compared after scaling).
     X = np.column_stack([X2, 1e-4 * rng.uniform(size=60)])
     assert independent_columns(X).tolist() == [0, 1, 2]
+    # An element held fixed (5 %) neither hides nor is taken for the constraint among the rest.
+    held = np.column_stack([0.95 * _ternary(X2), np.full(60, 0.05)])
+    assert independent_columns(held).tolist() == [0, 1, 3]
 
 
 def test_compositions_are_modelled_on_their_independent_columns(tiny_model, tmp_path):

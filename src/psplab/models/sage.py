@@ -120,20 +120,20 @@ def independent_columns(X: np.ndarray, tol: float = CONSTRAINT_TOL) -> np.ndarra
     lengthscales.
     """
     X = np.asarray(X, dtype=float)
-    keep = list(range(X.shape[1]))
     if X.shape[1] < 2 or X.shape[0] <= X.shape[1]:
-        return np.asarray(keep)
+        return np.arange(X.shape[1])
+    # A constant column (an element held fixed) is left to the scaling and kept; the
+    # constraint search runs on the others, where e.g. Fe + Ga + Pd = 95 % still holds.
+    constant = [j for j in range(X.shape[1]) if np.ptp(X[:, j]) == 0]
+    keep = [j for j in range(X.shape[1]) if j not in constant]
     while len(keep) > 1:
         sub = X[:, keep]
-        span = np.ptp(sub, axis=0)
-        if np.any(span == 0):
-            break  # a constant column is handled by the scaling, not a constraint
-        scaled = (sub - sub.mean(axis=0)) / span
+        scaled = (sub - sub.mean(axis=0)) / np.ptp(sub, axis=0)
         _, sv, vt = np.linalg.svd(scaled, full_matrices=False)
         if sv[-1] >= tol * sv[0]:
             break
         keep.pop(int(np.argmax(np.abs(vt[-1]))))
-    return np.asarray(keep)
+    return np.asarray(sorted(keep + constant))
 
 
 def _coerce_structure(sources: Any) -> list[StructureSource]:

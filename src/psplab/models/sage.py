@@ -31,6 +31,7 @@ Example
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -590,6 +591,33 @@ def _potential(spec: _Spec):
         start = a if kind in ("lognormal", "normal") else _PRIOR_MEDIANS.get(name, 0.0)
         init_u[name] = np.full(ushape, start)
     return potential, constrain, init_u
+
+
+# Largest matrix (padded rows) that SAGE factorizes with a single BLAS thread (see
+# :func:`_one_blas_thread`).
+ONE_BLAS_THREAD_ROWS = 512
+
+
+def _one_blas_thread(n_rows: int) -> contextlib.AbstractContextManager:
+    """Context that runs LAPACK (the CPU Cholesky and triangular solves) on one thread.
+
+    JAX calls SciPy's OpenBLAS for these on the CPU, and OpenBLAS threads them from small sizes
+    on. A fit factorizes an ``n x n`` covariance thousands of times at ``n`` of 8-128, where
+    the second thread mostly waits, and burns a core doing so (2-D challenge 2b, 128 rows, 2
+    cores, warm fit: 37.8 -> 22.0 s wall, 76.7 -> 37.2 s CPU with one thread; 1d_2, 32 rows:
+    2.3-2.5 -> 2.1 s, 4.7-5.1 -> 2.3 s CPU). Larger matrices keep OpenBLAS's threads.
+    """
+    import jax
+
+    if n_rows > ONE_BLAS_THREAD_ROWS or jax.default_backend() != "cpu":
+        return contextlib.nullcontext()
+    try:
+        # JAX loads SciPy's LAPACK on the first compile; load it now so the limit reaches it.
+        import scipy.linalg.cython_lapack  # noqa: F401
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - both come with scikit-learn
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _compiler_options(fit: bool, full_opt: bool = True) -> dict:
@@ -1226,10 +1254,13 @@ class PhaseMapModel:
         )
         _, _, init_u = _potential(dataclasses.replace(spec, fixed_sites=()))
         init_u = {k: jnp.asarray(v) for k, v in init_u.items()}
-        post, (div, steps), loss = program(data, init_u, jax.random.PRNGKey(int(self.seed)))
-        self.svi_loss_ = float(loss)
-        by_chain = {k: np.asarray(v) for k, v in post.items()}
-        diverging = np.asarray(div)
+        rows = max(data_np["Xp"].shape[0], data_np["Z"].shape[0])
+        with _one_blas_thread(rows):
+            post, (div, steps), loss = program(data, init_u, jax.random.PRNGKey(int(self.seed)))
+            self.svi_loss_ = float(loss)
+            by_chain = {k: np.asarray(v) for k, v in post.items()}
+            diverging = np.asarray(div)
+            steps = np.asarray(steps)
 
         # R-hat/ESS over every parameter, the change point included when it is sampled by NUTS
         # (Dirichlet gaps) or drawn from its exact conditional (marginalized on a grid).
@@ -1291,7 +1322,8 @@ class PhaseMapModel:
         self._check_fitted()
         Xn = self._normalize(X)
         probs_parts, mean_parts, std_parts = [], [], []
-        with x64():
+        rows = max(len(self.train_["Xp"]), len(self.Z_))
+        with x64(), _one_blas_thread(rows):
             fn = self._predict_fn()
             for start in range(0, len(Xn), batch_size):
                 pr, mu, sd = fn(Xn[start : start + batch_size])

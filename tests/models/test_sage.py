@@ -432,21 +432,3 @@ def test_sampled_phase_kernel_starts_nuts_from_the_map_gradient():
     x = _line(41)
     far = np.abs(x[:, 0] - 0.5) > 0.15
     assert np.mean(model.predict(x).labels[far] == (x[far, 0] > 0.5)) >= 0.95
-
-
-def test_small_factorizations_run_on_one_blas_thread():
-    """The BLAS/LAPACK that JAX calls on the CPU is limited to one thread for SAGE-sized matrices."""
-    from threadpoolctl import threadpool_info
-
-    from psplab.models.sage import ONE_BLAS_THREAD_ROWS, _one_blas_thread
-
-    def blas_threads() -> list[int]:
-        return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
-
-    with _one_blas_thread(64):
-        inside = blas_threads()
-    # SciPy's LAPACK (the one JAX's CPU Cholesky calls) is loaded by the context itself.
-    assert inside and set(inside) == {1}
-    with _one_blas_thread(ONE_BLAS_THREAD_ROWS + 1):
-        inside_large = blas_threads()
-    assert inside_large == blas_threads()

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from scipy import linalg, optimize
 
+from psplab._blas import one_blas_thread
 from psplab.models._nn import (
     Scaler,
     check_X,
@@ -72,10 +73,21 @@ class GaussianProcess(ProbabilisticRegressor):
         self.y_scaler_ = Scaler.fit(Y)
         Xs = self.x_scaler_.transform(X)
         Ys = self.y_scaler_.transform(Y)
+        self.X_train_ = Xs
+        self.Y_train_ = Ys
+        # Hundreds of small factorizations: one BLAS thread (NIMS, 393 rows: 17.1 -> 6.5 s).
+        with one_blas_thread(len(Xs)):
+            # (t, d + 2): log length scales, log signal std, log noise std
+            self.theta_ = np.array(self._fit_hyperparameters(Xs, Ys))
+            self._factorize()
+        return self
+
+    def _fit_hyperparameters(self, Xs: np.ndarray, Ys: np.ndarray) -> list[np.ndarray]:
+        """Type-II maximum likelihood per target, best of the default and random starts."""
         rng = np.random.default_rng(self.seed)
-        d = X.shape[1]
+        d = Xs.shape[1]
         thetas = []
-        for j in range(Y.shape[1]):
+        for j in range(Ys.shape[1]):
             starts = [np.concatenate([np.full(d, math.log(math.sqrt(d))), [0.0, math.log(0.1)]])]
             for _ in range(int(self.n_restarts)):
                 ls = rng.uniform(math.log(0.3), math.log(3.0 * math.sqrt(d)), d)
@@ -88,13 +100,7 @@ class GaussianProcess(ProbabilisticRegressor):
                 if best is None or res.fun < best.fun:
                     best = res
             thetas.append(best.x)
-        self.X_train_ = Xs
-        self.Y_train_ = Ys
-        self.theta_ = np.array(
-            thetas
-        )  # (t, d + 2): log length scales, log signal std, log noise std
-        self._factorize()
-        return self
+        return thetas
 
     def _bounds(self, d: int) -> list[tuple[float, float]]:
         return [(math.log(1e-2), math.log(1e3))] * d + [

@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from psplab._blas import one_blas_thread
 from psplab.models.sage_gp import (
     KERNELS,
     choose_inducing,
@@ -593,31 +594,19 @@ def _potential(spec: _Spec):
     return potential, constrain, init_u
 
 
-# Largest matrix (padded rows) that SAGE factorizes with a single BLAS thread (see
-# :func:`_one_blas_thread`).
-ONE_BLAS_THREAD_ROWS = 512
-
-
 def _one_blas_thread(n_rows: int) -> contextlib.AbstractContextManager:
-    """Context that runs LAPACK (the CPU Cholesky and triangular solves) on one thread.
+    """One BLAS thread for LAPACK (JAX's CPU Cholesky and triangular solves) at SAGE's sizes.
 
-    JAX calls SciPy's OpenBLAS for these on the CPU, and OpenBLAS threads them from small sizes
-    on. A fit factorizes an ``n x n`` covariance thousands of times at ``n`` of 8-128, where
-    the second thread mostly waits, and burns a core doing so (2-D challenge 2b, 128 rows, 2
-    cores, warm fit: 37.8 -> 22.0 s wall, 76.7 -> 37.2 s CPU with one thread; 1d_2, 32 rows:
-    2.3-2.5 -> 2.1 s, 4.7-5.1 -> 2.3 s CPU). Larger matrices keep OpenBLAS's threads.
+    A fit factorizes an ``n x n`` covariance thousands of times at ``n`` of 8-288, where
+    OpenBLAS's second thread mostly waits (2-D challenge 2b, 128 rows, 2 cores, warm fit:
+    37.8 -> 21.7 s wall, 76.7 -> 36.5 s CPU; 1d_2, 32 rows: 2.3-2.5 -> 2.0-2.1 s, half the
+    CPU). See :mod:`psplab._blas`.
     """
     import jax
 
-    if n_rows > ONE_BLAS_THREAD_ROWS or jax.default_backend() != "cpu":
+    if jax.default_backend() != "cpu":
         return contextlib.nullcontext()
-    try:
-        # JAX loads SciPy's LAPACK on the first compile; load it now so the limit reaches it.
-        import scipy.linalg.cython_lapack  # noqa: F401
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - both come with scikit-learn
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    return one_blas_thread(n_rows)
 
 
 def _compiler_options(fit: bool, full_opt: bool = True) -> dict:

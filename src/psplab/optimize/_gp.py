@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from scipy import linalg, optimize
 
+from psplab._blas import one_blas_thread
 from psplab.models.base import ProbabilisticRegressor, as_2d_targets
 
 
@@ -81,6 +82,12 @@ class FastGP(ProbabilisticRegressor):
         self.y_mean_ = Y.mean(0)
         self.y_std_ = np.where(Y.std(0) > 0, Y.std(0), 1.0)
         Z = (Y - self.y_mean_) / self.y_std_
+        # Many small factorizations: one BLAS thread (see psplab._blas).
+        with one_blas_thread(len(X)):
+            self._fit_targets(X, Z)
+        return self
+
+    def _fit_targets(self, X: np.ndarray, Z: np.ndarray) -> None:
         rng = np.random.default_rng(self.seed)
         d = X.shape[1]
         self.theta_, self.L_, self.alpha_ = [], [], []
@@ -108,7 +115,6 @@ class FastGP(ProbabilisticRegressor):
             self.theta_.append(theta)
             self.L_.append(L)
             self.alpha_.append(linalg.cho_solve((L, True), Z[:, t]))
-        return self
 
     def _k(self, A: np.ndarray, B: np.ndarray, theta: np.ndarray) -> np.ndarray:
         d = A.shape[1]

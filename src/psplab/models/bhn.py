@@ -258,6 +258,9 @@ class BayesianHypernetwork(ProbabilisticRegressor):
     def fit(self, X: np.ndarray, y: np.ndarray) -> BayesianHypernetwork:
         """Fit on ``X (n, d)`` and ``y (n,)`` or ``(n, t)``; returns ``self``."""
         X, Y, is_1d = check_Xy(X, y)
+        # Checked before any tuning fit runs (the inner fits use one member).
+        if int(self.n_members) < 1:
+            raise ValueError(f"n_members must be a positive integer, got {self.n_members!r}")
         self.best_params_ = {}
         self.tuning_ = None
         if self.tune is not None:
@@ -337,8 +340,6 @@ class BayesianHypernetwork(ProbabilisticRegressor):
         clip = P("clip_norm")
         n_samples = int(P("n_train_samples"))
         n_members = int(P("n_members"))
-        if n_members < 1:
-            raise ValueError(f"n_members must be a positive integer, got {P('n_members')!r}")
         start, segment, unravel = _trainer(
             cfg, n_pad, bs, n_steps, n_samples, None if clip is None else float(clip)
         )

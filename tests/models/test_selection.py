@@ -58,6 +58,20 @@ def test_selects_the_true_noise_level_and_the_unbiased_mean():
     assert best_mae == {"shift": 0.0}
 
 
+def test_rmse_prefers_the_mean_and_mae_the_median():
+    # Right-skewed targets: the mean minimizes the squared error, the median the absolute one.
+    rng = np.random.default_rng(3)
+    X = np.zeros((600, 1))
+    y = rng.exponential(1.0, 600)
+    to_median = float(np.median(y) - np.mean(y))  # about -0.3
+    grid = [{"shift": to_median}, {"shift": 0.0}]
+    best_rmse, table = select_params(lambda p: _Shifted(**p), X, y, grid, metric="rmse")
+    best_mae, _ = select_params(lambda p: _Shifted(**p), X, y, grid, metric="mae")
+    assert best_rmse == {"shift": 0.0} and best_mae == {"shift": to_median}
+    # The score is the RMSE in units of the validation targets' standard deviation.
+    assert 0.9 < table[1]["score"] < 1.1
+
+
 def test_bad_arguments_are_rejected():
     X, y = np.zeros((10, 1)), np.zeros(10)
     with pytest.raises(ValueError, match="metric"):

@@ -127,15 +127,16 @@ class BayesianHypernetwork(ProbabilisticRegressor):
         ``"auto"`` tries the small grid :data:`psplab.models.selection.BHN_GRID` (input
         transform x target transform x 300, 800 or 2000 epochs; 12 candidates); a list of dicts tries those parameter overrides. Each
         candidate is scored by ``tune_cv``-fold cross-validation on the training rows
-        (``tune_metric``: ``"nll"`` or ``"mae"``), then the model is refitted on all of them
+        (``tune_metric``: ``"nll"``, ``"mae"`` or ``"rmse"``), then the model is refitted on all of them
         with the best one (``best_params_``, the table in ``tuning_``). Costs
         ``len(grid) * tune_cv + 1`` fits; the inner fits reuse the outer fit's compiled
         training program of their epoch count (rows padded to the same size).
     tune_cv
         Inner folds for ``tune``.
     tune_metric
-        ``"nll"`` (Gaussian predictive NLL, summed over targets) or ``"mae"`` (MAE divided by
-        each target's standard deviation, averaged over targets).
+        ``"nll"`` (Gaussian predictive NLL, summed over targets), ``"mae"`` (MAE divided by
+        each target's standard deviation, averaged over targets) or ``"rmse"`` (the same with
+        the RMSE, which is what R^2 scores).
     n_members
         Hypernetwork posteriors in the mixture (see the module notes), trained one after the
         other from their own initializations and training draws: ``M`` times the training time

@@ -41,7 +41,7 @@ BHN_GRID: list[dict[str, Any]] = [
     for ep in (300, 800, 2000)
 ]
 
-METRICS = ("nll", "mae")
+METRICS = ("nll", "mae", "rmse")
 
 
 def inner_folds(n_rows: int, cv: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -65,6 +65,9 @@ def _score(y: np.ndarray, mean: np.ndarray, std: np.ndarray, metric: str) -> flo
         return float(gaussian_nll(y, mean, std).mean(axis=0).sum())
     spread = y.std(axis=0)
     spread = np.where(spread > 0, spread, 1.0)
+    if metric == "rmse":
+        # Squared error is what R^2 scores: large misses weigh more than under MAE.
+        return float((np.sqrt(((y - mean) ** 2).mean(axis=0)) / spread).mean())
     return float((np.abs(y - mean).mean(axis=0) / spread).mean())
 
 
@@ -93,7 +96,8 @@ def select_params(
         Seeds the inner splits.
     metric
         ``"nll"``: Gaussian predictive NLL in the targets' units, summed over targets;
-        ``"mae"``: MAE over each target's standard deviation, averaged over targets.
+        ``"mae"``: MAE over each target's standard deviation, averaged over targets;
+        ``"rmse"``: the same with the root-mean-square error.
 
     Returns
     -------

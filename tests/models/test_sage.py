@@ -350,17 +350,19 @@ seed = 0
     assert len(pd.read_csv(tmp_path / "s.csv")) == 2
     # A bad config: exit 2, one line per problem.
     (tmp_path / "bad.toml").write_text(
-        'regions = 1\n[[property]]\nsource = "nope.csv"\ncoords = ["x"]\nvalue = "y"\n'
+        'regions = 1\nregion_noise = "yes"\n'
+        '[[property]]\nsource = "nope.csv"\ncoords = ["x"]\nvalue = "y"\n'
     )
     res = runner.invoke(
         app, ["phasemap", "fit", str(tmp_path / "bad.toml"), "--out", str(tmp_path / "r2")]
     )
     assert res.exit_code == 2
     assert "'regions' must be an integer >= 2" in res.output and "nope.csv not found" in res.output
+    assert "'region_noise' must be true or false, got 'yes'" in res.output
 
 
-@pytest.mark.parametrize("trend", [False, True])
-def test_property_prediction_is_the_exact_gp_conditional(trend):
+@pytest.mark.parametrize("trend, region_noise", [(False, False), (True, False), (False, True)])
+def test_property_prediction_is_the_exact_gp_conditional(trend, region_noise):
     """Per-draw predictions equal the Gaussian conditional of the joint covariance."""
     from psplab.models import sage as sg
     from psplab.models.sage_gp import x64
@@ -369,7 +371,7 @@ def test_property_prediction_is_the_exact_gp_conditional(trend):
     n, n_pad, nq, M, K, T = 12, 3, 5, 6, 3, 2
     spec = sg._Spec(
         phase="gp", kernel="matern52", n_regions=K, n_props=T, n_struct_sources=0,
-        n_prop_sources=2, icm=True, dim=2, n_inducing=M, trend=trend,
+        n_prop_sources=2, icm=True, dim=2, n_inducing=M, trend=trend, region_noise=region_noise,
     )  # fmt: skip
     p = {
         "ls_phase": np.array([0.3, 0.5]),
@@ -379,7 +381,7 @@ def test_property_prediction_is_the_exact_gp_conditional(trend):
         "ls_prop": rng.uniform(0.2, 0.6, size=(K, 2)),
         "amp_prop": rng.uniform(0.5, 1.5, size=(K, T)),
         "corr_chol": np.linalg.cholesky(np.array([[1.0, 0.6], [0.6, 1.0]])),
-        "noise": np.array([0.1, 0.2]),
+        "noise": rng.uniform(0.1, 0.3, size=(2, K)) if region_noise else np.array([0.1, 0.2]),
         "ls_trend": np.array([[0.4, 0.7]]),
         "amp_trend": np.array([0.8, 1.3]),
     }
@@ -403,9 +405,9 @@ def test_property_prediction_is_the_exact_gp_conditional(trend):
         aug["p_src"] = np.r_[data["p_src"], np.zeros(nq * T, int)].astype(np.int32)
         P = np.asarray(sg._phase_probs(p, aug["Xp"], data["Z"], spec)) * aug["wp"][:, None]
         J = np.array(sg._property_cov(p, aug, spec, P))
-        noise0 = float(sg._noise(p)[0]) ** 2
+        noise_var = np.asarray(sg._noise_variance(p, aug, spec, P, aug["wp"]))
     m = n + n_pad
-    J[np.arange(m, len(J)), np.arange(m, len(J))] -= noise0
+    J[np.arange(m, len(J)), np.arange(m, len(J))] -= noise_var[m:]
     Cpp, Jqp = J[:m, :m], J[m:, :m]
     want_mean = (Jqp @ np.linalg.solve(Cpp, data["yp"])).reshape(T, nq).T
     want_var = np.diag(J[m:, m:]) - np.sum(Jqp * np.linalg.solve(Cpp, Jqp.T).T, axis=1)
@@ -432,3 +434,25 @@ def test_sampled_phase_kernel_starts_nuts_from_the_map_gradient():
     x = _line(41)
     far = np.abs(x[:, 0] - 0.5) > 0.15
     assert np.mean(model.predict(x).labels[far] == (x[far, 0] > 0.5)) >= 0.95
+
+
+def test_region_noise_recovers_scatter_that_differs_between_phases():
+    """``region_noise=True``: each region gets its own noise level, and the predictive std
+    follows the region a query point lies in (quiet left phase, scattered right phase)."""
+    rng = np.random.default_rng(4)
+    x = np.sort(rng.uniform(0.0, 1.0, 60))
+    right = x > 0.5
+    sd_true = np.where(right, 0.5, 0.05)
+    y = np.where(right, 3.0 + x, np.sin(3 * x)) + sd_true * rng.standard_normal(60)
+    S = [StructureSource(x[:, None], labels=right.astype(int))]
+    P = [PropertySource(x[:, None], y, prop="remanence")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SamplingWarning)
+        model = ChangePointModel(region_noise=True, num_warmup=150, num_samples=150, seed=0)
+        model.fit(S, P)
+    noise = model.posterior_["noise"]
+    assert noise.shape[1:] == (1, 2)  # (draws, sources, regions)
+    sd_fit = np.median(noise[:, 0, :], axis=0) * model.y_std_[0]
+    np.testing.assert_allclose(sd_fit, [0.05, 0.5], rtol=0.5)
+    std = model.predict(np.array([[0.2], [0.8]])).std[:, 0]
+    assert std[1] > 4 * std[0]

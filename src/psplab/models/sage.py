@@ -229,6 +229,7 @@ class _Spec:
     # instead of at every leapfrog step.
     fixed_sites: tuple[str, ...] = ()
     trend: bool = False  # a property GP shared by all regions under the region-wise ones
+    region_noise: bool = False  # a noise level per (property source, region)
 
     @property
     def phase_kernel_fixed(self) -> bool:
@@ -310,7 +311,10 @@ MEAN_PRIOR_SD = 1.0
 
 
 def _noise(p: dict):
-    """Effective property noise per source: the sampled noise with a floor added in quadrature."""
+    """Effective property noise per source ``(S,)``, or per source and region ``(S, K)``.
+
+    The sampled noise with a floor added in quadrature.
+    """
     import jax.numpy as jnp
 
     return jnp.sqrt(p["noise"] ** 2 + NOISE_FLOOR**2)
@@ -372,8 +376,21 @@ def _property_cov(p: dict, data: dict, spec: _Spec, P):
         a0 = _gather(p["amp_trend"], t) * wp
         K0 = kernels_from_squared_differences(sqdiff, p["ls_trend"], spec.kernel)[0]
         C = C + (a0[:, None] * a0[None, :]) * B * K0
-    diag = wp * _gather(_noise(p), data["p_src"]) ** 2 + (1.0 - wp)
-    return C + jnp.diag(diag)
+    return C + jnp.diag(_noise_variance(p, data, spec, P, wp))
+
+
+def _noise_variance(p: dict, data: dict, spec: _Spec, P, wp):
+    """Noise variance of each property point; 1 on padded rows (``wp = 0``).
+
+    With a noise level per region, a point's noise is the mixture ``sum_k P_k sigma_k^2`` of
+    the regions it may belong to (``P`` is zero on padded rows).
+    """
+    import jax.numpy as jnp
+
+    nv = _gather(_noise(p) ** 2, data["p_src"])  # (n,) or (n, K)
+    if spec.region_noise:
+        return jnp.sum(P * nv, axis=1) + (1.0 - wp)
+    return wp * nv + (1.0 - wp)
 
 
 def _property_log_likelihood(p: dict, data: dict, spec: _Spec, P):
@@ -425,7 +442,8 @@ def _prefix_property_ll(p: dict, data: dict, spec: _Spec, k: int, order: str):
     B = _property_coupling(p, spec, t, t)
     D = (t[:, None] == t[None, :]).astype(X.dtype)
     C = (a[:, None] * a[None, :]) * B * Kk + MEAN_PRIOR_SD**2 * (w[:, None] * w[None, :]) * D
-    C = C + jnp.diag(w * _gather(_noise(p), data["p_src"][idx]) ** 2 + (1.0 - w))
+    nv = _gather(_noise(p) ** 2, data["p_src"][idx])
+    C = C + jnp.diag(w * (nv[:, k] if spec.region_noise else nv) + (1.0 - w))
     L = jnp.linalg.cholesky(C)
     z = solve_triangular(L, data["yp"][idx] * w, lower=True)
     terms = -0.5 * z * z - jnp.log(jnp.diag(L)) - 0.5 * jnp.log(2.0 * jnp.pi)
@@ -487,7 +505,8 @@ def _sites(spec: _Spec) -> dict[str, tuple[str, tuple[int, ...], tuple[float, fl
             sites["amp_trend"] = ("lognormal", (T,), (0.0, 0.5))
         if spec.icm:
             sites["corr_chol"] = ("lkj", (T, T), (2.0, 0.0))
-        sites["noise"] = ("lognormal", (spec.n_prop_sources,), (float(np.log(0.05)), 0.7))
+        noise_shape = (spec.n_prop_sources, K) if spec.region_noise else (spec.n_prop_sources,)
+        sites["noise"] = ("lognormal", noise_shape, (float(np.log(0.05)), 0.7))
     return {name: site for name, site in sites.items() if name not in spec.fixed_sites}
 
 
@@ -835,12 +854,17 @@ def _predict_program(spec: _Spec, has_prop: bool):
         def one(p):
             probs, mu, cond = _predict_draw(p, data, Xb, spec)
             if not has_prop:
-                return probs, mu, cond, jnp.zeros(spec.n_props)
-            noise_var = (_noise(p) ** 2) @ src_weight
+                return probs, mu, cond, jnp.zeros_like(mu)
+            nv = _noise(p) ** 2  # (S,) or (S, K)
+            if spec.region_noise:
+                # The query point's noise: its regions' noise levels, mixed by its probabilities.
+                noise_var = probs @ (nv.T @ src_weight)  # (nq, T)
+            else:
+                noise_var = jnp.broadcast_to(nv @ src_weight, mu.shape)
             return probs, mu, cond, noise_var
 
         probs, mu, cond, noise_var = jax.lax.map(one, post)
-        var = jnp.var(mu, axis=0) + jnp.mean(cond, axis=0) + jnp.mean(noise_var, axis=0)[None]
+        var = jnp.var(mu, axis=0) + jnp.mean(cond, axis=0) + jnp.mean(noise_var, axis=0)
         if not has_prop:
             var = jnp.zeros_like(var)
         return jnp.mean(probs, axis=0), jnp.mean(mu, axis=0), jnp.sqrt(var)
@@ -941,6 +965,11 @@ class PhaseMapModel:
         only): for properties that vary smoothly across some phase boundaries and jump at
         others, the regions then model only the deviations from a common trend instead of
         each refitting it from its own points.
+    region_noise
+        A noise level per property source *and region* instead of per source: for properties
+        whose scatter differs between phases (a magnetic phase's remanence scatters more than
+        a paramagnetic one's). A point's noise variance is its regions' variances mixed by its
+        region probabilities.
     seed
         Seeds SVI, NUTS and the inducing-point k-means.
 
@@ -971,6 +1000,7 @@ class PhaseMapModel:
         n_grid: int = 400,
         chain_method: str = "sequential",
         shared_trend: bool = False,
+        region_noise: bool = False,
         seed: int = 0,
     ) -> None:
         self.n_regions = n_regions
@@ -991,6 +1021,7 @@ class PhaseMapModel:
         self.n_grid = n_grid
         self.chain_method = chain_method
         self.shared_trend = shared_trend
+        self.region_noise = region_noise
         self.seed = seed
 
     # --- parameters ----------------------------------------------------------------------
@@ -1202,6 +1233,7 @@ class PhaseMapModel:
             n_grid=n_grid,
             fixed_sites=self._fixed_sites(),
             trend=bool(self.shared_trend) and bool(P),
+            region_noise=bool(self.region_noise) and bool(P),
         )
         self.Z_ = Z
         self.n_dim_ = X_all.shape[1]

@@ -71,9 +71,12 @@ def load_config(path: str | Path) -> dict[str, Any]:
         "n_regions": regions,
         "kernel": kernel,
         "phase_model": phase_model,
-        "icm": bool(cfg.get("icm", False)),
-        "shared_trend": bool(cfg.get("shared_trend", False)),
     }
+    for key in ("icm", "shared_trend", "region_noise"):
+        value = cfg.get(key, False)
+        if not isinstance(value, bool):
+            problems.append(f"{path}: {key!r} must be true or false, got {value!r}")
+        params[key] = value is True
     if params["shared_trend"] and phase_model == "changepoint":
         problems.append(f"{path}: 'shared_trend' needs phase_model = 'gp'")
     for key, value in inference.items():

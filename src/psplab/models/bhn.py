@@ -127,8 +127,8 @@ class BayesianHypernetwork(ProbabilisticRegressor):
         ``"auto"`` tries the small grid :data:`psplab.models.selection.BHN_GRID` (input
         transform x target transform x 300, 800 or 2000 epochs; 12 candidates); a list of dicts tries those parameter overrides. Each
         candidate is scored by ``tune_cv``-fold cross-validation on the training rows
-        (``tune_metric``: ``"nll"``, ``"mae"`` or ``"rmse"``), then the model is refitted on all of them
-        with the best one (``best_params_``, the table in ``tuning_``). Costs
+        (``tune_metric``: ``"nll"``, ``"mae"`` or ``"rmse"``), then the model is refitted on
+        all of them with the best one (``best_params_``, the table in ``tuning_``). Costs
         ``len(grid) * tune_cv + 1`` fits; the inner fits reuse the outer fit's compiled
         training program of their epoch count (rows padded to the same size).
     tune_cv

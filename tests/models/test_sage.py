@@ -307,12 +307,20 @@ seed = 0
     )
     runner = CliRunner()
     res = runner.invoke(
-        app, ["phasemap", "fit", str(tmp_path / "pm.toml"), "--out", str(tmp_path / "run")]
+        app,
+        ["phasemap", "fit", str(tmp_path / "pm.toml"), "--out", str(tmp_path / "run"), "--cv", "3"],
     )
     assert res.exit_code == 0, res.output
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["kind"] == "phasemap" and "figures" in manifest["files"]
     assert (tmp_path / "run" / "phase_map.png").is_file()
+    # --cv 3: held-out predictions of every reading by SAGE refits and by a plain GP.
+    cv = pd.read_csv(tmp_path / "run" / "cv.csv")
+    assert len(cv) == len(yp) and {"x", "y", "fold", "sage_mean", "gp_std"} <= set(cv)
+    np.testing.assert_allclose(cv["value"], yp)
+    (summary,) = manifest["results"]["cv"]["summary"]
+    assert summary["property"] == "hardness" and summary["n"] == len(yp)
+    assert "3-fold check of the property predictions" in res.output
     line = _line(11)
     pd.DataFrame({"x": line[:, 0], "y": line[:, 1]}).to_csv(tmp_path / "grid.csv", index=False)
     res = runner.invoke(

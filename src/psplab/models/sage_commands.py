@@ -191,6 +191,12 @@ def load_config(path: str | Path) -> dict[str, Any]:
 def fit_command(
     config: Path = typer.Argument(..., help="Phase-map config (TOML)."),
     out: Path = typer.Option(..., "--out", help="Run directory to write."),
+    cv: int = typer.Option(
+        0,
+        "--cv",
+        help="Also refit K times on K-fold splits of the property readings and compare the "
+        "held-out predictions with a plain GP's (cv.csv); 0: skip.",
+    ),
 ) -> None:
     """Fit the SAGE phase-map model; write the model, figures and manifest.json to OUT."""
     import warnings
@@ -226,20 +232,31 @@ def fit_command(
     )
     if ternary:
         figures += plot_phase_map(model, out, coords, data_points=X_data, ternary=True)
-    results = {
+    results: dict[str, Any] = {
         "diagnostics": model.diagnostics_,
         "fit_seconds": model.fit_seconds_,
         "regions": [str(c) for c in model.classes_],
         "properties": model.property_names_,
     }
+    files: dict[str, Any] = {
+        "model": [model_path, model_path.with_suffix(".npz")],
+        "config": "config.json",
+        "figures": figures,
+    }
+    check = None
+    if cv:
+        if not cfg["property"]:
+            _fail([f"{config}: --cv needs property readings ([[property]] blocks)"])
+        check = _cv_check(cfg, cv, console)
+        check.frame.rename(columns={f"x{j}": c for j, c in enumerate(coords)}).to_csv(
+            out / "cv.csv", index=False
+        )
+        results["cv"] = {"folds": cv, "summary": check.summary().to_dict(orient="records")}
+        files["cv"] = "cv.csv"
     write_manifest(
         out,
         "phasemap",
-        files={
-            "model": [model_path, model_path.with_suffix(".npz")],
-            "config": "config.json",
-            "figures": figures,
-        },
+        files=files,
         results=results,
         params={**cfg["params"], "config": str(config)},
     )
@@ -249,6 +266,56 @@ def fit_command(
         f"fit {model.fit_seconds_:.1f} s, R-hat max {d['rhat_max']:.3f}, ESS min {d['ess_min']:.0f}, "
         f"{d['divergences']} divergences -> {out}"
     )
+    if check is not None:
+        _print_check(console, check)
+
+
+def _cv_check(cfg: dict[str, Any], folds: int, console: Console):
+    """K-fold refits of the configured model against a plain GP (psplab.models.sage_check)."""
+    from rich.progress import Progress
+
+    from psplab.models.sage_check import check_phase_map
+
+    params = cfg["params"]
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task(f"{folds}-fold check (SAGE refits)", total=folds)
+        try:
+            return check_phase_map(
+                params,
+                cfg["structure"],
+                cfg["property"],
+                n_folds=folds,
+                seed=int(params.get("seed", 0)),
+                progress=lambda done, _: bar.update(task, completed=done),
+            )
+        except ValueError as exc:
+            _fail([f"--cv {folds}: {exc}"])
+
+
+def _print_check(console: Console, check: Any) -> None:
+    summary = check.summary()
+    table = Table(
+        "property", "n", "R² SAGE", "R² GP", "cov90 SAGE", "cov90 GP", "NLL SAGE", "NLL GP",
+        title=f"{check.n_folds}-fold check of the property predictions (SAGE vs a plain GP)",
+    )  # fmt: skip
+    for _, r in summary.iterrows():
+        table.add_row(
+            str(r["property"]),
+            str(int(r["n"])),
+            f"{r['sage_r2']:.3f}",
+            f"{r['gp_r2']:.3f}",
+            f"{r['sage_coverage90']:.2f}",
+            f"{r['gp_coverage90']:.2f}",
+            f"{r['sage_nll']:.3f}",
+            f"{r['gp_nll']:.3f}",
+        )
+    console.print(table)
+    for name in check.gp_is_better():
+        console.print(
+            f"[yellow]warning:[/] {name}: one smooth GP predicts held-out readings better than "
+            "the piecewise model: the property may not change where the structure regions do; "
+            "prefer the plain GP for its values, or look at where the two disagree (cv.csv)"
+        )
 
 
 def _load_run(run_dir: Path):

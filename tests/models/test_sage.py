@@ -356,6 +356,13 @@ seed = 0
     )
     assert res.exit_code == 0, res.output
     assert len(pd.read_csv(tmp_path / "s.csv")) == 2
+    # A fold count that cannot work fails before the fit.
+    res = runner.invoke(
+        app,
+        ["phasemap", "fit", str(tmp_path / "pm.toml"), "--out", str(tmp_path / "r1"), "--cv", "1"],
+    )
+    assert res.exit_code == 2 and "--cv must be 0 (skip) or in [2, 44]" in res.output
+    assert not (tmp_path / "r1").exists()
     # A bad config: exit 2, one line per problem.
     (tmp_path / "bad.toml").write_text(
         'regions = 1\nregion_noise = "yes"\n'

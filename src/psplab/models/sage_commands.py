@@ -211,6 +211,15 @@ def fit_command(
         cfg = load_config(config)
     except ConfigError as exc:
         _fail(exc.problems)
+    if cv:
+        # Checked before the fit, which may take minutes.
+        n_readings = sum(len(p.y) for p in cfg["property"])
+        if not cfg["property"]:
+            _fail([f"{config}: --cv needs property readings ([[property]] blocks)"])
+        if not 2 <= cv <= n_readings:
+            _fail(
+                [f"--cv must be 0 (skip) or in [2, {n_readings}] (the property readings), got {cv}"]
+            )
     out.mkdir(parents=True, exist_ok=True)
     console = Console(highlight=False)
     with warnings.catch_warnings(record=True) as caught:
@@ -245,8 +254,6 @@ def fit_command(
     }
     check = None
     if cv:
-        if not cfg["property"]:
-            _fail([f"{config}: --cv needs property readings ([[property]] blocks)"])
         check = _cv_check(cfg, cv, console)
         check.frame.rename(columns={f"x{j}": c for j, c in enumerate(coords)}).to_csv(
             out / "cv.csv", index=False

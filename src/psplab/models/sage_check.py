@@ -18,7 +18,6 @@ keep that pull when the reading is left out.
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,9 +29,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from psplab.models.sage import PhaseMapModel, PropertySource, StructureSource
-
-# Two-sided 90 % interval of a Gaussian: mean +- 1.645 std.
-Z90 = 1.6448536269514722
 
 
 @dataclass
@@ -51,19 +47,17 @@ class PhaseMapCheck:
         negative log predictive density (original units) of SAGE and of the plain GP."""
         import pandas as pd
 
+        from psplab.models.metrics import central_coverage, gaussian_nll, r2_score
+
         rows = []
         for name, g in self.frame.groupby("property", sort=False):
             row: dict[str, Any] = {"property": name, "n": len(g)}
             y = g["value"].to_numpy()
             for m in ("sage", "gp"):
                 mu, sd = g[f"{m}_mean"].to_numpy(), g[f"{m}_std"].to_numpy()
-                sst = float(np.sum((y - y.mean()) ** 2))
-                row[f"{m}_r2"] = 1.0 - float(np.sum((y - mu) ** 2)) / sst if sst > 0 else np.nan
-                row[f"{m}_coverage90"] = float(np.mean(np.abs(y - mu) <= Z90 * sd))
-                z = (y - mu) / sd
-                row[f"{m}_nll"] = float(
-                    np.mean(0.5 * z**2 + np.log(sd) + 0.5 * math.log(2 * np.pi))
-                )
+                row[f"{m}_r2"] = r2_score(y, mu)
+                row[f"{m}_coverage90"] = float(central_coverage(y, mu, sd, np.array([0.9]))[0])
+                row[f"{m}_nll"] = float(np.mean(gaussian_nll(y, mu, sd)))
             rows.append(row)
         return pd.DataFrame(rows)
 

@@ -48,15 +48,30 @@ def _register_all() -> None:
         module.register(app)
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
-) -> None:
-    if version:
+def _print_version(value: bool) -> None:
+    if value:
         from psplab import __version__
 
-        typer.echo(__version__)
+        typer.echo(f"psplab {__version__}")
         raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        help="Print the version and exit.",
+        callback=_print_version,
+        is_eager=True,
+    ),
+    debug: bool = typer.Option(
+        False, "--debug", help="Show the full traceback of an error instead of one line."
+    ),
+) -> None:
+    from psplab._cli import set_debug
+
+    set_debug(debug)
 
 
 _register_all()
@@ -66,7 +81,9 @@ def main() -> None:
     """Entry point of the ``psplab`` script."""
     # Keep JAX on the CPU and quiet unless the user chose otherwise.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    app()
+    from psplab._cli import run_app
+
+    run_app(app)
 
 
 if __name__ == "__main__":

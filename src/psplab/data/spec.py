@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from psplab.data.units import parse_unit
+from psplab.errors import SpecError
 
 ROLES = ("processing", "structure", "property", "group", "ignore")
 KINDS = ("numeric", "categorical")
@@ -51,14 +52,6 @@ class Problem:
             where.append(f"row {self.row}")
         prefix = ", ".join(where)
         return f"{prefix}: {self.message}" if prefix else self.message
-
-
-class SpecError(ValueError):
-    """Raised when a spec or the data it describes has problems; ``problems`` lists them all."""
-
-    def __init__(self, problems: Iterable[Problem]):
-        self.problems = list(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from psplab.errors import ConfigError
+
 INFERENCE_KEYS = {
     "num_warmup": int,
     "num_samples": int,
@@ -21,14 +23,6 @@ INFERENCE_KEYS = {
     "max_tree_depth": int,
     "target_accept_prob": float,
 }
-
-
-class ConfigError(ValueError):
-    """A phase-map config problem; ``problems`` holds one line per problem."""
-
-    def __init__(self, problems: list[str]):
-        super().__init__("; ".join(problems))
-        self.problems = problems
 
 
 def _fail(lines: list[str]) -> None:

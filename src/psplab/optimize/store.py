@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from psplab.data.spec import DatasetSpec, Problem, SpecError
+from psplab.errors import CampaignError
 
 SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 60_000
@@ -79,10 +80,6 @@ MIGRATIONS: dict[int, str] = {
         CREATE INDEX observations_by_suggestion ON observations(suggestion_id);
     """,
 }
-
-
-class CampaignError(ValueError):
-    """A campaign operation that cannot proceed; the message says why."""
 
 
 @dataclass

@@ -314,6 +314,15 @@ def _check_batch_args(recipes: list, grid: Any, dtype: str) -> None:
             raise TypeError(f"expected Recipe, got {type(r).__name__}")
 
 
+def _per_recipe(pixel_um: Any, n: int) -> list[float | None]:
+    if pixel_um is None or np.ndim(pixel_um) == 0:
+        return [pixel_um] * n
+    values = list(pixel_um)
+    if len(values) != n:
+        raise InputError(f"pixel_um gives {len(values)} pixel sizes for {n} recipes")
+    return values
+
+
 def simulate_batch(
     recipes: Sequence[Recipe],
     grid: int = 128,
@@ -321,7 +330,7 @@ def simulate_batch(
     dtype: str = "float32",
     *,
     zener_pinning: bool | tuple[float, float] = False,
-    pixel_um: float | None = None,
+    pixel_um: float | Sequence[float | None] | None = None,
 ) -> list[SimResult]:
     """Simulate many recipes, batched (vmapped) on the device.
 
@@ -340,9 +349,10 @@ def simulate_batch(
     zener_pinning : False or (float, float)
         ``(area_fraction, radius_um)``: randomly placed discs of that radius covering that
         area fraction pin the grain boundaries (in ``info["pinning_particles"]``).
-    pixel_um : float, optional
-        Force the grain pixel (µm) of every recipe; default: each recipe's own
-        (:mod:`psplab.sim.resolution`: final mean grain diameter / 12).
+    pixel_um : float or sequence, optional
+        Force the grain pixel (µm) of every recipe, or one per recipe (``None`` entries keep
+        the recipe's own); default: each recipe's own (:mod:`psplab.sim.resolution`: final
+        mean grain diameter / 12).
 
     Returns
     -------
@@ -358,7 +368,11 @@ def simulate_batch(
     recipes = list(recipes)
     _check_batch_args(recipes, grid, dtype)
     zener = _zener_option(zener_pinning)
-    preps = [_prepare(r, int(grid), (seed, i), zener, pixel_um) for i, r in enumerate(recipes)]
+    pixels = _per_recipe(pixel_um, len(recipes))
+    preps = [
+        _prepare(r, int(grid), (seed, i), zener, px)
+        for i, (r, px) in enumerate(zip(recipes, pixels, strict=True))
+    ]
     out: list[SimResult] = []
     step = BATCH_BUCKETS[-1]
     for start in range(0, len(preps), step):
@@ -381,8 +395,14 @@ def simulate_recipe(
     ----------
     recipe : Recipe
         The processing route.
-    grid, seed, dtype, zener_pinning, pixel_um
+    grid, seed : int
         As for :func:`simulate_batch`.
+    dtype : str
+        As for :func:`simulate_batch`.
+    zener_pinning : False or (float, float)
+        As for :func:`simulate_batch`.
+    pixel_um : float, optional
+        Force the grain pixel (µm).
 
     Returns
     -------

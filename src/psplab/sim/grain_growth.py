@@ -62,7 +62,26 @@ def _gg_step_single(eta: jax.Array, dt: jax.Array, pin: jax.Array) -> jax.Array:
 
 @partial(jax.jit, static_argnames=("n_steps", "unroll"))
 def gg_run(eta: jax.Array, dt: jax.Array, pin: jax.Array, n_steps: int, unroll: int = 1):
-    """``n_steps`` batched steps (the optimized path: batched step, unrolled loop)."""
+    """``n_steps`` batched steps (the optimized path: batched step, unrolled loop).
+
+    Parameters
+    ----------
+    eta : jax.Array
+        Fields ``(B, P, H, W)``.
+    dt : jax.Array
+        Time step per structure ``(B,)``.
+    pin : jax.Array
+        Zener pinning field ``(B, H, W)`` (zeros: none).
+    n_steps : int
+        Number of steps.
+    unroll : int
+        Loop unrolling (fuses steps on a GPU).
+
+    Returns
+    -------
+    jax.Array
+        The fields after ``n_steps`` steps.
+    """
     return jax.lax.fori_loop(
         0, n_steps, lambda _, e: _gg_step_batched(e, dt, pin), eta, unroll=unroll
     )
@@ -70,7 +89,24 @@ def gg_run(eta: jax.Array, dt: jax.Array, pin: jax.Array, n_steps: int, unroll: 
 
 @jax.jit
 def gg_run_dynamic(eta: jax.Array, dt: jax.Array, pin: jax.Array, n_steps: jax.Array):
-    """As :func:`gg_run` with a traced step count (one compilation for every chunk length)."""
+    """As :func:`gg_run` with a traced step count (one compilation for every chunk length).
+
+    Parameters
+    ----------
+    eta : jax.Array
+        Fields ``(B, P, H, W)``.
+    dt : jax.Array
+        Time step per structure ``(B,)``.
+    pin : jax.Array
+        Zener pinning field ``(B, H, W)`` (zeros: none).
+    n_steps : jax.Array
+        Number of steps.
+
+    Returns
+    -------
+    jax.Array
+        The fields after ``n_steps`` steps.
+    """
 
     def body(i_e):
         i, e = i_e
@@ -81,7 +117,24 @@ def gg_run_dynamic(eta: jax.Array, dt: jax.Array, pin: jax.Array, n_steps: jax.A
 
 @partial(jax.jit, static_argnames=("n_steps",))
 def gg_run_plain(eta: jax.Array, dt: jax.Array, pin: jax.Array, n_steps: int):
-    """Plain baseline: ``fori_loop`` over ``vmap`` of the single-recipe step."""
+    """Plain baseline: ``fori_loop`` over ``vmap`` of the single-recipe step.
+
+    Parameters
+    ----------
+    eta : jax.Array
+        Fields ``(B, P, H, W)``.
+    dt : jax.Array
+        Time step per structure ``(B,)``.
+    pin : jax.Array
+        Zener pinning field ``(B, H, W)`` (zeros: none).
+    n_steps : int
+        Number of steps.
+
+    Returns
+    -------
+    jax.Array
+        The fields after ``n_steps`` steps.
+    """
     step = jax.vmap(_gg_step_single)
     return jax.lax.fori_loop(0, n_steps, lambda _, e: step(e, dt, pin), eta)
 
@@ -120,6 +173,24 @@ def hard_core_seeds(
     and the absence of near-coincident seeds avoids slivers of a pixel or two that would
     vanish in the first steps. A point that finds no room after ``max_tries`` candidates is
     placed anyway.
+
+    Parameters
+    ----------
+    grid : int
+        Side of the periodic square.
+    n : int
+        Number of points.
+    rng : numpy.random.Generator
+        Source of the candidates.
+    min_frac : float
+        Minimum distance as a share of the mean spacing ``grid / sqrt(n)``.
+    max_tries : int
+        Candidates per point.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n, 2) positions.
     """
     dmin2 = (min_frac * grid / np.sqrt(n)) ** 2
     cand = rng.uniform(0, grid, size=(n * max_tries, 2))
@@ -139,7 +210,22 @@ def hard_core_seeds(
 
 
 def voronoi_labels(grid: int, n_grains: int, rng: np.random.Generator) -> np.ndarray:
-    """Periodic Voronoi tessellation of ``n_grains`` hard-core random seeds; ids 1..N."""
+    """Periodic Voronoi tessellation of ``n_grains`` hard-core random seeds; ids 1..N.
+
+    Parameters
+    ----------
+    grid : int
+        Pixels per side.
+    n_grains : int
+        Number of seeds.
+    rng : numpy.random.Generator
+        Source of the seeds.
+
+    Returns
+    -------
+    numpy.ndarray
+        int32 (grid, grid) labels.
+    """
     from scipy.spatial import cKDTree
 
     seeds = hard_core_seeds(grid, n_grains, rng) % grid
@@ -195,6 +281,18 @@ def pinning_field(particles: np.ndarray, strength: float = PIN_STRENGTH) -> np.n
     energy (an incoherent particle, 90° contact angle) and a boundary that runs through a
     particle saves the boundary energy it would have had there: boundaries are attracted to
     and held at particles (Fan & Chen 1997; Moelans et al. 2006).
+
+    Parameters
+    ----------
+    particles : numpy.ndarray
+        Boolean particle mask.
+    strength : float
+        ``ε_p`` (> 1/2).
+
+    Returns
+    -------
+    numpy.ndarray
+        The field ``ε_p φ_p``.
     """
     if strength <= 0.5:
         raise ValueError(f"pinning strength must exceed 1/2 (η = 0 stable), got {strength!r}")

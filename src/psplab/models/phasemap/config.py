@@ -45,7 +45,7 @@ _TOP_KEYS = {
     "allow_outside", "inference", "structure", "property",
 }  # fmt: skip
 _STRUCTURE_KEYS = {"source", "coords", "label", "patterns", "cluster", "name"}
-_PROPERTY_KEYS = {"source", "coords", "value", "property", "name"}
+_PROPERTY_KEYS = {"source", "coords", "value", "property", "unit", "name"}
 _MAX_ROWS_NAMED = 5
 
 
@@ -67,6 +67,8 @@ class PhaseMapConfig:
         The coordinate columns (the same in every block).
     units : str
         Unit of the coordinates (``units`` key; empty when not given).
+    property_units : dict
+        Unit of each property (``unit`` of its ``[[property]]`` blocks), by property name.
     """
 
     path: Path
@@ -75,6 +77,7 @@ class PhaseMapConfig:
     properties: list[PropertySource] = field(default_factory=list)
     coords: list[str] = field(default_factory=list)
     units: str = ""
+    property_units: dict[str, str] = field(default_factory=dict)
 
     def model(self):
         """A new, unfitted model with the config's parameters.
@@ -377,4 +380,7 @@ def load_config(path: str | Path) -> PhaseMapConfig:
     return PhaseMapConfig(
         path=path, params=params, structure=structure, properties=properties,
         coords=r.coords or [], units=str(cfg.get("units", "")),
+        property_units={
+            p.prop: str(b["unit"]) for p, b in zip(properties, prop_blocks, strict=True) if "unit" in b
+        },
     )  # fmt: skip

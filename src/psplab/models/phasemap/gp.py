@@ -1,5 +1,12 @@
 """Gaussian-process building blocks of the phase-map model (JAX, float64 inside ``x64()``).
 
+These are not a regression GP: the phase map's latent functions and the per-region property
+functions are parts of one joint model (a softmax of latent GPs observed through labels, and
+property GPs mixed by the region probabilities), sampled together by NUTS. psplab's regression
+GP (:class:`psplab.models.baselines.GaussianProcess`) is used where a plain regression is
+wanted: the reference in :mod:`psplab.models.phasemap.check` and the per-region models of
+:class:`psplab.models.phasemap.cameo.CameoBaseline`.
+
 Kernels are stationary and use the correct squared distance ``sum_d ((x_d - z_d) / l_d)^2``
 (computed from differences, never as ``x^2 - xz + z^2``). Latent functions are parameterized in
 whitened form on a set of inducing points ``Z``: ``f(Z) = L v`` with ``L L^T = K(Z, Z)`` and
@@ -45,6 +52,11 @@ def x64() -> Iterator[None]:
     Flipping ``jax_enable_x64`` globally at import time would change other modules' float32 code;
     this scopes it to the phase map's fit and predict calls. (``jax.enable_x64`` is missing
     from the oldest JAX psplab supports; the config flag is set and restored there.)
+
+    Yields
+    ------
+    None
+        Inside the block JAX creates float64 arrays by default.
     """
     ctx = getattr(jax, "enable_x64", None)
     if ctx is not None and callable(ctx):

@@ -120,7 +120,14 @@ def plot_region_map(grid: PhaseMapGrid | str | Path, ax: Axes | None = None) -> 
         extent = (grid.x1.min(), grid.x1.max(), grid.x2.min(), grid.x2.max())
         ax.imshow(rgb, extent=extent, origin="lower", aspect="auto")
     else:
-        ax.scatter(grid.xy[:, 0], grid.xy[:, 1], c=rgb, s=14, marker="h", linewidths=0)
+        from matplotlib.collections import PolyCollection
+        from matplotlib.tri import Triangulation
+
+        # Triangles between the grid points, each in the mean colour of its corners.
+        tri = Triangulation(grid.xy[:, 0], grid.xy[:, 1]).triangles
+        faces = rgb[tri].mean(axis=1)
+        ax.add_collection(PolyCollection(grid.xy[tri], facecolors=faces, edgecolors="face"))
+        ax.autoscale_view()
     ax.set_title("most probable region (pale = unsure)", fontsize=8)
     _decorate(ax, grid)
     return fig

@@ -85,18 +85,15 @@ def _write_figures(
     from psplab.models.phasemap.plots import plot_phase_map
 
     points, labels = _grid_points(config, model)
-    grid = predict_grid(
-        model, config.coords, data_points=points, point_labels=labels, units=config.units
-    )
+    marks = {"data_points": points, "point_labels": labels, "units": config.units}
+    marks["property_units"] = config.property_units
+    grid = predict_grid(model, config.coords, **marks)
     grid_path = grid.save(out / "phasemap_grid.npz")
     figures = [out / "phase_map.png"]
     plot_phase_map(grid).savefig(figures[0], dpi=110)
     sums = points.sum(axis=1)
     if model.n_dim_ == 3 and np.allclose(sums, sums.mean(), rtol=0.02):
-        ternary = predict_grid(
-            model, config.coords, ternary=True, data_points=points, point_labels=labels,
-            units=config.units,
-        )  # fmt: skip
+        ternary = predict_grid(model, config.coords, ternary=True, **marks)
         figures.append(out / "ternary_phase_map.png")
         plot_phase_map(ternary).savefig(figures[-1], dpi=110)
     return grid_path, figures
@@ -145,7 +142,12 @@ def fit_run(
     model_path = model.save(out / "model")
     dump_json(
         out / "config.json",
-        {"coords": config.coords, "units": config.units, "params": config.params},
+        {
+            "coords": config.coords,
+            "units": config.units,
+            "property_units": config.property_units,
+            "params": config.params,
+        },  # fmt: skip
     )
     grid_path, run.figures = _write_figures(out, config, model)
     files: dict[str, Any] = {

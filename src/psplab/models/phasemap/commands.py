@@ -27,8 +27,11 @@ def fit_command(
     """Fit the phase-map model; write the model, figures and manifest.json to OUT."""
     from rich.progress import Progress
 
-    from psplab.models.phasemap.runs import fit_run
+    from psplab.models.phasemap.config import load_config
+    from psplab.models.phasemap.runs import check_folds, fit_run
 
+    cfg = load_config(config)
+    check_folds(cfg, cv)  # problems are reported before the progress bar and the fit
     console = out_console()
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task(f"{cv}-fold check (refits)", total=max(cv, 1), visible=False)
@@ -36,7 +39,7 @@ def fit_command(
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, visible=True)
 
-        run = fit_run(config, out, cv_folds=cv, progress=progress)
+        run = fit_run(cfg, out, cv_folds=cv, progress=progress)
     for message in run.warnings:
         console.print(f"[yellow]warning:[/] {message}")
     model, d = run.model, run.model.diagnostics_

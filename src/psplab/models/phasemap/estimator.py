@@ -329,6 +329,7 @@ class PhaseMapModel(BaseEstimator):
             )
         self.classes_ = region_classes(S, int(self.n_regions), self.phase_model_)
         X_all = np.concatenate([s.X for s in S] + [s.X for s in P], axis=0)
+        self.n_dim_ = X_all.shape[1]
         self._fit_scaling(X_all)
         self._fit_property_scaling(P)
         d, K = len(self.input_columns_), int(self.n_regions)
@@ -348,7 +349,6 @@ class PhaseMapModel(BaseEstimator):
             self.spec_ = dataclasses.replace(self.spec_, n_inducing=len(Z))
         data = self._pack_data(S, P, Qs, Z)
         self.Z_ = Z
-        self.n_dim_ = X_all.shape[1]
         # The property data (normalized, padded) are part of the fitted model: predictions
         # condition the integrated-out property functions on them.
         self.train_ = {k: data[k] for k in ("Xp", "yp", "wp", "p_prop", "p_src")}

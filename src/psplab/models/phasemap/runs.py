@@ -23,7 +23,14 @@ from psplab.models.phasemap.config import PhaseMapConfig, load_config, read_csv_
 from psplab.models.phasemap.design import plain_labels
 from psplab.models.phasemap.estimator import PhaseMapModel, SamplingWarning
 
-__all__ = ["PhaseMapRun", "fit_run", "load_run", "predict_run", "suggest_run"]
+__all__ = [
+    "PhaseMapRun",
+    "check_folds",
+    "fit_run",
+    "load_run",
+    "predict_run",
+    "suggest_run",
+]
 
 
 @dataclass
@@ -54,8 +61,21 @@ class PhaseMapRun:
     warnings: list[str] = field(default_factory=list)
 
 
-def _check_folds(config: PhaseMapConfig, cv_folds: int) -> None:
-    """Refuse a fold count that cannot work, before the fit (which may take minutes)."""
+def check_folds(config: PhaseMapConfig, cv_folds: int) -> None:
+    """Refuse a fold count that cannot work, before the fit (which may take minutes).
+
+    Parameters
+    ----------
+    config : PhaseMapConfig
+        The checked config.
+    cv_folds : int
+        0 (no check) or the number of folds.
+
+    Raises
+    ------
+    InputError
+        No property readings to split, or a count outside ``[2, readings]``.
+    """
     if cv_folds == 0:
         return
     if not config.properties:
@@ -131,7 +151,7 @@ def fit_run(
     from psplab.manifest import dump_json, write_manifest
 
     config = config if isinstance(config, PhaseMapConfig) else load_config(config)
-    _check_folds(config, int(cv_folds))
+    check_folds(config, int(cv_folds))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings(record=True) as caught:

@@ -30,7 +30,8 @@ _COMMAND_MODULES = (
     "psplab.models.commands",  # fit, predict, evaluate
     "psplab.models.sage_commands",  # phasemap
     "psplab.causal.commands",  # causal
-    "psplab.optimize.commands",  # campaign, optimize
+    "psplab.optimize.campaign_commands",  # campaign
+    "psplab.optimize.commands",  # optimize
     "psplab.report.commands",  # report, demo
 )
 

@@ -56,4 +56,4 @@ def test_literal_labels_is_a_net_for_a_finished_figure(name):
     literal_labels(fig)
     _draw(fig)
     shown = name.replace("\\$", "$")  # a written escape is read as one (drawn literally)
-    assert ax.get_xlabel() == shown and ax.get_ylabel() == shown
+    assert ax.get_xlabel() == shown and ax.get_ylabel().lstrip("\u200b") == shown

@@ -254,5 +254,6 @@ def _fmt(v) -> str:
     return str(v)
 
 
+
 def register(app: typer.Typer) -> None:
     app.add_typer(campaign_app, name="campaign")

@@ -90,12 +90,6 @@ def spec_init_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``psplab validate`` and ``psplab spec`` to ``app``.
-
-    Parameters
-    ----------
-    app : typer.Typer
-        The ``psplab`` application.
-    """
+    """Add ``psplab validate`` and ``psplab spec`` to the ``psplab`` typer app."""
     app.command("validate")(validate_command)
     app.add_typer(spec_app, name="spec")

@@ -137,11 +137,5 @@ def optimize_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``psplab optimize`` to ``app``.
-
-    Parameters
-    ----------
-    app : typer.Typer
-        The ``psplab`` application.
-    """
+    """Add ``psplab optimize`` to the ``psplab`` typer app."""
     app.command("optimize")(optimize_command)

@@ -147,11 +147,5 @@ def mechanics_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``psplab mechanics`` to ``app``.
-
-    Parameters
-    ----------
-    app : typer.Typer
-        The ``psplab`` application.
-    """
+    """Add ``psplab mechanics`` to the ``psplab`` typer app."""
     app.command("mechanics")(mechanics_command)

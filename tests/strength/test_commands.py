@@ -140,3 +140,63 @@ def test_mechanics_shape_mismatch_is_reported(tmp_path):
     )
     assert result.exit_code == 2
     assert "differs from the grain image" in result.output
+
+
+def _mechanics(*args):
+    return CliRunner().invoke(app, ["mechanics", *map(str, args)])
+
+
+def test_damaged_and_oversized_inputs_exit_2_before_any_solve(tmp_path, monkeypatch):
+    from psplab.strength import fft
+
+    def no_solve(*a, **k):
+        raise AssertionError("the solver ran")
+
+    monkeypatch.setattr(fft, "uniaxial_curve", no_solve)
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"PK\x03\x04 not really a zip")
+    r = _mechanics(broken, "--pixel-um", 1, "--family", "al_mg")
+    assert r.exit_code == 2 and "not a readable .npz file" in r.output
+    assert len(r.output.strip().splitlines()) == 1
+    # An .npz whose header declares a huge array is refused from the header, before loading.
+    huge = tmp_path / "huge.npz"
+    np.savez(huge, grain_labels=np.zeros((4, 4), np.int64))
+    monkeypatch.setattr("psplab.limits.available_memory_bytes", lambda: 100)
+    r = _mechanics(huge, "--pixel-um", 1, "--family", "al_mg")
+    assert r.exit_code == 2 and "of memory" in r.output and "too large to load" in r.output
+
+
+def test_too_many_steps_or_pixels_are_refused(tmp_path, monkeypatch):
+    np.save(tmp_path / "g.npy", np.ones((64, 64), int))
+    r = _mechanics(tmp_path / "g.npy", "--pixel-um", 1, "--family", "al_mg", "--steps", 10**6)
+    assert r.exit_code == 2
+    assert r.output.strip() == "--steps must be between 4 and 2000, got 1000000"
+    monkeypatch.setattr("psplab.limits.available_memory_bytes", lambda: 2**20)
+    r = _mechanics(tmp_path / "g.npy", "--pixel-um", 1, "--family", "al_mg")
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1
+    assert "a 64×64 image with 40 load steps needs about" in r.output
+
+
+def test_memory_estimate_tracks_pixels_and_steps():
+    from psplab.strength.fft import mechanics_memory_bytes
+
+    base = mechanics_memory_bytes((64, 64), 40)
+    assert mechanics_memory_bytes((128, 128), 40) == pytest.approx(4 * base)
+    assert mechanics_memory_bytes((64, 64), 400) > 5 * base  # the kept stress images dominate
+
+
+def test_sim_recipe_npz_is_read_with_its_phase_labels(tmp_path, micro):
+    grains, phases = micro
+    # what `psplab sim recipe` writes: label images plus other arrays
+    np.savez_compressed(
+        tmp_path / "microstructure.npz",
+        grain_labels=grains,
+        phase_labels=phases,
+        composition=np.ones((N, N)),
+        pixel_um=0.5,
+    )
+    from psplab.strength import read_label_images
+
+    g, p = read_label_images(tmp_path / "microstructure.npz")
+    np.testing.assert_array_equal(g, grains)
+    np.testing.assert_array_equal(p, phases)

@@ -60,6 +60,12 @@ def spec_init_command(
     ] = None,
     name: Annotated[str | None, typer.Option("--name", help="Dataset name.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing spec file.")] = False,
+    encoding: Annotated[
+        str | None, typer.Option("--encoding", help="Text encoding, e.g. latin-1 (default UTF-8).")
+    ] = None,
+    delimiter: Annotated[
+        str | None, typer.Option("--delimiter", help="Field separator, e.g. ';'.")
+    ] = None,
 ) -> None:
     """Draft a spec from a table: roles and units guessed from names and values, each marked
     REVIEW in a comment. Check the draft, then run `psplab validate` on it."""
@@ -70,7 +76,7 @@ def spec_init_command(
     target = out if out is not None else data.with_suffix(".toml")
     if target.resolve() == data.resolve():
         target = data.with_name(data.name + ".toml")
-    draft = draft_spec(data, name=name)
+    draft = draft_spec(data, name=name, encoding=encoding, delimiter=delimiter)
     draft.write(target, overwrite=force)
     roles = Counter(col.role for col in draft.columns)
     console = out_console()

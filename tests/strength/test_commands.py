@@ -200,3 +200,17 @@ def test_sim_recipe_npz_is_read_with_its_phase_labels(tmp_path, micro):
     g, p = read_label_images(tmp_path / "microstructure.npz")
     np.testing.assert_array_equal(g, grains)
     np.testing.assert_array_equal(p, phases)
+
+
+def test_unwritable_outputs_are_refused_before_the_solve(tmp_path):
+    np.save(tmp_path / "g.npy", np.ones((8, 8), int))
+    (tmp_path / "taken").write_text("a file")
+    r = _mechanics(
+        tmp_path / "g.npy", "--pixel-um", 1, "--family", "al_mg",
+        "--out", tmp_path / "taken", "--json", tmp_path,
+    )  # fmt: skip
+    assert r.exit_code == 2
+    assert sorted(r.output.strip().splitlines()) == [
+        f"--json {tmp_path}: is a folder, not a file",
+        f"--out {tmp_path / 'taken'}: exists and is not a folder",
+    ]

@@ -121,6 +121,8 @@ def optimize_command(
         problems.append(
             "psplab optimize needs --simulate (for real experiments use `psplab campaign`)"
         )
+    if out.exists() and not out.is_dir():
+        problems.append(f"--out {out}: exists and is not a folder")
     try:
         check_simulated_settings(**settings, names=OPTION_NAMES)
     except InputError as exc:

@@ -52,6 +52,16 @@ OutOpt = Annotated[
 ]
 
 
+def _path_problems(json_out: Path | None, out: Path | None) -> list[str]:
+    """Output paths that cannot be written, found before the solve rather than after it."""
+    problems = []
+    if out is not None and out.exists() and not out.is_dir():
+        problems.append(f"--out {out}: exists and is not a folder")
+    if json_out is not None and json_out.is_dir():
+        problems.append(f"--json {json_out}: is a folder, not a file")
+    return problems
+
+
 def _option_problems(
     pixel_um: float, family: str, solute_wt_pct: float, hardening_mpa: float | None, steps: int
 ) -> list[str]:
@@ -117,6 +127,7 @@ def mechanics_command(
     from psplab.strength.pipeline import read_mechanics_images, run_mechanics
 
     problems = _option_problems(pixel_um, family, solute_wt_pct, hardening_mpa, steps)
+    problems += _path_problems(json_out, out)
     grains = phase_img = None
     try:
         grains, phase_img = read_mechanics_images(image, phases)

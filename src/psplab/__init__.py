@@ -42,7 +42,7 @@ __getattr__, __dir__, __all__ = lazy_package(
             "yield_strength_mpa",
         ),
         "generate": ("evaluate_recipes", "generate_dataset", "sample_recipes"),
-        "models": ("ProbabilisticRegressor", "load_model", "make_model"),
+        "models": ("PhaseMapModel", "ProbabilisticRegressor", "load_model", "make_model"),
         "causal": (
             "StructuralCausalModel",
             "bootstrap_edges",

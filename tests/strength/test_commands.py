@@ -159,11 +159,16 @@ def test_damaged_and_oversized_inputs_exit_2_before_any_solve(tmp_path, monkeypa
     assert r.exit_code == 2 and "not a readable .npz file" in r.output
     assert len(r.output.strip().splitlines()) == 1
     # An .npz whose header declares a huge array is refused from the header, before loading.
-    huge = tmp_path / "huge.npz"
-    np.savez(huge, grain_labels=np.zeros((4, 4), np.int64))
-    monkeypatch.setattr("psplab.limits.available_memory_bytes", lambda: 100)
-    r = _mechanics(huge, "--pixel-um", 1, "--family", "al_mg")
-    assert r.exit_code == 2 and "of memory" in r.output and "too large to load" in r.output
+    import zipfile
+
+    header = np.lib.format.header_data_from_array_1_0(np.zeros((2, 2), np.int64))
+    header["shape"] = (30_000, 30_000)
+    with zipfile.ZipFile(tmp_path / "huge.npz", "w") as zf, zf.open("grain_labels.npy", "w") as fh:
+        np.lib.format.write_array_header_1_0(fh, header)
+        fh.write(b"\0" * 64)  # the data is not there: a reader that trusted the header would fail
+    r = _mechanics(tmp_path / "huge.npz", "--pixel-um", 1, "--family", "al_mg")
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1
+    assert "pixels" in r.output and "huge.npz" in r.output
 
 
 def test_too_many_steps_or_pixels_are_refused(tmp_path, monkeypatch):
@@ -185,7 +190,7 @@ def test_memory_estimate_tracks_pixels_and_steps():
     assert mechanics_memory_bytes((64, 64), 400) > 5 * base  # the kept stress images dominate
 
 
-def test_sim_recipe_npz_is_read_with_its_phase_labels(tmp_path, micro):
+def test_sim_recipe_npz_is_read_with_its_phase_labels_and_pixel_size(tmp_path, micro):
     grains, phases = micro
     # what `psplab sim recipe` writes: label images plus other arrays
     np.savez_compressed(
@@ -197,9 +202,24 @@ def test_sim_recipe_npz_is_read_with_its_phase_labels(tmp_path, micro):
     )
     from psplab.strength import read_label_images
 
-    g, p = read_label_images(tmp_path / "microstructure.npz")
+    g, p, pixel_um = read_label_images(tmp_path / "microstructure.npz")
     np.testing.assert_array_equal(g, grains)
     np.testing.assert_array_equal(p, phases)
+    assert pixel_um == 0.5
+    # the stored pixel size is used when --pixel-um is not given
+    out = CliRunner().invoke(
+        app, ["mechanics", str(tmp_path / "microstructure.npz"), "--family", "al_mg",
+              "--steps", "8", "--json", str(tmp_path / "m.json")],
+    )  # fmt: skip
+    assert out.exit_code == 0, out.output
+    assert json.loads((tmp_path / "m.json").read_text())["pixel_um"] == 0.5
+    np.save(tmp_path / "g.npy", grains)
+    out = CliRunner().invoke(app, ["mechanics", str(tmp_path / "g.npy"), "--family", "al_mg"])
+    assert out.exit_code == 2
+    assert (
+        out.output.strip()
+        == f"--pixel-um is needed: {tmp_path / 'g.npy'} does not store its pixel size"
+    )
 
 
 def test_unwritable_outputs_are_refused_before_the_solve(tmp_path):

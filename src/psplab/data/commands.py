@@ -67,8 +67,10 @@ def spec_init_command(
         str | None, typer.Option("--delimiter", help="Field separator, e.g. ';'.")
     ] = None,
 ) -> None:
-    """Draft a spec from a table: roles and units guessed from names and values, each marked
-    REVIEW in a comment. Check the draft, then run `psplab validate` on it."""
+    """Draft a spec from a table: roles and units guessed from names and values.
+
+    Every guess is marked REVIEW in a comment; check them, then run `psplab validate`.
+    """
     from psplab._cli import out_console
     from psplab.data.dataset import validate
     from psplab.data.draft import draft_spec

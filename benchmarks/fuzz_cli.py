@@ -89,8 +89,12 @@ def run_psplab(args: list[str], cwd: Path, timeout: float) -> tuple[int | None, 
     return proc.returncode, proc.stdout, proc.stderr, time.perf_counter() - start
 
 
-def judge(case: Case, code: int | None, out: str, err: str, seconds: float, timeout: float) -> str:
-    """Empty string when the run is acceptable for ``case``, else why not."""
+def judge(case: Case, code: int | None, out: str, err: str, timeout: float, last: bool) -> str:
+    """Empty string when the run is acceptable for ``case``, else why not.
+
+    Every step must end cleanly (success, or exit 2 with a message, no traceback, no hang);
+    what the case expects, and its message, are judged on the last step.
+    """
     if code is None:
         return f"hang: no answer within {timeout:g} s"
     if TRACEBACK.search(out) or TRACEBACK.search(err):
@@ -99,6 +103,8 @@ def judge(case: Case, code: int | None, out: str, err: str, seconds: float, time
         return f"exit status {code} (expected 0 or 2)"
     if code == 2 and not err.strip():
         return "exit 2 without a message on stderr"
+    if not last:
+        return ""
     if case.expect == "error" and code == 0:
         return "accepted a bad input (exit 0): silently wrong"
     if case.expect == "ok" and code != 0:
@@ -131,13 +137,12 @@ def run_case(case: Case, fixtures: dict[str, Path], timeout: float) -> Outcome:
         except Exception as exc:  # noqa: BLE001 - a broken case is reported, not raised
             return Outcome(case, False, f"case setup failed: {exc!r}", 0.0, None, "")
         total, code, out, err = 0.0, None, "", ""
-        for step in case.steps:
+        for i, step in enumerate(case.steps):
             args = [a.replace("{d}", str(d)) for a in step]
             code, out, err, seconds = run_psplab(args, d, case.timeout or timeout)
             total += seconds
-            reason = judge(case, code, out, err, seconds, case.timeout or timeout)
-            if step is not case.steps[-1] and not reason and code != 0:
-                reason = f"an earlier step failed: {last_line(err)}"
+            last = i == len(case.steps) - 1
+            reason = judge(case, code, out, err, case.timeout or timeout, last)
             if reason:
                 return Outcome(case, False, reason, total, code, last_line(err))
         if case.check is not None:

@@ -280,13 +280,10 @@ def stage_models(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> dic
 
 # --- stage 3: causal -----------------------------------------------------------------------
 def stage_causal(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> dict[str, Any]:
-    from rich.console import Console
-
-    run_causal = _need("psplab.causal.commands", "run")
+    run_causal, write_causal_run = _need("psplab.causal", "run_causal", "write_causal_run")
     dataset = _load_demo_dataset(upstream["dataset"])
-    run_causal(
+    result = run_causal(
         dataset,
-        out,
         bootstrap=p["bootstrap"],
         alpha=p["alpha"],
         test=p["test"],
@@ -297,9 +294,9 @@ def stage_causal(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> dic
         backend=p["backend"],
         jobs=p["jobs"],
         seed=p["seed"],
-        console=Console(quiet=True),
         exclude=list(p.get("exclude", [])),
     )
+    write_causal_run(result, out)
     results: dict[str, Any] = {}
     try:
         true_causal_edges = _need("psplab.generate", "true_causal_edges")

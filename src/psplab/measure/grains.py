@@ -34,8 +34,8 @@ from scipy import ndimage
 
 from psplab.measure._components import (
     as_label_array,
-    check_pixel_um,
     border_labels,
+    check_pixel_um,
     corner_counts,
     label_components,
 )

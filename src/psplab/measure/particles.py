@@ -20,8 +20,8 @@ from scipy.spatial import cKDTree
 
 from psplab.measure._components import (
     as_label_array,
-    check_pixel_um,
     border_labels,
+    check_pixel_um,
     label_components,
     unwrapped_moments,
 )

@@ -104,6 +104,25 @@ class ColumnSpec:
         """``name [unit]`` for axis labels."""
         return f"{self.name} [{self.unit}]" if self.unit else self.name
 
+    def to_dict(self) -> dict[str, Any]:
+        """The column as its ``[[column]]`` TOML table (keys with default values left out)."""
+        d: dict[str, Any] = {"name": self.name, "role": self.role}
+        for key in ("unit", "min", "max", "absent", "tier"):
+            value = getattr(self, key)
+            if value is not None:
+                d[key] = value
+        if self.kind != "numeric":
+            d["kind"] = self.kind
+        if self.is_formula:
+            d["fractions"] = self.fractions
+            if self.basis is not None:
+                d["basis"] = self.basis
+            if self.elements is not None:
+                d["elements"] = list(self.elements)
+        if self.description:
+            d["description"] = self.description
+        return d
+
     def element_column(self, element: str) -> str:
         """Name of the fraction column of ``element`` expanded from this formula column."""
         return f"{self.name}_{element}"
@@ -328,21 +347,7 @@ class DatasetSpec:
         for c in self.columns:
             if self.id is not None and c.name == self.id and c.role == "ignore":
                 continue
-            d: dict[str, Any] = {"name": c.name, "role": c.role}
-            for key in ("unit", "min", "max", "absent", "tier"):
-                value = getattr(c, key)
-                if value is not None:
-                    d[key] = value
-            if c.kind != "numeric":
-                d["kind"] = c.kind
-            if c.is_formula:
-                d["fractions"] = c.fractions
-                for key in ("basis", "elements"):
-                    if getattr(c, key) is not None:
-                        d[key] = list(c.elements) if key == "elements" else c.basis
-            if c.description:
-                d["description"] = c.description
-            cols.append(d)
+            cols.append(c.to_dict())
         out["column"] = cols
         return out
 

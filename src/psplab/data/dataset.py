@@ -119,29 +119,52 @@ def _column_problems(spec: DatasetSpec, frame: pd.DataFrame) -> list[Problem]:
     return problems
 
 
+def _parse_numbers(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Cells as floats (NaN = missing) and a mask of the cells that are not numbers.
+
+    The vectorised parse takes the common case; cells it cannot read go through
+    :func:`_as_number` one by one, so the rules stay those of ``_as_number``.
+    """
+    if pd.api.types.is_bool_dtype(raw):  # true/false is not a number (to_numeric says 1/0)
+        values = np.full(len(raw), np.nan)
+    else:
+        numbers = pd.to_numeric(raw, errors="coerce")
+        values = numbers.to_numpy(dtype=float, na_value=np.nan, copy=True)
+    bad = np.zeros(len(values), dtype=bool)
+    cells = raw.to_numpy(dtype=object)
+    for i in np.flatnonzero(np.isnan(values)):
+        number = _as_number(cells[i])
+        values[i] = np.nan if number is None else number
+        bad[i] = number is None
+    return values, bad
+
+
 def _check_numeric(col: ColumnSpec, raw: pd.Series) -> tuple[np.ndarray, list[Problem]]:
-    problems: list[Problem] = []
-    values = np.empty(len(raw), dtype=float)
-    for i, cell in enumerate(raw.tolist(), start=1):
-        number = _as_number(cell)
-        if number is None:
-            problems.append(Problem(f"{str(cell)!r} is not a number", col.name, i))
-            values[i - 1] = np.nan
-            continue
-        values[i - 1] = number
-        if np.isnan(number):
-            if col.role == "processing":
-                problems.append(Problem("missing value in a processing input", col.name, i))
-            continue
-        if not np.isfinite(number):
-            problems.append(Problem(f"{number} is not finite", col.name, i))
-            continue
-        if col.absent is not None and _is_absent(number, col.absent):
-            continue  # "step not applied" sentinels are allowed outside the bounds
-        if col.min is not None and number < col.min:
-            problems.append(Problem(f"{number:g} is below min {col.min:g}", col.name, i))
-        if col.max is not None and number > col.max:
-            problems.append(Problem(f"{number:g} is above max {col.max:g}", col.name, i))
+    values, bad = _parse_numbers(raw)
+    missing = np.isnan(values) & ~bad
+    infinite = np.isinf(values)
+    with np.errstate(invalid="ignore"):
+        sentinel = np.zeros(len(values), dtype=bool)
+        if col.absent is not None:
+            sentinel = np.isclose(values, float(col.absent))
+        checked = np.isfinite(values) & ~sentinel
+        below = checked & (values < col.min) if col.min is not None else np.zeros_like(bad)
+        above = checked & (values > col.max) if col.max is not None else np.zeros_like(bad)
+    flagged = bad | infinite | below | above | (missing if col.role == "processing" else False)
+    problems = []
+    for i in np.flatnonzero(flagged):
+        row, number = int(i) + 1, values[i]
+        if bad[i]:
+            message = f"{str(raw.iloc[i])!r} is not a number"
+        elif missing[i]:
+            message = "missing value in a processing input"
+        elif infinite[i]:
+            message = f"{number} is not finite"
+        elif below[i]:
+            message = f"{number:g} is below min {col.min:g}"
+        else:
+            message = f"{number:g} is above max {col.max:g}"
+        problems.append(Problem(message, col.name, row))
     return values, problems[:_MAX_PROBLEMS_PER_COLUMN] + _overflow(col, problems)
 
 
@@ -210,13 +233,6 @@ def _overflow(col: ColumnSpec, problems: list[Problem]) -> list[Problem]:
     if extra > 0:
         return [Problem(f"... and {extra} more problems in this column", col.name)]
     return []
-
-
-def _is_absent(value: float, absent: float | str) -> bool:
-    try:
-        return bool(np.isclose(value, float(absent)))
-    except (TypeError, ValueError):
-        return False
 
 
 @dataclass

@@ -134,8 +134,7 @@ def read_csv_table(path: str | Path):
     bad = [i for i, r in enumerate(rows[1:]) if len(r) != len(header)]
     if bad:
         problems.append(
-            f"{path}: {_rows(np.asarray(bad))} have a different number of fields than the "
-            f"header ({len(header)})"
+            f"{path}: {_rows(np.asarray(bad))}: not as many fields as the header's {len(header)}"
         )
     if problems:
         raise InputError(problems)
@@ -243,7 +242,7 @@ class _Reader:
 def _structure_source(r: _Reader, block: dict, where: str, name: str) -> StructureSource | None:
     table = r.table(block, where)
     X = None if table is None else r.points(block, table, where)
-    if X is None:
+    if table is None:
         return None
     if ("label" in block) == ("patterns" in block):
         r.note(f"{where}: give 'label' (a column) or 'patterns' (a CSV file), not both")
@@ -257,7 +256,7 @@ def _structure_source(r: _Reader, block: dict, where: str, name: str) -> Structu
         if len(empty):
             r.note(f"{where}: label column {col!r}, {_rows(empty)}: empty")
             return None
-        return StructureSource(X, labels=table[col].to_numpy(), name=name)
+        return None if X is None else StructureSource(X, labels=table[col].to_numpy(), name=name)
     method = block.get("cluster", "nmf")
     if method not in CLUSTER_METHODS:
         r.note(f"{where}: cluster must be one of {', '.join(CLUSTER_METHODS)}, got {method!r}")
@@ -269,22 +268,22 @@ def _structure_source(r: _Reader, block: dict, where: str, name: str) -> Structu
         r.note(f"{where}: {len(patterns)} patterns but {len(table)} points")
         return None
     values = r.columns(patterns, list(patterns.columns), f"{where} ({block['patterns']})")
-    if values is None:
+    if X is None or values is None:
         return None
     return StructureSource(X, patterns=values, name=name, cluster=method)
 
 
 def _property_source(r: _Reader, block: dict, where: str, index: int) -> PropertySource | None:
     table = r.table(block, where)
-    X = None if table is None else r.points(block, table, where)
-    if X is None:
+    if table is None:
         return None
+    X = r.points(block, table, where)  # problems with points and values are all reported
     value = block.get("value")
     if not isinstance(value, str) or value not in table.columns:
         r.note(f"{where}: value column {value!r} not in {block['source']}")
         return None
     y = r.columns(table, [value], f"{where} ({block['source']})")
-    if y is None:
+    if X is None or y is None:
         return None
     prop = str(block.get("property", value))
     return PropertySource(X, y[:, 0], prop=prop, name=str(block.get("name", f"{prop}{index}")))

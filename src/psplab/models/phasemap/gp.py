@@ -65,11 +65,11 @@ def scaled_sqdist(X: jnp.ndarray, Z: jnp.ndarray, lengthscale: jnp.ndarray) -> j
     Parameters
     ----------
     X : jax.Array
-        Points ``(n, d)``.
+        Rows of the result, ``(n, d)``.
     Z : jax.Array
-        Points ``(m, d)``.
+        Columns of the result, ``(m, d)``.
     lengthscale : jax.Array
-        ARD lengthscales ``(d,)``.
+        One lengthscale per input dimension, ``(d,)``.
 
     Returns
     -------
@@ -128,9 +128,9 @@ def squared_differences(X: jnp.ndarray, Z: jnp.ndarray) -> jnp.ndarray:
     Parameters
     ----------
     X : jax.Array
-        Points ``(n, d)``.
+        First point set, ``(n, d)``.
     Z : jax.Array
-        Points ``(m, d)``.
+        Second point set, ``(m, d)``.
 
     Returns
     -------
@@ -190,20 +190,20 @@ def kernel_matrix(
     Parameters
     ----------
     X : jax.Array
-        Points ``(n, d)``.
+        Where the kernel's rows are evaluated, ``(n, d)``.
     Z : jax.Array
-        Points ``(m, d)``.
+        Where its columns are evaluated, ``(m, d)``.
     lengthscale : jax.Array
-        ARD lengthscales ``(d,)``.
+        ARD lengthscales ``(d,)`` in the units of ``X``.
     amplitude : jax.Array
-        Standard deviation of the function (scalar).
+        Signal standard deviation (scalar); the kernel's diagonal is its square.
     kind : str
-        ``"rbf"`` or ``"matern52"``.
+        Kernel family (:data:`KERNELS`).
 
     Returns
     -------
     K : jax.Array
-        ``(n, m)``.
+        Covariance ``(n, m)``.
     """
     return amplitude**2 * _unit_kernel(scaled_sqdist(X, Z, lengthscale), kind)
 
@@ -218,13 +218,13 @@ def whitened_projection(
     Parameters
     ----------
     X : jax.Array
-        Points ``(n, d)``.
+        Points where the latent function is wanted, ``(n, d)``.
     Z : jax.Array
         Inducing points ``(m, d)``.
     lengthscale : jax.Array
-        ARD lengthscales ``(d,)``.
+        ARD lengthscales of the latent GP, ``(d,)``.
     amplitude : jax.Array
-        Standard deviation of the latent function (scalar).
+        Prior standard deviation of the latent function (scalar).
     kind : str
         ``"rbf"`` or ``"matern52"``.
 
@@ -280,20 +280,20 @@ def kernel(
     Parameters
     ----------
     X : array-like
-        Points ``(n, d)`` (or ``(n,)`` for one dimension).
+        First argument, ``(n, d)`` (or ``(n,)`` for one dimension).
     Z : array-like
-        Points ``(m, d)``.
+        Second argument, ``(m, d)``.
     lengthscale : float or array-like
         One lengthscale, or one per input dimension.
     amplitude : float
-        Standard deviation of the function.
+        Signal standard deviation.
     kind : str
-        ``"rbf"`` or ``"matern52"``.
+        ``"rbf"`` (default) or ``"matern52"``.
 
     Returns
     -------
     K : numpy.ndarray
-        ``(n, m)``.
+        The kernel matrix, ``(n, m)``, float64.
     """
     from psplab.models.phasemap.sources import as_points
 

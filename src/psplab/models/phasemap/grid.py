@@ -229,11 +229,12 @@ class PhaseMapGrid:
         Returns
         -------
         grid : PhaseMapGrid
+            The arrays and labels stored.
 
         Raises
         ------
         ModelFileError
-            Missing, unreadable, or without ``probs``.
+            The file is missing, unreadable, or holds no ``probs``.
         """
         path = Path(path)
         try:
@@ -268,6 +269,7 @@ def read_phase_map_grid(source: str | Path | PhaseMapGrid) -> PhaseMapGrid:
     Returns
     -------
     grid : PhaseMapGrid
+        Labels completed from the run's manifest where the file has none.
 
     Raises
     ------

@@ -96,13 +96,14 @@ def plot_region_map(grid: PhaseMapGrid | str | Path, ax: Axes | None = None) -> 
     Parameters
     ----------
     grid : PhaseMapGrid, str or Path
-        The grid, its ``.npz`` file or a run directory.
+        The map to draw (a grid, its ``.npz`` file or a run directory).
     ax : matplotlib.axes.Axes, optional
-        Axes to draw into.
+        Draw here instead of in a new figure.
 
     Returns
     -------
     fig : matplotlib.figure.Figure
+        The figure holding the map.
     """
     grid = read_phase_map_grid(grid)
     fig, (ax,) = _axes(ax, 1)
@@ -131,13 +132,14 @@ def plot_entropy_map(grid: PhaseMapGrid | str | Path, ax: Axes | None = None) ->
     Parameters
     ----------
     grid : PhaseMapGrid, str or Path
-        The grid, its ``.npz`` file or a run directory.
+        Grid with ``entropy`` (or its file, or a run directory).
     ax : matplotlib.axes.Axes, optional
-        Axes to draw into.
+        Existing axes for the panel.
 
     Returns
     -------
     fig : matplotlib.figure.Figure
+        Figure of ``ax``, or a new one-panel figure.
     """
     grid = read_phase_map_grid(grid)
     fig, (ax,) = _axes(ax, 1)
@@ -162,17 +164,18 @@ def plot_property_map(
     Parameters
     ----------
     grid : PhaseMapGrid, str or Path
-        The grid, its ``.npz`` file or a run directory.
+        Grid with ``property_mean``/``property_std`` (or its file, or a run directory).
     prop : int or str
         The property (index or name).
     stat : str
         ``"mean"`` or ``"std"``.
     ax : matplotlib.axes.Axes, optional
-        Axes to draw into.
+        Where to draw (a new figure when omitted).
 
     Returns
     -------
     fig : matplotlib.figure.Figure
+        The figure drawn into.
     """
     grid = read_phase_map_grid(grid)
     if grid.n_properties == 0:

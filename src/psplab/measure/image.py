@@ -45,7 +45,20 @@ _NPZ_ARRAYS = {"grains": "grain_labels", "phases": "phase_labels", "particles": 
 
 
 def check_pixel_count(shape: tuple[int, ...], name: str) -> None:
-    """Refuse an image whose pixel count (from its header) is above the bound or the memory."""
+    """Refuse an image whose pixel count (from its header) is above the bound or the memory.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The image's shape, as its file header states it.
+    name : str
+        The file name, for the message.
+
+    Raises
+    ------
+    ImageError
+        Naming the size and the limit.
+    """
     from psplab.limits import require_memory
 
     n = int(np.prod([int(d) for d in shape], dtype=object))
@@ -234,7 +247,18 @@ def read_image_with_pixel(
 
 
 def guess_kind(image: np.ndarray, background: int | None = None) -> str:
-    """``particles`` for two-valued images, ``grains`` for other label images."""
+    """``particles`` for two-valued images, ``grains`` for other label images.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+    background : int, optional
+        A value left out of the count.
+
+    Returns
+    -------
+    str
+    """
     values = as_label_array(image, "image")
     uniq = np.unique(values)
     if background is not None:

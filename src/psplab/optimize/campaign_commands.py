@@ -271,4 +271,5 @@ def _fmt(v) -> str:
 
 
 def register(app: typer.Typer) -> None:
+    """Add ``psplab campaign ...`` to ``app``."""
     app.add_typer(campaign_app, name="campaign")

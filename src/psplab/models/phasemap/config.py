@@ -325,8 +325,9 @@ def load_config(path: str | Path) -> PhaseMapConfig:
     params = _model_params(r, cfg)
     blocks, prop_blocks = cfg.get("structure", []), cfg.get("property", [])
     if not isinstance(blocks, list) or not isinstance(prop_blocks, list):
-        raise ConfigError(f"{path}: write [[structure]] and [[property]] as arrays of tables")
-    if not blocks and not prop_blocks:
+        r.note("write [[structure]] and [[property]] as arrays of tables")
+        blocks, prop_blocks = [], []
+    elif not blocks and not prop_blocks:
         r.note("no [[structure]] or [[property]] blocks")
     structure, properties = [], []
     for i, block in enumerate(blocks):

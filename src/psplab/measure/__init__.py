@@ -18,7 +18,13 @@ if TYPE_CHECKING:
         lognormal_fit,
         measure_grains,
     )
-    from psplab.measure.image import KINDS, guess_kind, measure_image, read_image
+    from psplab.measure.image import (
+        KINDS,
+        guess_kind,
+        measure_image,
+        read_image,
+        read_image_with_pixel,
+    )
     from psplab.measure.particles import measure_particles
     from psplab.measure.phases import measure_phases
     from psplab.measure.twopoint import radial_profile, two_point_statistics
@@ -35,6 +41,7 @@ _EXPORTS = {
     "guess_kind": "image",
     "measure_image": "image",
     "read_image": "image",
+    "read_image_with_pixel": "image",
     "measure_particles": "particles",
     "measure_phases": "phases",
     "radial_profile": "twopoint",
@@ -60,5 +67,6 @@ __all__ = [
     "measure_phases",
     "radial_profile",
     "read_image",
+    "read_image_with_pixel",
     "two_point_statistics",
 ]

@@ -208,12 +208,14 @@ def _physical_history(prep: _Prepared, d_start_px: float, history: dict) -> dict
     plan = prep.plan
     t_hist, k_hist = grain_growth_history_um2(prep.recipe)
     px = plan.pixel_um
-    k_start = float(np.clip((d_start_px * px) ** 2 - plan.d0_um**2, 0.0, k_hist[-1]))
-    k_at = np.minimum(k_start + BETA_ECD_PX2 * px * px * np.asarray(history["t"]), k_hist[-1])
-    times = np.interp(k_at, k_hist, t_hist)
+    # The law's K at the window's start (negative if the prepared structure is finer than d0:
+    # the first checks then map to t = 0).
+    k_start = (d_start_px * px) ** 2 - plan.d0_um**2
+    k_at = k_start + BETA_ECD_PX2 * px * px * np.asarray(history["t"])
+    times = np.interp(np.clip(k_at, 0.0, k_hist[-1]), k_hist, t_hist)
     return {
         "d_start_um": float(d_start_px * px),
-        "t_start_s": float(np.interp(k_start, k_hist, t_hist)),
+        "t_start_s": float(times[0]),
         "history_time_s": times,
         "history_mean_diameter_um": np.asarray(history["mean_ecd_px"]) * px,
         "history_grain_count": np.asarray(history["n_grains"], dtype=int),

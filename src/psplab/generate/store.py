@@ -27,11 +27,12 @@ def parts_dir_for(out_parquet: str | Path) -> Path:
     Parameters
     ----------
     out_parquet : str or Path
-        The dataset's Parquet file.
+        Where the finished table will be written.
 
     Returns
     -------
     Path
+        ``<out>.parts`` beside it (present only while a run is unfinished).
     """
     out = Path(out_parquet)
     return out.with_name(out.name + ".parts")
@@ -182,11 +183,12 @@ def spec_path_for(out_parquet: str | Path) -> Path:
     Parameters
     ----------
     out_parquet : str or Path
-        The dataset's Parquet file.
+        The table.
 
     Returns
     -------
     Path
+        Its dataset spec.
     """
     return Path(out_parquet).with_suffix(".toml")
 
@@ -197,11 +199,12 @@ def failures_path_for(out_parquet: str | Path) -> Path:
     Parameters
     ----------
     out_parquet : str or Path
-        The dataset's Parquet file.
+        Table whose failed recipes are listed.
 
     Returns
     -------
     Path
+        The JSON list of failures.
     """
     out = Path(out_parquet)
     return out.with_name(out.stem + ".failures.json")

@@ -59,19 +59,19 @@ def _k2(shape: tuple[int, int], dx: float, dtype) -> jax.Array:
 
 
 def dfdc(c: jax.Array, p: CHParams) -> jax.Array:
-    """Derivative of the double well.
+    """Derivative of the double well, ``f'(c)``.
 
     Parameters
     ----------
-    c : array
-        Composition field (numpy or jax).
+    c : jax.Array
+        Composition.
     p : CHParams
-        Double-well coefficients.
+        Gives ``W``, ``cα`` and ``cβ``.
 
     Returns
     -------
-    array
-        Same shape as ``c``.
+    jax.Array
+        ``2 W (c - cα)(cβ - c)(cβ + cα - 2c)``.
     """
     a, b = c - p.c_alpha, p.c_beta - c
     return 2.0 * p.W * a * b * (b - a)
@@ -132,22 +132,22 @@ def ch_run(
     Parameters
     ----------
     c0 : jax.Array
-        Batch of fields ``(B, H, W)``.
+        Batch of composition fields ``(B, H, W)``.
     dt : jax.Array
-        Time step per field ``(B,)`` or a schedule ``(B, n_steps)``.
+        Time step of each field ``(B,)``, or a per-step schedule ``(B, n_steps)``.
     n_steps : int
-        Number of steps.
+        Steps to take (static: one compilation per value).
     p : CHParams
-        Free-energy and mobility coefficients.
+        Double well, gradient energy and mobility.
     dx : float
-        Grid spacing.
+        Grid spacing in the units of ``p``.
     unroll : int
         Loop unrolling (fuses steps on a GPU).
 
     Returns
     -------
     jax.Array
-        The fields after ``n_steps`` steps.
+        The advanced fields, same shape and dtype.
     """
     return _ch_scan(c0, dt, n_steps, p, dx, unroll)
 
@@ -168,20 +168,20 @@ def ch_run_devices(
     Parameters
     ----------
     c0 : jax.Array
-        Batch of fields ``(B, H, W)``.
+        Fields ``(B, H, W)``; ``B`` is split evenly over the devices.
     dt : jax.Array
-        Time step per field ``(B,)``.
+        Steps ``(B,)`` (or a schedule), split like ``c0``.
     n_steps : int
-        Number of steps.
+        Steps per field.
     p : CHParams
-        Free-energy and mobility coefficients.
+        As for :func:`ch_run`.
     dx : float
-        Grid spacing.
+        As for :func:`ch_run`.
 
     Returns
     -------
     jax.Array
-        The fields after ``n_steps`` steps.
+        The fields gathered back into one ``(B, H, W)`` array.
     """
     devices = jax.local_devices()
     nd = len(devices)
@@ -215,20 +215,20 @@ def ch_run_plain(
     Parameters
     ----------
     c0 : jax.Array
-        Batch of fields ``(B, H, W)``.
+        The baseline's input fields ``(B, H, W)``.
     dt : jax.Array
-        Time step per field ``(B,)``.
+        One step per field.
     n_steps : int
-        Number of steps.
+        Loop length.
     p : CHParams
-        Free-energy and mobility coefficients.
+        Coefficients (the benchmark compares at equal ones).
     dx : float
-        Grid spacing.
+        Spacing.
 
     Returns
     -------
     jax.Array
-        The fields after ``n_steps`` steps.
+        What :func:`ch_run` returns, computed the plain way.
     """
     k2 = _k2(c0.shape[-2:], dx, c0.dtype)
     step = jax.vmap(lambda c, d: _ch_step_single(c, d, p, k2))
@@ -244,20 +244,20 @@ def ch_advance(
     Parameters
     ----------
     c0 : jax.Array
-        Batch of fields ``(B, H, W)``.
+        Current fields ``(B, H, W)``.
     dt : jax.Array
-        Time step per field ``(B,)``.
+        Constant step of each field.
     n_steps : jax.Array
-        Number of steps.
+        Traced int32 count: any value reuses the compiled loop.
     p : CHParams
-        Free-energy and mobility coefficients.
+        Free energy and mobility.
     dx : float
         Grid spacing.
 
     Returns
     -------
     jax.Array
-        The fields after ``n_steps`` steps.
+        Fields after the steps.
     """
     k2 = _k2(c0.shape[-2:], dx, c0.dtype)
     step = jax.vmap(lambda c, d: _ch_step_single(c, d, p, k2))

@@ -76,14 +76,14 @@ def load_design_config(path: str | Path) -> tuple[str | None, dict[str, tuple[fl
     Parameters
     ----------
     path : str or Path
-        The TOML file.
+        Design-bounds file, e.g. ``bounds.toml``.
 
     Returns
     -------
     family : str or None
         The file's family, if it names one.
     bounds : dict
-        ``{param: [low, high]}``.
+        ``{param: [low, high]}`` as written.
     """
     p = Path(path)
     if not p.is_file():

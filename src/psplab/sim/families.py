@@ -172,11 +172,12 @@ class AlloyFamily:
         Parameters
         ----------
         path : str or Path
-            The TOML file.
+            A family file like the packaged ``ti_al.toml``.
 
         Returns
         -------
         AlloyFamily
+            The family it describes.
         """
         raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         return _family_from_mapping(raw, str(path))
@@ -239,11 +240,12 @@ class AlloyFamily:
         Parameters
         ----------
         T_K : numpy.ndarray
-            Temperatures in K.
+            Temperatures along a history, K.
 
         Returns
         -------
         numpy.ndarray
+            ``d(d²)/dt`` at each temperature.
         """
         return self.gg_k0_um2_per_s * np.exp(-self.q_gb_J_per_mol / (R_GAS * np.asarray(T_K)))
 
@@ -253,11 +255,12 @@ class AlloyFamily:
         Parameters
         ----------
         T_K : numpy.ndarray
-            Temperatures in K.
+            Absolute temperature(s).
 
         Returns
         -------
         numpy.ndarray
+            ``D0 exp(-Q/RT)`` in µm²/s, same shape.
         """
         d0 = self.d0_diff_m2_per_s * 1e12
         return d0 * np.exp(-self.q_diff_J_per_mol / (R_GAS * np.asarray(T_K)))
@@ -389,9 +392,9 @@ def grain_growth_history_um2(
     Parameters
     ----------
     recipe : Recipe
-        The processing route.
+        The processing route: the heat-hold-cool route to integrate.
     family : AlloyFamily, optional
-        Its family (looked up by name if not given).
+        The recipe's family (gives the Arrhenius constants ``k0``, ``Q_gb``).
 
     Returns
     -------
@@ -414,13 +417,14 @@ def grain_growth_integral_um2(recipe: Recipe, family: AlloyFamily | None = None)
     Parameters
     ----------
     recipe : Recipe
-        The processing route.
+        The processing route: its whole history is integrated.
     family : AlloyFamily, optional
-        Its family (looked up by name if not given).
+        The recipe's family (supplies ``k0`` and ``Q_gb``; by name when omitted).
 
     Returns
     -------
     float
+        ``K_gg`` in µm².
     """
     return float(grain_growth_history_um2(recipe, family)[1][-1])
 
@@ -431,14 +435,14 @@ def final_grain_size_um(recipe: Recipe, family: AlloyFamily | None = None) -> fl
     Parameters
     ----------
     recipe : Recipe
-        The processing route.
+        The processing route: strain sets ``d0``, the history ``K_gg``.
     family : AlloyFamily, optional
-        Its family (looked up by name if not given).
+        The recipe's family (holds the recrystallization and growth constants).
 
     Returns
     -------
     float
-        µm.
+        The law's mean diameter in µm.
     """
     fam = family or get_family(recipe.family)
     d0 = fam.recrystallized_grain_size_um(recipe.deformation_strain)
@@ -456,13 +460,14 @@ def freeze_temperature_K(recipe: Recipe, family: AlloyFamily | None = None) -> f
     Parameters
     ----------
     recipe : Recipe
-        The processing route.
+        The processing route: hold temperature and cooling rate matter.
     family : AlloyFamily, optional
-        Its family (looked up by name if not given).
+        The recipe's family (solute diffusivity and ``freeze_length_um``).
 
     Returns
     -------
     float
+        Freeze-in temperature in K, between room and hold temperature.
     """
     fam = family or get_family(recipe.family)
     r = recipe.cooling_rate_K_per_s
@@ -491,13 +496,14 @@ def precipitate_fraction_eq(recipe: Recipe, family: AlloyFamily | None = None) -
     Parameters
     ----------
     recipe : Recipe
-        The processing route.
+        The processing route: solute content and cooling rate matter.
     family : AlloyFamily, optional
-        Its family (looked up by name if not given).
+        The recipe's family (solvus, precipitate composition and diffusion).
 
     Returns
     -------
     float
+        Area (volume) fraction of precipitate.
     """
     fam = family or get_family(recipe.family)
     x_s = float(fam.solvus_wt_pct(freeze_temperature_K(recipe, fam)))
@@ -516,13 +522,14 @@ def coarsening_integral_um2(recipe: Recipe, family: AlloyFamily | None = None) -
     Parameters
     ----------
     recipe : Recipe
-        The processing route.
+        The processing route: solute sets the solvus; the history the integral.
     family : AlloyFamily, optional
-        Its family (looked up by name if not given).
+        The recipe's family (diffusivity and solvus of the solute).
 
     Returns
     -------
     float
+        ``K_ch`` in µm² (0 when no part of the history is supersaturated).
     """
     fam = family or get_family(recipe.family)
     T_s = fam.solvus_temperature_K(recipe.solute_wt_pct)
@@ -565,13 +572,14 @@ def precipitate_radius_um(recipe: Recipe, family: AlloyFamily | None = None) -> 
     Parameters
     ----------
     recipe : Recipe
-        The processing route.
+        The processing route: fraction, history and solvus all enter.
     family : AlloyFamily, optional
-        Its family (looked up by name if not given).
+        The recipe's family (nucleation density and coarsening length).
 
     Returns
     -------
     float
+        Mean radius in µm (0 without precipitate).
     """
     fam = family or get_family(recipe.family)
     r_n = nucleation_radius_um(precipitate_fraction_eq(recipe, fam), fam)

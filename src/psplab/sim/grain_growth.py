@@ -67,20 +67,20 @@ def gg_run(eta: jax.Array, dt: jax.Array, pin: jax.Array, n_steps: int, unroll: 
     Parameters
     ----------
     eta : jax.Array
-        Fields ``(B, P, H, W)``.
+        Order parameters ``(B, P, H, W)``.
     dt : jax.Array
-        Time step per structure ``(B,)``.
+        Time step of each structure ``(B,)``.
     pin : jax.Array
-        Zener pinning field ``(B, H, W)`` (zeros: none).
+        Pinning field ``(B, H, W)``, zeros without particles.
     n_steps : int
-        Number of steps.
+        Steps (static).
     unroll : int
         Loop unrolling (fuses steps on a GPU).
 
     Returns
     -------
     jax.Array
-        The fields after ``n_steps`` steps.
+        The evolved order parameters.
     """
     return jax.lax.fori_loop(
         0, n_steps, lambda _, e: _gg_step_batched(e, dt, pin), eta, unroll=unroll
@@ -94,18 +94,18 @@ def gg_run_dynamic(eta: jax.Array, dt: jax.Array, pin: jax.Array, n_steps: jax.A
     Parameters
     ----------
     eta : jax.Array
-        Fields ``(B, P, H, W)``.
+        Fields of one chunk ``(B, P, H, W)``.
     dt : jax.Array
-        Time step per structure ``(B,)``.
+        Per-structure steps, 0 to hold a structure still.
     pin : jax.Array
-        Zener pinning field ``(B, H, W)`` (zeros: none).
+        ``ε_p φ_p`` per structure.
     n_steps : jax.Array
-        Number of steps.
+        Traced int32 step count of this chunk.
 
     Returns
     -------
     jax.Array
-        The fields after ``n_steps`` steps.
+        Fields at the end of the chunk.
     """
 
     def body(i_e):
@@ -122,18 +122,16 @@ def gg_run_plain(eta: jax.Array, dt: jax.Array, pin: jax.Array, n_steps: int):
     Parameters
     ----------
     eta : jax.Array
-        Fields ``(B, P, H, W)``.
-    dt : jax.Array
-        Time step per structure ``(B,)``.
-    pin : jax.Array
-        Zener pinning field ``(B, H, W)`` (zeros: none).
+        Baseline input ``(B, P, H, W)``.
+    dt, pin : jax.Array
+        Steps ``(B,)`` and pinning fields ``(B, H, W)``, as for :func:`gg_run`.
     n_steps : int
-        Number of steps.
+        Loop length.
 
     Returns
     -------
     jax.Array
-        The fields after ``n_steps`` steps.
+        What :func:`gg_run` returns, computed the plain way.
     """
     step = jax.vmap(_gg_step_single)
     return jax.lax.fori_loop(0, n_steps, lambda _, e: step(e, dt, pin), eta)

@@ -323,11 +323,12 @@ class GrainTracker:
         Parameters
         ----------
         labels : numpy.ndarray
-            Grain labels 1..N (H, W).
+            The starting grains; their ids become the tracked identities.
 
         Returns
         -------
         numpy.ndarray
+            float32 fields, ``η = 1`` inside each grain on its order parameter.
         """
         n = int(labels.max())
         colour = colour_graph(n, self.conflict_pairs(labels), self.n_order, self.seed)
@@ -448,13 +449,14 @@ class GrainTracker:
         Parameters
         ----------
         eta : numpy.ndarray
-            Fields (P, H, W).
+            The structure's order parameters.
         split : bool
-            Cut merged regions back into one grain per identity.
+            Whether merged regions are cut apart.
 
         Returns
         -------
         numpy.ndarray
+            Grain labels 1..N.
         """
         return self.update(eta, split)[0]
 
@@ -464,11 +466,12 @@ class GrainTracker:
         Parameters
         ----------
         eta : numpy.ndarray
-            Fields (P, H, W).
+            Diffuse fields (P, H, W) before the re-colouring.
 
         Returns
         -------
         numpy.ndarray
+            The same grains' fields moved to their new order parameters.
         """
         labels, owner = self.grain_map(eta)
         labels, owner, ident_of = self._track(labels, owner)

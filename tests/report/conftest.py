@@ -142,70 +142,18 @@ def make_evaluate_run(root: Path, dataset_run: Path) -> Path:
     return run
 
 
-def make_causal_run(root: Path) -> Path:
-    run = root / "causal"
-    run.mkdir()
-    graph = {
-        "nodes": [
-            {"name": "hold_temperature_C", "tier": 0},
-            {"name": "deformation_strain", "tier": 0},
-            {"name": "grain_size_um", "tier": 1},
-            {"name": "yield_strength_MPa", "tier": 2},
-        ],
-        "edges": [
-            {
-                "source": "hold_temperature_C",
-                "target": "grain_size_um",
-                "directed": True,
-                "stability": 0.95,
-            },
-            {
-                "source": "deformation_strain",
-                "target": "grain_size_um",
-                "directed": True,
-                "stability": 0.7,
-            },
-            {
-                "source": "grain_size_um",
-                "target": "yield_strength_MPa",
-                "directed": False,
-                "stability": 0.4,
-            },
-        ],
-        "true_edges": [
-            ["hold_temperature_C", "grain_size_um"],
-            ["grain_size_um", "yield_strength_MPa"],
-        ],
-    }
-    (run / "graph.json").write_text(json.dumps(graph))
-    x = np.linspace(600, 900, 11)
-    mean = 100 + 300 / np.sqrt(2.0 + 0.02 * (x - 600))
-    pd.DataFrame(
-        {
-            "parameter": "hold_temperature_C",
-            "outcome": "yield_strength_MPa",
-            "x": x,
-            "mean": mean,
-            "lo": mean - 10,
-            "hi": mean + 10,
-        }
-    ).to_csv(run / "dose.csv", index=False)
-    pd.DataFrame(
-        {
-            "outcome": ["yield_strength_MPa", "yield_strength_MPa"],
-            "parameter": ["hold_temperature_C", "deformation_strain"],
-            "effect": [mean[-1] - mean[0], 25.0],
-            "lo": [mean[-1] - mean[0] - 8, 10.0],
-            "hi": [mean[-1] - mean[0] + 8, 40.0],
-            "unit": ["MPa", "MPa"],
-        }
-    ).to_csv(run / "influence.csv", index=False)
-    write_manifest(
-        run,
-        "causal",
-        files={"graph": "graph.json", "dose_response": "dose.csv", "influence": "influence.csv"},
-        params={"bootstrap": 20},
-    )
+def make_causal_run(root: Path, dataset_run: Path, name: str = "causal") -> Path:
+    """A real ``psplab causal`` run (the public pipeline) on the toy dataset."""
+    from psplab.causal import run_causal, write_causal_run
+    from psplab.data.dataset import load_dataset
+
+    dataset = load_dataset(dataset_run / "toy.toml")
+    result = run_causal(
+        dataset, bootstrap=4, alpha=0.05, dose_top=1, model="rf", grid=5, draws=5,
+        backend="serial", seed=0,
+    )  # fmt: skip
+    run = root / name
+    write_causal_run(result, run, command=["psplab", "causal", "toy.toml", "--out", name])
     return run
 
 
@@ -249,39 +197,38 @@ def make_optimize_run(root: Path, seed: int = 0) -> Path:
 
 
 def make_phasemap_run(root: Path, rhat_max: float | None = None, name: str = "phasemap") -> Path:
-    x1 = np.linspace(-2, 2, 30)
-    x2 = np.linspace(-2, 2, 25)
-    xx, yy = np.meshgrid(x1, x2)
-    r = np.hypot(xx, yy)
-    p_in = 1 / (1 + np.exp((r - 1) / 0.1))
-    probs = np.stack([p_in, 1 - p_in], axis=-1)
-    truth = (r >= 1).astype(int)
-    rng = np.random.default_rng(0)
-    pts = rng.uniform(-2, 2, (20, 2))
+    """A phase-map run as ``psplab phasemap fit`` writes it: its figures and its diagnostics.
+
+    The figures stand in for the phase-map plots (a disc-shaped region and its boundary
+    entropy); the report embeds them as written.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x1, x2 = np.meshgrid(np.linspace(-2, 2, 30), np.linspace(-2, 2, 25))
+    p_in = 1 / (1 + np.exp((np.hypot(x1, x2) - 1) / 0.1))
+    entropy = -(p_in * np.log(p_in + 1e-12) + (1 - p_in) * np.log(1 - p_in + 1e-12))
     run = root / name
     run.mkdir()
-    np.savez(
-        run / "grid.npz",
-        x1=x1,
-        x2=x2,
-        probs=probs,
-        truth=truth,
-        points=pts,
-        point_labels=(np.hypot(*pts.T) >= 1).astype(int),
-        property_mean=np.where(r < 1, r**2, 1 - r),
-        property_std=0.05 + 0.2 * np.exp(-((r - 1) ** 2) / 0.02),
-    )
-    acc = float(np.mean(probs.argmax(-1) == truth))
+    figures = []
+    for stem, values in (("phase_map", entropy), ("property_y", np.hypot(x1, x2) ** 2)):
+        fig, ax = plt.subplots(figsize=(4, 3))
+        ax.imshow(values, extent=(-2, 2, -2, 2), origin="lower")
+        ax.set_xlabel("x1 [–]")
+        ax.set_ylabel("x2 [–]")
+        fig.savefig(run / f"{stem}.png", dpi=60)
+        plt.close(fig)
+        figures.append(f"{stem}.png")
+    diagnostics = {"ess_min": 120.0, "divergences": 0}
+    if rhat_max is not None:
+        diagnostics["rhat_max"] = rhat_max
     write_manifest(
         run,
         "phasemap",
-        files={"phasemap_grid": "grid.npz"},
-        results={
-            "accuracy": acc,
-            "axis_labels": ["x1 [–]", "x2 [–]"],
-            "property_label": "y [a.u.]",
-            **({} if rhat_max is None else {"rhat_max": rhat_max}),
-        },
+        files={"figures": figures},
+        results={"diagnostics": diagnostics, "regions": ["0", "1"], "properties": ["y"]},
     )
     return run
 
@@ -291,7 +238,7 @@ def full_runs(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("runs")
     ds = make_dataset_run(root)
     make_evaluate_run(root, ds)
-    make_causal_run(root)
+    make_causal_run(root, ds)
     make_optimize_run(root)
     make_phasemap_run(root)
     return root

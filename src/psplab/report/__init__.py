@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING
 from psplab._lazy import lazy_attributes
 
 if TYPE_CHECKING:
-    from psplab.report.builder import Run, build_report, build_sections, discover_runs
+    from psplab.report.builder import (
+        Run,
+        build_report,
+        build_sections,
+        discover_runs,
+        register_section,
+    )
     from psplab.report.demo import run_demo
 
 # Lazy attributes (PEP 562): `import psplab.report.commands` (every CLI start) must not pay for
@@ -23,13 +29,30 @@ _EXPORTS = {
     "build_report": "builder",
     "build_sections": "builder",
     "discover_runs": "builder",
+    "register_section": "builder",
     "run_demo": "demo",
 }
 # Sub-modules the package used to import eagerly; still reachable as attributes.
-_SUBMODULES = ("builder", "figures", "html")
+_SUBMODULES = (
+    "builder",
+    "figures",
+    "html",
+    "runs",
+    "section_causal",
+    "section_data",
+    "section_models",
+    "section_runs",
+)
 
 
 __getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS, _SUBMODULES)
 
 
-__all__ = ["Run", "build_report", "build_sections", "discover_runs", "run_demo"]
+__all__ = [
+    "Run",
+    "build_report",
+    "build_sections",
+    "discover_runs",
+    "register_section",
+    "run_demo",
+]

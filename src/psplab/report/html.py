@@ -22,11 +22,16 @@ def escape(text: Any) -> str:
 
 @dataclass
 class Figure:
-    """A rendered figure: PNG bytes, a caption saying what it shows, and alt text."""
+    """A rendered figure: PNG bytes, a caption saying what it shows, and alt text.
+
+    ``artists`` holds the ``gid`` of every artist the figure drew (see
+    :func:`psplab.report.figures.render`), empty for an image embedded as a file.
+    """
 
     png: bytes
     caption: str
     alt: str = ""
+    artists: tuple[str, ...] = ()
 
     def to_html(self, number: int) -> str:
         data = base64.b64encode(self.png).decode("ascii")

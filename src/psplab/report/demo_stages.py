@@ -1,0 +1,248 @@
+"""The stages of ``psplab demo``: each calls the public pipeline function its command calls.
+
+Every stage is ``stage(out_dir, params, upstream_dirs) -> manifest keywords`` (``files``,
+``results``, ``command``: the stand-alone command that does the same). A stage whose capability
+is not installed raises :class:`StageUnavailable`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from psplab.manifest import MANIFEST_NAME, dump_json
+
+__all__ = [
+    "StageUnavailable",
+    "stage_causal",
+    "stage_dataset",
+    "stage_models",
+    "stage_optimize",
+    "stage_phasemap",
+]
+
+
+class StageUnavailable(RuntimeError):
+    """The capability a stage needs is not installed (its module or function is missing)."""
+
+
+def need(module: str, *names: str) -> Any:
+    """Import ``module`` and return it (or the named attributes).
+
+    Parameters
+    ----------
+    module : str
+        Dotted module name.
+    *names : str
+        Attributes to return.
+
+    Returns
+    -------
+    object
+        The module, one attribute, or a tuple of attributes.
+
+    Raises
+    ------
+    StageUnavailable
+        The psplab module or an attribute is missing.
+    """
+    import importlib
+
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("psplab") and module.startswith(exc.name):
+            raise StageUnavailable(f"{module} is not available ({exc})") from exc
+        raise
+    missing = [n for n in names if not hasattr(mod, n)]
+    if missing:
+        raise StageUnavailable(f"{module} lacks {', '.join(missing)}")
+    if not names:
+        return mod
+    values = tuple(getattr(mod, n) for n in names)
+    return values[0] if len(values) == 1 else values
+
+
+def stage_dataset(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> dict[str, Any]:
+    """Sample recipes, simulate and measure them (``psplab simulate``); a gallery of images."""
+    sample_recipes, generate_dataset = need("psplab.generate", "sample_recipes", "generate_dataset")
+    get_family = need("psplab.sim", "get_family")
+    recipes = sample_recipes(p["family"], p["n"], design="lhs", seed=p["seed"])
+    parquet = out / "dataset.parquet"
+    images = out / "images"
+    generate_dataset(
+        recipes, parquet, grid=p["grid"], seed=p["seed"], images_dir=images, workers=p["workers"]
+    )
+    frame = pd.read_parquet(parquet)
+    gallery = _gallery(frame, images, float(get_family(p["family"]).pixel_um), p["gallery"])
+    np.savez_compressed(out / "gallery.npz", **gallery)
+    failed = int(frame["error"].notna().sum()) if "error" in frame.columns else 0
+    return {
+        "files": {
+            "dataset": parquet,
+            "spec": parquet.with_suffix(".toml"),
+            "gallery": out / "gallery.npz",
+            "images": images,
+        },
+        "results": {"n_recipes": int(len(frame)), "failed": failed, "family": p["family"]},
+        "command": f"psplab simulate --family {p['family']} --design lhs --n {p['n']} "
+        f"--grid {p['grid']} --seed {p['seed']} --images images --workers {p['workers']} "
+        "--out dataset.parquet",
+    }
+
+
+def _gallery(frame: pd.DataFrame, images: Path, pixel_um: float, n: int) -> dict[str, np.ndarray]:
+    """Label images of ``n`` recipes spanning the dataset's grain sizes, finest to coarsest."""
+    ok = frame[frame["error"].isna()] if "error" in frame.columns else frame
+    ok = ok.dropna(subset=["grain_size_um"]).sort_values("grain_size_um")
+    picks = [ok.index[int(round(q * (len(ok) - 1)))] for q in np.linspace(0, 1, n)]
+    grains, phases, titles = [], [], []
+    for i in dict.fromkeys(picks):
+        row = ok.loc[i]
+        idx = int(row["recipe_index"]) if "recipe_index" in row else int(i)
+        grains.append(np.load(images / f"recipe_{idx:06d}_grains.npy"))
+        phases.append(np.load(images / f"recipe_{idx:06d}_phases.npy"))
+        titles.append(
+            f"#{idx}: {row['hold_temperature_C']:.0f} °C, {row['hold_time_s']:.0f} s, "
+            f"strain {row['deformation_strain']:.2f}\n"
+            f"d = {row['grain_size_um']:.1f} µm, σy = {row['yield_strength_MPa']:.0f} MPa"
+        )
+    return {
+        "grain_labels": np.stack(grains).astype(np.int32),
+        "phase_labels": np.stack(phases).astype(np.int32),
+        "pixel_um": np.full(len(grains), pixel_um),
+        "titles": np.array(titles),
+    }
+
+
+def load_demo_dataset(dataset_dir: Path):
+    """The dataset the demo's first stage wrote.
+
+    Parameters
+    ----------
+    dataset_dir : Path
+        The dataset stage's directory.
+
+    Returns
+    -------
+    psplab.data.Dataset
+        The loaded dataset.
+    """
+    from psplab.data.dataset import load_dataset
+
+    manifest = json.loads((dataset_dir / MANIFEST_NAME).read_text())
+    return load_dataset(dataset_dir / manifest["files"]["spec"])
+
+
+def stage_models(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> dict[str, Any]:
+    """Cross-validate the models on shared folds (``psplab evaluate``)."""
+    cross_validate = need("psplab.models.evaluation", "cross_validate")
+    dataset = load_demo_dataset(upstream["dataset"])
+    params = {
+        k: {kk: tuple(vv) if isinstance(vv, list) else vv for kk, vv in v.items()}
+        for k, v in p.get("model_params", {}).items()
+    }
+    metrics, oof = cross_validate(
+        dataset, list(p["models"]), cv=p["cv"], seed=p["seed"], model_params=params
+    )
+    oof.to_csv(out / "oof_predictions.csv", index=False)
+    dump_json(out / "metrics.json", metrics)
+    units = {c.name: c.unit for c in dataset.spec.columns if c.unit}
+    return {
+        "files": {"oof_predictions": out / "oof_predictions.csv", "metrics": out / "metrics.json"},
+        "results": {"metrics": metrics, "units": units},
+        "command": f"psplab evaluate ../{upstream['dataset'].name}/dataset.toml "
+        f"--models {','.join(p['models'])} --cv {p['cv']} --seed {p['seed']} --out . "
+        "(with the model parameters in params.demo.model_params)",
+    }
+
+
+def stage_causal(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> dict[str, Any]:
+    """Causal graph, stability, influence and dose-response (``psplab causal``)."""
+    run_causal, write_causal_run = need("psplab.causal", "run_causal", "write_causal_run")
+    dataset = load_demo_dataset(upstream["dataset"])
+    settings = {k: p[k] for k in ("bootstrap", "alpha", "test", "model", "dose_top", "draws")}
+    settings |= {k: p[k] for k in ("backend", "jobs", "seed")}
+    result = run_causal(dataset, grid=p["grid_points"], exclude=p.get("exclude", []), **settings)
+    spec = Path("..") / upstream["dataset"].name / "dataset.toml"
+    command = (
+        f"psplab causal {spec} --bootstrap {p['bootstrap']} --alpha {p['alpha']} "
+        + (f"--exclude {','.join(p['exclude'])} " if p.get("exclude") else "")
+        + f"--seed {p['seed']} --out ."
+    )
+    write_causal_run(result, out, command=command.split())
+    results: dict[str, Any] = {}
+    try:
+        true_causal_edges = need("psplab.generate", "true_causal_edges")
+        left_out = set(result.data.left_out)
+        results["true_edges"] = [
+            list(e) for e in true_causal_edges(p["family"]) if not left_out.intersection(e)
+        ]
+    except StageUnavailable:
+        pass
+    return {"results": results, "command": command}
+
+
+def stage_optimize(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> dict[str, Any]:
+    """Simulator-in-the-loop Bayesian optimization against random search (``psplab optimize``)."""
+    run_simulated = need("psplab.optimize.simloop", "run_simulated")
+    run_simulated(
+        out,
+        family=p["family"],
+        budget=p["budget"],
+        seed=p["seed"],
+        grid=p["grid"],
+        model=p["model"],
+        compare_random=True,
+    )
+    return {
+        "command": f"psplab optimize --simulate --family {p['family']} --budget {p['budget']} "
+        f"--grid {p['grid']} --seed {p['seed']} --out ."
+    }
+
+
+def stage_phasemap(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> dict[str, Any]:
+    """A SAGE phase map of a synthetic library with known regions; figures as ``phasemap fit``."""
+    import warnings
+
+    PhaseMapModel, synthetic_library = need(
+        "psplab.models.sage", "PhaseMapModel", "synthetic_library"
+    )
+    plot_phase_map = need("psplab.models.sage_plots", "plot_phase_map")
+    lib = synthetic_library(n_points=p["n_points"], seed=p["seed"])
+    model = PhaseMapModel(
+        n_regions=p["regions"],
+        kernel="rbf",
+        num_warmup=p["num_warmup"],
+        num_samples=p["num_samples"],
+        num_chains=p.get("num_chains", 1),
+        svi_steps=p["svi_steps"],
+        max_inducing=p.get("max_inducing", 64),
+        seed=p["seed"],
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit([lib.structure_source()], [lib.property_source()])
+    figures = plot_phase_map(model, out, list(lib.coords), data_points=lib.structure_X)
+    grid = lib.grid(p["grid"])
+    pred = model.predict(grid)
+    y_true = np.asarray(lib.property_fn(grid))
+    mean = np.asarray(pred.mean).reshape(len(grid), -1)[:, 0]
+    r2 = 1.0 - np.sum((mean - y_true) ** 2) / np.sum((y_true - y_true.mean()) ** 2)
+    labels = np.asarray(pred.labels).reshape(-1)
+    diag = dict(getattr(model, "diagnostics_", {}) or {})
+    return {
+        "files": {"figures": figures},
+        "results": {
+            "accuracy": float(np.mean(labels == np.asarray(lib.label_fn(grid)).reshape(-1))),
+            "property_r2": float(r2),
+            "diagnostics": diag,
+            "warnings": [str(w.message) for w in caught][:5],
+        },
+        "command": "python -c 'from psplab.models.sage import synthetic_library, PhaseMapModel; ...' "
+        f"(n_points={p['n_points']}, seed={p['seed']}; settings in params.demo)",
+    }

@@ -1,0 +1,241 @@
+"""Report sections of optimization, phase-map and demo runs, and of a run's own figures.
+
+A phase-map run (``psplab phasemap fit``, or the demo's phase-map stage) is shown with the figures
+it wrote through the phase-map plotting functions, its fit diagnostics and, when the chains have
+not mixed, a warning where the reader looks.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from psplab.report.figures import render
+from psplab.report.html import Figure, Section, Table, paragraph
+from psplab.report.runs import LeftOut, Run, label, read_table
+
+__all__ = ["demo_section", "optimization_section", "phasemap_section", "run_figures"]
+
+RHAT_MIXED = 1.01  # largest R-hat of chains that have mixed
+PHASEMAP_CAPTIONS = {
+    "phase_map": "Phase map: the most probable region at each point of the composition space, "
+    "the probability of that region and the phase-label entropy (high along uncertain "
+    "boundaries); dots are the measured points.",
+    "ternary_phase_map": "Phase map on the ternary diagram: most probable region, its "
+    "probability and the phase-label entropy; dots are the measured points.",
+    "property_": "Property map: posterior mean of the property and its predictive standard "
+    "deviation over the composition space; dots are the measured points.",
+    "ternary_property_": "Property map on the ternary diagram: posterior mean and predictive "
+    "standard deviation.",
+}
+
+
+def optimization_section(run: Run, units: dict[str, str]) -> Section:
+    """Best objective so far against evaluations, baseline and best recipe of one run.
+
+    Parameters
+    ----------
+    run : Run
+        A ``psplab optimize`` run with a ``trace`` table (``method``, ``evaluation``,
+        ``objective``).
+    units : dict
+        Units by column name.
+
+    Returns
+    -------
+    Section
+        The section.
+
+    Raises
+    ------
+    LeftOut
+        No trace table with an ``objective`` column.
+    """
+    from psplab.optimize.plots import plot_optimization_trace
+
+    trace_p = run.file("trace", "history")
+    trace = read_table(trace_p) if trace_p is not None else None
+    if trace is None or "objective" not in trace.columns:
+        raise LeftOut("no trace table with an objective column")
+    groups = trace.groupby("method", sort=False) if "method" in trace else [("psplab", trace)]
+    traces = {}
+    for name, g in groups:
+        g = g.sort_values("evaluation") if "evaluation" in g.columns else g
+        traces[str(name)] = g["objective"].to_numpy(dtype=float)
+    res = run.results
+    objective = str(res.get("objective", "objective"))
+    baseline, best = res.get("baseline_objective"), res.get("best_objective")
+    sec = Section(
+        "optimization",
+        "Optimization trace",
+        f"Bayesian optimization of {objective} (from {run.name}).",
+    )
+    fig = plot_optimization_trace(traces, label(objective, units), baseline=baseline)
+    sec.add(
+        render(
+            fig,
+            f"Best {objective} found so far against the number of evaluations, for each method "
+            "with the same budget; dots are single evaluations, the dashed line the baseline.",
+            alt="optimization trace",
+        )
+    )
+    if baseline is not None and best is not None:
+        gain = 100 * (best - baseline) / abs(baseline) if baseline else float("nan")
+        sec.add(paragraph(f"Baseline: {baseline:.4g}; best found: {best:.4g} ({gain:+.1f}%)."))
+    recipe = res.get("best_recipe")
+    if isinstance(recipe, dict):
+        sec.add(
+            Table(
+                ["parameter", "value"],
+                list(map(list, recipe.items())),
+                caption="The best recipe found.",
+            )
+        )
+    return sec
+
+
+def run_figures(run: Run, captions: dict[str, str] | None = None) -> list[Figure]:
+    """PNG figures a run wrote itself, with a caption for each.
+
+    Captions come from ``results["captions"]`` (by file name), a ``captions`` JSON listing
+    ``{path, caption}``, or ``captions`` here (by file-name prefix); figures without one are
+    not shown.
+
+    Parameters
+    ----------
+    run : Run
+        The run.
+    captions : dict or None
+        Caption by file-name prefix (longest match wins).
+
+    Returns
+    -------
+    list of Figure
+        The figures, embedded as written.
+    """
+    known = {Path(k).name: str(v) for k, v in (run.results.get("captions") or {}).items()}
+    cap_p = run.file("captions")
+    if cap_p is not None and cap_p.suffix == ".json":
+        raw = json.loads(cap_p.read_text(encoding="utf-8"))
+        items = (
+            raw if isinstance(raw, list) else [{"path": k, "caption": v} for k, v in raw.items()]
+        )
+        known.update(
+            {Path(str(i["path"])).name: str(i["caption"]) for i in items if isinstance(i, dict)}
+        )
+    out = []
+    for role in run.manifest.get("files") or {}:
+        for p in run.file_list(role):
+            if p.suffix.lower() != ".png":
+                continue
+            caption = known.get(p.name) or _by_prefix(p.stem, captions or {})
+            if caption:
+                out.append(Figure(png=p.read_bytes(), caption=caption, alt=p.stem))
+    return out
+
+
+def _by_prefix(stem: str, captions: dict[str, str]) -> str | None:
+    matches = [k for k in captions if stem == k or (k.endswith("_") and stem.startswith(k))]
+    if not matches:
+        return None
+    key = max(matches, key=len)
+    name = stem[len(key) :] if key.endswith("_") else ""
+    return (
+        captions[key].replace("Property map:", f"Property map of {name}:")
+        if name
+        else captions[key]
+    )
+
+
+def phasemap_section(run: Run, units: dict[str, str]) -> Section:
+    """The phase map a run drew, its fit diagnostics and a warning if the chains did not mix.
+
+    Parameters
+    ----------
+    run : Run
+        A ``psplab phasemap fit`` run (or the demo's phase-map stage).
+    units : dict
+        Units by column name (unused; sections share one signature).
+
+    Returns
+    -------
+    Section
+        The section.
+
+    Raises
+    ------
+    LeftOut
+        The run wrote no phase-map figures.
+    """
+    figs = run_figures(run, PHASEMAP_CAPTIONS)
+    if not figs:
+        raise LeftOut("no phase-map figures (phase_map.png, property_*.png)")
+    sec = Section(
+        "phasemap",
+        "Phase map with uncertainty",
+        f"SAGE phase map: a Bayesian model of the phase regions and the piecewise property "
+        f"functions, fitted jointly by MCMC (figures written by the run in {run.name}).",
+    )
+    for f in figs:
+        sec.add(f)
+    res = run.results
+    diag = dict(res.get("diagnostics") or {})
+    facts = [
+        [text, res.get(key, diag.get(key))]
+        for key, text in (
+            ("accuracy", "phase accuracy against the truth"),
+            ("property_r2", "property R² against the truth"),
+            ("rhat_max", "largest R-hat"),
+            ("ess_min", "smallest effective sample size"),
+            ("divergences", "divergent transitions"),
+            ("num_samples", "posterior samples per chain"),
+        )
+        if res.get(key, diag.get(key)) is not None
+    ]
+    if facts:
+        sec.add(Table(["quantity", "value"], facts, caption="Phase-map fit."))
+    rhat = res.get("rhat_max", diag.get("rhat_max"))
+    if rhat is not None and float(rhat) > RHAT_MIXED:
+        # Say it where the reader looks: the map may still be right, its spread is not trusted.
+        sec.add(
+            paragraph(
+                f"Warning: the largest R-hat is {float(rhat):.2f} (converged chains give "
+                f"< {RHAT_MIXED}), so the MCMC chains have not mixed. Read the phase probabilities "
+                "and the property std as indicative only; refit with more warm-up steps, more "
+                "chains or fewer inducing points before relying on the uncertainty."
+            )
+        )
+    return sec
+
+
+def demo_section(run: Run, units: dict[str, str]) -> Section:
+    """The demo's stages: state, seconds and why a stage did not run.
+
+    Parameters
+    ----------
+    run : Run
+        The ``psplab demo`` output folder's own run.
+    units : dict
+        Units by column name (unused; sections share one signature).
+
+    Returns
+    -------
+    Section
+        The section.
+
+    Raises
+    ------
+    LeftOut
+        The run records no stages.
+    """
+    stages: dict[str, Any] = run.results.get("stages") or {}
+    if not stages:
+        raise LeftOut("no stages recorded")
+    rows = [
+        [name, st.get("state", "?"), st.get("seconds"), st.get("reason", "")]
+        for name, st in stages.items()
+    ]
+    sec = Section("demo", "Demo stages", f"The stages of `psplab demo` in {run.name}.")
+    sec.add(Table(["stage", "state", "seconds", "note"], rows, caption="Demo stages."))
+    return sec

@@ -101,14 +101,15 @@ LAZY_PACKAGES = (
 @pytest.mark.parametrize("package", LAZY_PACKAGES)
 def test_lazy_package_exports_the_defining_modules_objects(package):
     pkg = importlib.import_module(package)
-    assert set(pkg.__all__) <= set(pkg._EXPORTS)
-    for name, where in pkg._EXPORTS.items():
+    exports, submodules = pkg.__getattr__.exports, pkg.__getattr__.submodules
+    assert set(pkg.__all__) <= set(exports)
+    for name, where in exports.items():
         source = importlib.import_module(f"{package}.{where}")
         assert getattr(pkg, name) is getattr(source, name), name
     namespace: dict = {}
     exec(f"from {package} import *", namespace)
     assert {n for n in namespace if n != "__builtins__"} == set(pkg.__all__)
-    for sub in pkg._SUBMODULES:
+    for sub in submodules:
         assert isinstance(getattr(pkg, sub), ModuleType)
         assert getattr(pkg, sub) is sys.modules[f"{package}.{sub}"]
     assert set(pkg.__all__) <= set(dir(pkg))

@@ -11,26 +11,18 @@ import numpy as np
 import pandas as pd
 
 from psplab.data.spec import ColumnSpec, DatasetSpec, Problem, SpecError
+from psplab.data.tables import read_table
+
+__all__ = [
+    "Dataset",
+    "InputEncoder",
+    "load_dataset",
+    "read_table",
+    "validate",
+    "validate_frame",
+]
 
 _MAX_PROBLEMS_PER_COLUMN = 20  # keep error output readable for a column that is wholly wrong
-
-
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read CSV or Parquet by extension; every column is read as text-or-number, untouched."""
-    p = Path(path)
-    if not p.is_file():
-        raise SpecError([Problem(f"data file {str(p)!r} not found")])
-    suffix = p.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        return pd.read_parquet(p)
-    if suffix in (".csv", ".txt", ".tsv"):
-        sep = "\t" if suffix == ".tsv" else ","
-        try:
-            # dtype=str keeps "12a" visible as text so the validator can name it.
-            return pd.read_csv(p, sep=sep, dtype=str, keep_default_na=False, na_values=[""])
-        except pd.errors.EmptyDataError:
-            return pd.DataFrame()
-    raise SpecError([Problem(f"data file {str(p)!r}: unsupported extension {suffix!r}")])
 
 
 def _as_number(value: Any) -> float | None:
@@ -54,17 +46,10 @@ def validate_frame(spec: DatasetSpec, frame: pd.DataFrame) -> tuple[pd.DataFrame
     Numeric columns become float (NaN = missing); categorical ones become strings. Rows are
     reported as data rows, 1 being the first row under the header.
     """
-    problems: list[Problem] = []
     if frame.shape[0] == 0:
-        source = str(spec.source) if spec.source is not None else "the data"
+        source = repr(spec.source.name) if spec.source is not None else "the data"
         return frame, [Problem(f"{source} has no data rows (empty file)")]
-    spec_names = [c.name for c in spec.columns]
-    for name in frame.columns:
-        if name not in spec_names:
-            problems.append(Problem("in the data file but not in the spec", column=str(name)))
-    for name in spec_names:
-        if name not in frame.columns:
-            problems.append(Problem("in the spec but not in the data file", column=name))
+    problems = _column_problems(spec, frame)
     if problems:
         return frame, problems
 
@@ -74,11 +59,22 @@ def validate_frame(spec: DatasetSpec, frame: pd.DataFrame) -> tuple[pd.DataFrame
         if col.role == "ignore":
             typed[col.name] = raw
             continue
-        if col.is_numeric:
+        if col.is_formula:
+            fractions, col_problems = _expand_formula(col, raw)
+            taken = [n for n in fractions.columns if n in frame.columns]
+            col_problems += [
+                Problem(f"its element column {n!r} is also a column of the table", col.name)
+                for n in taken
+            ]
+            typed[col.name] = raw.astype(object)
+            for name in fractions.columns:
+                typed[name] = fractions[name].to_numpy()
+        elif col.is_numeric:
             values, col_problems = _check_numeric(col, raw)
+            typed[col.name] = values
         else:
             values, col_problems = _check_categorical(col, raw)
-        typed[col.name] = values
+            typed[col.name] = values
         problems.extend(col_problems)
 
     if spec.id is not None:
@@ -95,6 +91,32 @@ def validate_frame(spec: DatasetSpec, frame: pd.DataFrame) -> tuple[pd.DataFrame
                 first_seen[value] = i
     typed.index = pd.RangeIndex(len(typed))
     return typed, problems
+
+
+def _column_problems(spec: DatasetSpec, frame: pd.DataFrame) -> list[Problem]:
+    """Columns in the file but not the spec and the reverse, each list capped with a count."""
+    spec_names = {c.name for c in spec.columns}
+    extra = [str(n) for n in frame.columns if n not in spec_names]
+    missing = [c.name for c in spec.columns if c.name not in frame.columns]
+    problems = []
+    for names, message, where in (
+        (extra, "in the data file but not in the spec", "the data file"),
+        (missing, "in the spec but not in the data file", "the spec"),
+    ):
+        problems += [Problem(message, column=n) for n in names[:_MAX_PROBLEMS_PER_COLUMN]]
+        if len(names) > _MAX_PROBLEMS_PER_COLUMN:
+            problems.append(
+                Problem(
+                    f"... and {len(names) - _MAX_PROBLEMS_PER_COLUMN} more columns only in {where}"
+                )
+            )
+    stripped = {str(n).strip(): str(n) for n in extra}
+    for name in missing[:_MAX_PROBLEMS_PER_COLUMN]:
+        if name in stripped:
+            problems.append(
+                Problem(f"the data file has {stripped[name]!r} (spaces around the name?)", name)
+            )
+    return problems
 
 
 def _check_numeric(col: ColumnSpec, raw: pd.Series) -> tuple[np.ndarray, list[Problem]]:
@@ -121,6 +143,50 @@ def _check_numeric(col: ColumnSpec, raw: pd.Series) -> tuple[np.ndarray, list[Pr
         if col.max is not None and number > col.max:
             problems.append(Problem(f"{number:g} is above max {col.max:g}", col.name, i))
     return values, problems[:_MAX_PROBLEMS_PER_COLUMN] + _overflow(col, problems)
+
+
+def _expand_formula(col: ColumnSpec, raw: pd.Series) -> tuple[pd.DataFrame, list[Problem]]:
+    """Element-fraction columns of a formula column; a cell that is not a composition is named.
+
+    The elements are the column's ``elements`` when the spec fixes them (a fitted model's spec
+    does), else every element found, in order of atomic number.
+    """
+    from psplab.data.formula import (
+        FormulaError,
+        composition_fractions,
+        fraction_matrix,
+        order_elements,
+    )
+
+    problems: list[Problem] = []
+    rows: list[dict[str, float] | None] = []
+    for i, cell in enumerate(raw.tolist(), start=1):
+        if cell is None or (isinstance(cell, float) and np.isnan(cell)) or str(cell).strip() == "":
+            if col.role == "processing":
+                problems.append(Problem("missing value in a processing input", col.name, i))
+            rows.append(None)
+            continue
+        try:
+            rows.append(composition_fractions(str(cell), col.basis, col.fractions))
+        except FormulaError as exc:
+            problems.append(
+                Problem(f"cannot read {str(cell)[:60]!r} as a composition: {exc}", col.name, i)
+            )
+            rows.append(None)
+    found = order_elements(el for row in rows if row for el in row)
+    elements = list(col.elements) if col.elements is not None else found
+    unknown = set(found) - set(elements)
+    for i, row in enumerate(rows, start=1):
+        if row and unknown & set(row):
+            bad = ", ".join(order_elements(unknown & set(row)))
+            problems.append(
+                Problem(f"element(s) {bad} not among {', '.join(elements)}", col.name, i)
+            )
+            rows[i - 1] = None
+    matrix = fraction_matrix(rows, elements)
+    names = [col.element_column(el) for el in elements]
+    capped = problems[:_MAX_PROBLEMS_PER_COLUMN] + _overflow(col, problems)
+    return pd.DataFrame(matrix, columns=names, index=raw.index), capped
 
 
 def _check_categorical(col: ColumnSpec, raw: pd.Series) -> tuple[pd.Series, list[Problem]]:
@@ -170,7 +236,8 @@ class Dataset:
 
     @property
     def input_names(self) -> list[str]:
-        return [c.name for c in self.spec.processing]
+        """Names of the model inputs: processing columns, formula columns as element fractions."""
+        return [c.name for c in self.spec.input_columns]
 
     @property
     def target_names(self) -> list[str]:
@@ -213,7 +280,7 @@ class Dataset:
     def summary(self) -> dict[str, Any]:
         """Counts per role, per-column ranges and missing target values."""
         columns = []
-        for col in self.spec.columns:
+        for col in (e for c in self.spec.columns for e in c.expanded()):
             if col.role == "ignore":
                 continue
             entry: dict[str, Any] = {
@@ -262,8 +329,9 @@ class InputEncoder:
 
     @classmethod
     def from_dataset(cls, dataset: Dataset) -> InputEncoder:
+        """The encoder of ``dataset``'s inputs (categorical levels from its rows)."""
         numeric, categorical = [], {}
-        for col in dataset.spec.processing:
+        for col in dataset.spec.input_columns:
             if col.is_numeric:
                 numeric.append(col.name)
             else:
@@ -323,21 +391,59 @@ class InputEncoder:
 
 
 def load_dataset(spec: DatasetSpec | str | Path, frame: pd.DataFrame | None = None) -> Dataset:
-    """Load and validate the spec's source (or ``frame``); raise :class:`SpecError` on problems."""
+    """Load and validate the spec's source (or ``frame``).
+
+    Parameters
+    ----------
+    spec : DatasetSpec or path
+        The spec, or the path of its TOML file.
+    frame : pandas.DataFrame, optional
+        The table to validate instead of reading the spec's ``source``.
+
+    Returns
+    -------
+    Dataset
+        The typed table; formula columns are expanded and their elements fixed in
+        ``dataset.spec`` (so a model saved with that spec expands new rows the same way).
+
+    Raises
+    ------
+    SpecError
+        Listing every problem (a source outside the spec's folder is refused before it is read).
+    """
     if not isinstance(spec, DatasetSpec):
         spec = DatasetSpec.from_toml(spec)
     if frame is None:
-        if spec.source is None:
-            raise SpecError([Problem("spec has no 'source' and no table was given")])
-        frame = read_table(spec.source)
+        problems = spec.source_problems()
+        if problems:
+            raise SpecError(problems)
+        frame = read_table(spec.source, encoding=spec.encoding, delimiter=spec.delimiter)
     typed, problems = validate_frame(spec, frame)
     if problems:
         raise SpecError(problems)
-    return Dataset(spec=spec, frame=typed)
+    from psplab.data.formula import ELEMENTS
+
+    elements = {
+        c.name: [el for el in ELEMENTS if c.element_column(el) in typed.columns]
+        for c in spec.columns
+        if c.is_formula and c.role != "ignore" and c.elements is None
+    }
+    return Dataset(spec=spec.with_elements(elements) if elements else spec, frame=typed)
 
 
 def validate(spec_path: str | Path) -> tuple[Dataset | None, list[Problem]]:
-    """Load a spec and its data, returning ``(dataset, [])`` or ``(None, problems)``."""
+    """Load a spec and its data.
+
+    Parameters
+    ----------
+    spec_path : str or Path
+        The spec's TOML file.
+
+    Returns
+    -------
+    tuple
+        ``(dataset, [])``, or ``(None, problems)`` with every problem found.
+    """
     try:
         return load_dataset(spec_path), []
     except SpecError as exc:

@@ -43,6 +43,8 @@ from typing import Any
 
 import numpy as np
 
+from psplab.errors import InputError
+
 __all__ = [
     "FAMILY_CONSTANTS",
     "StrengthConstants",
@@ -110,99 +112,79 @@ class StrengthConstants:
         return d
 
 
-# Ferritic steel (Pickering & Gladman 1963; Pickering 1978): the classic regression
+# Sources of the constants, one family a row of the table below.
+#
+# ferritic_steel (Pickering & Gladman 1963; Pickering 1978): the classic regression
 #   sigma_y [MPa] = 53.9 + 32.3 %Mn + 83.2 %Si + 354 sqrt(%N_free) + 17.4 d^-1/2 [d in mm]
 # gives sigma_0 = 53.9 MPa, k_ss = 32.3 MPa/wt% Mn (linear) and k_HP = 17.4 MPa mm^1/2
 # = 0.55 MPa m^1/2 = 550 MPa um^1/2. Ferrite: G = 81.6 GPa, nu = 0.29, b = a sqrt(3)/2 =
 # 0.248 nm; Taylor factor 2.75 for bcc (Gladman 1997). Precipitates: microalloy carbides
 # (NbC: E ~ 340 GPa, nu ~ 0.21), effectively elastic.
-_FERRITIC_STEEL = StrengthConstants(
-    friction_stress_mpa=53.9,
-    solid_solution_coeff_mpa=32.3,
-    solid_solution_exponent=1.0,
-    hall_petch_k_mpa_sqrt_um=550.0,
-    shear_modulus_gpa=81.6,
-    poisson_ratio=0.29,
-    burgers_vector_nm=0.248,
-    taylor_factor=2.75,
-    solute="Mn",
-    precipitate="NbC",
-    precipitate_youngs_modulus_gpa=340.0,
-    precipitate_poisson_ratio=0.21,
-    precipitate_yield_mpa=3000.0,
-    hardening_modulus_mpa=2000.0,
-)
-
-# Al–Mg (5xxx): Ryen et al. (2006) find the yield-stress increment of binary Al–Mg nearly
+#
+# al_mg (5xxx): Ryen et al. (2006) find the yield-stress increment of binary Al–Mg nearly
 # linear in Mg (about 13–15 MPa per wt%); Huskins et al. (2010) report sigma_0 ~ 10–20 MPa for
 # the Al matrix and a Hall–Petch slope of ~0.2 MPa m^1/2 for AA5083 (Mg raises k well above
 # pure Al's ~0.04–0.07 MPa m^1/2). Al: G = 26 GPa, nu = 0.33, b = 0.286 nm, M = 3.06 (fcc).
 # Precipitate: beta-Al3Mg2 (complex cubic; E ~ 70–80 GPa, elastic constants poorly known).
-_AL_MG = StrengthConstants(
-    friction_stress_mpa=15.0,
-    solid_solution_coeff_mpa=14.0,
-    solid_solution_exponent=1.0,
-    hall_petch_k_mpa_sqrt_um=220.0,
-    shear_modulus_gpa=26.0,
-    poisson_ratio=0.33,
-    burgers_vector_nm=0.286,
-    taylor_factor=3.06,
-    solute="Mg",
-    precipitate="Al3Mg2",
-    precipitate_youngs_modulus_gpa=75.0,
-    precipitate_poisson_ratio=0.30,
-    precipitate_yield_mpa=900.0,
-    hardening_modulus_mpa=700.0,
-)
-
-# Ti–Al (alpha-Ti with Al in solution): Conrad (1981) gives sigma_0 ~ 150 MPa for commercially
+#
+# ti_al (alpha-Ti with Al in solution): Conrad (1981) gives sigma_0 ~ 150 MPa for commercially
 # pure alpha-Ti and k_HP ~ 0.40 MPa m^1/2; Al strengthens alpha-Ti by ~50 MPa per wt% near
 # Ti-6Al (Lütjering & Williams 2007); a Labusch exponent n = 2/3 with k_ss = 90 MPa/wt%^(2/3)
 # reproduces ~300 MPa at 6 wt%. alpha-Ti: G = 44 GPa, nu = 0.32, b = 0.295 nm (a-type),
 # M ~ 2.9 (hcp, prism + basal slip). Precipitate: alpha2-Ti3Al (E ~ 145 GPa, nu ~ 0.29).
-_TI_AL = StrengthConstants(
-    friction_stress_mpa=150.0,
-    solid_solution_coeff_mpa=90.0,
-    solid_solution_exponent=2.0 / 3.0,
-    hall_petch_k_mpa_sqrt_um=400.0,
-    shear_modulus_gpa=44.0,
-    poisson_ratio=0.32,
-    burgers_vector_nm=0.295,
-    taylor_factor=2.9,
-    solute="Al",
-    precipitate="Ti3Al",
-    precipitate_youngs_modulus_gpa=145.0,
-    precipitate_poisson_ratio=0.29,
-    precipitate_yield_mpa=1200.0,
-    hardening_modulus_mpa=1200.0,
-)
+#
+# The columns are the fields of StrengthConstants in order:
+#   sigma_0, k_ss, n, k_HP, G, nu, b, M, solute, precipitate, E_p, nu_p, sigma_y_p, H
+# fmt: off
+_FAMILY_TABLE: dict[str, tuple] = {
+    "ferritic_steel": (53.9, 32.3, 1.0, 550.0, 81.6, 0.29, 0.248, 2.75, "Mn", "NbC",
+                       340.0, 0.21, 3000.0, 2000.0),
+    "al_mg": (15.0, 14.0, 1.0, 220.0, 26.0, 0.33, 0.286, 3.06, "Mg", "Al3Mg2",
+              75.0, 0.30, 900.0, 700.0),
+    "ti_al": (150.0, 90.0, 2.0 / 3.0, 400.0, 44.0, 0.32, 0.295, 2.9, "Al", "Ti3Al",
+              145.0, 0.29, 1200.0, 1200.0),
+}
+# fmt: on
 
 FAMILY_CONSTANTS: dict[str, StrengthConstants] = {
-    "ferritic_steel": _FERRITIC_STEEL,
-    "al_mg": _AL_MG,
-    "ti_al": _TI_AL,
+    name: StrengthConstants(*row) for name, row in _FAMILY_TABLE.items()
 }
 
 
 def get_constants(family: str | StrengthConstants) -> StrengthConstants:
-    """The constants of ``family`` (a name in :data:`FAMILY_CONSTANTS` or the constants)."""
+    """The constants of an alloy family.
+
+    Parameters
+    ----------
+    family : str or StrengthConstants
+        A name in :data:`FAMILY_CONSTANTS`, or the constants themselves (returned as given).
+
+    Returns
+    -------
+    StrengthConstants
+
+    Raises
+    ------
+    psplab.errors.InputError
+        For an unknown family name.
+    """
     if isinstance(family, StrengthConstants):
         return family
     try:
         return FAMILY_CONSTANTS[family]
     except (KeyError, TypeError):
         known = ", ".join(sorted(FAMILY_CONSTANTS))
-        raise ValueError(f"unknown alloy family {family!r}; known: {known}") from None
+        raise InputError(f"unknown alloy family {family!r}; known: {known}") from None
 
 
 def _as_float_array(name: str, value: Any, *, positive: bool = False) -> np.ndarray:
     arr = np.asarray(value, dtype=float)
     if np.any(~np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite, got {value!r}")
+        raise InputError(f"{name} must be finite, got {value!r}")
     if positive and np.any(arr <= 0):
-        raise ValueError(f"{name} must be > 0, got {value!r}")
+        raise InputError(f"{name} must be > 0, got {value!r}")
     if not positive and np.any(arr < 0):
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
+        raise InputError(f"{name} must be >= 0, got {value!r}")
     return arr
 
 
@@ -231,11 +213,11 @@ def orowan_mpa(
     f = _as_float_array("precipitate_fraction", precipitate_fraction)
     r_um = np.asarray(precipitate_radius_um, dtype=float)
     if np.any(f >= 1):
-        raise ValueError(f"precipitate_fraction must be < 1, got {precipitate_fraction!r}")
+        raise InputError(f"precipitate_fraction must be < 1, got {precipitate_fraction!r}")
     f, r_um = np.broadcast_arrays(f, r_um)
     active = f > 0
     if np.any(active & ~(np.isfinite(r_um) & (r_um > 0))):
-        raise ValueError("precipitate_radius_um must be > 0 where precipitate_fraction > 0")
+        raise InputError("precipitate_radius_um must be > 0 where precipitate_fraction > 0")
     b_um = c.burgers_vector_nm * 1e-3
     g_mpa = c.shear_modulus_gpa * 1e3
     # Safe placeholders where f == 0 keep the arithmetic finite; those entries are zeroed.

@@ -1,0 +1,317 @@
+"""The ``psplab mechanics`` pipeline as Python: read label images, run the FFT test, write a run.
+
+>>> grains, phases = read_label_images("micro.npz")                      # doctest: +SKIP
+>>> run = run_mechanics(grains, phases, pixel_um=0.5, family="al_mg")     # doctest: +SKIP
+>>> run.result["yield_strength_mpa"]; run.write("runs/mech")              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import csv
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from psplab.errors import InputError, PsplabError
+from psplab.limits import require_memory
+
+__all__ = ["MechanicsRun", "read_label_images", "read_mechanics_images", "run_mechanics"]
+
+_NPZ_SUFFIX = ".npz"
+
+
+def _npz_array_bytes(path: Path) -> int:
+    """Bytes the arrays of an ``.npz`` need once loaded, read from their headers only."""
+    total = 0
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            with zf.open(info) as fh:
+                version = np.lib.format.read_magic(fh)
+                read_header = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
+                )
+                shape, _, dtype = read_header(fh)
+                total += int(np.prod(shape, dtype=float)) * dtype.itemsize
+    return total
+
+
+def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    from psplab.strength.fft import as_label_image
+
+    try:
+        needed = _npz_array_bytes(path)
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise InputError(f"{path}: not a readable .npz file ({exc})") from None
+    require_memory(needed, f"{path}", "the arrays in this file are too large to load")
+    with np.load(path, allow_pickle=False) as data:
+        if "grain_labels" in data:
+            grains = as_label_image(data["grain_labels"], f"{path}[grain_labels]")
+            phases = (
+                as_label_image(data["phase_labels"], f"{path}[phase_labels]")
+                if "phase_labels" in data
+                else None
+            )
+            return grains, phases
+        if len(data.files) != 1:
+            raise InputError(f"{path}: an .npz needs a 'grain_labels' array (found {data.files})")
+        return as_label_image(data[data.files[0]], str(path)), None
+
+
+def read_label_images(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read ``(grain_labels, phase_labels or None)`` from a PNG, TIFF or NPY image, or an NPZ.
+
+    An ``.npz`` file may hold ``grain_labels`` and ``phase_labels`` arrays (as written by
+    ``psplab sim recipe`` or ``numpy.savez`` from a :class:`psplab.sim.SimResult`); any other
+    file is one grain-label image, read by :func:`psplab.measure.read_image`.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The image file.
+
+    Returns
+    -------
+    tuple
+        ``(grain_labels, phase_labels)`` as ``int64`` arrays; ``phase_labels`` is None unless
+        the file holds it.
+
+    Raises
+    ------
+    psplab.errors.InputError
+        For a missing, unreadable or unsupported file, or one that is not a label image.
+    """
+    from psplab.strength.fft import as_label_image
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    try:
+        if path.suffix.lower() == _NPZ_SUFFIX:
+            return _read_npz(path)
+        from psplab.measure import read_image
+
+        return as_label_image(read_image(path), str(path)), None
+    except PsplabError:
+        raise
+    except (OSError, EOFError, ValueError) as exc:
+        message = str(exc) if str(path) in str(exc) else f"{path}: cannot read image ({exc})"
+        raise InputError(message) from None
+
+
+def read_mechanics_images(
+    image: str | Path, phases: str | Path | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The grain and phase label images of a mechanics run, every problem reported at once.
+
+    Parameters
+    ----------
+    image : str or pathlib.Path
+        Grain-label image, or an ``.npz`` with ``grain_labels`` (and ``phase_labels``).
+    phases : str or pathlib.Path, optional
+        A separate phase-label image (0 matrix, > 0 precipitate); it replaces any phase
+        labels of ``image``.
+
+    Returns
+    -------
+    tuple
+        ``(grain_labels, phase_labels or None)``.
+
+    Raises
+    ------
+    psplab.errors.InputError
+        With one problem per unreadable file, and a shape mismatch.
+    """
+    problems: list[str] = []
+    grains = phase_img = None
+    try:
+        grains, phase_img = read_label_images(image)
+    except InputError as exc:
+        problems.extend(exc.lines)
+    if phases is not None:
+        try:
+            phase_img = read_label_images(phases)[0]
+        except InputError as exc:
+            problems.extend(exc.lines)
+    if grains is not None and phase_img is not None and phase_img.shape != grains.shape:
+        problems.append(
+            f"{phases or image}: phase image shape {phase_img.shape} differs from the grain "
+            f"image {grains.shape}"
+        )
+    if problems:
+        raise InputError(problems)
+    return grains, phase_img
+
+
+@dataclass
+class MechanicsRun:
+    """Inputs and result of one FFT mechanics run; :meth:`write` makes its run directory.
+
+    Attributes
+    ----------
+    result : dict
+        What :func:`psplab.strength.fft.mechanics_yield_strength` returned.
+    params : dict
+        The settings it ran with (family, pixel size, solute, steps, sources, ...).
+    """
+
+    result: dict[str, Any]
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON-able summary written to ``mechanics.json``.
+
+        Returns
+        -------
+        dict
+            Image, family, pixel size, solute, stiffness, modulus, yield strength and strain,
+            the curve and the solver information.
+        """
+        res = self.result
+        return {
+            "image": self.params.get("image"),
+            "family": self.params.get("family"),
+            "pixel_um": self.params.get("pixel_um"),
+            "solute_wt_pct": self.params.get("solute_wt_pct"),
+            "stiffness_gpa": res["stiffness_gpa"],
+            "stiffness_notation": "Voigt [xx, yy, xy(engineering)], plane strain, GPa",
+            "youngs_modulus_gpa": res["youngs_modulus_gpa"],
+            "yield_strength_mpa": res["yield_strength_mpa"],
+            "yield_strain": res["yield_strain"],
+            "curve": {"strain": res["curve"]["strain"], "stress_mpa": res["curve"]["stress_mpa"]},
+            "info": res["info"],
+        }
+
+    def write_json(self, path: str | Path) -> Path:
+        """Write :meth:`summary` as JSON (NaN as ``null``).
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            The file.
+
+        Returns
+        -------
+        pathlib.Path
+        """
+        from psplab.manifest import dump_json
+
+        return dump_json(path, self.summary())
+
+    def write(self, out: str | Path) -> dict[str, str]:
+        """Write the run directory: curve CSV and PNG, stress field, JSON and ``manifest.json``.
+
+        Parameters
+        ----------
+        out : str or pathlib.Path
+            The run directory (created).
+
+        Returns
+        -------
+        dict
+            Written files by role, relative to ``out``.
+        """
+        from psplab.manifest import write_manifest
+        from psplab.strength.plots import stress_field, stress_strain_curve
+
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        res = self.result
+        with open(out / "curve.csv", "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["strain", "stress_MPa"])
+            strain, stress = res["curve"]["strain"], res["curve"]["stress_mpa"]
+            writer.writerows(zip(strain.tolist(), stress.tolist(), strict=True))
+        files = {"curve_csv": "curve.csv", "curve_png": "curve.png"}
+        stress_strain_curve(res).savefig(out / "curve.png")
+        if res["stress_field_at_yield"] is not None:
+            field_mpa = np.asarray(res["stress_field_at_yield"])
+            np.save(out / "stress_at_yield.npy", field_mpa)
+            stress_field(field_mpa, float(self.params["pixel_um"])).savefig(
+                out / "stress_at_yield.png"
+            )
+            files["stress_field_png"] = "stress_at_yield.png"
+            files["stress_field_npy"] = "stress_at_yield.npy"
+        self.write_json(out / "mechanics.json")
+        files["results_json"] = "mechanics.json"
+        results = {k: res[k] for k in ("yield_strength_mpa", "youngs_modulus_gpa", "stiffness_gpa")}
+        write_manifest(out, "mechanics", files=files, results=results, params=self.params)
+        return files
+
+
+def run_mechanics(
+    grains: np.ndarray,
+    phases: np.ndarray | None,
+    *,
+    pixel_um: float,
+    family: str,
+    solute_wt_pct: float = 0.0,
+    hardening_modulus_mpa: float | None = None,
+    steps: int = 40,
+    plane_strain: bool = False,
+    include_orowan: bool = True,
+    sources: dict[str, str | None] | None = None,
+) -> MechanicsRun:
+    """FFT elasto-plastic test of a label image: stiffness, stress–strain curve, 0.2 % yield.
+
+    Parameters
+    ----------
+    grains, phases : numpy.ndarray
+        Grain labels and phase labels (or None), e.g. from :func:`read_mechanics_images`.
+    pixel_um : float
+        Pixel size, µm.
+    family : str
+        Alloy family (``ferritic_steel``, ``al_mg``, ``ti_al``).
+    solute_wt_pct : float
+        Matrix solute content, wt%.
+    hardening_modulus_mpa : float, optional
+        Linear hardening modulus, MPa (default: the family's value).
+    steps : int
+        Number of strain increments.
+    plane_strain : bool
+        Load in plane strain (``eps_zz = 0``) instead of ``sigma_zz = 0``.
+    include_orowan : bool
+        Include the Orowan term in the matrix yield stress.
+    sources : dict, optional
+        Where the images came from (``{"image": ..., "phases": ...}``), kept in the record.
+
+    Returns
+    -------
+    MechanicsRun
+
+    Raises
+    ------
+    psplab.errors.InputError
+        For a bad setting or image; :class:`psplab.errors.ResourceError` when the image and
+        step count need more memory than is available.
+    """
+    from psplab.strength.fft import mechanics_yield_strength
+
+    res = mechanics_yield_strength(
+        grains,
+        phases,
+        pixel_um,
+        family,
+        solute_wt_pct=solute_wt_pct,
+        include_orowan=include_orowan,
+        hardening_modulus_mpa=hardening_modulus_mpa,
+        out_of_plane="fixed" if plane_strain else "free",
+        n_steps=steps,
+    )
+    sources = dict(sources or {})
+    params = {
+        "image": sources.get("image"),
+        "phases": sources.get("phases"),
+        "pixel_um": pixel_um,
+        "family": family,
+        "solute_wt_pct": solute_wt_pct,
+        "hardening_modulus_mpa": res["info"]["hardening_modulus_mpa"],
+        "steps": steps,
+        "out_of_plane": res["info"]["out_of_plane"],
+        "include_orowan": include_orowan,
+    }
+    return MechanicsRun(result=res, params=params)

@@ -36,15 +36,7 @@ from psplab.report.section_data import dataset_section, micrograph_section
 from psplab.report.section_models import predictions_section
 from psplab.report.section_runs import demo_section, optimization_section, phasemap_section
 
-__all__ = [
-    "RUN_SECTIONS",
-    "Run",
-    "SectionMaker",
-    "build_report",
-    "build_sections",
-    "discover_runs",
-    "register_section",
-]
+__all__ = ["RUN_SECTIONS", "SectionMaker", "build_report", "build_sections", "register_section"]
 
 SectionMaker = Callable[[Run, dict[str, str]], Section]
 

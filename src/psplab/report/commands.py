@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from psplab._cli import fail, out_console
+from psplab._cli import fail, one_line_errors, out_console
 
 _RUN_DIRS = typer.Argument(
     ..., help="Run directories (each with manifest.json, or holding runs below)."
@@ -28,16 +28,12 @@ def report_command(
     run_dir: list[Path] = _RUN_DIRS, out: Path | None = _REPORT_OUT, title: str = _TITLE
 ) -> None:
     """Build a self-contained HTML report (figures embedded) from run directories."""
-    from psplab.errors import PsplabError
     from psplab.report.builder import build_report
 
     bad = [f"{d}: not a directory" for d in run_dir if not d.is_dir()]
     if bad:
         fail(bad)
-    try:
-        path = build_report(run_dir, out=out, title=title)
-    except PsplabError as exc:
-        fail(exc.lines)
+    path = build_report(run_dir, out=out, title=title)
     out_console().print(f"report written to {path}")
 
 
@@ -49,18 +45,14 @@ def demo_command(
     force: bool = _FORCE,
 ) -> None:
     """Run the whole pipeline on a simulated alloy and write OUT/report.html."""
-    from psplab.errors import PsplabError
     from psplab.report.demo import run_demo
 
     console = out_console()
-    try:
-        path = run_demo(out, quick=quick, workers=workers, seed=seed, force=force, console=console)
-    except PsplabError as exc:
-        fail(exc.lines)
+    path = run_demo(out, quick=quick, workers=workers, seed=seed, force=force, console=console)
     console.print(f"report: {path}")
 
 
 def register(app: typer.Typer) -> None:
     """Add ``psplab report`` and ``psplab demo`` to ``app``."""
-    app.command("report")(report_command)
-    app.command("demo")(demo_command)
+    app.command("report")(one_line_errors(report_command))
+    app.command("demo")(one_line_errors(demo_command))

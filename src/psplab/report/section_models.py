@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from psplab.report import figures
 from psplab.report.figures import render
 from psplab.report.html import Section, Table
 from psplab.report.runs import LeftOut, Run, label, read_table
@@ -139,23 +138,25 @@ def predictions_section(run: Run, units: dict[str, str]) -> Section:
 
 
 def _add_prediction_figures(sec: Section, pred: pd.DataFrame, units: dict[str, str]) -> None:
+    from psplab.models.plots import calibration_grid, parity_grid
+
     models = list(dict.fromkeys(pred["model"]))
     targets = list(dict.fromkeys(pred["target"]))
     labels = {t: label(t, units) for t in targets}
     primary = next((t for t in targets if "strength" in t.lower()), targets[-1])
     sec.add(
         render(
-            _parity(pred, labels, target=primary),
+            parity_grid(pred, target=primary, labels=labels),
             f"Parity plots of {primary} for each model: out-of-fold prediction against the true "
             "value, with 90% predictive intervals as error bars; the dashed line is y = x. The "
-            "panel title gives the share of true values inside the interval.",
+            "panel title gives the MAE, R² and the share of true values inside the interval.",
             alt="parity plots",
         )
     )
     lead = "bhn" if "bhn" in models else models[0]
     sec.add(
         render(
-            _parity(pred, labels, model=lead),
+            parity_grid(pred, model=lead, labels=labels),
             f"Parity plots of every target for the {lead} model (out of fold, 90% intervals, "
             "dashed y = x).",
             alt="parity plots",
@@ -164,36 +165,13 @@ def _add_prediction_figures(sec: Section, pred: pd.DataFrame, units: dict[str, s
     if pred["std"].notna().any():
         sec.add(
             render(
-                _calibration(pred),
+                calibration_grid(pred),
                 "Calibration: for central intervals of nominal coverage p (Gaussian with the "
                 "predicted mean and std), the share of out-of-fold true values inside; a "
                 "calibrated model follows the dashed diagonal, below it is over-confident.",
                 alt="calibration curves",
             )
         )
-
-
-def _parity(pred: pd.DataFrame, labels: dict[str, str], *, target=None, model=None):
-    """Parity grid of one target (a panel per model) or one model (a panel per target)."""
-    key, value, panel = ("target", target, "model") if target else ("model", model, "target")
-    part = pred[pred[key] == value]
-    panels = []
-    for i, (name, g) in enumerate(part.groupby(panel, sort=False)):
-        colour = figures.model_color(str(model or name), i)
-        tgt = target or name
-        panels.append({"y_true": g["y_true"], "mean": g["mean"], "lo": g["lo"], "hi": g["hi"],
-                       "label": labels[tgt], "title": str(name), "color": colour})  # fmt: skip
-    return figures.parity_grid(panels)
-
-
-def _calibration(pred: pd.DataFrame):
-    panels = []
-    for t, sub in pred.groupby("target", sort=False):
-        models = {
-            m: (g["y_true"], g["mean"], g["std"]) for m, g in sub.groupby("model", sort=False)
-        }
-        panels.append({"title": t, "models": models})
-    return figures.calibration_curves(panels)
 
 
 def metrics_table(metrics: dict[str, Any]) -> Table:

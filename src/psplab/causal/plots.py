@@ -316,7 +316,7 @@ def plot_dose_response(
     Returns
     -------
     matplotlib.figure.Figure
-        The figure.
+        The figure holding the curve.
     """
     fig, ax = axes_or_new(ax, (5.0, 3.6))
     if data is not None and {dr.treatment, dr.outcome} <= set(data.columns):

@@ -31,12 +31,12 @@ def plot_histogram(
     count_label : str
         Label of the count axis.
     ax : matplotlib.axes.Axes or None
-        Axes to draw into; a new figure when None.
+        Where to draw; None makes a new figure.
 
     Returns
     -------
     matplotlib.figure.Figure
-        The figure.
+        The figure holding the histogram.
     """
     fig, ax = axes_or_new(ax, (3.0, 2.4))
     finite = pd.to_numeric(pd.Series(values), errors="coerce").dropna().to_numpy()
@@ -65,12 +65,12 @@ def histogram_grid(
     count_label : str
         Label of the count axes.
     columns : int
-        Panels per row.
+        Histograms per row.
 
     Returns
     -------
     matplotlib.figure.Figure
-        The grid; unused panels are hidden.
+        One histogram per column, row by row.
     """
     names = [c for c in labels if c in frame.columns]
     cols = max(min(columns, len(names)), 1)

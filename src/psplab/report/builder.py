@@ -194,12 +194,12 @@ def provenance_section(runs: Sequence[Run]) -> Section:
     Parameters
     ----------
     runs : sequence of Run
-        The runs.
+        Every run of the report, in order.
 
     Returns
     -------
     Section
-        The section.
+        One heading and command line per run, then versions and machine.
     """
     sec = Section(
         "provenance",

@@ -171,7 +171,7 @@ def spec_path_of(run: Run) -> Path | None:
     Parameters
     ----------
     run : Run
-        The run.
+        Any run; a spec is looked for under the roles ``spec`` and ``dataset_spec``.
 
     Returns
     -------
@@ -196,12 +196,12 @@ def spec_of(run: Run):
     Parameters
     ----------
     run : Run
-        The run.
+        Any run (see :func:`spec_path_of`).
 
     Returns
     -------
     DatasetSpec or None
-        The spec.
+        The parsed spec.
     """
     from psplab.data.spec import DatasetSpec
     from psplab.errors import PsplabError
@@ -221,7 +221,7 @@ def units_of(runs: Sequence[Run]) -> dict[str, str]:
     Parameters
     ----------
     runs : sequence of Run
-        The runs.
+        Every run of the report; later runs override earlier ones.
 
     Returns
     -------

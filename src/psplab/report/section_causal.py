@@ -105,19 +105,19 @@ def causal_section(run: Run, units: dict[str, str]) -> Section:
     Parameters
     ----------
     run : Run
-        A ``psplab causal`` run.
+        A ``psplab causal`` run directory.
     units : dict
-        Units by column name.
+        Column units, for the influence and dose-response axes.
 
     Returns
     -------
     Section
-        The section.
+        Notes on the table, the graph, the ranking (figure and table) and the curves.
 
     Raises
     ------
     LeftOut
-        The run has no readable ``graph.json``.
+        When there is no readable ``graph.json``.
     """
     from psplab.causal.plots import dose_response_grid, influence_figure, plot_graph
 

@@ -27,17 +27,17 @@ def dataset_section(run: Run, units: dict[str, str]) -> Section:
     run : Run
         A run with a dataset spec (its ``spec`` file, or ``params.spec``).
     units : dict
-        Units by column name.
+        Column units, for the histogram axes.
 
     Returns
     -------
     Section
-        The section.
+        The column table and the histograms.
 
     Raises
     ------
     LeftOut
-        No spec, or a spec whose table cannot be loaded.
+        Without a spec, or when its table cannot be loaded.
     """
     from psplab.data.dataset import load_dataset
     from psplab.data.plots import histogram_grid
@@ -98,7 +98,7 @@ def load_gallery(run: Run) -> list[dict[str, Any]]:
     Parameters
     ----------
     run : Run
-        The run.
+        A run that lists a gallery ``.npz``, or label images under ``images``/``micrographs``.
 
     Returns
     -------
@@ -157,17 +157,17 @@ def micrograph_section(run: Run, units: dict[str, str]) -> Section:
     run : Run
         A run with a ``gallery`` or ``images``.
     units : dict
-        Units by column name (unused; sections share one signature).
+        Not used (every section maker takes it).
 
     Returns
     -------
     Section
-        The section.
+        Up to six micrographs in one figure.
 
     Raises
     ------
     LeftOut
-        The run has no label images with a pixel size.
+        Without label images that have a pixel size.
     """
     from psplab.measure.plots import micrograph_gallery
 

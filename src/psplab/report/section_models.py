@@ -107,17 +107,17 @@ def predictions_section(run: Run, units: dict[str, str]) -> Section:
     run : Run
         A ``psplab evaluate`` run (out-of-fold predictions and/or metrics).
     units : dict
-        Units by column name.
+        Target units, for the parity axes.
 
     Returns
     -------
     Section
-        The section.
+        Two parity grids, the calibration grid and the metrics table (what the run has).
 
     Raises
     ------
     LeftOut
-        The run has neither predictions nor metrics.
+        Without predictions and metrics.
     """
     pred_path = run.file("oof_predictions", "oof", "predictions")
     metrics = _metrics_of(run)

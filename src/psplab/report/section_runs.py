@@ -40,17 +40,17 @@ def optimization_section(run: Run, units: dict[str, str]) -> Section:
         A ``psplab optimize`` run with a ``trace`` table (``method``, ``evaluation``,
         ``objective``).
     units : dict
-        Units by column name.
+        The objective's unit, for the y axis.
 
     Returns
     -------
     Section
-        The section.
+        The trace figure, the gain over the baseline and the best recipe.
 
     Raises
     ------
     LeftOut
-        No trace table with an ``objective`` column.
+        Without a trace table that has an ``objective`` column.
     """
     from psplab.optimize.plots import plot_optimization_trace
 
@@ -156,17 +156,17 @@ def phasemap_section(run: Run, units: dict[str, str]) -> Section:
     run : Run
         A ``psplab phasemap fit`` run (or the demo's phase-map stage).
     units : dict
-        Units by column name (unused; sections share one signature).
+        Not used: the figures carry their own labels.
 
     Returns
     -------
     Section
-        The section.
+        The figures as the run wrote them, the diagnostics table and the R-hat warning.
 
     Raises
     ------
     LeftOut
-        The run wrote no phase-map figures.
+        When the run wrote no phase-map figures.
     """
     figs = run_figures(run, PHASEMAP_CAPTIONS)
     if not figs:
@@ -217,17 +217,17 @@ def demo_section(run: Run, units: dict[str, str]) -> Section:
     run : Run
         The ``psplab demo`` output folder's own run.
     units : dict
-        Units by column name (unused; sections share one signature).
+        Ignored.
 
     Returns
     -------
     Section
-        The section.
+        One table row per stage.
 
     Raises
     ------
     LeftOut
-        The run records no stages.
+        If no stages are recorded.
     """
     stages: dict[str, Any] = run.results.get("stages") or {}
     if not stages:

@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
+from psplab.errors import InputError
+
 
 class CITest:
     """Base class: ``pvalues(i, j, S)`` for batches of triples."""
@@ -221,4 +223,4 @@ def make_test(name: str, data: np.ndarray, seed: int = 0) -> CITest:
         return RCoT(data, seed=seed)
     if name == "kci":
         return CausalLearnTest(data, "kci")
-    raise ValueError(f"unknown CI test {name!r} (expected one of {', '.join(TESTS)})")
+    raise InputError(f"unknown CI test {name!r} (expected one of {', '.join(TESTS)})")

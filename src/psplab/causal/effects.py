@@ -211,7 +211,7 @@ def ida(
     pairs are evaluated on the same data.
     """
     if outcome == treatment:
-        raise ValueError("treatment and outcome must differ")
+        raise InputError("treatment and outcome must differ")
     sets = valid_parent_sets(graph, treatment)
     extra = _exogenous_peers(graph, treatment) if adjust_exogenous else []
     stats = stats or LinearStats(data, graph.nodes)
@@ -280,7 +280,7 @@ def optimal_adjustment_set(graph: CausalGraph, treatment: str, outcome: str) -> 
     can only declare a pair non-identified that is in fact identified, never the reverse.
     """
     if outcome == treatment:
-        raise ValueError("treatment and outcome must differ")
+        raise InputError("treatment and outcome must differ")
     x, y = graph.index(treatment), graph.index(outcome)
     arrow = graph.arrow
     und = graph.adj & ~arrow & ~arrow.T

@@ -34,8 +34,16 @@ from threadpoolctl import threadpool_limits
 
 from psplab.causal.citests import CITest, FisherZ, make_test
 from psplab.causal.graph import CausalGraph, meek_closure, tier_violations
+from psplab.errors import InputError
 
 _BATCH = 200_000  # tests per vectorized call; bounds memory at large conditioning sets
+
+
+class UnknownVariableError(InputError, KeyError):
+    """A column, tier or edge names a variable that is not in the data."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return "\n".join(self.lines)
 
 
 def prepare_data(
@@ -59,12 +67,12 @@ def prepare_data(
     else:
         arr = np.asarray(dataset, dtype=float)
         if arr.ndim != 2:
-            raise ValueError(f"data must be 2-D (rows x variables), got shape {arr.shape}")
+            raise InputError(f"data must be 2-D (rows x variables), got shape {arr.shape}")
         frame = pd.DataFrame(arr, columns=[f"x{k}" for k in range(arr.shape[1])])
     if columns is not None:
         missing = [c for c in columns if c not in frame.columns]
         if missing:
-            raise KeyError(f"columns not in the data: {', '.join(map(str, missing))}")
+            raise UnknownVariableError(f"columns not in the data: {', '.join(map(str, missing))}")
         frame = frame[list(columns)]
     names = [str(c) for c in frame.columns]
     merged: dict[str, int | None] = {n: spec_tiers.get(n) for n in names}
@@ -72,22 +80,24 @@ def prepare_data(
         if isinstance(tiers, Mapping):
             unknown = [k for k in tiers if k not in merged]
             if unknown:
-                raise KeyError(f"tiers given for unknown variables: {', '.join(map(str, unknown))}")
+                raise UnknownVariableError(
+                    f"tiers given for unknown variables: {', '.join(map(str, unknown))}"
+                )
             merged.update({k: (None if v is None else int(v)) for k, v in tiers.items()})
         else:
             if len(tiers) != len(names):
-                raise ValueError(f"{len(tiers)} tiers for {len(names)} variables")
+                raise InputError(f"{len(tiers)} tiers for {len(names)} variables")
             merged = {n: (None if t is None else int(t)) for n, t in zip(names, tiers, strict=True)}
     try:
         X = frame.to_numpy(dtype=float)
     except (TypeError, ValueError) as exc:
-        raise ValueError("causal discovery needs numeric columns only") from exc
+        raise InputError("causal discovery needs numeric columns only") from exc
     X = X[np.all(np.isfinite(X), axis=1)]
     if X.shape[0] < 10:
-        raise ValueError(f"only {X.shape[0]} complete rows: too few for causal discovery")
+        raise InputError(f"only {X.shape[0]} complete rows: too few for causal discovery")
     const = [n for n, s in zip(names, X.std(axis=0), strict=True) if s == 0]
     if const:
-        raise ValueError(f"constant columns carry no information: {', '.join(const)}")
+        raise InputError(f"constant columns carry no information: {', '.join(const)}")
     return X, names, [merged[n] for n in names]
 
 
@@ -114,9 +124,45 @@ def edge_indices(
     for edge in edges or []:
         a, b = edge
         if a not in names or b not in names:
-            raise KeyError(f"{what} edge {a!r} -> {b!r} names a variable not in the data")
+            raise UnknownVariableError(
+                f"{what} edge {a!r} -> {b!r} names a variable not in the data"
+            )
         out.append((names.index(a), names.index(b)))
     return out
+
+
+def data_and_knowledge(
+    dataset: Any,
+    tiers: Mapping[str, int] | Sequence[int | None] | None,
+    columns: Sequence[str] | None,
+    forbidden: Iterable[tuple[str, str]] | None,
+    required: Iterable[tuple[str, str]] | None,
+    forbidden_within_tiers: Iterable[int],
+) -> tuple[np.ndarray, list[str], Knowledge]:
+    """The data matrix, its column names and the background knowledge of a PC run.
+
+    Parameters
+    ----------
+    dataset, tiers, columns
+        As for :func:`prepare_data`.
+    forbidden, required : iterable of (str, str) or None
+        Directed edges that must not / must appear.
+    forbidden_within_tiers : iterable of int
+        Tiers inside which no edge is allowed.
+
+    Returns
+    -------
+    tuple
+        ``(X, names, Knowledge)``.
+    """
+    X, names, tier_list = prepare_data(dataset, tiers, columns)
+    knowledge = Knowledge(
+        tier_list,
+        edge_indices(forbidden, names, "forbidden"),
+        edge_indices(required, names, "required"),
+        forbidden_within_tiers,
+    )
+    return X, names, knowledge
 
 
 class Knowledge:
@@ -141,7 +187,7 @@ class Knowledge:
         self.required = np.zeros((p, p), dtype=bool)
         for i, j in required:
             if self.forbid_dir[i, j]:
-                raise ValueError(
+                raise InputError(
                     f"required edge {i} -> {j} contradicts the tiers or forbidden edges"
                 )
             self.required[i, j] = True
@@ -338,15 +384,11 @@ def discover(
         The MPDAG; ``info`` holds the test, alpha, number of tests and seconds.
     """
     if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+        raise InputError(f"alpha must be in (0, 1), got {alpha}")
     if sepset_rule not in ("maxp", "first"):
-        raise ValueError(f"sepset_rule must be 'maxp' or 'first', got {sepset_rule!r}")
-    X, names, tier_list = prepare_data(dataset, tiers, columns)
-    knowledge = Knowledge(
-        tier_list,
-        edge_indices(forbidden, names, "forbidden"),
-        edge_indices(required, names, "required"),
-        forbidden_within_tiers,
+        raise InputError(f"sepset_rule must be 'maxp' or 'first', got {sepset_rule!r}")
+    X, names, knowledge = data_and_knowledge(
+        dataset, tiers, columns, forbidden, required, forbidden_within_tiers
     )
     return discover_array(X, names, knowledge, alpha, test, max_cond_size, sepset_rule, seed)
 

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from psplab.causal.pc import Knowledge, discover_array, edge_indices, prepare_data
+from psplab.causal.pc import Knowledge, data_and_knowledge, discover_array
+from psplab.errors import InputError
 
 
 @dataclass
@@ -152,15 +153,11 @@ def bootstrap_edges(
         Address of a running Dask scheduler (``backend="dask"``).
     """
     if n_resamples < 1:
-        raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
+        raise InputError(f"n_resamples must be at least 1, got {n_resamples}")
     if backend not in ("loky", "threading", "serial", "dask"):
-        raise ValueError(f"unknown backend {backend!r} (loky, threading, serial or dask)")
-    X, names, tier_list = prepare_data(dataset, tiers, columns)
-    knowledge = Knowledge(
-        tier_list,
-        edge_indices(forbidden, names, "forbidden"),
-        edge_indices(required, names, "required"),
-        forbidden_within_tiers,
+        raise InputError(f"unknown backend {backend!r} (loky, threading, serial or dask)")
+    X, names, knowledge = data_and_knowledge(
+        dataset, tiers, columns, forbidden, required, forbidden_within_tiers
     )
     kwargs = {"alpha": alpha, "test": test, "max_cond_size": max_cond_size}
     seeds = [

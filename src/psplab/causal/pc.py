@@ -55,6 +55,29 @@ def prepare_data(
 
     A ``Dataset`` gives its numeric processing/structure/property columns and the spec's tiers
     (``tiers`` overrides entries). Rows with a missing value in any used column are dropped.
+    :func:`psplab.causal.prepare_causal_data` does more for a user's table (categorical columns,
+    closed compositions) and says what it did.
+
+    Parameters
+    ----------
+    dataset : Dataset, DataFrame or numpy.ndarray
+        The data.
+    tiers : mapping or sequence or None
+        Tier per variable (name -> tier, or one per column); None entries mean unknown.
+    columns : sequence of str or None
+        Subset of columns to use.
+
+    Returns
+    -------
+    tuple
+        ``(X, names, tiers)``: the complete rows as floats, the column names, a tier per column.
+
+    Raises
+    ------
+    InputError
+        Non-numeric data, fewer than 10 complete rows, or a constant column.
+    UnknownVariableError
+        A column or tier named for a variable not in the data.
     """
     spec_tiers: dict[str, int] = {}
     if hasattr(dataset, "spec") and hasattr(dataset, "frame"):
@@ -143,8 +166,12 @@ def data_and_knowledge(
 
     Parameters
     ----------
-    dataset, tiers, columns
-        As for :func:`prepare_data`.
+    dataset : Dataset, DataFrame or numpy.ndarray
+        The data (see :func:`prepare_data`).
+    tiers : mapping or sequence or None
+        Tier per variable.
+    columns : sequence of str or None
+        Subset of columns to use.
     forbidden, required : iterable of (str, str) or None
         Directed edges that must not / must appear.
     forbidden_within_tiers : iterable of int
@@ -204,9 +231,33 @@ class Knowledge:
         self.fixed = self.required | self.required.T
 
     def allowed(self, i: int, j: int) -> bool:
+        """Whether orienting ``i -> j`` is permitted.
+
+        Parameters
+        ----------
+        i, j : int
+            Node indices.
+
+        Returns
+        -------
+        bool
+            False when the direction is forbidden (by the user or the tiers).
+        """
         return not self.forbid_dir[i, j]
 
     def max_tier(self, i: int, j: int) -> int:
+        """The later tier of ``i`` and ``j`` (-1 when one is unknown).
+
+        Parameters
+        ----------
+        i, j : int
+            Node indices.
+
+        Returns
+        -------
+        int
+            The tier bounding the conditioning sets of the pair.
+        """
         if self.t[i] < 0 or self.t[j] < 0:
             return -1
         return int(max(self.t[i], self.t[j]))
@@ -219,7 +270,27 @@ def skeleton(
     max_cond_size: int | None = None,
     sepset_rule: str = "maxp",
 ) -> tuple[np.ndarray, dict[tuple[int, int], tuple[int, ...]], dict[str, Any]]:
-    """PC-stable adjacency search; returns ``(adj, sepsets, stats)``."""
+    """PC-stable adjacency search.
+
+    Parameters
+    ----------
+    test : CITest
+        The conditional-independence test on the data.
+    knowledge : Knowledge
+        Tiers and forbidden/required edges.
+    alpha : float
+        Significance level.
+    max_cond_size : int or None
+        Largest conditioning set tried.
+    sepset_rule : str
+        ``maxp`` (largest p-value) or ``first``.
+
+    Returns
+    -------
+    tuple
+        ``(adj, sepsets, stats)``: the adjacency matrix, the separating set of each removed pair
+        and the number of tests per level.
+    """
     p = test.p
     adj = np.ones((p, p), dtype=bool)
     np.fill_diagonal(adj, False)
@@ -300,7 +371,22 @@ def orient(
     sepsets: Mapping[tuple[int, int], tuple[int, ...]],
     knowledge: Knowledge,
 ) -> np.ndarray:
-    """Knowledge first, then colliders, then Meek's rules; returns the ``arrow`` matrix."""
+    """Knowledge first, then colliders, then Meek's rules.
+
+    Parameters
+    ----------
+    adj : numpy.ndarray
+        The skeleton.
+    sepsets : mapping
+        Separating set of each removed pair ``(i, j)``, ``i < j``.
+    knowledge : Knowledge
+        Tiers and forbidden/required edges.
+
+    Returns
+    -------
+    numpy.ndarray
+        The ``arrow`` matrix of the MPDAG.
+    """
     p = adj.shape[0]
     t = knowledge.t
     arrow = np.zeros((p, p), dtype=bool)
@@ -349,33 +435,33 @@ def discover(
 
     Parameters
     ----------
-    dataset
+    dataset : Dataset, DataFrame or numpy.ndarray
         A :class:`psplab.data.Dataset` (numeric processing/structure/property columns, tiers from
         the spec), a DataFrame or an ``(n, p)`` array.
-    tiers
+    tiers : mapping or sequence or None
         Tier per variable (mapping name -> tier, or a sequence); overrides the spec's tiers.
         ``None`` entries mean "unknown" (no tier constraint).
-    forbidden
+    forbidden : iterable of (str, str) or None
         Directed edges ``(cause, effect)`` that must not appear; give both directions to forbid
         the adjacency.
-    required
+    required : iterable of (str, str) or None
         Directed edges that must appear (never tested, always oriented as given).
-    alpha
+    alpha : float
         Significance level of the CI tests.
-    test
+    test : str or CITest
         ``"fisherz"`` (linear-Gaussian, vectorized), ``"rcot"`` (nonlinear, randomized
         conditional correlation test), ``"kci"`` (causal-learn's kernel test, slow), or a
         :class:`~psplab.causal.citests.CITest` built on the same data.
-    columns
+    columns : sequence of str or None
         Subset of columns to use.
-    forbidden_within_tiers
+    forbidden_within_tiers : iterable of int
         Tiers inside which no edge is allowed (default: tier 0, the processing knobs, which are
         set by the experimenter and cannot cause each other). Pass ``()`` to allow them.
-    max_cond_size
+    max_cond_size : int or None
         Largest conditioning set tried (None: until no edge has enough neighbours).
-    sepset_rule
+    sepset_rule : str
         ``"maxp"`` keeps the separating set with the largest p-value, ``"first"`` the first found.
-    seed
+    seed : int
         Seed of randomized tests.
 
     Returns
@@ -404,7 +490,34 @@ def discover_array(
     seed: int = 0,
     corr: np.ndarray | None = None,
 ) -> CausalGraph:
-    """:func:`discover` on a prepared matrix and :class:`Knowledge` (used by the bootstrap)."""
+    """:func:`discover` on a prepared matrix and :class:`Knowledge` (used by the bootstrap).
+
+    Parameters
+    ----------
+    X : numpy.ndarray
+        ``(n, p)`` complete rows.
+    names : list of str
+        Column names.
+    knowledge : Knowledge
+        Tiers and forbidden/required edges.
+    alpha : float
+        Significance level.
+    test : str or CITest
+        The test, by name or built.
+    max_cond_size : int or None
+        Largest conditioning set tried.
+    sepset_rule : str
+        ``maxp`` or ``first``.
+    seed : int
+        Seed of randomized tests.
+    corr : numpy.ndarray or None
+        The correlation matrix of ``X`` when already known (Fisher-z).
+
+    Returns
+    -------
+    CausalGraph
+        The MPDAG.
+    """
     # One BLAS thread: the work is many tiny products, where OpenBLAS threads only spin
     # (and the bootstrap runs several of these side by side).
     with threadpool_limits(limits=1, user_api="blas"):

@@ -28,22 +28,21 @@ import hashlib
 import json
 import time
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from psplab.manifest import MANIFEST_NAME, write_manifest
-from psplab.report.demo_stages import (
-    StageUnavailable,
-    stage_causal,
-    stage_dataset,
-    stage_models,
-    stage_optimize,
-    stage_phasemap,
-)
+from psplab.report.demo_stages import SIDE_CHAIN, STAGES, Stage, StageUnavailable
 
-__all__ = ["STAGES", "Stage", "demo_config", "execute_stage", "run_demo", "stage_finished"]
+__all__ = [
+    "SIDE_CHAIN",
+    "STAGES",
+    "Stage",
+    "demo_config",
+    "execute_stage",
+    "run_demo",
+    "stage_finished",
+]
 
 FAMILY = "ferritic_steel"
 
@@ -129,28 +128,7 @@ def demo_config(quick: bool = False, seed: int = 0, workers: int = 2) -> dict[st
     return _quick_config(seed) if quick else _default_config(seed, workers)
 
 
-@dataclass
-class Stage:
-    """One demo stage: ``run(stage_dir, params, upstream_dirs) -> manifest keywords``."""
-
-    name: str
-    directory: str
-    kind: str
-    depends: tuple[str, ...]
-    run: Callable[[Path, dict[str, Any], dict[str, Path]], dict[str, Any]]
-
-
-STAGES = (
-    Stage("dataset", "1-dataset", "simulate", (), stage_dataset),
-    Stage("models", "2-models", "evaluate", ("dataset",), stage_models),
-    Stage("causal", "3-causal", "causal", ("dataset",), stage_causal),
-    Stage("optimize", "4-optimize", "optimize", (), stage_optimize),
-    Stage("phasemap", "5-phasemap", "phasemap", (), stage_phasemap),
-)
 _BY_NAME = {s.name: s for s in STAGES}
-# Stages that read nothing from the others run beside the dataset -> models -> causal chain
-# in a second process, so two cores stay busy while the first one compiles or fits.
-SIDE_CHAIN = ("optimize", "phasemap")
 
 
 def _canonical(obj: Any) -> Any:

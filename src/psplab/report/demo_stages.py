@@ -1,13 +1,16 @@
 """The stages of ``psplab demo``: each calls the public pipeline function its command calls.
 
-Every stage is ``stage(out_dir, params, upstream_dirs) -> manifest keywords`` (``files``,
-``results``, ``command``: the stand-alone command that does the same). A stage whose capability
-is not installed raises :class:`StageUnavailable`.
+Every stage runs as ``stage.run(out_dir, params, upstream_dirs)`` (``params``: the stage's part of
+:func:`psplab.report.demo.demo_config`; ``upstream_dirs``: every stage's directory by name) and
+returns manifest keywords (``files``, ``results``, ``command``: the stand-alone command that does
+the same). A stage whose capability is not installed raises :class:`StageUnavailable`.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +19,7 @@ import pandas as pd
 
 from psplab.manifest import MANIFEST_NAME, dump_json
 
-__all__ = [
-    "StageUnavailable",
-    "stage_causal",
-    "stage_dataset",
-    "stage_models",
-    "stage_optimize",
-    "stage_phasemap",
-]
+__all__ = ["STAGES", "SIDE_CHAIN", "Stage", "StageUnavailable", "load_demo_dataset", "need"]
 
 
 class StageUnavailable(RuntimeError):
@@ -67,7 +63,7 @@ def need(module: str, *names: str) -> Any:
     return values[0] if len(values) == 1 else values
 
 
-def stage_dataset(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> dict[str, Any]:
+def _stage_dataset(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> dict[str, Any]:
     """Sample recipes, simulate and measure them (``psplab simulate``); a gallery of images."""
     sample_recipes, generate_dataset = need("psplab.generate", "sample_recipes", "generate_dataset")
     get_family = need("psplab.sim", "get_family")
@@ -138,7 +134,7 @@ def load_demo_dataset(dataset_dir: Path):
     return load_dataset(dataset_dir / manifest["files"]["spec"])
 
 
-def stage_models(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> dict[str, Any]:
+def _stage_models(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> dict[str, Any]:
     """Cross-validate the models on shared folds (``psplab evaluate``)."""
     cross_validate = need("psplab.models.evaluation", "cross_validate")
     dataset = load_demo_dataset(upstream["dataset"])
@@ -161,7 +157,7 @@ def stage_models(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> dic
     }
 
 
-def stage_causal(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> dict[str, Any]:
+def _stage_causal(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> dict[str, Any]:
     """Causal graph, stability, influence and dose-response (``psplab causal``)."""
     run_causal, write_causal_run = need("psplab.causal", "run_causal", "write_causal_run")
     dataset = load_demo_dataset(upstream["dataset"])
@@ -187,7 +183,7 @@ def stage_causal(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> dic
     return {"results": results, "command": command}
 
 
-def stage_optimize(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> dict[str, Any]:
+def _stage_optimize(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> dict[str, Any]:
     """Simulator-in-the-loop Bayesian optimization against random search (``psplab optimize``)."""
     run_simulated = need("psplab.optimize.simloop", "run_simulated")
     run_simulated(
@@ -205,7 +201,7 @@ def stage_optimize(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> d
     }
 
 
-def stage_phasemap(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> dict[str, Any]:
+def _stage_phasemap(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> dict[str, Any]:
     """A SAGE phase map of a synthetic library with known regions; figures as ``phasemap fit``."""
     import warnings
 
@@ -246,3 +242,26 @@ def stage_phasemap(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> d
         "command": "python -c 'from psplab.models.sage import synthetic_library, PhaseMapModel; ...' "
         f"(n_points={p['n_points']}, seed={p['seed']}; settings in params.demo)",
     }
+
+
+@dataclass
+class Stage:
+    """One demo stage: its name, directory, manifest kind, input stages and function."""
+
+    name: str
+    directory: str
+    kind: str
+    depends: tuple[str, ...]
+    run: Callable[[Path, dict[str, Any], dict[str, Path]], dict[str, Any]]
+
+
+STAGES = (
+    Stage("dataset", "1-dataset", "simulate", (), _stage_dataset),
+    Stage("models", "2-models", "evaluate", ("dataset",), _stage_models),
+    Stage("causal", "3-causal", "causal", ("dataset",), _stage_causal),
+    Stage("optimize", "4-optimize", "optimize", (), _stage_optimize),
+    Stage("phasemap", "5-phasemap", "phasemap", (), _stage_phasemap),
+)
+# Stages that read nothing from the others run beside the dataset -> models -> causal chain
+# in a second process, so two cores stay busy while the first one compiles or fits.
+SIDE_CHAIN = ("optimize", "phasemap")

@@ -183,15 +183,15 @@ class RCoT(CITest):
 
     Parameters
     ----------
-    data
+    data : numpy.ndarray
         ``(n, p)`` matrix (columns are standardized internally).
-    num_f
+    num_f : int
         Random Fourier features for the conditioning set Z.
-    num_f2
+    num_f2 : int
         Random Fourier features for each of X and Y.
-    ridge
+    ridge : float
         Ridge penalty of the regression of the X/Y features on the Z features.
-    seed
+    seed : int
         Seed of the random features: one fixed draw per variable and per conditioning set
         (derived from their indices), so results do not depend on the order of the tests.
     """

@@ -28,7 +28,7 @@ _COMMAND_MODULES = (
     "psplab.strength.commands",  # mechanics
     "psplab.generate_commands",  # simulate
     "psplab.models.commands",  # fit, predict, evaluate
-    "psplab.models.sage_commands",  # phasemap
+    "psplab.models.phasemap.commands",  # phasemap fit, predict, suggest
     "psplab.causal.commands",  # causal
     "psplab.optimize.campaign_commands",  # campaign
     "psplab.optimize.commands",  # optimize

@@ -197,38 +197,39 @@ def make_optimize_run(root: Path, seed: int = 0) -> Path:
 
 
 def make_phasemap_run(root: Path, rhat_max: float | None = None, name: str = "phasemap") -> Path:
-    """A phase-map run as ``psplab phasemap fit`` writes it: its figures and its diagnostics.
-
-    The figures stand in for the phase-map plots (a disc-shaped region and its boundary
-    entropy); the report embeds them as written.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    x1, x2 = np.meshgrid(np.linspace(-2, 2, 30), np.linspace(-2, 2, 25))
-    p_in = 1 / (1 + np.exp((np.hypot(x1, x2) - 1) / 0.1))
-    entropy = -(p_in * np.log(p_in + 1e-12) + (1 - p_in) * np.log(1 - p_in + 1e-12))
+    x1 = np.linspace(-2, 2, 30)
+    x2 = np.linspace(-2, 2, 25)
+    xx, yy = np.meshgrid(x1, x2)
+    r = np.hypot(xx, yy)
+    p_in = 1 / (1 + np.exp((r - 1) / 0.1))
+    probs = np.stack([p_in, 1 - p_in], axis=-1)
+    truth = (r >= 1).astype(int)
+    rng = np.random.default_rng(0)
+    pts = rng.uniform(-2, 2, (20, 2))
     run = root / name
     run.mkdir()
-    figures = []
-    for stem, values in (("phase_map", entropy), ("property_y", np.hypot(x1, x2) ** 2)):
-        fig, ax = plt.subplots(figsize=(4, 3))
-        ax.imshow(values, extent=(-2, 2, -2, 2), origin="lower")
-        ax.set_xlabel("x1 [–]")
-        ax.set_ylabel("x2 [–]")
-        fig.savefig(run / f"{stem}.png", dpi=60)
-        plt.close(fig)
-        figures.append(f"{stem}.png")
-    diagnostics = {"ess_min": 120.0, "divergences": 0}
-    if rhat_max is not None:
-        diagnostics["rhat_max"] = rhat_max
+    np.savez(
+        run / "grid.npz",
+        x1=x1,
+        x2=x2,
+        probs=probs,
+        truth=truth,
+        points=pts,
+        point_labels=(np.hypot(*pts.T) >= 1).astype(int),
+        property_mean=np.where(r < 1, r**2, 1 - r),
+        property_std=0.05 + 0.2 * np.exp(-((r - 1) ** 2) / 0.02),
+    )
+    acc = float(np.mean(probs.argmax(-1) == truth))
     write_manifest(
         run,
         "phasemap",
-        files={"figures": figures},
-        results={"diagnostics": diagnostics, "regions": ["0", "1"], "properties": ["y"]},
+        files={"phasemap_grid": "grid.npz"},
+        results={
+            "accuracy": acc,
+            "axis_labels": ["x1 [–]", "x2 [–]"],
+            "property_label": "y [a.u.]",
+            **({} if rhat_max is None else {"rhat_max": rhat_max}),
+        },
     )
     return run
 

@@ -2,13 +2,47 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 from skimage.measure import label as sk_label
 
+# Pixel sizes a micrograph can have: from 0.01 nm (atomic resolution) to 1 cm. Outside, areas
+# under- or overflow (1e-300 um squared is 0) and every result would be silently wrong.
+PIXEL_UM_RANGE = (1e-5, 1e4)
+
 # Neighbour offsets covering each pixel pair once (half of the 4- or 8-neighbourhood).
 _HALF_NEIGHBOURS = {1: ((0, 1), (1, 0)), 2: ((0, 1), (1, 0), (1, 1), (1, -1))}
+
+
+def check_pixel_um(pixel_um: float) -> float:
+    """``pixel_um`` as a float, refused unless a physical pixel size in micrometres.
+
+    Parameters
+    ----------
+    pixel_um : float
+        Pixel size in micrometres.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        For zero, a negative, non-finite or absurd value (outside :data:`PIXEL_UM_RANGE`).
+    """
+    low, high = PIXEL_UM_RANGE
+    number = isinstance(pixel_um, int | float | np.integer | np.floating)
+    value = float(pixel_um) if number and not isinstance(pixel_um, bool) else float("nan")
+    if not (math.isfinite(value) and low <= value <= high):
+        raise ValueError(
+            f"pixel_um must be a positive pixel size in micrometres, from {low:g} to {high:g}, "
+            f"got {pixel_um!r}"
+        )
+    return value
 
 
 def as_label_array(image: np.ndarray, name: str = "image") -> np.ndarray:

@@ -34,6 +34,7 @@ from scipy import ndimage
 
 from psplab.measure._components import (
     as_label_array,
+    check_pixel_um,
     border_labels,
     corner_counts,
     label_components,
@@ -143,12 +144,19 @@ def measure_grains(
         diameters), ``diameter_lognormal`` (``mu_ln_um``, ``sigma_ln``, ``median_um``) and
         ``eq_diameters_um`` (the list the statistics use).
     """
-    if not (isinstance(pixel_um, int | float) and math.isfinite(pixel_um) and pixel_um > 0):
-        raise ValueError(f"pixel_um must be a positive number, got {pixel_um!r}")
+    pixel_um = check_pixel_um(pixel_um)
     values = as_label_array(labels, "labels")
     if boundary_value is not None:
         boundary = values == boundary_value
         values = _fill_boundaries(values, boundary, periodic)
+    first = values.flat[0]
+    if np.all(values == first):
+        # One value everywhere (an all-zero mask, an unsegmented picture): no boundary, so
+        # no grain size; reporting the field as one grain would give a meaningless G.
+        raise ValueError(
+            f"the image holds one value ({first}) everywhere: no grain boundaries, so no grains "
+            "to measure (is it a label image?)"
+        )
     comp, n = label_components(values, periodic=periodic, connectivity=connectivity)
     h, w = comp.shape
     areas_px = np.bincount(comp.ravel(), minlength=n + 1)[1:].astype(float)

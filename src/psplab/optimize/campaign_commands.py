@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+
+from psplab._cli import echo_json, fail
 
 campaign_app = typer.Typer(
     name="campaign",
@@ -17,19 +19,35 @@ campaign_app = typer.Typer(
 
 
 def _fail(lines: str | list[str]) -> None:
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
-    for line in [lines] if isinstance(lines, str) else lines:
-        err.print(line, markup=False)
-    raise typer.Exit(code=2)
+    fail(lines)
 
 
-def _open(db: Path):
-    from psplab.optimize.store import CampaignError, CampaignStore
+def _open(db: Path, *, read_only: bool = False):
+    from psplab.optimize.store import CampaignStore
 
-    try:
-        return CampaignStore(db)
-    except CampaignError as exc:
-        _fail(str(exc))
+    return CampaignStore(db, read_only=read_only)
+
+
+def _fixed_values(dspec, fixed_raw: dict[str, str]) -> dict:
+    """``--fix NAME=VALUE`` values typed by the spec's column kinds; exits 2 on a bad one."""
+    fixed: dict = {}
+    problems = []
+    for name, value in fixed_raw.items():
+        try:
+            col = dspec.column(name)
+        except KeyError:
+            problems.append(f"--fix {name}: not a column of the spec")
+            continue
+        if col.is_numeric:
+            try:
+                fixed[name] = float(value)
+            except ValueError:
+                problems.append(f"--fix {name}={value!r}: not a number")
+        else:
+            fixed[name] = value
+    if problems:
+        _fail(problems)
+    return fixed
 
 
 def _parse_pairs(items: list[str] | None, what: str) -> dict[str, str]:
@@ -72,7 +90,7 @@ def init_command(
     from psplab.models import MODEL_NAMES
     from psplab.optimize.acquisition import ACQUISITIONS
     from psplab.optimize.space import SearchSpace
-    from psplab.optimize.store import CampaignError, CampaignStore
+    from psplab.optimize.store import CampaignError, CampaignStore, check_campaign_spec
 
     problems = []
     if model not in (*MODEL_NAMES, "fastgp"):
@@ -88,27 +106,12 @@ def init_command(
         dspec = None
     if problems:
         _fail(problems)
-    fixed_raw = _parse_pairs(fix, "--fix")
+    check_campaign_spec(dspec, objective)
+    fixed = _fixed_values(dspec, _parse_pairs(fix, "--fix"))
     levels = {
         k: [s.strip() for s in v.split(",") if s.strip()]
         for k, v in _parse_pairs(choices, "--choices").items()
     }
-    fixed: dict = {}
-    for name, value in fixed_raw.items():
-        try:
-            col = dspec.column(name)
-        except KeyError:
-            problems.append(f"--fix {name}: not a column of the spec")
-            continue
-        if col.is_numeric:
-            try:
-                fixed[name] = float(value)
-            except ValueError:
-                problems.append(f"--fix {name}={value!r}: not a number")
-        else:
-            fixed[name] = value
-    if problems:
-        _fail(problems)
     try:
         space = SearchSpace.from_spec(
             dspec,
@@ -132,8 +135,9 @@ def init_command(
         _fail(str(exc).splitlines())
     console = Console(highlight=False, soft_wrap=True)
     console.print(
-        f"campaign [bold]{dspec.name}[/] in {db}: {'minimize' if minimize else 'maximize'} "
-        f"{objective} over {', '.join(space.names)} (model {model}, {acquisition})"
+        f"campaign [bold]{escape(dspec.name)}[/] in {escape(str(db))}: "
+        f"{'minimize' if minimize else 'maximize'} {escape(objective)} over "
+        f"{escape(', '.join(space.names))} (model {model}, {acquisition})"
     )
     store.close()
 
@@ -145,25 +149,28 @@ def suggest_command(
     json_out: Path = typer.Option(None, "--json", help="Also write the suggestions as JSON."),
 ) -> None:
     """Suggest the next recipes from everything stored; print and store them with ids."""
-    from psplab.optimize.store import suggest_and_store
+    from psplab.limits import require_at_most
+    from psplab.optimize.store import MAX_SUGGESTIONS, suggest_and_store
 
     if n < 1:
         _fail(f"--n must be >= 1, got {n}")
+    require_at_most("--n", n, MAX_SUGGESTIONS, "suggest the next batch, observe, then ask again")
     store = _open(db)
     try:
         ids, suggestions = suggest_and_store(store, n)
     except ValueError as exc:
         _fail(str(exc).splitlines())
     names = store.space.names
-    table = Table("suggestion_id", *names, "acquisition", "predicted")
+    table = Table("suggestion_id", *[escape(n) for n in names], "acquisition", "predicted")
     rows = []
     for sid, s in zip(ids, suggestions, strict=True):
         pred = f"{s.predicted_mean[0]:.4g} ± {s.predicted_std[0]:.2g}" if s.predicted_mean else ""
-        table.add_row(str(sid), *[_fmt(s.params[k]) for k in names], s.acquisition, pred)
+        cells = [escape(_fmt(s.params[k])) for k in names]
+        table.add_row(str(sid), *cells, s.acquisition, pred)
         rows.append({"suggestion_id": sid, **s.to_dict()})
     Console(highlight=False, soft_wrap=True).print(table)
     if json_out is not None:
-        json_out.write_text(json.dumps(rows, indent=2))
+        echo_json(rows, json_out)  # strict JSON: a NaN score is written as null
     store.close()
 
 
@@ -174,7 +181,8 @@ def observe_command(
 ) -> None:
     """Record measured results: the spec's processing columns, the objective, any other measured
     columns, optional suggestion_id. Valid rows are committed before the command returns; each
-    invalid row is reported (column and row) and left out (exit code 2)."""
+    invalid row is reported (column and row) and left out (exit code 2). A row already stored
+    (same values, from any file) is skipped and counted."""
     from psplab.data.spec import SpecError
 
     store = _open(db)
@@ -183,13 +191,10 @@ def observe_command(
     except SpecError as exc:
         _fail([f"{results}: {p}" for p in exc.problems])
     console = Console(highlight=False, soft_wrap=True)
+    skipped = result.skipped_duplicates
     console.print(
         f"{results}: stored {len(result.stored)} observation(s)"
-        + (
-            f", skipped {result.skipped_duplicates} already stored from this file"
-            if result.skipped_duplicates
-            else ""
-        )
+        + (f", skipped {skipped} row(s) already stored (same values)" if skipped else "")
     )
     store.close()
     if result.rejected:
@@ -206,17 +211,18 @@ def status_command(
     db: Path = typer.Option(..., "--db", help="Campaign database."),
     json_out: bool = typer.Option(False, "--json", help="Print the status as JSON."),
 ) -> None:
-    """Counts of observations and suggestions, and the best observation so far."""
-    store = _open(db)
+    """Counts of observations and suggestions, and the best observation so far (read-only)."""
+    store = _open(db, read_only=True)
     st = store.status()
     store.close()
     if json_out:
-        typer.echo(json.dumps(st, indent=2, default=str))
+        echo_json(st)
         return
     console = Console(highlight=False, soft_wrap=True)
     console.print(
-        f"[bold]{st['spec']}[/] ({st['db']}, schema v{st['schema_version']}): {st['direction']} "
-        f"{st['objective']} with {st['model']}"
+        f"[bold]{escape(str(st['spec']))}[/] ({escape(st['db'])}, schema "
+        f"v{st['schema_version']}): {st['direction']} {escape(st['objective'])} with "
+        f"{escape(str(st['model']))}"
     )
     console.print(
         f"{st['observations']} observation(s); {st['suggestions']} suggestion(s), {st['pending']} pending"
@@ -224,7 +230,7 @@ def status_command(
     if st["best"]:
         table = Table("best", "value")
         for k, v in st["best"].items():
-            table.add_row(k, _fmt(v))
+            table.add_row(escape(k), escape(_fmt(v)))
         console.print(table)
 
 
@@ -233,16 +239,13 @@ def export_command(
     db: Path = typer.Option(..., "--db", help="Campaign database."),
     out: Path = typer.Option(..., "--out", help="Output file: .csv or .parquet."),
 ) -> None:
-    """Write every stored observation (exact values) to CSV or Parquet by extension."""
-    from psplab.optimize.store import CampaignError
-
+    """Write every stored observation (exact values) to CSV or Parquet by extension (read-only)."""
     if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
         _fail(f"--out {out}: extension must be .csv or .parquet")
-    store = _open(db)
-    try:
-        store.export(out)
-    except CampaignError as exc:
-        _fail(str(exc))
+    if out.resolve() == db.resolve():
+        _fail(f"--out {out}: is the database itself")
+    store = _open(db, read_only=True)
+    store.export(out)
     n = len(store.observations())
     store.close()
     Console(highlight=False, soft_wrap=True).print(f"wrote {n} observation(s) to {out}")
@@ -252,7 +255,6 @@ def _fmt(v) -> str:
     if isinstance(v, float):
         return f"{v:.5g}"
     return str(v)
-
 
 
 def register(app: typer.Typer) -> None:

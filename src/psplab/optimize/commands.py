@@ -1,106 +1,77 @@
-"""``psplab optimize``: optimize a family's recipe with the simulator in the loop."""
+"""``psplab optimize``: optimize a family's recipe with the simulator in the loop.
+
+Parses the options, calls :func:`psplab.optimize.simloop.optimize_simulated` and prints; the
+campaign commands for real experiments are in :mod:`psplab.optimize.campaign_commands`.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-
-def _fail(lines: str | list[str]) -> None:
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
-    for line in [lines] if isinstance(lines, str) else lines:
-        err.print(line, markup=False)
-    raise typer.Exit(code=2)
-
-
-def optimize_command(
-    simulate: bool = typer.Option(
-        False, "--simulate", help="Use the phase-field simulator + measurement + strength model."
+SimulateOpt = Annotated[
+    bool,
+    typer.Option(
+        "--simulate", help="Use the phase-field simulator + measurement + strength model."
     ),
-    family: str = typer.Option(
-        "ferritic_steel", "--family", help="ferritic_steel | al_mg | ti_al."
-    ),
-    budget: int = typer.Option(30, "--budget", help="Simulator evaluations (incl. the baseline)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the optimizer (and of random search)."),
-    out: Path = typer.Option(..., "--out", help="Run directory (trace, figures, manifest)."),
-    grid: int = typer.Option(64, "--grid", help="Simulation grid (pixels per side)."),
-    model: str = typer.Option("gp", "--model", help="Surrogate model (any psplab model name)."),
-    acquisition: str = typer.Option("ei", "--acquisition", help="ei | ucb | ts."),
-    batch: int = typer.Option(1, "--batch", help="Recipes per optimizer step."),
-    second_objective: str = typer.Option(
-        None, "--second-objective", help="Second objective column, e.g. precipitate_fraction."
-    ),
-    second_maximize: bool = typer.Option(
-        False, "--second-maximize", help="Maximize the second objective."
-    ),
-    mechanics: bool = typer.Option(
-        False, "--mechanics", help="Also rate the best recipe with the FFT mechanics solver."
-    ),
-    no_random: bool = typer.Option(False, "--no-random", help="Skip the random-search comparison."),
-) -> None:
-    """Optimize a family's processing recipe with the simulator in the loop, from its baseline."""
-    from psplab.models import MODEL_NAMES
-    from psplab.optimize.acquisition import ACQUISITIONS
-    from psplab.sim import FAMILIES
+]
+FamilyOpt = Annotated[str, typer.Option("--family", help="ferritic_steel | al_mg | ti_al.")]
+BudgetOpt = Annotated[
+    int, typer.Option("--budget", help="Simulator evaluations (incl. the baseline).")
+]
+SeedOpt = Annotated[
+    int, typer.Option("--seed", help="Seed of the optimizer (and of random search).")
+]
+OutOpt = Annotated[Path, typer.Option("--out", help="Run directory (trace, figures, manifest).")]
+GridOpt = Annotated[int, typer.Option("--grid", help="Simulation grid (pixels per side).")]
+ModelOpt = Annotated[str, typer.Option("--model", help="Surrogate model (any psplab model name).")]
+AcquisitionOpt = Annotated[str, typer.Option("--acquisition", help="ei | ucb | ts.")]
+BatchOpt = Annotated[int, typer.Option("--batch", help="Recipes per optimizer step.")]
+SecondOpt = Annotated[
+    str | None,
+    typer.Option("--second-objective", help="Second objective column, e.g. precipitate_fraction."),
+]
+SecondMaxOpt = Annotated[
+    bool, typer.Option("--second-maximize", help="Maximize the second objective.")
+]
+MechanicsOpt = Annotated[
+    bool,
+    typer.Option("--mechanics", help="Also rate the best recipe with the FFT mechanics solver."),
+]
+NoRandomOpt = Annotated[
+    bool, typer.Option("--no-random", help="Skip the random-search comparison.")
+]
 
-    problems = []
-    if not simulate:
-        problems.append(
-            "psplab optimize needs --simulate (for real experiments use `psplab campaign`)"
-        )
-    if family not in FAMILIES:
-        problems.append(f"--family {family!r} is not one of {', '.join(FAMILIES)}")
-    if budget < 2:
-        problems.append(f"--budget must be >= 2, got {budget}")
-    if grid < 16:
-        problems.append(f"--grid must be >= 16, got {grid}")
-    if batch < 1:
-        problems.append(f"--batch must be >= 1, got {batch}")
-    if model not in (*MODEL_NAMES, "fastgp"):
-        problems.append(f"--model {model!r} is not one of {', '.join(MODEL_NAMES)}")
-    if acquisition not in ACQUISITIONS:
-        problems.append(f"--acquisition {acquisition!r} is not one of {', '.join(ACQUISITIONS)}")
-    allowed_second = (
-        "grain_size_um",
-        "astm_g",
-        "precipitate_fraction",
-        "precipitate_mean_diameter_um",
-        "precipitate_number_density_per_mm2",
-    )
-    if second_objective is not None and second_objective not in allowed_second:
-        problems.append(
-            f"--second-objective {second_objective!r} is not one of {', '.join(allowed_second)}"
-        )
-    if problems:
-        _fail(problems)
-    from psplab.optimize.simloop import run_simulated
+# How the settings are named in messages: as the options the user typed.
+OPTION_NAMES = {
+    "family": "--family",
+    "budget": "--budget",
+    "grid": "--grid",
+    "batch_size": "--batch",
+    "model": "--model",
+    "acquisition": "--acquisition",
+    "second_objective": "--second-objective",
+}
 
-    res = run_simulated(
-        out,
-        family=family,
-        budget=budget,
-        seed=seed,
-        grid=grid,
-        model=model,
-        acquisition=acquisition,
-        batch_size=batch,
-        compare_random=not no_random,
-        second_objective=second_objective,
-        second_minimize=not second_maximize,
-        mechanics=mechanics,
-    )
-    console = Console(highlight=False, soft_wrap=True)
+
+def _fmt(value: Any) -> str:
+    return f"{value:.5g}" if isinstance(value, float) else str(value)
+
+
+def _print_results(res: dict[str, Any], family: str, out: Path) -> None:
+    from rich.table import Table
+
+    from psplab._cli import out_console
+
+    console = out_console()
+    random_best = res.get("random_best_objective")
     console.print(
-        f"{family}: baseline {res['baseline_objective']:.1f} MPa -> best {res['best_objective']:.1f} MPa "
-        f"({res['improvement_pct']:+.1f}%) in {res['evaluations']} evaluations"
-        + (
-            f"; random search best {res['random_best_objective']:.1f} MPa"
-            if "random_best_objective" in res
-            else ""
-        )
+        f"{family}: baseline {res['baseline_objective']:.1f} MPa -> best "
+        f"{res['best_objective']:.1f} MPa ({res['improvement_pct']:+.1f}%) in "
+        f"{res['evaluations']} evaluations"
+        + (f"; random search best {random_best:.1f} MPa" if random_best is not None else "")
     )
     table = Table("parameter", "best recipe")
     for k, v in res["best_recipe"].items():
@@ -115,11 +86,62 @@ def optimize_command(
     console.print(f"wrote {out}/manifest.json")
 
 
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.5g}"
-    return str(v)
+def optimize_command(
+    out: OutOpt,
+    simulate: SimulateOpt = False,
+    family: FamilyOpt = "ferritic_steel",
+    budget: BudgetOpt = 30,
+    seed: SeedOpt = 0,
+    grid: GridOpt = 64,
+    model: ModelOpt = "gp",
+    acquisition: AcquisitionOpt = "ei",
+    batch: BatchOpt = 1,
+    second_objective: SecondOpt = None,
+    second_maximize: SecondMaxOpt = False,
+    mechanics: MechanicsOpt = False,
+    no_random: NoRandomOpt = False,
+) -> None:
+    """Optimize a family's processing recipe with the simulator in the loop, from its baseline."""
+    from psplab._cli import fail
+    from psplab.errors import InputError
+    from psplab.optimize.simloop import check_simulated_settings, optimize_simulated
+
+    settings = {
+        "family": family,
+        "budget": budget,
+        "grid": grid,
+        "batch_size": batch,
+        "model": model,
+        "acquisition": acquisition,
+        "second_objective": second_objective,
+        "mechanics": mechanics,
+    }
+    problems = []
+    if not simulate:
+        problems.append(
+            "psplab optimize needs --simulate (for real experiments use `psplab campaign`)"
+        )
+    try:
+        check_simulated_settings(**settings, names=OPTION_NAMES)
+    except InputError as exc:
+        problems.extend(exc.lines)
+    if problems:
+        fail(problems)
+    run = optimize_simulated(
+        **settings,
+        seed=seed,
+        compare_random=not no_random,
+        second_minimize=not second_maximize,
+    )
+    _print_results(run.write(out), family, out)
 
 
 def register(app: typer.Typer) -> None:
+    """Add ``psplab optimize`` to ``app``.
+
+    Parameters
+    ----------
+    app : typer.Typer
+        The ``psplab`` application.
+    """
     app.command("optimize")(optimize_command)

@@ -13,7 +13,7 @@ the public function its command calls (:mod:`psplab.report.demo_stages`):
 4. ``4-optimize``  -- a short simulator-in-the-loop Bayesian optimization of yield strength
    against random search with the same budget (:mod:`psplab.optimize`).
 5. ``5-phasemap``  -- a SAGE phase map fitted to a synthetic 2-D composition library with known
-   regions.
+   regions (:func:`psplab.models.phasemap.fit_phase_map_demo`).
 6. ``report.html`` -- :func:`psplab.report.build_report` over all of them.
 
 A stage is *finished* when its manifest exists and records the same parameters (including a
@@ -70,10 +70,14 @@ def _quick_config(seed: int) -> dict[str, dict[str, Any]]:
             "backend": "serial", "jobs": 1, "seed": seed,
         },
         "optimize": {"family": FAMILY, "budget": 6, "grid": 32, "model": "gp", "seed": seed},
-        # Few inducing points keep the NUTS program small (seconds, not minutes).
+        # One short chain at tree depth 5 and few inducing points: seconds, not minutes (the
+        # chains do not mix at this size; the default demo's do).
         "phasemap": {
-            "n_points": 30, "regions": 3, "num_warmup": 50, "num_samples": 50,
-            "svi_steps": 300, "max_inducing": 16, "grid": 21, "seed": seed,
+            "n_points": 30, "grid": 21, "seed": seed,
+            "model_params": {
+                "num_warmup": 50, "num_samples": 50, "num_chains": 1, "max_tree_depth": 5,
+                "svi_steps": 300, "max_inducing": 16,
+            },
         },
     }  # fmt: skip
 
@@ -101,10 +105,8 @@ def _default_config(seed: int, workers: int) -> dict[str, dict[str, Any]]:
             "backend": "loky", "jobs": workers, "seed": seed,
         },
         "optimize": {"family": FAMILY, "budget": 20, "grid": 48, "model": "gp", "seed": seed},
-        "phasemap": {
-            "n_points": 60, "regions": 3, "num_warmup": 100, "num_samples": 100,
-            "svi_steps": 1000, "max_inducing": 25, "grid": 41, "seed": seed,
-        },
+        # Sampler settings: psplab.models.phasemap.DEMO_MODEL_PARAMS (chains that mix).
+        "phasemap": {"n_points": 60, "model_params": {}, "grid": 41, "seed": seed},
     }  # fmt: skip
 
 

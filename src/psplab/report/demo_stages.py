@@ -202,45 +202,24 @@ def _stage_optimize(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> 
 
 
 def _stage_phasemap(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> dict[str, Any]:
-    """A SAGE phase map of a synthetic library with known regions; figures as ``phasemap fit``."""
-    import warnings
-
-    PhaseMapModel, synthetic_library = need(
-        "psplab.models.sage", "PhaseMapModel", "synthetic_library"
+    """A SAGE phase map of a synthetic library with known regions, scored against the truth."""
+    fit_phase_map_demo = need("psplab.models.phasemap", "fit_phase_map_demo")
+    demo = fit_phase_map_demo(
+        n_points=p["n_points"], seed=p["seed"], grid_points=p["grid"], **p["model_params"]
     )
-    plot_phase_map = need("psplab.models.sage_plots", "plot_phase_map")
-    lib = synthetic_library(n_points=p["n_points"], seed=p["seed"])
-    model = PhaseMapModel(
-        n_regions=p["regions"],
-        kernel="rbf",
-        num_warmup=p["num_warmup"],
-        num_samples=p["num_samples"],
-        num_chains=p.get("num_chains", 1),
-        svi_steps=p["svi_steps"],
-        max_inducing=p.get("max_inducing", 64),
-        seed=p["seed"],
-    )
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        model.fit([lib.structure_source()], [lib.property_source()])
-    figures = plot_phase_map(model, out, list(lib.coords), data_points=lib.structure_X)
-    grid = lib.grid(p["grid"])
-    pred = model.predict(grid)
-    y_true = np.asarray(lib.property_fn(grid))
-    mean = np.asarray(pred.mean).reshape(len(grid), -1)[:, 0]
-    r2 = 1.0 - np.sum((mean - y_true) ** 2) / np.sum((y_true - y_true.mean()) ** 2)
-    labels = np.asarray(pred.labels).reshape(-1)
-    diag = dict(getattr(model, "diagnostics_", {}) or {})
+    diag = demo.model.diagnostics_
     return {
-        "files": {"figures": figures},
+        "files": {"phasemap_grid": demo.grid.save(out / "phasemap_grid.npz")},
         "results": {
-            "accuracy": float(np.mean(labels == np.asarray(lib.label_fn(grid)).reshape(-1))),
-            "property_r2": float(r2),
+            "accuracy": demo.accuracy,
+            "property_r2": demo.property_r2,
             "diagnostics": diag,
-            "warnings": [str(w.message) for w in caught][:5],
+            "rhat_max": diag["rhat_max"],
+            "num_samples": diag["num_samples"] * diag["num_chains"],
+            "warnings": demo.warnings[:5],
         },
-        "command": "python -c 'from psplab.models.sage import synthetic_library, PhaseMapModel; ...' "
-        f"(n_points={p['n_points']}, seed={p['seed']}; settings in params.demo)",
+        "command": "python -c 'from psplab.models.phasemap import fit_phase_map_demo; "
+        f"fit_phase_map_demo(n_points={p['n_points']}, seed={p['seed']})'",
     }
 
 

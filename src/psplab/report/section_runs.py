@@ -18,17 +18,12 @@ from psplab.report.runs import LeftOut, Run, label, read_table
 __all__ = ["demo_section", "optimization_section", "phasemap_section", "run_figures"]
 
 RHAT_MIXED = 1.01  # largest R-hat of chains that have mixed
-PHASEMAP_CAPTIONS = {
-    "phase_map": "Phase map: the most probable region at each point of the composition space, "
-    "the probability of that region and the phase-label entropy (high along uncertain "
-    "boundaries); dots are the measured points.",
-    "ternary_phase_map": "Phase map on the ternary diagram: most probable region, its "
-    "probability and the phase-label entropy; dots are the measured points.",
-    "property_": "Property map: posterior mean of the property and its predictive standard "
-    "deviation over the composition space; dots are the measured points.",
-    "ternary_property_": "Property map on the ternary diagram: posterior mean and predictive "
-    "standard deviation.",
-}
+PHASEMAP_CAPTION = (
+    "Phase map: the most probable region at each point (pale where the posterior is unsure), the "
+    "entropy of the phase label (high along uncertain boundaries), and each property's posterior "
+    "mean and std; dots are the measured points (coloured by their observed label), dashed lines "
+    "the true region boundaries where they are known."
+)
 
 
 def optimization_section(run: Run, units: dict[str, str]) -> Section:
@@ -52,7 +47,7 @@ def optimization_section(run: Run, units: dict[str, str]) -> Section:
     LeftOut
         Without a trace table that has an ``objective`` column.
     """
-    from psplab.optimize.plots import plot_optimization_trace
+    from psplab.optimize.plots import best_so_far_plot
 
     trace_p = run.file("trace", "history")
     trace = read_table(trace_p) if trace_p is not None else None
@@ -71,7 +66,7 @@ def optimization_section(run: Run, units: dict[str, str]) -> Section:
         "Optimization trace",
         f"Bayesian optimization of {objective} (from {run.name}).",
     )
-    fig = plot_optimization_trace(traces, label(objective, units), baseline=baseline)
+    fig = best_so_far_plot(traces, ylabel=label(objective, units), baseline=baseline)
     sec.add(
         render(
             fig,
@@ -80,6 +75,9 @@ def optimization_section(run: Run, units: dict[str, str]) -> Section:
             alt="optimization trace",
         )
     )
+    for figure in run_figures(run):
+        if figure.alt != "best_so_far":  # redrawn above from the trace
+            sec.add(figure)
     if baseline is not None and best is not None:
         gain = 100 * (best - baseline) / abs(baseline) if baseline else float("nan")
         sec.add(paragraph(f"Baseline: {baseline:.4g}; best found: {best:.4g} ({gain:+.1f}%)."))
@@ -95,19 +93,16 @@ def optimization_section(run: Run, units: dict[str, str]) -> Section:
     return sec
 
 
-def run_figures(run: Run, captions: dict[str, str] | None = None) -> list[Figure]:
+def run_figures(run: Run) -> list[Figure]:
     """PNG figures a run wrote itself, with a caption for each.
 
-    Captions come from ``results["captions"]`` (by file name), a ``captions`` JSON listing
-    ``{path, caption}``, or ``captions`` here (by file-name prefix); figures without one are
-    not shown.
+    Captions come from ``results["captions"]`` (by file name or role) or a ``captions`` JSON
+    listing ``{path, caption}``; figures without one are not shown.
 
     Parameters
     ----------
     run : Run
         The run.
-    captions : dict or None
-        Caption by file-name prefix (longest match wins).
 
     Returns
     -------
@@ -129,56 +124,52 @@ def run_figures(run: Run, captions: dict[str, str] | None = None) -> list[Figure
         for p in run.file_list(role):
             if p.suffix.lower() != ".png":
                 continue
-            caption = known.get(p.name) or _by_prefix(p.stem, captions or {})
+            caption = known.get(p.name) or known.get(role)
             if caption:
                 out.append(Figure(png=p.read_bytes(), caption=caption, alt=p.stem))
     return out
 
 
-def _by_prefix(stem: str, captions: dict[str, str]) -> str | None:
-    matches = [k for k in captions if stem == k or (k.endswith("_") and stem.startswith(k))]
-    if not matches:
-        return None
-    key = max(matches, key=len)
-    name = stem[len(key) :] if key.endswith("_") else ""
-    return (
-        captions[key].replace("Property map:", f"Property map of {name}:")
-        if name
-        else captions[key]
-    )
-
-
 def phasemap_section(run: Run, units: dict[str, str]) -> Section:
-    """The phase map a run drew, its fit diagnostics and a warning if the chains did not mix.
+    """The phase map of a run, drawn from its grid, its fit diagnostics and an R-hat warning.
 
     Parameters
     ----------
     run : Run
-        A ``psplab phasemap fit`` run (or the demo's phase-map stage).
+        A ``psplab phasemap fit`` run (or the demo's phase-map stage) with a ``phasemap_grid``.
     units : dict
-        Not used: the figures carry their own labels.
+        Not used: the grid carries its own axis labels.
 
     Returns
     -------
     Section
-        The figures as the run wrote them, the diagnostics table and the R-hat warning.
+        The phase map (regions, entropy, property mean and std), the diagnostics table and
+        the warning when the chains have not mixed.
 
     Raises
     ------
     LeftOut
-        When the run wrote no phase-map figures.
+        When the run has no readable phase-map grid.
     """
-    figs = run_figures(run, PHASEMAP_CAPTIONS)
-    if not figs:
-        raise LeftOut("no phase-map figures (phase_map.png, property_*.png)")
+    from psplab.errors import PsplabError
+    from psplab.models.phasemap.plots import plot_phase_map
+
+    try:
+        fig = plot_phase_map(run.path)
+    except PsplabError as exc:
+        raise LeftOut(f"no readable phase-map grid ({exc.lines[0]})") from None
     sec = Section(
         "phasemap",
         "Phase map with uncertainty",
         f"SAGE phase map: a Bayesian model of the phase regions and the piecewise property "
-        f"functions, fitted jointly by MCMC (figures written by the run in {run.name}).",
+        f"functions, fitted jointly by MCMC (from {run.name}).",
     )
-    for f in figs:
-        sec.add(f)
+    sec.add(render(fig, PHASEMAP_CAPTION, alt="phase map"))
+    _add_diagnostics(sec, run)
+    return sec
+
+
+def _add_diagnostics(sec: Section, run: Run) -> None:
     res = run.results
     diag = dict(res.get("diagnostics") or {})
     facts = [
@@ -189,7 +180,7 @@ def phasemap_section(run: Run, units: dict[str, str]) -> Section:
             ("rhat_max", "largest R-hat"),
             ("ess_min", "smallest effective sample size"),
             ("divergences", "divergent transitions"),
-            ("num_samples", "posterior samples per chain"),
+            ("num_samples", "posterior samples"),
         )
         if res.get(key, diag.get(key)) is not None
     ]
@@ -206,7 +197,6 @@ def phasemap_section(run: Run, units: dict[str, str]) -> Section:
                 "chains or fewer inducing points before relying on the uncertainty."
             )
         )
-    return sec
 
 
 def demo_section(run: Run, units: dict[str, str]) -> Section:

@@ -514,6 +514,47 @@ def _check_inputs(
     return grains, phases
 
 
+def _stiffness_gpa(props: PixelProperties, discretization: str) -> np.ndarray:
+    """Plane-strain elastic stiffness (GPa) of the pixel properties."""
+    return stiffness_from_fields(
+        props.lam_mpa / 1e3,
+        props.mu_mpa / 1e3,
+        method="cg",
+        discretization=discretization,
+        tol=1e-8,
+        max_iter=5000,
+        return_info=False,
+    )
+
+
+def _uniaxial_test(
+    props: PixelProperties,
+    shape: tuple[int, int],
+    out_of_plane: str,
+    discretization: str,
+    max_strain: float | None,
+    n_steps: int,
+    tol: float,
+) -> UniaxialCurve:
+    """The mixed-control uniaxial curve of :func:`mechanics_yield_strength`."""
+    # Stress-controlled components: yy, xy (and zz when out-of-plane is free).
+    mask = np.array([0.0, 1.0, 1.0 if out_of_plane == "free" else 0.0, 1.0])
+    if max_strain is None:
+        e_mean = float(np.mean(props.youngs_modulus_mpa))
+        max_strain = 1.6 * props.matrix_mean_yield_mpa / e_mean + 0.004
+    return uniaxial_curve(
+        props.lam_mpa,
+        props.mu_mpa,
+        props.yield_stress_mpa,
+        props.hardening_modulus_mpa,
+        mask,
+        gradient_directions(shape, discretization),
+        max_strain / n_steps,
+        n_steps,
+        tol,
+    )
+
+
 def mechanics_yield_strength(
     grain_labels: Any,
     phase_labels: Any,
@@ -600,32 +641,9 @@ def mechanics_yield_strength(
         hardening_modulus_mpa=hardening_modulus_mpa,
         yield_stress_mpa=yield_stress_mpa,
     )
-    stiffness = None
-    if compute_stiffness:
-        stiffness = stiffness_from_fields(
-            props.lam_mpa / 1e3,
-            props.mu_mpa / 1e3,
-            method="cg",
-            discretization=discretization,
-            tol=1e-8,
-            max_iter=5000,
-            return_info=False,
-        )
-    # Stress-controlled components: yy, xy (and zz when out-of-plane is free).
-    mask = np.array([0.0, 1.0, 1.0 if out_of_plane == "free" else 0.0, 1.0])
-    if max_strain is None:
-        e_mean = float(np.mean(props.youngs_modulus_mpa))
-        max_strain = 1.6 * props.matrix_mean_yield_mpa / e_mean + 0.004
-    curve = uniaxial_curve(
-        props.lam_mpa,
-        props.mu_mpa,
-        props.yield_stress_mpa,
-        props.hardening_modulus_mpa,
-        mask,
-        gradient_directions(grains.shape, discretization),
-        max_strain / n_steps,
-        n_steps,
-        tol,
+    stiffness = _stiffness_gpa(props, discretization) if compute_stiffness else None
+    curve = _uniaxial_test(
+        props, grains.shape, out_of_plane, discretization, max_strain, n_steps, tol
     )
     settings = {
         "family": family if isinstance(family, str) else "custom",

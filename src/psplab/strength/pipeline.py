@@ -216,6 +216,7 @@ class MechanicsRun:
             Written files by role, relative to ``out``.
         """
         from psplab.manifest import write_manifest
+        from psplab.plotting import save_figure
         from psplab.strength.plots import stress_field, stress_strain_curve
 
         out = Path(out)
@@ -227,12 +228,12 @@ class MechanicsRun:
             strain, stress = res["curve"]["strain"], res["curve"]["stress_mpa"]
             writer.writerows(zip(strain.tolist(), stress.tolist(), strict=True))
         files = {"curve_csv": "curve.csv", "curve_png": "curve.png"}
-        stress_strain_curve(res).savefig(out / "curve.png")
+        save_figure(stress_strain_curve(res), out / "curve.png")
         if res["stress_field_at_yield"] is not None:
             field_mpa = np.asarray(res["stress_field_at_yield"])
             np.save(out / "stress_at_yield.npy", field_mpa)
-            stress_field(field_mpa, float(self.params["pixel_um"])).savefig(
-                out / "stress_at_yield.png"
+            save_figure(
+                stress_field(field_mpa, float(self.params["pixel_um"])), out / "stress_at_yield.png"
             )
             files["stress_field_png"] = "stress_at_yield.png"
             files["stress_field_npy"] = "stress_at_yield.npy"

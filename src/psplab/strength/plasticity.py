@@ -17,6 +17,7 @@ import numpy as np
 
 from psplab.strength.spectral import (
     TENSOR_WEIGHTS,
+    conjugate_gradient,
     elastic_stress,
     inner,
     irfft2,
@@ -172,25 +173,7 @@ def plastic_step(
         def a_op(v):
             return proj(tangent_apply(v, lam, mu, tangent))
 
-        bn = jnp.sqrt(inner(b, b))
-
-        def cond(s):
-            x, r, p, rr, it = s
-            return (jnp.sqrt(rr) > cg_tol * bn) & (it < max_cg)
-
-        def body(s):
-            x, r, p, rr, it = s
-            ap = a_op(p)
-            alpha = rr / inner(p, ap)
-            x = x + alpha * p
-            r = r - alpha * ap
-            rr_new = inner(r, r)
-            p = r + (rr_new / rr) * p
-            return x, r, p, rr_new, it + 1
-
-        x0 = jnp.zeros_like(b)
-        x, _, _, _, it = jax.lax.while_loop(cond, body, (x0, b, b, inner(b, b), 0))
-        return x, it
+        return conjugate_gradient(a_op, b, cg_tol, max_cg)
 
     def evaluate(eps):
         sig, eps_p, p, tangent = return_map(eps, eps_p_n, p_n, lam, mu, sy, hard)

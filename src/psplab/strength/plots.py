@@ -1,7 +1,7 @@
 """Plots of the FFT mechanics results: one function per plot, each returning its Figure.
 
-Every function draws into ``ax`` when given (so a report can place it), else into a new
-figure made without pyplot (nothing is registered with a GUI backend).
+Every function draws into ``ax`` when given (so a report can place it), else into a new figure
+(:func:`psplab.plotting.axes_or_new`); save with :func:`psplab.plotting.save_figure`.
 """
 
 from __future__ import annotations
@@ -11,19 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from psplab.plotting import axes_or_new
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 __all__ = ["stress_field", "stress_strain_curve"]
-
-
-def _axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
-    if ax is not None:
-        return ax
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=figsize, dpi=120, layout="tight").subplots()
 
 
 def stress_strain_curve(result: dict[str, Any], *, ax: Axes | None = None) -> Figure:
@@ -41,7 +35,7 @@ def stress_strain_curve(result: dict[str, Any], *, ax: Axes | None = None) -> Fi
     -------
     matplotlib.figure.Figure
     """
-    ax = _axes(ax, (5, 4))
+    fig, ax = axes_or_new(ax, (5, 4))
     strain = np.asarray(result["curve"]["strain"], dtype=float)
     stress = np.asarray(result["curve"]["stress_mpa"], dtype=float)
     ax.plot(strain * 100, stress, "o-", ms=3, label="FFT J2 (macroscopic)")
@@ -56,7 +50,7 @@ def stress_strain_curve(result: dict[str, Any], *, ax: Axes | None = None) -> Fi
     ax.set_title("Uniaxial stress–strain curve")
     ax.legend(loc="lower right")
     ax.grid(alpha=0.3)
-    return ax.figure
+    return fig
 
 
 def stress_field(
@@ -83,12 +77,12 @@ def stress_field(
     -------
     matplotlib.figure.Figure
     """
-    ax = _axes(ax, (5, 4.2))
+    fig, ax = axes_or_new(ax, (5, 4.2))
     field = np.asarray(field_mpa, dtype=float)
     h, w = field.shape
     im = ax.imshow(field, cmap="inferno", extent=(0, w * pixel_um, h * pixel_um, 0))
-    ax.figure.colorbar(im, ax=ax, label="von Mises stress (MPa)")
+    fig.colorbar(im, ax=ax, label="von Mises stress (MPa)")
     ax.set_xlabel("x (µm)  — loading direction")
     ax.set_ylabel("y (µm)")
     ax.set_title(title)
-    return ax.figure
+    return fig

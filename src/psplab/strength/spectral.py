@@ -16,6 +16,7 @@ import numpy as np
 __all__ = [
     "TENSOR_WEIGHTS",
     "VOIGT_UNIT_STRAINS",
+    "conjugate_gradient",
     "elastic_stress",
     "gradient_directions",
     "inner",
@@ -296,6 +297,50 @@ def solve_elastic_cg(
 
     x, cx, r, p, rr, it = jax.lax.while_loop(cond, body, (x0, cx0, r0, r0, rr0, 0))
     return e_bar + x, it, jnp.sqrt(rr) / mean_norm(cx)
+
+
+def conjugate_gradient(
+    apply: Callable[[Any], Any], b: Any, tol: Any, max_iter: Any
+) -> tuple[Any, Any]:
+    """Solve ``A x = b`` by conjugate gradients from ``x = 0`` (``A`` symmetric positive
+    definite on the fields it is applied to), inside a ``lax.while_loop``.
+
+    Parameters
+    ----------
+    apply : callable
+        ``v -> A v`` on tensor fields ``(4, H, W)``.
+    b : jax.Array
+        Right-hand side ``(4, H, W)``.
+    tol : float
+        Stop when ``||r|| <= tol * ||b||``.
+    max_iter : int
+        Iteration cap.
+
+    Returns
+    -------
+    tuple
+        ``(x, iterations)``.
+    """
+    jax, jnp = jax_modules()
+    bn = jnp.sqrt(inner(b, b))
+
+    def cond(s):
+        x, r, p, rr, it = s
+        return (jnp.sqrt(rr) > tol * bn) & (it < max_iter)
+
+    def body(s):
+        x, r, p, rr, it = s
+        ap = apply(p)
+        alpha = rr / inner(p, ap)
+        x = x + alpha * p
+        r = r - alpha * ap
+        rr_new = inner(r, r)
+        p = r + (rr_new / rr) * p
+        return x, r, p, rr_new, it + 1
+
+    x0 = jnp.zeros_like(b)
+    x, _, _, _, it = jax.lax.while_loop(cond, body, (x0, b, b, inner(b, b), 0))
+    return x, it
 
 
 def solve_elastic_basic(

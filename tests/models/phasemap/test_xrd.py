@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from psplab.models.xrd import cluster_patterns, fowlkes_mallows, match_labels
+from psplab.models.phasemap.xrd import cluster_patterns, fowlkes_mallows, match_labels
 
 
 def _planted(n_per: int = 25, seed: int = 0):

@@ -9,27 +9,36 @@ jumps do not move the phase boundaries and phase uncertainty does not reach the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
-from psplab.models.sage import _coerce_property, _coerce_structure
+from psplab.errors import InputError
+from psplab.models.phasemap.design import plain_labels
+from psplab.models.phasemap.sources import coerce_property, coerce_structure
+
+__all__ = ["CameoBaseline", "fit_predict_cameo"]
 
 
-class CameoBaseline:
+class CameoBaseline(BaseEstimator):
     """Label propagation (phase map) followed by one GP per region (properties).
+
+    The per-region property models are psplab's regression GP
+    (:class:`psplab.models.baselines.GaussianProcess`): given the regions, each is a plain
+    regression on the points assigned to it.
 
     Parameters
     ----------
-    n_regions
+    n_regions : int
         Number of regions ``K``.
-    n_neighbors
+    n_neighbors : int
         Neighbours of the kNN graph used by label spreading.
-    alpha
+    alpha : float
         Label-spreading clamping factor (0 = keep given labels exactly).
-    seed
-        Seeds the GP optimizer restarts.
+    seed : int
+        Seeds the GP optimizer restarts and the pattern clustering.
     """
 
     def __init__(
@@ -41,22 +50,35 @@ class CameoBaseline:
         self.seed = seed
 
     def fit(self, structure_sources: Any, property_sources: Any = None) -> CameoBaseline:
-        S = _coerce_structure(structure_sources)
-        P = _coerce_property(property_sources)
+        """Propagate the structure labels, then fit one GP per region and property.
+
+        Parameters
+        ----------
+        structure_sources : StructureSource or sequence
+            At least one (labels, soft labels or patterns).
+        property_sources : PropertySource or sequence, optional
+            Property readings.
+
+        Returns
+        -------
+        self : CameoBaseline
+        """
+        S = coerce_structure(structure_sources)
+        P = coerce_property(property_sources)
         if not S:
-            raise ValueError("CameoBaseline needs at least one structure source with labels")
+            raise InputError("CameoBaseline needs at least one structure source with labels")
         X, y = [], []
         for s in S:
             if s.labels is not None:
-                lab = np.asarray(s.labels)
+                lab = plain_labels(s.labels)
             elif s.probs is not None:
                 lab = np.argmax(s.probs, axis=1)
             else:
-                from psplab.models.xrd import cluster_patterns
+                from psplab.models.phasemap.xrd import cluster_patterns
 
                 lab = cluster_patterns(s.patterns, self.n_regions, seed=self.seed)
             X.append(s.X)
-            y.append(lab.astype(int) if lab.dtype == bool else lab)
+            y.append(lab)
         self.Xs_ = np.concatenate(X)
         labels = np.concatenate(y)
         self.classes_, self.ys_ = np.unique(labels, return_inverse=True)
@@ -64,10 +86,7 @@ class CameoBaseline:
         self.x_lo_ = all_X.min(axis=0)
         span = all_X.max(axis=0) - self.x_lo_
         self.x_scale_ = np.where(span > 0, span, 1.0)
-        self.property_names_ = []
-        for p in P:
-            if p.prop not in self.property_names_:
-                self.property_names_.append(p.prop)
+        self.property_names_ = list(dict.fromkeys(p.prop for p in P))
         self.prop_X_ = {
             t: np.concatenate([p.X for p in P if p.prop == t]) for t in self.property_names_
         }
@@ -100,24 +119,42 @@ class CameoBaseline:
         return np.asarray(ls.transduction_[len(self.Xs_) :])
 
     def _fit_gp(self, X: np.ndarray, y: np.ndarray):
-        from sklearn.gaussian_process import GaussianProcessRegressor
-        from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
+        from psplab.models.baselines import GaussianProcess
 
-        d = X.shape[1]
-        kern = ConstantKernel(1.0) * RBF(np.full(d, 0.3), (1e-2, 1e2)) + WhiteKernel(
-            1e-2, (1e-6, 1.0)
-        )
-        gp = GaussianProcessRegressor(
-            kern, normalize_y=True, n_restarts_optimizer=1, random_state=self.seed
-        )
-        return gp.fit(self._norm(X), y)
+        return GaussianProcess(n_restarts=1, seed=self.seed).fit(self._norm(X), y)
 
     def predict_labels(self, X: np.ndarray) -> np.ndarray:
-        """Region label of each query point from label propagation (structure data only)."""
+        """Region label of each query point from label propagation (structure data only).
+
+        Parameters
+        ----------
+        X : numpy.ndarray
+            Query points ``(n, d)``.
+
+        Returns
+        -------
+        labels : numpy.ndarray
+            ``(n,)``.
+        """
+        check_is_fitted(self, "classes_")
         return self.classes_[self._propagate(np.asarray(X, dtype=float).reshape(len(X), -1))]
 
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(labels, mean (n, T), std (n, T))`` at query points."""
+        """Region labels and each property's mean and std at query points.
+
+        Parameters
+        ----------
+        X : numpy.ndarray
+            Query points ``(n, d)``.
+
+        Returns
+        -------
+        labels : numpy.ndarray
+            ``(n,)``.
+        mean, std : numpy.ndarray
+            ``(n, T)`` each; the std includes the noise.
+        """
+        check_is_fitted(self, "gps_")
         X = np.asarray(X, dtype=float).reshape(len(X), -1)
         reg = self._propagate(X)
         T = len(self.property_names_)
@@ -127,8 +164,8 @@ class CameoBaseline:
             for k in np.unique(reg):
                 mask = reg == k
                 gp = self.gps_.get((name, int(k)), self.gps_[(name, -1)])
-                m, s = gp.predict(self._norm(X[mask]), return_std=True)
-                mean[mask, t], std[mask, t] = m, s
+                m, s = gp.predict_dist(self._norm(X[mask]))
+                mean[mask, t], std[mask, t] = np.ravel(m), np.ravel(s)
         return self.classes_[reg], mean, std
 
 
@@ -139,12 +176,26 @@ def fit_predict_cameo(
     n_regions: int = 2,
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Convenience: fit :class:`CameoBaseline` and predict at ``X_query``."""
+    """Fit :class:`CameoBaseline` and predict at ``X_query``.
+
+    Parameters
+    ----------
+    structure_sources, property_sources : sources
+        As :meth:`CameoBaseline.fit`.
+    X_query : numpy.ndarray
+        Query points ``(n, d)``.
+    n_regions : int
+        Number of regions.
+    seed : int
+        Seeds the GP restarts.
+
+    Returns
+    -------
+    labels, mean, std : numpy.ndarray
+        As :meth:`CameoBaseline.predict`.
+    """
     return (
         CameoBaseline(n_regions=n_regions, seed=seed)
         .fit(structure_sources, property_sources)
         .predict(X_query)
     )
-
-
-__all__: Sequence[str] = ("CameoBaseline", "fit_predict_cameo")

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from psplab.models.cameo import CameoBaseline
-from psplab.models.sage import PropertySource, StructureSource, synthetic_library
+from psplab.models.phasemap import (
+    CameoBaseline,
+    PropertySource,
+    StructureSource,
+    synthetic_library,
+)
 
 
 def test_cameo_recovers_regions_and_piecewise_property():

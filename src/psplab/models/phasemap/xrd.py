@@ -11,15 +11,25 @@ from __future__ import annotations
 
 import numpy as np
 
-CLUSTER_METHODS = ("nmf", "agglomerative", "spectral")
+from psplab.errors import InputError
+from psplab.models.phasemap.sources import CLUSTER_METHODS
+
+__all__ = [
+    "CLUSTER_METHODS",
+    "cluster_patterns",
+    "cosine_similarity_matrix",
+    "fowlkes_mallows",
+    "match_labels",
+]
 
 
 def _prepare(patterns: np.ndarray) -> np.ndarray:
     P = np.asarray(patterns, dtype=float)
     if P.ndim != 2 or P.shape[0] < 2:
-        raise ValueError(f"patterns must be an (n >= 2, channels) array, got shape {P.shape}")
+        raise InputError(f"patterns must be an (n >= 2, channels) array, got shape {P.shape}")
     if not np.all(np.isfinite(P)):
-        raise ValueError("patterns contain NaN or inf")
+        rows = np.flatnonzero(~np.all(np.isfinite(P), axis=1))
+        raise InputError(f"patterns contain NaN or inf (rows {rows[:5].tolist()})")
     # Subtract each pattern's minimum (a flat background) and scale to unit L2 norm, so cosine
     # similarity compares peak positions and ratios, not film thickness.
     P = P - P.min(axis=1, keepdims=True)
@@ -28,7 +38,18 @@ def _prepare(patterns: np.ndarray) -> np.ndarray:
 
 
 def cosine_similarity_matrix(features: np.ndarray) -> np.ndarray:
-    """Pairwise cosine similarity of the rows of ``features``."""
+    """Pairwise cosine similarity of the rows of ``features``.
+
+    Parameters
+    ----------
+    features : numpy.ndarray
+        ``(n, f)``.
+
+    Returns
+    -------
+    similarity : numpy.ndarray
+        ``(n, n)``.
+    """
     F = np.asarray(features, dtype=float)
     F = F / np.maximum(np.linalg.norm(F, axis=1, keepdims=True), 1e-300)
     return F @ F.T
@@ -47,29 +68,35 @@ def cluster_patterns(
 
     Parameters
     ----------
-    patterns
+    patterns : numpy.ndarray
         ``(n, channels)`` intensities (e.g. XRD counts over 2-theta).
-    method
+    n_clusters : int
+        Number of clusters (2 to ``n``).
+    method : str
         ``"nmf"``: NMF features then agglomerative clustering on cosine distance;
         ``"agglomerative"``: the same on the raw patterns; ``"spectral"``: spectral clustering
         with the (non-negative) cosine similarity as affinity.
-    n_components
+    n_components : int, optional
         NMF components (default ``n_clusters + 2``).
-    soft
+    soft : bool
         Also return soft labels ``(n, n_clusters)``.
-    temperature
+    temperature : float
         Softmax temperature on cosine similarity to the cluster centroids (smaller = harder).
+    seed : int
+        Seeds NMF and spectral clustering.
 
     Returns
     -------
-    labels or (labels, probs)
-        ``labels`` are integers ``0..n_clusters-1``.
+    labels : numpy.ndarray
+        Integers ``0..n_clusters-1``, numbered by decreasing cluster size.
+    probs : numpy.ndarray
+        Soft labels ``(n, n_clusters)``, only when ``soft``.
     """
     if method not in CLUSTER_METHODS:
-        raise ValueError(f"method must be one of {', '.join(CLUSTER_METHODS)}, got {method!r}")
+        raise InputError(f"method must be one of {', '.join(CLUSTER_METHODS)}, got {method!r}")
     P = _prepare(patterns)
     if not 2 <= n_clusters <= len(P):
-        raise ValueError(f"n_clusters must be in [2, {len(P)}], got {n_clusters}")
+        raise InputError(f"n_clusters must be in [2, {len(P)}], got {n_clusters}")
     from sklearn.cluster import AgglomerativeClustering, SpectralClustering
 
     if method == "nmf":
@@ -112,7 +139,22 @@ def _relabel_by_size(labels: np.ndarray) -> np.ndarray:
 
 
 def match_labels(pred: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, float]:
-    """Relabel ``pred`` to best agree with ``truth`` (Hungarian matching); returns it and accuracy."""
+    """Relabel ``pred`` to best agree with ``truth`` (Hungarian matching).
+
+    Parameters
+    ----------
+    pred : numpy.ndarray
+        Predicted cluster labels ``(n,)``.
+    truth : numpy.ndarray
+        True labels ``(n,)``.
+
+    Returns
+    -------
+    relabelled : numpy.ndarray
+        ``pred`` in the names of ``truth`` (unmatched clusters get an impossible label).
+    accuracy : float
+        Share of points whose relabelled prediction is right.
+    """
     from scipy.optimize import linear_sum_assignment
 
     pred = np.asarray(pred)
@@ -128,7 +170,18 @@ def match_labels(pred: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, float
 
 
 def fowlkes_mallows(pred: np.ndarray, truth: np.ndarray) -> float:
-    """Fowlkes-Mallows index of two labelings (invariant to label names)."""
+    """Fowlkes-Mallows index of two labelings (invariant to label names).
+
+    Parameters
+    ----------
+    pred, truth : numpy.ndarray
+        Labels ``(n,)``.
+
+    Returns
+    -------
+    index : float
+        In ``[0, 1]``; 1 for identical partitions.
+    """
     from sklearn.metrics import fowlkes_mallows_score
 
     return float(fowlkes_mallows_score(np.asarray(truth).astype(str), np.asarray(pred).astype(str)))

@@ -1,4 +1,4 @@
-"""Active learning on a fitted :class:`~psplab.models.sage.PhaseMapModel`: where to measure next.
+"""Active learning on a fitted phase map: where to measure next.
 
 Scores over a candidate set: ``entropy`` (phase-boundary uncertainty, the entropy of the
 posterior-mean region probabilities, normalized by ``log K``), ``property_std`` (predictive std of
@@ -13,15 +13,40 @@ from typing import Any
 
 import numpy as np
 
+from psplab.errors import InputError
+from psplab.limits import require_at_most
+
+__all__ = ["ACQUISITIONS", "MAX_BATCH", "acquisition_scores", "suggest_batch"]
+
 ACQUISITIONS = ("entropy", "property_std", "combined")
+
+# Largest batch: each pick rescans every candidate.
+MAX_BATCH = 10_000
 
 
 def acquisition_scores(
     model: Any, X_candidates: np.ndarray, kind: str = "combined", weight: float = 0.5
 ) -> np.ndarray:
-    """Acquisition score of each candidate (higher = more informative), in ``[0, 1]``."""
+    """Acquisition score of each candidate (higher = more informative), in ``[0, 1]``.
+
+    Parameters
+    ----------
+    model : PhaseMapModel
+        Fitted.
+    X_candidates : numpy.ndarray
+        Candidate points ``(n, n_dim_)``.
+    kind : str
+        ``"entropy"``, ``"property_std"`` or ``"combined"``.
+    weight : float
+        Weight of the entropy in ``"combined"``.
+
+    Returns
+    -------
+    scores : numpy.ndarray
+        ``(n,)``.
+    """
     if kind not in ACQUISITIONS:
-        raise ValueError(f"kind must be one of {', '.join(ACQUISITIONS)}, got {kind!r}")
+        raise InputError(f"kind must be one of {', '.join(ACQUISITIONS)}, got {kind!r}")
     pred = model.predict(X_candidates)
     ent = pred.entropy / np.log(pred.probs.shape[1])
     if pred.std.size and np.any(pred.std > 0):
@@ -49,13 +74,36 @@ def suggest_batch(
     After each pick, scores are multiplied by ``1 - exp(-d^2 / (2 r^2))`` where ``d`` is the
     distance (in the model's normalized coordinates) to the picked point and ``r`` is
     ``min_distance`` (default: 5 % of the input range); a local-penalization batch rule.
+
+    Parameters
+    ----------
+    model : PhaseMapModel
+        Fitted.
+    X_candidates : numpy.ndarray
+        Candidate points ``(m, n_dim_)``.
+    n : int
+        Batch size (at most the number of candidates).
+    kind : str
+        Score (:data:`ACQUISITIONS`).
+    weight : float
+        Weight of the entropy in ``"combined"``.
+    min_distance : float, optional
+        Penalty radius in normalized coordinates.
+
+    Returns
+    -------
+    indices : numpy.ndarray
+        ``(n,)`` candidate indices in the order picked.
+    scores : numpy.ndarray
+        Their scores before the penalty.
     """
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise InputError(f"n must be an integer >= 1, got {n!r}")
+    require_at_most("n", n, MAX_BATCH)
     X = np.asarray(X_candidates, dtype=float).reshape(len(X_candidates), -1)
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
     n = min(int(n), len(X))
     scores = acquisition_scores(model, X, kind=kind, weight=weight)
-    Xn = model._normalize(X)
+    Xn = model.scale_inputs(X)
     r = 0.05 * np.sqrt(X.shape[1]) if min_distance is None else float(min_distance)
     work = scores.copy()
     picked: list[int] = []

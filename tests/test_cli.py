@@ -16,6 +16,7 @@ from types import ModuleType
 
 import pytest
 
+import psplab
 import psplab.cli
 
 # Top-level packages that take a noticeable time to import.
@@ -71,6 +72,10 @@ def _heavy_after(*steps: str) -> set[str]:
 @pytest.mark.parametrize("module", COMMAND_MODULES)
 def test_command_module_imports_no_heavy_package(module):
     assert _heavy_after(module) == set()
+
+
+def test_import_psplab_loads_no_heavy_package():
+    assert _heavy_after("psplab") == set()
 
 
 def test_cli_help_loads_no_heavy_package():
@@ -134,3 +139,28 @@ def test_public_from_imports_work():
     assert simulate_recipe.__module__ == "psplab.sim.core"
     assert isinstance(FAMILIES["al_mg"].baseline_recipe(), Recipe)
     assert yield_strength_mpa.__module__ == "psplab.strength.model"
+
+
+def test_errors_are_one_line_and_debug_shows_the_traceback(tmp_path):
+    data = tmp_path / "t.csv"
+    data.write_text("Ni,hardness\n1,200\n2,210\n")
+    taken = tmp_path / "taken.toml"
+    taken.write_text("# mine\n")
+    args = [sys.executable, "-m", "psplab.cli", "spec", "init", str(data), "--out", str(taken)]
+    plain = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
+    assert plain.returncode == 2
+    assert plain.stderr.strip() == f"{taken}: file exists (use --force to replace it)"
+    assert "Traceback" not in plain.stderr + plain.stdout
+    args.insert(3, "--debug")
+    debug = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
+    assert debug.returncode != 0 and "Traceback" in debug.stderr and "InputError" in debug.stderr
+
+
+def test_version_prints_the_version():
+    out = subprocess.run(
+        [sys.executable, "-m", "psplab.cli", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0 and out.stdout.strip() == f"psplab {psplab.__version__}"

@@ -202,4 +202,20 @@ def test_draft_spec_python_api_matches_the_file(steels_csv, tmp_path):
     path = draft.write(tmp_path / "sub" / "spec.toml")
     spec = tomllib.loads(path.read_text())
     assert spec["source"] == "../steels.csv"  # relative to the spec's folder
+    assert spec["allow_outside"] is True  # so that the confined reader accepts it
+    assert load_dataset(path).frame.shape[0] == N_ROWS
     assert [c["role"] for c in spec["column"]] == [c.role for c in draft.columns]
+
+
+def test_encoding_and_delimiter_are_used_and_written(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes("température;dureté_HV\n450;210\n500;230\n".encode("latin-1"))
+    runner = CliRunner()
+    r = runner.invoke(app, ["spec", "init", str(path)])
+    assert r.exit_code == 2 and "not UTF-8" in r.output
+    r = runner.invoke(app, ["spec", "init", str(path), "--encoding", "latin-1", "--delimiter", ";"])
+    assert r.exit_code == 0, r.output
+    spec = tomllib.loads((tmp_path / "latin.toml").read_text(encoding="utf-8"))
+    assert spec["encoding"] == "latin-1" and spec["delimiter"] == ";"
+    assert [c["name"] for c in spec["column"]] == ["température", "dureté_HV"]
+    assert runner.invoke(app, ["validate", str(tmp_path / "latin.toml")]).exit_code == 0

@@ -104,3 +104,11 @@ def test_plots_draw_into_given_axes_and_return_the_figure():
     new = plots.recipes_plot(history, space, "objective", ylabel="y")
     assert sum(ax.get_visible() for ax in new.axes) == 3  # two panels and the colour bar
     pyplot().close(new)
+
+
+def test_optimize_refuses_an_out_path_that_is_a_file(no_simulation, tmp_path):
+    taken = tmp_path / "taken"
+    taken.write_text("a file")
+    r = CliRunner().invoke(app, ["optimize", "--simulate", "--out", str(taken)])
+    assert r.exit_code == 2
+    assert r.output.strip() == f"--out {taken}: exists and is not a folder"

@@ -60,9 +60,17 @@ def spec_init_command(
     ] = None,
     name: Annotated[str | None, typer.Option("--name", help="Dataset name.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing spec file.")] = False,
+    encoding: Annotated[
+        str | None, typer.Option("--encoding", help="Text encoding, e.g. latin-1 (default UTF-8).")
+    ] = None,
+    delimiter: Annotated[
+        str | None, typer.Option("--delimiter", help="Field separator, e.g. ';'.")
+    ] = None,
 ) -> None:
-    """Draft a spec from a table: roles and units guessed from names and values, each marked
-    REVIEW in a comment. Check the draft, then run `psplab validate` on it."""
+    """Draft a spec from a table: roles and units guessed from names and values.
+
+    Every guess is marked REVIEW in a comment; check them, then run `psplab validate`.
+    """
     from psplab._cli import out_console
     from psplab.data.dataset import validate
     from psplab.data.draft import draft_spec
@@ -70,7 +78,7 @@ def spec_init_command(
     target = out if out is not None else data.with_suffix(".toml")
     if target.resolve() == data.resolve():
         target = data.with_name(data.name + ".toml")
-    draft = draft_spec(data, name=name)
+    draft = draft_spec(data, name=name, encoding=encoding, delimiter=delimiter)
     draft.write(target, overwrite=force)
     roles = Counter(col.role for col in draft.columns)
     console = out_console()
@@ -90,12 +98,6 @@ def spec_init_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``psplab validate`` and ``psplab spec`` to ``app``.
-
-    Parameters
-    ----------
-    app : typer.Typer
-        The ``psplab`` application.
-    """
+    """Add ``psplab validate`` and ``psplab spec`` to the ``psplab`` typer app."""
     app.command("validate")(validate_command)
     app.add_typer(spec_app, name="spec")

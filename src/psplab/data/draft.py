@@ -161,7 +161,7 @@ class ColumnGuess:
 def _tokens(name: str) -> list[str]:
     """Lower-case word tokens of a column name (``holdTime_h`` -> ``hold, time, h``)."""
     spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name.replace("%", " pct "))
-    return [t for t in re.split(r"[^0-9A-Za-zµ°]+", spaced.lower()) if t]
+    return [t for t in re.split(r"[^\w°µ]+|_", spaced.lower()) if t]
 
 
 def unit_from_name(name: str) -> str | None:
@@ -369,12 +369,16 @@ class SpecDraft:
         In the table's order.
     id : str or None
         The column guessed to be a unique row id.
+    encoding, delimiter : str or None
+        How the table was read, when not UTF-8 and the extension's separator.
     """
 
     name: str
     source: Path
     columns: list[ColumnGuess]
     id: str | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
 
     def to_toml(self, spec_dir: str | Path = ".") -> str:
         """The draft as TOML text with a ``REVIEW`` comment on every guess.
@@ -389,6 +393,7 @@ class SpecDraft:
         str
         """
         source = os.path.relpath(Path(self.source).resolve(), Path(spec_dir).resolve())
+        outside = source.startswith("..")
         lines = [
             f"# Drafted by `psplab spec init` from {Path(self.source).name}: every role, unit and",
             "# kind below is a guess from the column's name and values. Check each line marked",
@@ -396,6 +401,13 @@ class SpecDraft:
             _toml_line("name", self.name),
             _toml_line("source", Path(source).as_posix()),
         ]
+        if outside:
+            lines.append(
+                _toml_line("allow_outside", True) + "  # REVIEW: the data is not beside the spec"
+            )
+        for key in ("encoding", "delimiter"):
+            if getattr(self, key) is not None:
+                lines.append(_toml_line(key, getattr(self, key)))
         if self.id is not None:
             lines.append(_toml_line("id", self.id) + "  # REVIEW: unique in every row")
         for col in self.columns:
@@ -442,7 +454,13 @@ class SpecDraft:
         return p
 
 
-def draft_spec(data_path: str | Path, name: str | None = None) -> SpecDraft:
+def draft_spec(
+    data_path: str | Path,
+    name: str | None = None,
+    *,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+) -> SpecDraft:
     """Draft a spec for a CSV/TSV/Parquet table (see the module docstring for the rules).
 
     Parameters
@@ -451,6 +469,10 @@ def draft_spec(data_path: str | Path, name: str | None = None) -> SpecDraft:
         The table.
     name : str, optional
         Dataset name (default: the file's stem).
+    encoding : str, optional
+        Text encoding of a CSV/TSV file (default UTF-8); written to the spec.
+    delimiter : str, optional
+        Field separator, when not the extension's; written to the spec.
 
     Returns
     -------
@@ -464,11 +486,16 @@ def draft_spec(data_path: str | Path, name: str | None = None) -> SpecDraft:
     from psplab.data.dataset import read_table
 
     path = Path(data_path)
-    frame = read_table(path)
+    frame = read_table(path, encoding=encoding, delimiter=delimiter)
     if frame.shape[1] == 0:
         raise InputError(f"{path}: the table has no columns")
     columns = [guess_column(str(col), frame[col]) for col in frame.columns]
     ids = [c.name for c in columns if c.is_id]
     return SpecDraft(
-        name=name or path.stem, source=path, columns=columns, id=ids[0] if ids else None
+        name=name or path.stem,
+        source=path,
+        columns=columns,
+        id=ids[0] if ids else None,
+        encoding=encoding,
+        delimiter=delimiter,
     )

@@ -24,10 +24,11 @@ __getattr__, __dir__, __all__ = lazy_package(
             "upper_confidence_bound"
         ).split(),
         "bo": ("BayesianOptimizer", "Suggestion", "build_model", "run_optimization"),
-        "space": ("LinearConstraint", "Parameter", "SearchSpace"),
+        "constraints": ("LinearConstraint",),
+        "space": ("Parameter", "SearchSpace"),
         "store": "CampaignError CampaignStore ObserveResult read_export suggest_and_store".split(),
         "simloop": ("SimulatedRun", "optimize_simulated", "run_simulated"),
         "plots": ("best_so_far_plot", "pareto_plot", "recipes_plot"),
     },
-    submodules=("acquisition", "bo", "plots", "simloop", "space", "store"),
+    submodules=("acquisition", "bo", "constraints", "plots", "simloop", "space", "store"),
 )

@@ -121,6 +121,8 @@ def optimize_command(
         problems.append(
             "psplab optimize needs --simulate (for real experiments use `psplab campaign`)"
         )
+    if out.exists() and not out.is_dir():
+        problems.append(f"--out {out}: exists and is not a folder")
     try:
         check_simulated_settings(**settings, names=OPTION_NAMES)
     except InputError as exc:
@@ -137,11 +139,5 @@ def optimize_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``psplab optimize`` to ``app``.
-
-    Parameters
-    ----------
-    app : typer.Typer
-        The ``psplab`` application.
-    """
+    """Add ``psplab optimize`` to the ``psplab`` typer app."""
     app.command("optimize")(optimize_command)

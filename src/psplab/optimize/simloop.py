@@ -67,7 +67,19 @@ _N_CANDIDATES = 1024 + 200
 
 
 def family_space(family: str, log_params: Sequence[str] = LOG_PARAMS) -> SearchSpace:
-    """The search space of a family's recipe parameters (its bounds, with units)."""
+    """The search space of a family's recipe parameters (its bounds, with units).
+
+    Parameters
+    ----------
+    family : str
+        Alloy family.
+    log_params : sequence of str
+        Parameters searched on a log scale.
+
+    Returns
+    -------
+    SearchSpace
+    """
     from psplab.sim import RECIPE_PARAMS, get_family
     from psplab.sim.families import RECIPE_UNITS
 
@@ -83,7 +95,17 @@ def family_space(family: str, log_params: Sequence[str] = LOG_PARAMS) -> SearchS
 
 
 def baseline_params(family: str) -> dict[str, float]:
-    """The family's documented baseline recipe (the centre of its bounds) as parameters."""
+    """The family's documented baseline recipe (the centre of its bounds) as parameters.
+
+    Parameters
+    ----------
+    family : str
+        Alloy family.
+
+    Returns
+    -------
+    dict of str to float
+    """
     from psplab.sim import RECIPE_PARAMS, get_family
 
     d = get_family(family).baseline_recipe().to_dict()
@@ -95,13 +117,13 @@ class SimulatedObjective:
 
     Parameters
     ----------
-    family
+    family : str
         Alloy family.
-    grid
+    grid : int
         Simulation grid (pixels per side).
-    seed
+    seed : int
         Simulator seed used for every recipe.
-    columns
+    columns : sequence of str
         Output columns of ``evaluate_recipes`` to return, first the objective.
     """
 
@@ -144,8 +166,28 @@ def local_refine(
     per_round: int = 16,
     seed: int = 0,
 ) -> tuple[dict[str, Any], float, int]:
-    """Shrinking-radius random local search (batched) from ``start``; maximizes. Returns the
-    best recipe, its value and the number of evaluations used."""
+    """Shrinking-radius random local search (batched) from ``start``; maximizes.
+
+    Parameters
+    ----------
+    objective : callable
+        Maps a list of recipes to values (first column used).
+    space : SearchSpace
+        The search space.
+    start : dict
+        The starting recipe.
+    start_value : float
+        Its objective value.
+    rounds, per_round : int
+        Rounds of search and recipes per round.
+    seed : int
+        Seed of the random steps.
+
+    Returns
+    -------
+    tuple
+        ``(best_recipe, best_value, evaluations_used)``.
+    """
     rng = np.random.default_rng(seed)
     best_u = space.to_internal([start])
     best_v = float(start_value)
@@ -210,7 +252,13 @@ def check_simulated_settings(
 
     Parameters
     ----------
-    family, budget, grid, batch_size, model, acquisition, second_objective, mechanics
+    family, model, acquisition : str
+        As for :func:`optimize_simulated`.
+    budget, grid, batch_size : int
+        As for :func:`optimize_simulated`.
+    second_objective : str or None
+        As for :func:`optimize_simulated`.
+    mechanics : bool
         As for :func:`optimize_simulated`.
     names : mapping of str to str, optional
         How messages name each setting (the command line passes ``{"budget": "--budget"}``).
@@ -565,7 +613,26 @@ def mechanics_check(
     model_value: float | None = None,
 ) -> dict[str, Any]:
     """Re-simulate ``recipe`` and rate it with the FFT J2 mechanics solver as well as the strength
-    model; returns both yield strengths (MPa) and their difference."""
+    model.
+
+    Parameters
+    ----------
+    family : str
+        Alloy family.
+    recipe : dict of str to float
+        The recipe's parameters.
+    grid : int
+        Simulation grid.
+    seed : int
+        Simulator seed.
+    model_value : float, optional
+        The strength model's yield strength of the recipe, MPa.
+
+    Returns
+    -------
+    dict
+        ``recipe``, both yield strengths (MPa) and, given ``model_value``, their difference.
+    """
     from psplab.sim import Recipe, simulate_recipe
     from psplab.strength.fft import mechanics_yield_strength
 

@@ -66,7 +66,6 @@ def need(module: str, *names: str) -> Any:
 def _stage_dataset(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> dict[str, Any]:
     """Sample recipes, simulate and measure them (``psplab simulate``); a gallery of images."""
     sample_recipes, generate_dataset = need("psplab.generate", "sample_recipes", "generate_dataset")
-    get_family = need("psplab.sim", "get_family")
     recipes = sample_recipes(p["family"], p["n"], design="lhs", seed=p["seed"])
     parquet = out / "dataset.parquet"
     images = out / "images"
@@ -74,7 +73,7 @@ def _stage_dataset(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> d
         recipes, parquet, grid=p["grid"], seed=p["seed"], images_dir=images, workers=p["workers"]
     )
     frame = pd.read_parquet(parquet)
-    gallery = _gallery(frame, images, float(get_family(p["family"]).pixel_um), p["gallery"])
+    gallery = _gallery(frame, images, p["gallery"])
     np.savez_compressed(out / "gallery.npz", **gallery)
     failed = int(frame["error"].notna().sum()) if "error" in frame.columns else 0
     return {
@@ -91,17 +90,18 @@ def _stage_dataset(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> d
     }
 
 
-def _gallery(frame: pd.DataFrame, images: Path, pixel_um: float, n: int) -> dict[str, np.ndarray]:
+def _gallery(frame: pd.DataFrame, images: Path, n: int) -> dict[str, np.ndarray]:
     """Label images of ``n`` recipes spanning the dataset's grain sizes, finest to coarsest."""
     ok = frame[frame["error"].isna()] if "error" in frame.columns else frame
     ok = ok.dropna(subset=["grain_size_um"]).sort_values("grain_size_um")
     picks = [ok.index[int(round(q * (len(ok) - 1)))] for q in np.linspace(0, 1, n)]
-    grains, phases, titles = [], [], []
+    grains, phases, titles, pixels = [], [], [], []
     for i in dict.fromkeys(picks):
         row = ok.loc[i]
         idx = int(row["recipe_index"]) if "recipe_index" in row else int(i)
         grains.append(np.load(images / f"recipe_{idx:06d}_grains.npy"))
         phases.append(np.load(images / f"recipe_{idx:06d}_phases.npy"))
+        pixels.append(float(row["pixel_um"]))  # each recipe's own pixel (psplab.sim.resolution)
         titles.append(
             f"#{idx}: {row['hold_temperature_C']:.0f} °C, {row['hold_time_s']:.0f} s, "
             f"strain {row['deformation_strain']:.2f}\n"
@@ -110,7 +110,7 @@ def _gallery(frame: pd.DataFrame, images: Path, pixel_um: float, n: int) -> dict
     return {
         "grain_labels": np.stack(grains).astype(np.int32),
         "phase_labels": np.stack(phases).astype(np.int32),
-        "pixel_um": np.full(len(grains), pixel_um),
+        "pixel_um": np.asarray(pixels),
         "titles": np.array(titles),
     }
 

@@ -20,7 +20,10 @@ ImageArg = Annotated[
         help="Grain-label image (PNG, TIFF, NPY) or NPZ with grain_labels/phase_labels."
     ),
 ]
-PixelOpt = Annotated[float, typer.Option("--pixel-um", help="Pixel size in micrometres.")]
+PixelOpt = Annotated[
+    float | None,
+    typer.Option("--pixel-um", help="Pixel size in micrometres (default: what an NPZ stores)."),
+]
 FamilyOpt = Annotated[
     str, typer.Option("--family", help="Alloy family: ferritic_steel | al_mg | ti_al.")
 ]
@@ -52,14 +55,28 @@ OutOpt = Annotated[
 ]
 
 
+def _path_problems(json_out: Path | None, out: Path | None) -> list[str]:
+    """Output paths that cannot be written, found before the solve rather than after it."""
+    problems = []
+    if out is not None and out.exists() and not out.is_dir():
+        problems.append(f"--out {out}: exists and is not a folder")
+    if json_out is not None and json_out.is_dir():
+        problems.append(f"--json {json_out}: is a folder, not a file")
+    return problems
+
+
 def _option_problems(
-    pixel_um: float, family: str, solute_wt_pct: float, hardening_mpa: float | None, steps: int
+    pixel_um: float | None,
+    family: str,
+    solute_wt_pct: float,
+    hardening_mpa: float | None,
+    steps: int,
 ) -> list[str]:
     from psplab.strength.fft import MAX_LOAD_STEPS
     from psplab.strength.model import FAMILY_CONSTANTS
 
     problems = []
-    if not (math.isfinite(pixel_um) and pixel_um > 0):
+    if pixel_um is not None and not (math.isfinite(pixel_um) and pixel_um > 0):
         problems.append(f"--pixel-um must be a positive number, got {pixel_um}")
     if family not in FAMILY_CONSTANTS:
         problems.append(f"--family {family!r} is not one of {', '.join(sorted(FAMILY_CONSTANTS))}")
@@ -100,8 +117,8 @@ def _print_run(run: MechanicsRun, image: Path, out: Path | None) -> None:
 
 def mechanics_command(
     image: ImageArg,
-    pixel_um: PixelOpt,
     family: FamilyOpt,
+    pixel_um: PixelOpt = None,
     phases: PhasesOpt = None,
     solute_wt_pct: SoluteOpt = 0.0,
     hardening_mpa: HardeningOpt = None,
@@ -117,9 +134,13 @@ def mechanics_command(
     from psplab.strength.pipeline import read_mechanics_images, run_mechanics
 
     problems = _option_problems(pixel_um, family, solute_wt_pct, hardening_mpa, steps)
+    problems += _path_problems(json_out, out)
     grains = phase_img = None
     try:
-        grains, phase_img = read_mechanics_images(image, phases)
+        grains, phase_img, stored_pixel_um = read_mechanics_images(image, phases)
+        pixel_um = stored_pixel_um if pixel_um is None else pixel_um
+        if pixel_um is None:
+            problems.append(f"--pixel-um is needed: {image} does not store its pixel size")
     except InputError as exc:
         problems.extend(exc.lines)
     if problems:
@@ -147,11 +168,5 @@ def mechanics_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``psplab mechanics`` to ``app``.
-
-    Parameters
-    ----------
-    app : typer.Typer
-        The ``psplab`` application.
-    """
+    """Add ``psplab mechanics`` to the ``psplab`` typer app."""
     app.command("mechanics")(mechanics_command)

@@ -62,25 +62,26 @@ class StrengthConstants:
 
     Attributes
     ----------
-    friction_stress_mpa
+    friction_stress_mpa : float
         Lattice friction stress ``sigma_0`` of the matrix, MPa.
-    solid_solution_coeff_mpa
+    solid_solution_coeff_mpa : float
         ``k_ss`` in ``k_ss * c**n`` (MPa per wt%**n) for the family's main solute.
-    solid_solution_exponent
+    solid_solution_exponent : float
         ``n`` (1 = linear, 2/3 = Labusch, 1/2 = Fleischer).
-    hall_petch_k_mpa_sqrt_um
+    hall_petch_k_mpa_sqrt_um : float
         Hall–Petch coefficient, MPa·µm^1/2 (1 MPa·m^1/2 = 1000 MPa·µm^1/2).
-    shear_modulus_gpa, poisson_ratio, burgers_vector_nm, taylor_factor
+    shear_modulus_gpa, poisson_ratio, burgers_vector_nm, taylor_factor : float
         Matrix shear modulus, Poisson ratio, Burgers vector and Taylor factor (Orowan term,
         FFT elasticity).
-    solute
+    solute : str
         Name of the solute the ``solute_wt_pct`` input refers to.
-    precipitate, precipitate_youngs_modulus_gpa, precipitate_poisson_ratio,
-    precipitate_yield_mpa
+    precipitate : str
+        Name of the precipitate phase used by the FFT mechanics check (phase label 1).
+    precipitate_youngs_modulus_gpa, precipitate_poisson_ratio, precipitate_yield_mpa : float
         The precipitate phase used by the FFT mechanics check (phase label 1): its isotropic
         elastic constants and a (high) yield stress — the particles are much harder than
         the matrix and stay essentially elastic.
-    hardening_modulus_mpa
+    hardening_modulus_mpa : float
         Linear isotropic hardening modulus ``H = d sigma_eq / d p`` of the matrix for the
         J2 model (a secant fit of the early flow curve; a modelling choice, not a constant of
         nature).
@@ -107,6 +108,12 @@ class StrengthConstants:
         return 2.0 * self.shear_modulus_gpa * (1.0 + self.poisson_ratio)
 
     def to_dict(self) -> dict[str, Any]:
+        """The constants as a dictionary, with the derived ``youngs_modulus_gpa``.
+
+        Returns
+        -------
+        dict
+        """
         d = asdict(self)
         d["youngs_modulus_gpa"] = self.youngs_modulus_gpa
         return d
@@ -197,11 +204,11 @@ def orowan_mpa(
 
     Parameters
     ----------
-    family
-        Alloy family name (or its :class:`StrengthConstants`).
-    precipitate_fraction
+    family : str or StrengthConstants
+        Alloy family name (or its constants).
+    precipitate_fraction : array_like
         Volume fraction ``f`` in [0, 1).
-    precipitate_radius_um
+    precipitate_radius_um : array_like
         Mean particle radius ``r`` in µm (> 0 where ``f > 0``).
 
     Returns
@@ -236,7 +243,22 @@ def orowan_mpa(
 def grain_yield_stress_mpa(
     family: str | StrengthConstants, grain_size_um: Any, solute_wt_pct: Any = 0.0
 ) -> np.ndarray:
-    """Friction + solid solution + Hall–Petch (no precipitates), MPa; vectorized."""
+    """Friction + solid solution + Hall–Petch yield stress (no precipitates), MPa; vectorized.
+
+    Parameters
+    ----------
+    family : str or StrengthConstants
+        Alloy family name (or its constants).
+    grain_size_um : array_like
+        Grain diameter, µm (> 0).
+    solute_wt_pct : array_like
+        Solute content, wt% (>= 0).
+
+    Returns
+    -------
+    numpy.ndarray
+        Broadcast array, MPa.
+    """
     c = get_constants(family)
     d = _as_float_array("grain_size_um", grain_size_um, positive=True)
     x = _as_float_array("solute_wt_pct", solute_wt_pct)
@@ -258,15 +280,15 @@ def strength_contributions(
 
     Parameters
     ----------
-    family
+    family : str or StrengthConstants
         ``"ferritic_steel"``, ``"al_mg"`` or ``"ti_al"`` (see :data:`FAMILY_CONSTANTS`).
-    grain_size_um
+    grain_size_um : array_like
         Mean grain diameter ``d`` in µm (> 0).
-    solute_wt_pct
+    solute_wt_pct : array_like
         Content of the family's main solute (Mn, Mg, Al), wt%.
-    precipitate_fraction
+    precipitate_fraction : array_like
         Precipitate volume fraction in [0, 1).
-    precipitate_radius_um
+    precipitate_radius_um : array_like
         Mean precipitate radius in µm.
 
     Returns
@@ -310,7 +332,17 @@ def yield_strength_mpa(
 ) -> Any:
     """Yield strength (MPa) of the superposition model; float for scalars, array otherwise.
 
-    See :func:`strength_contributions` for the parameters and the individual terms.
+    Parameters
+    ----------
+    family : str or StrengthConstants
+        Alloy family (see :func:`strength_contributions`).
+    grain_size_um, solute_wt_pct, precipitate_fraction, precipitate_radius_um : array_like
+        As for :func:`strength_contributions`.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        The ``total`` of :func:`strength_contributions`, MPa.
 
     Examples
     --------

@@ -1,6 +1,6 @@
 """The ``psplab mechanics`` pipeline as Python: read label images, run the FFT test, write a run.
 
->>> grains, phases = read_label_images("micro.npz")                      # doctest: +SKIP
+>>> grains, phases, pixel_um = read_mechanics_images("micro.npz")         # doctest: +SKIP
 >>> run = run_mechanics(grains, phases, pixel_um=0.5, family="al_mg")     # doctest: +SKIP
 >>> run.result["yield_strength_mpa"]; run.write("runs/mech")              # doctest: +SKIP
 """
@@ -16,58 +16,26 @@ from typing import Any
 import numpy as np
 
 from psplab.errors import InputError, PsplabError
-from psplab.limits import require_memory
 
 __all__ = ["MechanicsRun", "read_label_images", "read_mechanics_images", "run_mechanics"]
 
-_NPZ_SUFFIX = ".npz"
 
-
-def _npz_array_bytes(path: Path) -> int:
-    """Bytes the arrays of an ``.npz`` need once loaded, read from their headers only."""
-    total = 0
-    with zipfile.ZipFile(path) as zf:
-        for info in zf.infolist():
-            with zf.open(info) as fh:
-                version = np.lib.format.read_magic(fh)
-                read_header = (
-                    np.lib.format.read_array_header_1_0
-                    if version == (1, 0)
-                    else np.lib.format.read_array_header_2_0
-                )
-                shape, _, dtype = read_header(fh)
-                total += int(np.prod(shape, dtype=float)) * dtype.itemsize
-    return total
-
-
-def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    from psplab.strength.fft import as_label_image
-
+def _npz_arrays(path: Path) -> list[str]:
+    """Names of the arrays in an ``.npz`` (nothing is decompressed)."""
     try:
-        needed = _npz_array_bytes(path)
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        with np.load(path, allow_pickle=False) as archive:
+            return list(archive.files)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise InputError(f"{path}: not a readable .npz file ({exc})") from None
-    require_memory(needed, f"{path}", "the arrays in this file are too large to load")
-    with np.load(path, allow_pickle=False) as data:
-        if "grain_labels" in data:
-            grains = as_label_image(data["grain_labels"], f"{path}[grain_labels]")
-            phases = (
-                as_label_image(data["phase_labels"], f"{path}[phase_labels]")
-                if "phase_labels" in data
-                else None
-            )
-            return grains, phases
-        if len(data.files) != 1:
-            raise InputError(f"{path}: an .npz needs a 'grain_labels' array (found {data.files})")
-        return as_label_image(data[data.files[0]], str(path)), None
 
 
-def read_label_images(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """Read ``(grain_labels, phase_labels or None)`` from a PNG, TIFF or NPY image, or an NPZ.
+def read_label_images(path: str | Path) -> tuple[np.ndarray, np.ndarray | None, float | None]:
+    """Read grain labels, phase labels and the stored pixel size from an image file.
 
-    An ``.npz`` file may hold ``grain_labels`` and ``phase_labels`` arrays (as written by
-    ``psplab sim recipe`` or ``numpy.savez`` from a :class:`psplab.sim.SimResult`); any other
-    file is one grain-label image, read by :func:`psplab.measure.read_image`.
+    A PNG, TIFF or NPY file is one grain-label image. An ``.npz`` (as ``psplab sim recipe``
+    writes) gives its ``grain_labels`` (or its only image array), its ``phase_labels`` when
+    present, and its ``pixel_um``. Files are read by :func:`psplab.measure.image.
+    read_image_with_pixel`, which checks the pixel count from the header before decoding.
 
     Parameters
     ----------
@@ -77,25 +45,32 @@ def read_label_images(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     Returns
     -------
     tuple
-        ``(grain_labels, phase_labels)`` as ``int64`` arrays; ``phase_labels`` is None unless
-        the file holds it.
+        ``(grain_labels, phase_labels or None, pixel_um or None)``; the labels as ``int64``.
 
     Raises
     ------
     psplab.errors.InputError
-        For a missing, unreadable or unsupported file, or one that is not a label image.
+        For a missing, unreadable, oversized or unsupported file, or one that is not a label
+        image.
     """
+    from psplab.measure.image import read_image_with_pixel
     from psplab.strength.fft import as_label_image
 
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     try:
-        if path.suffix.lower() == _NPZ_SUFFIX:
-            return _read_npz(path)
-        from psplab.measure import read_image
-
-        return as_label_image(read_image(path), str(path)), None
+        arrays = _npz_arrays(path) if path.suffix.lower() == ".npz" else []
+        images = [name for name in arrays if name != "pixel_um"]
+        if arrays and "grain_labels" not in arrays and len(images) != 1:
+            raise InputError(f"{path}: an .npz needs a 'grain_labels' array (found {arrays})")
+        grains, pixel_um = read_image_with_pixel(path, kind="grains")
+        phases = None
+        if "phase_labels" in arrays:
+            phases, _ = read_image_with_pixel(path, array="phase_labels")
+            phases = as_label_image(phases, f"{path}[phase_labels]")
+        name = f"{path}[grain_labels]" if "grain_labels" in arrays else str(path)
+        return as_label_image(grains, name), phases, pixel_um
     except PsplabError:
         raise
     except (OSError, EOFError, ValueError) as exc:
@@ -105,7 +80,7 @@ def read_label_images(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
 
 def read_mechanics_images(
     image: str | Path, phases: str | Path | None = None
-) -> tuple[np.ndarray, np.ndarray | None]:
+) -> tuple[np.ndarray, np.ndarray | None, float | None]:
     """The grain and phase label images of a mechanics run, every problem reported at once.
 
     Parameters
@@ -119,7 +94,8 @@ def read_mechanics_images(
     Returns
     -------
     tuple
-        ``(grain_labels, phase_labels or None)``.
+        ``(grain_labels, phase_labels or None, pixel_um or None)``: the pixel size ``image``
+        stores, if any.
 
     Raises
     ------
@@ -127,9 +103,9 @@ def read_mechanics_images(
         With one problem per unreadable file, and a shape mismatch.
     """
     problems: list[str] = []
-    grains = phase_img = None
+    grains = phase_img = pixel_um = None
     try:
-        grains, phase_img = read_label_images(image)
+        grains, phase_img, pixel_um = read_label_images(image)
     except InputError as exc:
         problems.extend(exc.lines)
     if phases is not None:
@@ -144,7 +120,7 @@ def read_mechanics_images(
         )
     if problems:
         raise InputError(problems)
-    return grains, phase_img
+    return grains, phase_img, pixel_um
 
 
 @dataclass

@@ -25,8 +25,6 @@ __all__ = [
     "jitted",
     "project_hat",
     "rfft2",
-    "solve_elastic_basic",
-    "solve_elastic_cg",
     "stiffness_from_fields",
 ]
 
@@ -235,7 +233,7 @@ def elastic_stress(eps: Any, lam: Any, mu: Any) -> Any:
     return lam * tr * eye + 2.0 * mu * eps
 
 
-def solve_elastic_cg(
+def _solve_elastic_cg(
     lam: Any, mu: Any, macro_strain: Any, dirs: tuple[Any, Any, Any], tol: Any, max_iter: Any
 ) -> tuple[Any, Any, Any]:
     """Galerkin conjugate gradients for strain-controlled linear elasticity.
@@ -343,31 +341,13 @@ def conjugate_gradient(
     return x, it
 
 
-def solve_elastic_basic(
+def _solve_elastic_basic(
     lam: Any, mu: Any, macro_strain: Any, dirs: tuple[Any, Any, Any], tol: Any, max_iter: Any
 ) -> tuple[Any, Any, Any]:
-    """Moulinec–Suquet fixed point for strain-controlled linear elasticity.
+    """Moulinec–Suquet fixed point: takes and returns the same as :func:`_solve_elastic_cg`.
 
-    Takes and returns the same as :func:`solve_elastic_cg`; the reference medium is halfway
-    between the extreme phases (Moulinec & Suquet's optimal choice).
-
-    Parameters
-    ----------
-    lam, mu : jax.Array
-        Lamé fields ``(H, W)``.
-    macro_strain : jax.Array
-        Prescribed mean strain ``(4,)``.
-    dirs : tuple
-        ``(n_x, n_y, nyquist_mask)`` from :func:`gradient_directions`.
-    tol : float
-        Relative equilibrium tolerance.
-    max_iter : int
-        Iteration cap.
-
-    Returns
-    -------
-    tuple
-        ``(eps, iterations, relative_residual)``.
+    The reference medium is halfway between the extreme phases (Moulinec & Suquet's optimal
+    choice).
     """
     jax, jnp = jax_modules()
     shape = lam.shape
@@ -418,7 +398,7 @@ def jitted(fn: Callable) -> Callable:
     Parameters
     ----------
     fn : callable
-        A solver kernel, e.g. :func:`solve_elastic_cg`.
+        A solver kernel, e.g. :func:`psplab.strength.plasticity.plastic_step`.
 
     Returns
     -------
@@ -468,7 +448,7 @@ def stiffness_from_fields(
     iters, residuals = [], []
     stiff = np.zeros((3, 3))
     with jax.enable_x64(True):
-        solver = jitted({"cg": solve_elastic_cg, "basic": solve_elastic_basic}[method])
+        solver = jitted({"cg": _solve_elastic_cg, "basic": _solve_elastic_basic}[method])
         lam_j = jnp.asarray(lam, dtype=jnp.float64)
         mu_j = jnp.asarray(mu, dtype=jnp.float64)
         dirs_j = tuple(jnp.asarray(d, dtype=jnp.float64) for d in dirs)

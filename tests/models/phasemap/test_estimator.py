@@ -190,3 +190,64 @@ def test_region_noise_recovers_scatter_that_differs_between_phases():
     np.testing.assert_allclose(sd_fit, [0.05, 0.5], rtol=0.5)
     std = model.predict(np.array([[0.2], [0.8]])).std[:, 0]
     assert std[1] > 4 * std[0]
+
+
+def test_estimator_contract(tiny_model):
+    """scikit-learn's contract: parameters round-trip, clone, fitted state ends in ``_``."""
+    from sklearn.base import clone
+
+    params = tiny_model.get_params()
+    assert params["n_regions"] == 2 and params["num_samples"] == TINY["num_samples"]
+    fresh = clone(tiny_model)
+    assert fresh.get_params() == params and not hasattr(fresh, "posterior_")
+    assert fresh.set_params(seed=7) is fresh and fresh.seed == 7 and tiny_model.seed == 0
+    fitted = set(vars(tiny_model)) - set(params)
+    assert fitted and all(name.endswith("_") for name in fitted), sorted(fitted)
+    for call in (
+        lambda m: m.predict([[0.5, 0.5]]),
+        lambda m: m.save("x"),
+        ChangePointModel.boundary_samples,
+    ):
+        with pytest.raises(NotFittedError):
+            call(fresh)
+    cp = ChangePointModel(num_samples=10)
+    assert clone(cp).phase_model_ == "changepoint" and clone(cp).num_samples == 10
+
+
+def test_parameter_problems_are_listed_before_any_work():
+    from psplab.errors import InputError, ResourceError
+
+    with pytest.raises(InputError) as info:
+        PhaseMapModel(n_regions=1, kernel="linear", num_chains=0, target_accept_prob=1.5).fit()
+    assert len(info.value.lines) == 4, info.value.lines
+    with pytest.raises(InputError, match="ChangePointModel needs phase_model='changepoint'"):
+        ChangePointModel(phase_model="gp").check_params()
+    with pytest.raises(ResourceError, match="num_chains 1000 is above the limit of 64"):
+        PhaseMapModel(num_chains=1000).check_params()
+    # 100 000 property readings: the covariances alone would need ~2.6 TB, so the fit is
+    # refused before it compiles anything.
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(100_000, 2))
+    with pytest.raises(ResourceError, match="100000 property rows"):
+        PhaseMapModel().fit([], [PropertySource(X, X[:, 0])])
+
+
+def test_damaged_model_files_are_refused_with_one_line(tiny_model, tmp_path):
+    from psplab.errors import ModelFileError
+
+    path = tiny_model.save(tmp_path / "m")
+    npz = tmp_path / "m.npz"
+    good = npz.read_bytes()
+    npz.write_bytes(good[: len(good) // 2])  # truncated
+    with pytest.raises(ModelFileError, match="damaged phase-map model"):
+        PhaseMapModel.load(tmp_path / "m")
+    npz.write_bytes(good)
+    meta = path.read_text()
+    path.write_text(meta.replace('"format_version": 1', '"format_version": 99'))
+    with pytest.raises(ModelFileError, match="format version 99"):
+        PhaseMapModel.load(tmp_path / "m")
+    path.write_text(meta[:-20])  # broken JSON
+    with pytest.raises(ModelFileError, match="damaged phase-map model"):
+        PhaseMapModel.load(tmp_path / "m")
+    with pytest.raises(ModelFileError, match="no such file"):
+        PhaseMapModel.load(tmp_path / "nothing")

@@ -42,7 +42,14 @@ if TYPE_CHECKING:
         plot_region_map,
     )
     from psplab.models.phasemap.prediction import PhaseMapPrediction, entropy
-    from psplab.models.phasemap.runs import PhaseMapRun, fit_run, load_run, predict_run, suggest_run
+    from psplab.models.phasemap.runs import (
+        PhaseMapRun,
+        check_folds,
+        fit_run,
+        load_run,
+        predict_run,
+        suggest_run,
+    )
     from psplab.models.phasemap.sources import PropertySource, StructureSource, independent_columns
     from psplab.models.phasemap.synthetic import (
         DEMO_MODEL_PARAMS,
@@ -79,6 +86,7 @@ _EXPORTS = {
     "plot_property_map": "plots",
     "plot_region_map": "plots",
     "PhaseMapRun": "runs",
+    "check_folds": "runs",
     "fit_run": "runs",
     "load_run": "runs",
     "predict_run": "runs",
@@ -115,6 +123,7 @@ __all__ = [
     "StructureSource",
     "SyntheticLibrary",
     "acquisition_scores",
+    "check_folds",
     "check_phase_map",
     "cluster_patterns",
     "entropy",

@@ -78,9 +78,9 @@ def suggest_batch(
     Parameters
     ----------
     model : PhaseMapModel
-        Fitted.
+        The fitted model whose uncertainty guides the choice.
     X_candidates : numpy.ndarray
-        Candidate points ``(m, n_dim_)``.
+        Where a measurement could be made, ``(m, n_dim_)``.
     n : int
         Batch size (at most the number of candidates).
     kind : str

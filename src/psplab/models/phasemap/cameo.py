@@ -43,7 +43,8 @@ class CameoBaseline(BaseEstimator):
 
     def __init__(
         self, n_regions: int = 2, n_neighbors: int = 7, alpha: float = 0.01, seed: int = 0
-    ):
+    ) -> None:
+        # scikit-learn convention: store the parameters as given; fit checks them.
         self.n_regions = n_regions
         self.n_neighbors = n_neighbors
         self.alpha = alpha
@@ -129,12 +130,12 @@ class CameoBaseline(BaseEstimator):
         Parameters
         ----------
         X : numpy.ndarray
-            Query points ``(n, d)``.
+            Points to label, ``(n, d)``.
 
         Returns
         -------
         labels : numpy.ndarray
-            ``(n,)``.
+            One region label per point.
         """
         check_is_fitted(self, "classes_")
         return self.classes_[self._propagate(np.asarray(X, dtype=float).reshape(len(X), -1))]

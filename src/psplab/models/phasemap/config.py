@@ -9,8 +9,6 @@ column and rows of a table).
 
 from __future__ import annotations
 
-import csv
-import io
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +23,6 @@ __all__ = [
     "INFERENCE_KEYS",
     "PhaseMapConfig",
     "load_config",
-    "read_csv_table",
     "table_points",
 ]
 
@@ -45,7 +42,7 @@ _TOP_KEYS = {
     "allow_outside", "inference", "structure", "property",
 }  # fmt: skip
 _STRUCTURE_KEYS = {"source", "coords", "label", "patterns", "cluster", "name"}
-_PROPERTY_KEYS = {"source", "coords", "value", "property", "name"}
+_PROPERTY_KEYS = {"source", "coords", "value", "property", "unit", "name"}
 _MAX_ROWS_NAMED = 5
 
 
@@ -67,6 +64,8 @@ class PhaseMapConfig:
         The coordinate columns (the same in every block).
     units : str
         Unit of the coordinates (``units`` key; empty when not given).
+    property_units : dict
+        Unit of each property (``unit`` of its ``[[property]]`` blocks), by property name.
     """
 
     path: Path
@@ -75,6 +74,7 @@ class PhaseMapConfig:
     properties: list[PropertySource] = field(default_factory=list)
     coords: list[str] = field(default_factory=list)
     units: str = ""
+    property_units: dict[str, str] = field(default_factory=dict)
 
     def model(self):
         """A new, unfitted model with the config's parameters.
@@ -93,53 +93,6 @@ def _rows(rows: np.ndarray) -> str:
     shown = ", ".join(str(int(r) + 1) for r in rows[:_MAX_ROWS_NAMED])
     more = f" and {len(rows) - _MAX_ROWS_NAMED} more" if len(rows) > _MAX_ROWS_NAMED else ""
     return f"row{'s' if len(rows) > 1 else ''} {shown}{more}"
-
-
-def read_csv_table(path: str | Path):
-    """Read a CSV table strictly: UTF-8, unique header names, every row as long as the header.
-
-    Parameters
-    ----------
-    path : str or Path
-        The CSV file.
-
-    Returns
-    -------
-    table : pandas.DataFrame
-        Cells as read by pandas (no index column inferred).
-
-    Raises
-    ------
-    InputError
-        Missing or unreadable file, not UTF-8, empty, duplicate header names, or rows with
-        more or fewer fields than the header (each named).
-    """
-    import pandas as pd
-
-    path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError as exc:
-        raise InputError(f"{path}: no such file") from exc
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from exc
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from exc
-    rows = [r for r in csv.reader(io.StringIO(text)) if r]
-    if not rows:
-        raise InputError(f"{path}: empty table")
-    header = [h.strip() for h in rows[0]]
-    problems = [f"{path}: column {h!r} appears more than once" for h in sorted(set(header))
-                if header.count(h) > 1]  # fmt: skip
-    bad = [i for i, r in enumerate(rows[1:]) if len(r) != len(header)]
-    if bad:
-        problems.append(
-            f"{path}: {_rows(np.asarray(bad))} have a different number of fields than the "
-            f"header ({len(header)})"
-        )
-    if problems:
-        raise InputError(problems)
-    return pd.read_csv(io.StringIO(text), index_col=False, skipinitialspace=True)
 
 
 def table_points(table: Any, columns: list[str], where: str) -> np.ndarray:
@@ -180,6 +133,17 @@ def table_points(table: Any, columns: list[str], where: str) -> np.ndarray:
     return np.stack(out, axis=1) if out else np.zeros((len(table), 0))
 
 
+def _labels(column: Any) -> np.ndarray:
+    """Label cells as numbers when every one is a number (``1`` and ``1.0`` are one label)."""
+    import pandas as pd
+
+    numbers = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+    if not np.all(np.isfinite(numbers)):
+        return column.astype(str).str.strip().to_numpy()
+    integral = np.all(numbers == np.round(numbers))
+    return numbers.astype(int) if integral else numbers
+
+
 class _Reader:
     """Reads the blocks of one config, collecting problems instead of stopping at the first."""
 
@@ -206,8 +170,10 @@ class _Reader:
         if not src.is_file():
             self.note(f"{where}: file {block[key]} not found")
             return None
+        from psplab.data.tables import read_table  # strict: field counts, UTF-8, unique names
+
         try:
-            return read_csv_table(src)
+            return read_table(src)
         except InputError as exc:
             self.problems.extend(f"{self.path}: {where}: {line}" for line in exc.lines)
             return None
@@ -243,7 +209,7 @@ class _Reader:
 def _structure_source(r: _Reader, block: dict, where: str, name: str) -> StructureSource | None:
     table = r.table(block, where)
     X = None if table is None else r.points(block, table, where)
-    if X is None:
+    if table is None:
         return None
     if ("label" in block) == ("patterns" in block):
         r.note(f"{where}: give 'label' (a column) or 'patterns' (a CSV file), not both")
@@ -257,7 +223,7 @@ def _structure_source(r: _Reader, block: dict, where: str, name: str) -> Structu
         if len(empty):
             r.note(f"{where}: label column {col!r}, {_rows(empty)}: empty")
             return None
-        return StructureSource(X, labels=table[col].to_numpy(), name=name)
+        return None if X is None else StructureSource(X, labels=_labels(table[col]), name=name)
     method = block.get("cluster", "nmf")
     if method not in CLUSTER_METHODS:
         r.note(f"{where}: cluster must be one of {', '.join(CLUSTER_METHODS)}, got {method!r}")
@@ -269,22 +235,22 @@ def _structure_source(r: _Reader, block: dict, where: str, name: str) -> Structu
         r.note(f"{where}: {len(patterns)} patterns but {len(table)} points")
         return None
     values = r.columns(patterns, list(patterns.columns), f"{where} ({block['patterns']})")
-    if values is None:
+    if X is None or values is None:
         return None
     return StructureSource(X, patterns=values, name=name, cluster=method)
 
 
 def _property_source(r: _Reader, block: dict, where: str, index: int) -> PropertySource | None:
     table = r.table(block, where)
-    X = None if table is None else r.points(block, table, where)
-    if X is None:
+    if table is None:
         return None
+    X = r.points(block, table, where)  # problems with points and values are all reported
     value = block.get("value")
     if not isinstance(value, str) or value not in table.columns:
         r.note(f"{where}: value column {value!r} not in {block['source']}")
         return None
     y = r.columns(table, [value], f"{where} ({block['source']})")
-    if y is None:
+    if X is None or y is None:
         return None
     prop = str(block.get("property", value))
     return PropertySource(X, y[:, 0], prop=prop, name=str(block.get("name", f"{prop}{index}")))
@@ -359,8 +325,9 @@ def load_config(path: str | Path) -> PhaseMapConfig:
     params = _model_params(r, cfg)
     blocks, prop_blocks = cfg.get("structure", []), cfg.get("property", [])
     if not isinstance(blocks, list) or not isinstance(prop_blocks, list):
-        raise ConfigError(f"{path}: write [[structure]] and [[property]] as arrays of tables")
-    if not blocks and not prop_blocks:
+        r.note("write [[structure]] and [[property]] as arrays of tables")
+        blocks, prop_blocks = [], []
+    elif not blocks and not prop_blocks:
         r.note("no [[structure]] or [[property]] blocks")
     structure, properties = [], []
     for i, block in enumerate(blocks):
@@ -378,4 +345,7 @@ def load_config(path: str | Path) -> PhaseMapConfig:
     return PhaseMapConfig(
         path=path, params=params, structure=structure, properties=properties,
         coords=r.coords or [], units=str(cfg.get("units", "")),
+        property_units={
+            p.prop: str(b["unit"]) for p, b in zip(properties, prop_blocks, strict=True) if "unit" in b
+        },
     )  # fmt: skip

@@ -171,8 +171,10 @@ def changepoint_grid(
     }
 
 
-def require_fit_memory(spec: ModelSpec, settings: Any, data: dict[str, np.ndarray]) -> None:
-    """Refuse a fit whose draws or covariances would not fit in memory, before compiling it.
+def require_fit_memory(
+    spec: ModelSpec, settings: Any, n_structure_rows: int, n_property_rows: int
+) -> None:
+    """Refuse a fit whose draws or covariances would not fit in memory, before any work.
 
     Parameters
     ----------
@@ -180,8 +182,8 @@ def require_fit_memory(spec: ModelSpec, settings: Any, data: dict[str, np.ndarra
         The problem's static description.
     settings : SamplerSettings
         Chains, warm-up and samples.
-    data : dict
-        The padded data.
+    n_structure_rows, n_property_rows : int
+        Rows of structure and property data (padded).
 
     Raises
     ------
@@ -190,11 +192,11 @@ def require_fit_memory(spec: ModelSpec, settings: Any, data: dict[str, np.ndarra
     """
     n_params = sum(int(np.prod(shape)) for _, shape, _ in sites(spec).values())
     steps = settings.num_chains * (settings.num_warmup + settings.num_samples)
-    n_p = len(data["Xp"])
-    # Draws of every NUTS step (warm-up included) and the property covariance with its
-    # per-region kernels, squared differences and gradient copies.
+    n_p = n_property_rows
+    # Draws of every NUTS step (warm-up included), the property covariance with its per-region
+    # kernels, squared differences and gradient copies, and the phase projections.
     n_bytes = 8 * (steps * (n_params + 4) + 4 * n_p * n_p * (spec.n_regions + spec.dim + 4))
-    n_bytes += 8 * 4 * len(data["Xs"]) * spec.n_inducing
+    n_bytes += 8 * 4 * n_structure_rows * spec.n_inducing
     require_memory(
         n_bytes,
         f"a phase-map fit with {steps} NUTS steps of {n_params} parameters and {n_p} property rows",

@@ -26,6 +26,7 @@ Example
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import warnings
@@ -172,23 +173,29 @@ class PhaseMapModel(BaseEstimator):
         kernel: str = "rbf",
         phase_model: str | None = None,
         icm: bool = False,
+        # sampler
         num_warmup: int = 200,
         num_samples: int = 200,
         num_chains: int = 1,
         svi_steps: int = 1500,
         svi_lr: float = 0.02,
+        # phase GPs
         max_inducing: int = 64,
         phase_kernel: str = "map",
+        # sampler details
         max_tree_depth: int | None = None,
         target_accept_prob: float = 0.85,
         max_stored_draws: int = 400,
+        # change points
         boundary_width: float = 0.001,
         n_grid: int = 400,
         chain_method: str = "sequential",
+        # property model
         shared_trend: bool = False,
         region_noise: bool = False,
         seed: int = 0,
     ) -> None:
+        # scikit-learn convention: store the parameters as given; fit checks them.
         self.n_regions = n_regions
         self.kernel = kernel
         self.phase_model = phase_model
@@ -256,16 +263,11 @@ class PhaseMapModel(BaseEstimator):
             require_at_most(name, value, SIZE_LIMITS[name])
 
     def _sizes(self) -> dict[str, Any]:
-        return {
-            "num_warmup": self.num_warmup,
-            "num_samples": self.num_samples,
-            "num_chains": self.num_chains,
-            "max_inducing": self.max_inducing,
-            "max_tree_depth": 5 if self.max_tree_depth is None else self.max_tree_depth,
-            "svi_steps": self.svi_steps,
-            "max_stored_draws": self.max_stored_draws,
-            "n_grid": self.n_grid,
-        }
+        """The size options (those in :data:`SIZE_LIMITS`), tree depth None read as 5."""
+        sizes = {name: getattr(self, name) for name in SIZE_LIMITS}
+        if sizes["max_tree_depth"] is None:
+            sizes["max_tree_depth"] = 5
+        return sizes
 
     def sampler_settings(self):
         """The MAP and NUTS settings of this model.
@@ -327,22 +329,26 @@ class PhaseMapModel(BaseEstimator):
             )
         self.classes_ = region_classes(S, int(self.n_regions), self.phase_model_)
         X_all = np.concatenate([s.X for s in S] + [s.X for s in P], axis=0)
+        self.n_dim_ = X_all.shape[1]
         self._fit_scaling(X_all)
+        self._fit_property_scaling(P)
+        d, K = len(self.input_columns_), int(self.n_regions)
+        n_grid = int(self.n_grid) if self.phase_model_ == "changepoint" and K == 2 else 0
+        n_inducing = min(int(self.max_inducing), 24 if d == 1 else len(X_all))
+        self.spec_ = self._model_spec(S, P, n_inducing, n_grid)
+        n_rows = [bucket_size(sum(len(s.X) for s in sources)) for sources in (S, P)]
+        require_fit_memory(self.spec_, self.sampler_settings(), *n_rows)
         Qs = soft_labels(S, self.classes_, seed=self.seed)
         self.structure_names_ = [s.name for s in S]
-        self._fit_property_scaling(P)
-        d = len(self.input_columns_)
         if d == 1:
             # 1-D: an even grid over the observed range is enough for the smooth per-region
             # functions, and its size does not depend on the data (one compiled program).
-            Z = np.linspace(0.0, 1.0, min(int(self.max_inducing), 24))[:, None]
+            Z = np.linspace(0.0, 1.0, n_inducing)[:, None]
         else:
             Z = choose_inducing(self.scale_inputs(X_all), int(self.max_inducing), seed=self.seed)
+            self.spec_ = dataclasses.replace(self.spec_, n_inducing=len(Z))
         data = self._pack_data(S, P, Qs, Z)
-        self.spec_ = self._model_spec(S, P, len(Z), int(data.get("Ms", np.zeros((0,))).shape[0]))
-        require_fit_memory(self.spec_, self.sampler_settings(), data)
         self.Z_ = Z
-        self.n_dim_ = X_all.shape[1]
         # The property data (normalized, padded) are part of the fitted model: predictions
         # condition the integrated-out property functions on them.
         self.train_ = {k: data[k] for k in ("Xp", "yp", "wp", "p_prop", "p_src")}
@@ -506,32 +512,32 @@ class PhaseMapModel(BaseEstimator):
         return weight
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Posterior-mean region probabilities.
+        """Posterior-mean region probabilities (``predict(X).probs``).
 
         Parameters
         ----------
         X : array-like
-            Query points ``(n, n_dim_)``.
+            ``(n, n_dim_)`` points in input units.
 
         Returns
         -------
         probs : numpy.ndarray
-            ``(n, K)``.
+            ``(n, K)``, rows summing to 1.
         """
         return self.predict(X).probs
 
     def predict_labels(self, X: Any) -> np.ndarray:
-        """Most probable region at each point, named as the structure sources' labels.
+        """Most probable region at each point (``predict(X).labels``).
 
         Parameters
         ----------
         X : array-like
-            Query points ``(n, n_dim_)``.
+            Where to label, ``(n, n_dim_)``.
 
         Returns
         -------
         labels : numpy.ndarray
-            ``(n,)``.
+            ``(n,)``, named as the structure sources' labels.
         """
         return self.predict(X).labels
 
@@ -689,7 +695,7 @@ def load_phase_map(path: str | Path) -> PhaseMapModel:
     Parameters
     ----------
     path : str or Path
-        File name with or without suffix.
+        Where :meth:`PhaseMapModel.save` wrote ``.json`` and ``.npz``.
 
     Returns
     -------

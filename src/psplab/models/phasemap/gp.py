@@ -1,5 +1,12 @@
 """Gaussian-process building blocks of the phase-map model (JAX, float64 inside ``x64()``).
 
+These are not a regression GP: the phase map's latent functions and the per-region property
+functions are parts of one joint model (a softmax of latent GPs observed through labels, and
+property GPs mixed by the region probabilities), sampled together by NUTS. psplab's regression
+GP (:class:`psplab.models.baselines.GaussianProcess`) is used where a plain regression is
+wanted: the reference in :mod:`psplab.models.phasemap.check` and the per-region models of
+:class:`psplab.models.phasemap.cameo.CameoBaseline`.
+
 Kernels are stationary and use the correct squared distance ``sum_d ((x_d - z_d) / l_d)^2``
 (computed from differences, never as ``x^2 - xz + z^2``). Latent functions are parameterized in
 whitened form on a set of inducing points ``Z``: ``f(Z) = L v`` with ``L L^T = K(Z, Z)`` and
@@ -45,6 +52,11 @@ def x64() -> Iterator[None]:
     Flipping ``jax_enable_x64`` globally at import time would change other modules' float32 code;
     this scopes it to the phase map's fit and predict calls. (``jax.enable_x64`` is missing
     from the oldest JAX psplab supports; the config flag is set and restored there.)
+
+    Yields
+    ------
+    None
+        Inside the block JAX creates float64 arrays by default.
     """
     ctx = getattr(jax, "enable_x64", None)
     if ctx is not None and callable(ctx):
@@ -65,11 +77,11 @@ def scaled_sqdist(X: jnp.ndarray, Z: jnp.ndarray, lengthscale: jnp.ndarray) -> j
     Parameters
     ----------
     X : jax.Array
-        Points ``(n, d)``.
+        Rows of the result, ``(n, d)``.
     Z : jax.Array
-        Points ``(m, d)``.
+        Columns of the result, ``(m, d)``.
     lengthscale : jax.Array
-        ARD lengthscales ``(d,)``.
+        One lengthscale per input dimension, ``(d,)``.
 
     Returns
     -------
@@ -128,9 +140,9 @@ def squared_differences(X: jnp.ndarray, Z: jnp.ndarray) -> jnp.ndarray:
     Parameters
     ----------
     X : jax.Array
-        Points ``(n, d)``.
+        First point set, ``(n, d)``.
     Z : jax.Array
-        Points ``(m, d)``.
+        Second point set, ``(m, d)``.
 
     Returns
     -------
@@ -190,20 +202,20 @@ def kernel_matrix(
     Parameters
     ----------
     X : jax.Array
-        Points ``(n, d)``.
+        Where the kernel's rows are evaluated, ``(n, d)``.
     Z : jax.Array
-        Points ``(m, d)``.
+        Where its columns are evaluated, ``(m, d)``.
     lengthscale : jax.Array
-        ARD lengthscales ``(d,)``.
+        ARD lengthscales ``(d,)`` in the units of ``X``.
     amplitude : jax.Array
-        Standard deviation of the function (scalar).
+        Signal standard deviation (scalar); the kernel's diagonal is its square.
     kind : str
-        ``"rbf"`` or ``"matern52"``.
+        Kernel family (:data:`KERNELS`).
 
     Returns
     -------
     K : jax.Array
-        ``(n, m)``.
+        Covariance ``(n, m)``.
     """
     return amplitude**2 * _unit_kernel(scaled_sqdist(X, Z, lengthscale), kind)
 
@@ -218,13 +230,13 @@ def whitened_projection(
     Parameters
     ----------
     X : jax.Array
-        Points ``(n, d)``.
+        Points where the latent function is wanted, ``(n, d)``.
     Z : jax.Array
         Inducing points ``(m, d)``.
     lengthscale : jax.Array
-        ARD lengthscales ``(d,)``.
+        ARD lengthscales of the latent GP, ``(d,)``.
     amplitude : jax.Array
-        Standard deviation of the latent function (scalar).
+        Prior standard deviation of the latent function (scalar).
     kind : str
         ``"rbf"`` or ``"matern52"``.
 
@@ -280,20 +292,20 @@ def kernel(
     Parameters
     ----------
     X : array-like
-        Points ``(n, d)`` (or ``(n,)`` for one dimension).
+        First argument, ``(n, d)`` (or ``(n,)`` for one dimension).
     Z : array-like
-        Points ``(m, d)``.
+        Second argument, ``(m, d)``.
     lengthscale : float or array-like
         One lengthscale, or one per input dimension.
     amplitude : float
-        Standard deviation of the function.
+        Signal standard deviation.
     kind : str
-        ``"rbf"`` or ``"matern52"``.
+        ``"rbf"`` (default) or ``"matern52"``.
 
     Returns
     -------
     K : numpy.ndarray
-        ``(n, m)``.
+        The kernel matrix, ``(n, m)``, float64.
     """
     from psplab.models.phasemap.sources import as_points
 

@@ -30,7 +30,7 @@ key                 meaning
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,8 @@ __all__ = [
 
 # Manifest role of a run's grid file.
 GRID_ROLE = "phasemap_grid"
+# Axis-label unit of a quantity whose unit the user did not give (arbitrary units).
+UNKNOWN_UNIT = "a.u."
 
 
 def ternary_xy(C: np.ndarray) -> np.ndarray:
@@ -230,11 +232,12 @@ class PhaseMapGrid:
         Returns
         -------
         grid : PhaseMapGrid
+            The arrays and labels stored.
 
         Raises
         ------
         ModelFileError
-            Missing, unreadable, or without ``probs``.
+            The file is missing, unreadable, or holds no ``probs``.
         """
         path = Path(path)
         try:
@@ -269,6 +272,7 @@ def read_phase_map_grid(source: str | Path | PhaseMapGrid) -> PhaseMapGrid:
     Returns
     -------
     grid : PhaseMapGrid
+        Labels completed from the run's manifest where the file has none.
 
     Raises
     ------
@@ -308,6 +312,7 @@ def predict_grid(
     data_points: np.ndarray | None = None,
     point_labels: np.ndarray | None = None,
     units: str = "",
+    property_units: Mapping[str, str] | None = None,
 ) -> PhaseMapGrid:
     """Evaluate a fitted model on :func:`query_grid` points.
 
@@ -326,7 +331,9 @@ def predict_grid(
     point_labels : numpy.ndarray, optional
         Region index of each measured point (colours the marks).
     units : str
-        Unit of the input columns, for the axis labels (``"–"`` when empty).
+        Unit of the input columns, for the axis labels (``a.u.`` when empty).
+    property_units : mapping, optional
+        Unit of each property by name, for the colour-bar labels (``a.u.`` when missing).
 
     Returns
     -------
@@ -335,9 +342,13 @@ def predict_grid(
     coords = list(coords) if coords is not None else [f"x{i}" for i in range(model.n_dim_)]
     G = query_grid(model, n=n, ternary=ternary)
     pred = model.predict(G)
-    unit = units or "–"
+    unit = units or UNKNOWN_UNIT
+    prop_units = dict(property_units or {})
     common: dict[str, Any] = {
         "property_names": list(pred.property_names),
+        "property_labels": [
+            f"{name} [{prop_units.get(name) or UNKNOWN_UNIT}]" for name in pred.property_names
+        ],
         "region_names": list(pred.region_names),
         "point_labels": None if point_labels is None else np.asarray(point_labels),
     }

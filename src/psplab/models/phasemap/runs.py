@@ -19,11 +19,18 @@ from typing import Any
 import numpy as np
 
 from psplab.errors import InputError, ModelFileError
-from psplab.models.phasemap.config import PhaseMapConfig, load_config, read_csv_table, table_points
+from psplab.models.phasemap.config import PhaseMapConfig, load_config, table_points
 from psplab.models.phasemap.design import plain_labels
 from psplab.models.phasemap.estimator import PhaseMapModel, SamplingWarning
 
-__all__ = ["PhaseMapRun", "fit_run", "load_run", "predict_run", "suggest_run"]
+__all__ = [
+    "PhaseMapRun",
+    "check_folds",
+    "fit_run",
+    "load_run",
+    "predict_run",
+    "suggest_run",
+]
 
 
 @dataclass
@@ -54,8 +61,21 @@ class PhaseMapRun:
     warnings: list[str] = field(default_factory=list)
 
 
-def _check_folds(config: PhaseMapConfig, cv_folds: int) -> None:
-    """Refuse a fold count that cannot work, before the fit (which may take minutes)."""
+def check_folds(config: PhaseMapConfig, cv_folds: int) -> None:
+    """Refuse a fold count that cannot work, before the fit (which may take minutes).
+
+    Parameters
+    ----------
+    config : PhaseMapConfig
+        The checked config.
+    cv_folds : int
+        0 (no check) or the number of folds.
+
+    Raises
+    ------
+    InputError
+        No property readings to split, or a count outside ``[2, readings]``.
+    """
     if cv_folds == 0:
         return
     if not config.properties:
@@ -83,22 +103,18 @@ def _write_figures(
     """Save the grid and draw ``phase_map.png`` (and a ternary map for 3-part compositions)."""
     from psplab.models.phasemap.grid import predict_grid
     from psplab.models.phasemap.plots import plot_phase_map
+    from psplab.plotting import save_figure
 
     points, labels = _grid_points(config, model)
-    grid = predict_grid(
-        model, config.coords, data_points=points, point_labels=labels, units=config.units
-    )
+    marks = {"data_points": points, "point_labels": labels, "units": config.units}
+    marks["property_units"] = config.property_units
+    grid = predict_grid(model, config.coords, **marks)
     grid_path = grid.save(out / "phasemap_grid.npz")
-    figures = [out / "phase_map.png"]
-    plot_phase_map(grid).savefig(figures[0], dpi=110)
+    figures = [save_figure(plot_phase_map(grid), out / "phase_map.png", dpi=110)]
     sums = points.sum(axis=1)
     if model.n_dim_ == 3 and np.allclose(sums, sums.mean(), rtol=0.02):
-        ternary = predict_grid(
-            model, config.coords, ternary=True, data_points=points, point_labels=labels,
-            units=config.units,
-        )  # fmt: skip
-        figures.append(out / "ternary_phase_map.png")
-        plot_phase_map(ternary).savefig(figures[-1], dpi=110)
+        ternary = predict_grid(model, config.coords, ternary=True, **marks)
+        figures.append(save_figure(plot_phase_map(ternary), out / "ternary_phase_map.png", dpi=110))
     return grid_path, figures
 
 
@@ -134,7 +150,7 @@ def fit_run(
     from psplab.manifest import dump_json, write_manifest
 
     config = config if isinstance(config, PhaseMapConfig) else load_config(config)
-    _check_folds(config, int(cv_folds))
+    check_folds(config, int(cv_folds))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings(record=True) as caught:
@@ -145,7 +161,12 @@ def fit_run(
     model_path = model.save(out / "model")
     dump_json(
         out / "config.json",
-        {"coords": config.coords, "units": config.units, "params": config.params},
+        {
+            "coords": config.coords,
+            "units": config.units,
+            "property_units": config.property_units,
+            "params": config.params,
+        },  # fmt: skip
     )
     grid_path, run.figures = _write_figures(out, config, model)
     files: dict[str, Any] = {
@@ -209,7 +230,9 @@ def load_run(run_dir: str | Path) -> tuple[PhaseMapModel, list[str]]:
 
 
 def _read_points(csv_path: str | Path, coords: list[str]) -> tuple[Any, np.ndarray]:
-    table = read_csv_table(csv_path)
+    from psplab.data.tables import read_table
+
+    table = read_table(csv_path)
     return table, table_points(table, coords, str(csv_path))
 
 

@@ -221,11 +221,11 @@ def coerce_property(sources: Any) -> list[PropertySource]:
     Parameters
     ----------
     sources : PropertySource, tuple, dict, sequence of them, or None
-        A tuple is ``(X, y)``; a dict holds :class:`PropertySource` fields.
+        Property readings; a tuple is ``(X, y)``, a dict holds the fields.
 
     Returns
     -------
-    sources : list of PropertySource
+    checked : list of PropertySource
         Points ``(n, d)`` and values ``(n,)`` as floats, every source named.
 
     Raises

@@ -113,9 +113,9 @@ class FisherZ(CITest):
         Parameters
         ----------
         i, j : numpy.ndarray
-            Variable indices, one per triple.
+            First and second variable of each triple.
         S : numpy.ndarray
-            Conditioning sets of one size, one row per triple.
+            ``(batch, size)`` conditioning sets, all of one size.
 
         Returns
         -------
@@ -162,14 +162,14 @@ class FisherZ(CITest):
         Parameters
         ----------
         i, j : int
-            Variable indices.
+            The two variables tested.
         S : tuple of int
-            The conditioning set.
+            Variables conditioned on (any size).
 
         Returns
         -------
         float
-            The p-value.
+            Two-sided p-value of the partial correlation.
         """
         return float(
             self.pvalues(np.array([i]), np.array([j]), np.array([S], dtype=np.intp).reshape(1, -1))[
@@ -252,7 +252,7 @@ class RCoT(CITest):
         Parameters
         ----------
         i, j : int
-            Variable indices.
+            Indices of X and Y.
         S : tuple of int
             The conditioning set (its features and ridge projector are cached).
 
@@ -301,14 +301,14 @@ class CausalLearnTest(CITest):
         Parameters
         ----------
         i, j : int
-            Variable indices.
+            Columns of the two variables.
         S : tuple of int
-            The conditioning set.
+            Columns conditioned on.
 
         Returns
         -------
         float
-            The p-value.
+            What causal-learn's ``CIT`` returns.
         """
         return float(self._cit(i, j, list(S)))
 

@@ -424,13 +424,13 @@ def total_effect(
     Parameters
     ----------
     graph : CausalGraph
-        The MPDAG.
+        The learned MPDAG (identification and the O-set come from it).
     data : DataFrame
-        The data (columns named as the graph's nodes).
+        Observations, one column per node.
     treatment, outcome : str
-        The pair.
+        Cause and effect.
     stats : LinearStats or None
-        The covariance of ``data`` when many pairs are evaluated on the same data.
+        Precomputed covariance of ``data`` (saves recomputing it for many pairs).
     adjust_exogenous : bool
         For a treatment in a tier whose internal edges are forbidden (the processing knobs), the
         other variables of that tier join the O-set, as in :func:`ida`. They are non-descendants

@@ -39,9 +39,9 @@ def meek_closure(adj: np.ndarray, arrow: np.ndarray, allowed: AllowFn = _always)
     Parameters
     ----------
     adj : numpy.ndarray
-        ``(p, p)`` symmetric boolean adjacency.
+        The skeleton, ``(p, p)`` symmetric boolean.
     arrow : numpy.ndarray
-        ``(p, p)`` boolean, ``arrow[i, j]``: ``i -> j``.
+        Current orientations, ``arrow[i, j]`` for ``i -> j``.
     allowed : callable
         ``allowed(i, j) -> bool`` (default: everything allowed).
 
@@ -105,9 +105,9 @@ def consistent_extension(adj: np.ndarray, arrow: np.ndarray) -> np.ndarray | Non
     Parameters
     ----------
     adj : numpy.ndarray
-        ``(p, p)`` symmetric boolean adjacency.
+        Adjacencies of the PDAG.
     arrow : numpy.ndarray
-        ``(p, p)`` boolean, ``arrow[i, j]``: ``i -> j``.
+        Its directed edges (``arrow[i, j]``: ``i -> j``).
 
     Returns
     -------
@@ -260,12 +260,12 @@ class CausalGraph:
         return self.adj
 
     def index(self, name: str) -> int:
-        """Matrix index of a node.
+        """Row and column of a node in :attr:`adj` and :attr:`arrow`.
 
         Parameters
         ----------
         name : str
-            The node.
+            A node of the graph.
 
         Returns
         -------
@@ -306,7 +306,7 @@ class CausalGraph:
         Parameters
         ----------
         name : str
-            The node.
+            The node whose parents are listed.
 
         Returns
         -------
@@ -322,7 +322,7 @@ class CausalGraph:
         Parameters
         ----------
         name : str
-            The node.
+            The node whose children are listed.
 
         Returns
         -------
@@ -338,7 +338,7 @@ class CausalGraph:
         Parameters
         ----------
         name : str
-            The node.
+            Any node.
 
         Returns
         -------
@@ -355,7 +355,7 @@ class CausalGraph:
         Parameters
         ----------
         name : str
-            The node.
+            The starting node.
 
         Returns
         -------
@@ -465,9 +465,9 @@ def tier_violations(
     Parameters
     ----------
     adj : numpy.ndarray
-        ``(p, p)`` symmetric boolean adjacency.
+        Adjacency of the graph checked.
     arrow : numpy.ndarray
-        ``(p, p)`` boolean, ``arrow[i, j]``: ``i -> j``.
+        Its orientations.
     tiers : sequence of int or None
         Tier of each node (None: unknown).
     forbidden_within_tiers : iterable of int
@@ -505,9 +505,9 @@ def compare_graphs(
     Parameters
     ----------
     adj : numpy.ndarray
-        ``(p, p)`` symmetric boolean adjacency.
+        Adjacency of the learned graph.
     arrow : numpy.ndarray
-        ``(p, p)`` boolean, ``arrow[i, j]``: ``i -> j``.
+        Its arrowheads.
     true_dag : numpy.ndarray
         The true DAG, ``true_dag[i, j]``: ``i -> j``.
     true_adj, true_arrow : numpy.ndarray or None

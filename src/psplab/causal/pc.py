@@ -236,7 +236,7 @@ class Knowledge:
         Parameters
         ----------
         i, j : int
-            Node indices.
+            Cause and effect, by index.
 
         Returns
         -------
@@ -251,7 +251,7 @@ class Knowledge:
         Parameters
         ----------
         i, j : int
-            Node indices.
+            The pair, by index.
 
         Returns
         -------

@@ -388,12 +388,12 @@ def slug(name: str) -> str:
     Parameters
     ----------
     name : str
-        A column name.
+        Column name, e.g. ``"Temperaing Temperature"``.
 
     Returns
     -------
     str
-        The slug (``"var"`` when nothing is left).
+        ``Temperaing_Temperature`` (``"var"`` when nothing is left).
     """
     return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_") or "var"
 

@@ -36,17 +36,17 @@ class EdgeStability:
     info: dict[str, Any] = field(default_factory=dict)
 
     def index(self, name: str) -> int:
-        """Matrix index of a node.
+        """Row and column of a variable in the frequency matrices.
 
         Parameters
         ----------
         name : str
-            The node.
+            Variable name.
 
         Returns
         -------
         int
-            Its position in :attr:`nodes`.
+            Index into :attr:`adjacency`, :attr:`directed`, ...
         """
         return self.nodes.index(name)
 

@@ -141,7 +141,7 @@ class FisherZ(CITest):
         Parameters
         ----------
         i, j : numpy.ndarray
-            Variable indices, one per test.
+            The tested pair of each test.
         S : numpy.ndarray
             Conditioning sets of one size, one row per test.
 

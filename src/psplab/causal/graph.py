@@ -317,7 +317,7 @@ class CausalGraph:
         return [self.nodes[i] for i in np.flatnonzero(self.arrow[:, j])]
 
     def children(self, name: str) -> list[str]:
-        """Directed children of a node.
+        """Directed children of a node: the nodes ``v`` with ``name -> v``.
 
         Parameters
         ----------
@@ -327,10 +327,9 @@ class CausalGraph:
         Returns
         -------
         list of str
-            Nodes ``v`` with ``name -> v``.
+            In node order.
         """
-        i = self.index(name)
-        return [self.nodes[j] for j in np.flatnonzero(self.arrow[i])]
+        return [self.nodes[j] for j in np.flatnonzero(self.arrow[self.index(name)])]
 
     def siblings(self, name: str) -> list[str]:
         """Nodes joined to ``name`` by an undirected edge.

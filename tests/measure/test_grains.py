@@ -132,6 +132,8 @@ def test_boundary_pixels_are_given_to_grains():
         (np.full((4, 4), 0.5), 1.0, "non-integer"),
         (np.ones((4, 4), dtype=int), 0.0, "positive"),
         (np.ones((4, 4), dtype=int), float("nan"), "positive"),
+        (np.eye(4, dtype=int), 1e-300, "positive pixel size"),  # areas would underflow to 0
+        (np.zeros((8, 8), dtype=int), 1.0, "one value .* no grains"),
     ],
 )
 def test_bad_inputs_raise_clear_errors(labels, pixel_um, match):

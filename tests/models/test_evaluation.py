@@ -9,7 +9,7 @@ from scipy import integrate, stats
 
 from psplab.data import DatasetSpec, load_dataset
 from psplab.models.evaluation import cross_validate
-from psplab.models.figures import write_figures
+from psplab.models.plots import write_figures
 from psplab.models.metrics import METRIC_NAMES, gaussian_crps, gaussian_nll, score
 
 

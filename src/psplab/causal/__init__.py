@@ -10,6 +10,9 @@
 * :class:`StructuralCausalModel` — psplab regressors as node equations; ``dose_response`` gives
   ``E[Y | do(X = x)]`` on a grid with uncertainty bands.
 * :func:`influence_table` / :func:`top_drivers` — ranked influence of each parameter per outcome.
+* :func:`run_causal` / :func:`write_causal_run` — the whole ``psplab causal`` pipeline on a
+  dataset (:func:`prepare_causal_data` states every change made to the table), returning a
+  :class:`CausalResult`, and the run directory it writes.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ if TYPE_CHECKING:
     from psplab.causal.graph import CausalGraph, compare_graphs, dag_to_cpdag, true_mpdag
     from psplab.causal.influence import influence_table, top_drivers
     from psplab.causal.pc import discover
+    from psplab.causal.pipeline import CausalOptions, CausalResult, run_causal, write_causal_run
+    from psplab.causal.prepare import CausalData, prepare_causal_data
     from psplab.causal.stability import EdgeStability, bootstrap_edges
 
 # Lazy attributes (PEP 562): `import psplab.causal.commands` (every CLI start) must not
@@ -56,11 +61,27 @@ _EXPORTS = {
     "influence_table": "influence",
     "top_drivers": "influence",
     "discover": "pc",
+    "CausalOptions": "pipeline",
+    "CausalResult": "pipeline",
+    "run_causal": "pipeline",
+    "write_causal_run": "pipeline",
+    "CausalData": "prepare",
+    "prepare_causal_data": "prepare",
     "EdgeStability": "stability",
     "bootstrap_edges": "stability",
 }
 # Sub-modules the package used to import eagerly; still reachable as attributes.
-_SUBMODULES = ("citests", "effects", "graph", "influence", "pc", "stability")
+_SUBMODULES = (
+    "citests",
+    "effects",
+    "graph",
+    "influence",
+    "pc",
+    "pipeline",
+    "plots",
+    "prepare",
+    "stability",
+)
 
 
 __getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS, _SUBMODULES)
@@ -68,7 +89,10 @@ __getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS, _SUBMODULES)
 
 __all__ = [
     "AdjustmentResult",
+    "CausalData",
     "CausalGraph",
+    "CausalOptions",
+    "CausalResult",
     "DoseResponse",
     "EdgeStability",
     "IDAResult",
@@ -82,8 +106,11 @@ __all__ = [
     "ida",
     "optimal_adjustment_set",
     "influence_table",
+    "prepare_causal_data",
+    "run_causal",
     "top_drivers",
     "total_effect",
     "true_mpdag",
     "valid_parent_sets",
+    "write_causal_run",
 ]

@@ -36,6 +36,13 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from psplab.causal.graph import CausalGraph, consistent_extension, meek_closure, tier_allowed
+from psplab.errors import InputError
+
+# Smallest eigenvalue of the regressors' correlation matrix below which an adjustment is
+# singular: the regressors are (to rounding) linearly dependent, e.g. a closed composition, and
+# the coefficient is not determined by the data. Such an effect is reported as NaN, never as a
+# number.
+SINGULAR_EIGENVALUE = 1e-10
 
 
 def _z(level: float) -> float:
@@ -61,15 +68,18 @@ class IDAResult:
     @property
     def identified(self) -> bool:
         """All valid parent sets give the same effect (up to rounding)."""
-        if self.effects.size == 0:
+        if self.effects.size == 0 or np.isnan(self.effects).any():
             return False
         scale = max(float(np.max(np.abs(self.effects))), 1e-12)
         return bool(np.ptp(self.effects) <= 1e-9 * scale) or len(self.effects) == 1
 
     @property
     def effect(self) -> float:
-        """The effect when identified, else the one of smallest magnitude (IDA's lower bound)."""
-        if self.effects.size == 0:
+        """The effect when identified, else the one of smallest magnitude (IDA's lower bound).
+
+        NaN when any valid parent set gives no estimate (a singular adjustment).
+        """
+        if self.effects.size == 0 or np.isnan(self.effects).any():
             return float("nan")
         return (
             float(self.effects[np.argmin(np.abs(self.effects))])
@@ -94,7 +104,7 @@ def valid_parent_sets(graph: CausalGraph, treatment: str) -> list[tuple[str, ...
     pa = list(np.flatnonzero(arrow[:, x]))
     sib = list(np.flatnonzero(adj[x] & ~arrow[x] & ~arrow[:, x]))
     if len(sib) > _MAX_SIBLINGS:
-        raise ValueError(f"{treatment!r} has {len(sib)} undirected neighbours: too many for IDA")
+        raise InputError(f"{treatment!r} has {len(sib)} undirected neighbours: too many for IDA")
     out: list[tuple[str, ...]] = []
     for r in range(len(sib) + 1):
         for S in combinations(sib, r):
@@ -135,17 +145,56 @@ class LinearStats:
         self.index = {n: k for k, n in enumerate(nodes)}
 
     def coef(self, outcome: str, regressors: Sequence[str]) -> tuple[float, float]:
-        """OLS coefficient of the first regressor (with intercept) and its standard error."""
+        """OLS coefficient of the first regressor (with intercept) and its standard error.
+
+        Parameters
+        ----------
+        outcome : str
+            The regressed variable.
+        regressors : sequence of str
+            The treatment first, then the adjustment set.
+
+        Returns
+        -------
+        tuple of float
+            ``(coefficient, standard error)``; ``(nan, nan)`` when the regressors are linearly
+            dependent (see :data:`SINGULAR_EIGENVALUE`): such a coefficient is not determined
+            by the data and is never reported as a number.
+        """
         a = [self.index[r] for r in regressors]
         y = self.index[outcome]
         caa = self.cov[np.ix_(a, a)]
         cay = self.cov[a, y]
+        if self.singular(regressors):
+            return float("nan"), float("nan")
         inv = np.linalg.pinv(caa)
         beta = inv @ cay
         dof = max(self.n - len(a) - 1, 1)
         sigma2 = max(float(self.cov[y, y] - cay @ beta), 0.0) * (self.n - 1) / dof
         se = np.sqrt(max(sigma2 * inv[0, 0] / (self.n - 1), 0.0))
         return float(beta[0]), float(se)
+
+    def singular(self, regressors: Sequence[str]) -> bool:
+        """True when ``regressors`` are linearly dependent (or one is constant) in the data.
+
+        Parameters
+        ----------
+        regressors : sequence of str
+            Variable names.
+
+        Returns
+        -------
+        bool
+            Whether the smallest eigenvalue of their correlation matrix is below
+            :data:`SINGULAR_EIGENVALUE`.
+        """
+        a = [self.index[r] for r in regressors]
+        caa = self.cov[np.ix_(a, a)]
+        scale = np.sqrt(np.diag(caa))
+        if self.n <= len(a) or np.any(scale <= 0):
+            return True
+        corr = caa / np.outer(scale, scale)
+        return bool(np.linalg.eigvalsh(corr)[0] < SINGULAR_EIGENVALUE)
 
 
 def ida(
@@ -390,7 +439,10 @@ def _topo_order(arrow: np.ndarray, tiers: Sequence[int | None]) -> list[int]:
 
 @dataclass
 class DoseResponse:
-    """``E[outcome | do(treatment = x)]`` on ``grid`` with a band at ``level``."""
+    """``E[outcome | do(treatment = x)]`` on ``grid`` with a band at ``level``.
+
+    ``draws`` (``(n_draws, len(grid))``) is None for a curve read back from its CSV.
+    """
 
     treatment: str
     outcome: str
@@ -398,19 +450,61 @@ class DoseResponse:
     mean: np.ndarray
     lower: np.ndarray
     upper: np.ndarray
-    draws: np.ndarray  # (n_draws, len(grid))
-    level: float
+    draws: np.ndarray | None
+    level: float = 0.9
 
     @property
     def range_effect(self) -> tuple[float, float, float]:
-        """``E[do(grid[-1])] - E[do(grid[0])]``: mean and band over draws."""
+        """``E[do(grid[-1])] - E[do(grid[0])]``: mean and band over draws (NaN band without
+        draws)."""
+        if self.draws is None:
+            return float(self.mean[-1] - self.mean[0]), float("nan"), float("nan")
         d = self.draws[:, -1] - self.draws[:, 0]
         a = (1 - self.level) / 2
         return float(d.mean()), float(np.quantile(d, a)), float(np.quantile(d, 1 - a))
 
     def to_frame(self) -> pd.DataFrame:
+        """The curve as a table: the treatment's grid, ``mean``, ``lower``, ``upper``.
+
+        Returns
+        -------
+        DataFrame
+            One row per grid point (what ``psplab causal`` writes to ``dose_response/*.csv``).
+        """
         return pd.DataFrame(
             {self.treatment: self.grid, "mean": self.mean, "lower": self.lower, "upper": self.upper}
+        )
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, outcome: str, level: float = 0.9) -> DoseResponse:
+        """Read a curve back from :meth:`to_frame`'s table.
+
+        Parameters
+        ----------
+        frame : DataFrame
+            First column the treatment's grid, then ``mean``, ``lower``, ``upper``.
+        outcome : str
+            The outcome's name (not stored in the table).
+        level : float
+            Level of the band.
+
+        Returns
+        -------
+        DoseResponse
+            The curve, without draws.
+        """
+        missing = {"mean", "lower", "upper"} - set(frame.columns)
+        if missing:
+            raise InputError(f"dose-response table lacks column(s) {', '.join(sorted(missing))}")
+        treatment = str(frame.columns[0])
+        values = {k: frame[k].to_numpy(dtype=float) for k in ("mean", "lower", "upper")}
+        return cls(
+            treatment,
+            outcome,
+            frame[treatment].to_numpy(dtype=float),
+            draws=None,
+            level=level,
+            **values,
         )
 
 

@@ -91,9 +91,25 @@ def prepare_data(
     return X, names, [merged[n] for n in names]
 
 
-def _edge_list(
+def edge_indices(
     edges: Iterable[tuple[str, str]] | None, names: list[str], what: str
 ) -> list[tuple[int, int]]:
+    """Index pairs of named directed edges; ``KeyError`` naming an edge with an unknown variable.
+
+    Parameters
+    ----------
+    edges : iterable of (str, str) or None
+        Edges ``(cause, effect)``.
+    names : list of str
+        Variable names, in matrix order.
+    what : str
+        What the edges are (``"forbidden"``, ``"required"``), for the message.
+
+    Returns
+    -------
+    list of (int, int)
+        ``(names.index(cause), names.index(effect))`` per edge.
+    """
     out = []
     for edge in edges or []:
         a, b = edge
@@ -328,8 +344,8 @@ def discover(
     X, names, tier_list = prepare_data(dataset, tiers, columns)
     knowledge = Knowledge(
         tier_list,
-        _edge_list(forbidden, names, "forbidden"),
-        _edge_list(required, names, "required"),
+        edge_indices(forbidden, names, "forbidden"),
+        edge_indices(required, names, "required"),
         forbidden_within_tiers,
     )
     return discover_array(X, names, knowledge, alpha, test, max_cond_size, sepset_rule, seed)

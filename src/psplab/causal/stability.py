@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from psplab.causal.pc import Knowledge, _edge_list, discover_array, prepare_data
+from psplab.causal.pc import Knowledge, discover_array, edge_indices, prepare_data
 
 
 @dataclass
@@ -158,8 +158,8 @@ def bootstrap_edges(
     X, names, tier_list = prepare_data(dataset, tiers, columns)
     knowledge = Knowledge(
         tier_list,
-        _edge_list(forbidden, names, "forbidden"),
-        _edge_list(required, names, "required"),
+        edge_indices(forbidden, names, "forbidden"),
+        edge_indices(required, names, "required"),
         forbidden_within_tiers,
     )
     kwargs = {"alpha": alpha, "test": test, "max_cond_size": max_cond_size}

@@ -12,6 +12,7 @@ from psplab._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from psplab.models.base import ProbabilisticRegressor, load_model
+    from psplab.models.phasemap import ChangePointModel, PhaseMapModel
 
 MODEL_NAMES = ("bhn", "gp", "ensemble", "dropout", "rf")
 
@@ -37,8 +38,22 @@ def make_model(name: str, **params: Any) -> ProbabilisticRegressor:
 
 # PEP 562: the estimator base (NumPy) loads on first use, so the CLI starts fast.
 __getattr__, __dir__ = lazy_attributes(
-    __name__, {"MODEL_REGISTRY": "base", "ProbabilisticRegressor": "base", "load_model": "base"}
+    __name__,
+    {
+        "MODEL_REGISTRY": "base",
+        "ProbabilisticRegressor": "base",
+        "load_model": "base",
+        "ChangePointModel": "phasemap",
+        "PhaseMapModel": "phasemap",
+    },
 )
 
 
-__all__ = ["MODEL_NAMES", "ProbabilisticRegressor", "load_model", "make_model"]
+__all__ = [
+    "MODEL_NAMES",
+    "ChangePointModel",
+    "PhaseMapModel",
+    "ProbabilisticRegressor",
+    "load_model",
+    "make_model",
+]

@@ -188,7 +188,7 @@ def evaluate_command(
     from psplab.manifest import dump_json, write_manifest
     from psplab.models import make_model
     from psplab.models.evaluation import cross_validate
-    from psplab.models.figures import write_figures
+    from psplab.models.plots import write_figures
 
     dataset = _load(spec)
     names = [m.strip() for m in models.split(",") if m.strip()]

@@ -8,28 +8,15 @@ phase map -- into ``out`` and ends with ``out/report.html``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from psplab._lazy import lazy_package
 
-from psplab._lazy import lazy_attributes
-
-if TYPE_CHECKING:
-    from psplab.report.builder import Run, build_report, build_sections, discover_runs
-    from psplab.report.demo import run_demo
-
-# Lazy attributes (PEP 562): `import psplab.report.commands` (every CLI start) must not pay for
+# Names resolve on first use: ``import psplab.report.commands`` (every CLI start) must not pay for
 # matplotlib (the builder's figures) nor for the demo, which imports every capability.
-_EXPORTS = {
-    "Run": "builder",
-    "build_report": "builder",
-    "build_sections": "builder",
-    "discover_runs": "builder",
-    "run_demo": "demo",
-}
-# Sub-modules the package used to import eagerly; still reachable as attributes.
-_SUBMODULES = ("builder", "figures", "html")
-
-
-__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS, _SUBMODULES)
-
-
-__all__ = ["Run", "build_report", "build_sections", "discover_runs", "run_demo"]
+__getattr__, __dir__, __all__ = lazy_package(
+    __name__,
+    {
+        "builder": ("Run", "build_report", "build_sections", "discover_runs"),
+        "demo": ("run_demo",),
+    },
+    submodules=("builder", "figures", "html"),
+)

@@ -832,6 +832,8 @@ def _run_figures(run: Run) -> list[Figure]:
 
 
 def phasemap_section(runs: Sequence[Run]) -> Section | None:
+    from psplab.models.phasemap.plots import plot_phase_map
+
     for run in runs:
         grid_p = run.file("phasemap_grid", "grid")
         if (grid_p is None or grid_p.suffix != ".npz") and run.kind == "phasemap":
@@ -852,7 +854,6 @@ def phasemap_section(runs: Sequence[Run]) -> Section | None:
         if not {"x1", "x2", "probs"} <= set(d):
             continue
         res = run.results
-        xl, yl = (res.get("axis_labels") or ["x1 [–]", "x2 [–]"])[:2]
         sec = Section(
             "phasemap",
             "Phase map with uncertainty",
@@ -860,23 +861,13 @@ def phasemap_section(runs: Sequence[Run]) -> Section | None:
             f"property functions, fitted jointly by MCMC (from {run.path.name}/).",
         )
         sec.add(
-            figures.phase_map(
-                d["x1"],
-                d["x2"],
-                d["probs"],
+            figures.render(
+                plot_phase_map(run.path),
                 "Phase map: the most probable region at each composition (pale where the posterior is "
                 "unsure), the entropy of the phase label, and the property's posterior mean and std; "
                 "dots are the measured points (coloured by their observed label), dashed lines the true "
                 "region boundaries.",
-                xlabel=xl,
-                ylabel=yl,
-                entropy=d.get("entropy"),
-                truth=d.get("truth"),
-                points=d.get("points"),
-                point_labels=d.get("point_labels"),
-                property_mean=d.get("property_mean"),
-                property_std=d.get("property_std"),
-                property_label=str(res.get("property_label", "property [–]")),
+                alt="phase map",
             )
         )
         facts = []

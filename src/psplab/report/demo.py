@@ -12,7 +12,7 @@ Stages, each in its own sub-directory of the output folder with a ``manifest.jso
 4. ``4-optimize``  -- a short simulator-in-the-loop Bayesian optimization of yield strength
    against random search with the same budget (:mod:`psplab.optimize`).
 5. ``5-phasemap``  -- a SAGE phase map fitted to a synthetic 2-D composition library with known
-   regions (:mod:`psplab.models.sage`).
+   regions (:func:`psplab.models.phasemap.fit_phase_map_demo`).
 6. ``report.html`` -- :func:`psplab.report.build_report` over all of them.
 
 A stage is *finished* when its manifest exists and records the same parameters (including a
@@ -81,12 +81,16 @@ def demo_config(quick: bool = False, seed: int = 0, workers: int = 2) -> dict[st
             "optimize": {"family": FAMILY, "budget": 6, "grid": 32, "model": "gp", "seed": seed},
             "phasemap": {
                 "n_points": 30,
-                "regions": 3,
-                "num_warmup": 50,
-                "num_samples": 50,
-                "svi_steps": 300,
-                # Few inducing points keep the NUTS program small (seconds, not minutes).
-                "max_inducing": 16,
+                # One short chain at tree depth 5 and few inducing points: seconds, not
+                # minutes (the chains do not mix at this size; the default demo's do).
+                "model_params": {
+                    "num_warmup": 50,
+                    "num_samples": 50,
+                    "num_chains": 1,
+                    "max_tree_depth": 5,
+                    "svi_steps": 300,
+                    "max_inducing": 16,
+                },
                 "grid": 21,
                 "seed": seed,
             },
@@ -132,16 +136,8 @@ def demo_config(quick: bool = False, seed: int = 0, workers: int = 2) -> dict[st
             "seed": seed,
         },
         "optimize": {"family": FAMILY, "budget": 20, "grid": 48, "model": "gp", "seed": seed},
-        "phasemap": {
-            "n_points": 60,
-            "regions": 3,
-            "num_warmup": 100,
-            "num_samples": 100,
-            "svi_steps": 1000,
-            "max_inducing": 25,
-            "grid": 41,
-            "seed": seed,
-        },
+        # Sampler settings: psplab.models.phasemap.DEMO_MODEL_PARAMS (chains that mix).
+        "phasemap": {"n_points": 60, "model_params": {}, "grid": 41, "seed": seed},
     }
 
 
@@ -203,7 +199,6 @@ def stage_dataset(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> di
     sample_recipes, generate_dataset = _need(
         "psplab.generate", "sample_recipes", "generate_dataset"
     )
-    get_family = _need("psplab.sim", "get_family")
     recipes = sample_recipes(p["family"], p["n"], design="lhs", seed=p["seed"])
     parquet = out / "dataset.parquet"
     images = out / "images"
@@ -211,7 +206,7 @@ def stage_dataset(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> di
         recipes, parquet, grid=p["grid"], seed=p["seed"], images_dir=images, workers=p["workers"]
     )
     frame = pd.read_parquet(parquet)
-    gallery = _gallery(frame, images, float(get_family(p["family"]).pixel_um), p["gallery"])
+    gallery = _gallery(frame, images, p["gallery"])
     np.savez_compressed(out / "gallery.npz", **gallery)
     failed = int(frame["error"].notna().sum()) if "error" in frame.columns else 0
     return {
@@ -228,17 +223,18 @@ def stage_dataset(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> di
     }
 
 
-def _gallery(frame: pd.DataFrame, images: Path, pixel_um: float, n: int) -> dict[str, np.ndarray]:
+def _gallery(frame: pd.DataFrame, images: Path, n: int) -> dict[str, np.ndarray]:
     """Label images of ``n`` recipes spanning the dataset's grain sizes, finest to coarsest."""
     ok = frame[frame["error"].isna()] if "error" in frame.columns else frame
     ok = ok.dropna(subset=["grain_size_um"]).sort_values("grain_size_um")
     picks = [ok.index[int(round(q * (len(ok) - 1)))] for q in np.linspace(0, 1, n)]
-    grains, phases, titles = [], [], []
+    grains, phases, titles, pixels = [], [], [], []
     for i in dict.fromkeys(picks):
         row = ok.loc[i]
         idx = int(row["recipe_index"]) if "recipe_index" in row else int(i)
         grains.append(np.load(images / f"recipe_{idx:06d}_grains.npy"))
         phases.append(np.load(images / f"recipe_{idx:06d}_phases.npy"))
+        pixels.append(float(row["pixel_um"]))  # each recipe's own pixel (psplab.sim.resolution)
         titles.append(
             f"#{idx}: {row['hold_temperature_C']:.0f} °C, {row['hold_time_s']:.0f} s, "
             f"strain {row['deformation_strain']:.2f}\n"
@@ -247,7 +243,7 @@ def _gallery(frame: pd.DataFrame, images: Path, pixel_um: float, n: int) -> dict
     return {
         "grain_labels": np.stack(grains).astype(np.int32),
         "phase_labels": np.stack(phases).astype(np.int32),
-        "pixel_um": np.full(len(grains), pixel_um),
+        "pixel_um": np.asarray(pixels),
         "titles": np.array(titles),
     }
 
@@ -284,13 +280,10 @@ def stage_models(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> dic
 
 # --- stage 3: causal -----------------------------------------------------------------------
 def stage_causal(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> dict[str, Any]:
-    from rich.console import Console
-
-    run_causal = _need("psplab.causal.commands", "run")
+    run_causal, write_causal_run = _need("psplab.causal", "run_causal", "write_causal_run")
     dataset = _load_demo_dataset(upstream["dataset"])
-    run_causal(
+    result = run_causal(
         dataset,
-        out,
         bootstrap=p["bootstrap"],
         alpha=p["alpha"],
         test=p["test"],
@@ -301,9 +294,9 @@ def stage_causal(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> dic
         backend=p["backend"],
         jobs=p["jobs"],
         seed=p["seed"],
-        console=Console(quiet=True),
         exclude=list(p.get("exclude", [])),
     )
+    write_causal_run(result, out)
     results: dict[str, Any] = {}
     try:
         true_causal_edges = _need("psplab.generate", "true_causal_edges")
@@ -342,63 +335,23 @@ def stage_optimize(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> d
 
 # --- stage 5: phase map --------------------------------------------------------------------
 def stage_phasemap(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> dict[str, Any]:
-    import warnings
-
-    PhaseMapModel, synthetic_library = _need(
-        "psplab.models.sage", "PhaseMapModel", "synthetic_library"
+    fit_phase_map_demo = _need("psplab.models.phasemap", "fit_phase_map_demo")
+    demo = fit_phase_map_demo(
+        n_points=p["n_points"], seed=p["seed"], grid_points=p["grid"], **p["model_params"]
     )
-    lib = synthetic_library(n_points=p["n_points"], seed=p["seed"])
-    model = PhaseMapModel(
-        n_regions=p["regions"],
-        kernel="rbf",
-        num_warmup=p["num_warmup"],
-        num_samples=p["num_samples"],
-        num_chains=1,
-        svi_steps=p["svi_steps"],
-        max_inducing=p.get("max_inducing", 64),
-        seed=p["seed"],
-    )
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        model.fit([lib.structure_source()], [lib.property_source()])
-    n = p["grid"]
-    grid = lib.grid(n)  # (n*n, 2), x_A varying fastest
-    g = np.unique(grid[:, 0])
-    pred = model.predict(grid)
-    shape = (n, n)
-    truth = np.asarray(lib.label_fn(grid)).reshape(shape)
-    labels = np.asarray(pred.labels).reshape(shape)
-    y_true = np.asarray(lib.property_fn(grid))
-    mean = np.asarray(pred.mean).reshape(len(grid), -1)[:, 0]
-    std = np.asarray(pred.std).reshape(len(grid), -1)[:, 0]
-    r2 = 1.0 - np.sum((mean - y_true) ** 2) / np.sum((y_true - y_true.mean()) ** 2)
-    probs = np.asarray(pred.probs)
-    np.savez_compressed(
-        out / "phasemap_grid.npz",
-        x1=g,
-        x2=g,
-        probs=probs.reshape(*shape, probs.shape[-1]),
-        entropy=np.asarray(pred.entropy).reshape(shape),
-        truth=truth,
-        points=lib.structure_X,
-        point_labels=lib.structure_labels,
-        property_mean=mean.reshape(shape),
-        property_std=std.reshape(shape),
-    )
-    diag = dict(getattr(model, "diagnostics_", {}) or {})
-    name, _, unit = lib.property_name.rpartition("_")
+    diag = demo.model.diagnostics_
     return {
-        "files": {"phasemap_grid": out / "phasemap_grid.npz"},
+        "files": {"phasemap_grid": demo.grid.save(out / "phasemap_grid.npz")},
         "results": {
-            "accuracy": float(np.mean(labels == truth)),
-            "property_r2": float(r2),
-            "rhat_max": diag.get("rhat_max"),
-            "num_samples": p["num_samples"],
-            "axis_labels": [f"{c} [fraction]" for c in lib.coords],
-            "property_label": f"{name or lib.property_name} [{unit or '–'}]",
-            "warnings": [str(w.message) for w in caught][:5],
+            "accuracy": demo.accuracy,
+            "property_r2": demo.property_r2,
+            "rhat_max": diag["rhat_max"],
+            "num_samples": diag["num_samples"] * diag["num_chains"],
+            "axis_labels": demo.grid.axis_labels,
+            "property_label": demo.grid.property_labels[0],
+            "warnings": demo.warnings[:5],
         },
-        "command": "python -c 'from psplab.models.sage import fit_phase_map_demo; "
+        "command": "python -c 'from psplab.models.phasemap import fit_phase_map_demo; "
         f"fit_phase_map_demo(n_points={p['n_points']}, seed={p['seed']})'",
     }
 

@@ -8,30 +8,18 @@ import typer
 
 
 def simulate_command(
-    out: Path = typer.Option(..., "--out", help="Output dataset (Parquet); spec written beside."),
-    family: str = typer.Option(
-        None,
-        "--family",
-        help="Alloy family (ferritic_steel, al_mg, ti_al); default ferritic_steel.",
-    ),
-    design_config: Path = typer.Option(
-        None,
-        "--design-config",
-        help="TOML: optional family, and a bounds table of low/high pairs per parameter.",
-    ),
+    out: Path = typer.Option(..., "--out", help="Output dataset (Parquet); spec beside it."),
+    family: str = typer.Option(None, "--family", help="ferritic_steel (default), al_mg, ti_al."),
+    design_config: Path = typer.Option(None, "--design-config", help="TOML: family, [bounds]."),
     design: str = typer.Option("lhs", "--design", help="lhs | random."),
     n: int = typer.Option(32, "--n", help="Number of recipes."),
-    grid: int = typer.Option(128, "--grid", help="Simulation grid (pixels per side)."),
+    grid: int = typer.Option(128, "--grid", help="Grain image pixels per side."),
     seed: int = typer.Option(0, "--seed", help="Seed of the design and the simulations."),
     images: Path = typer.Option(None, "--images", help="Save label images (.npy) here."),
-    workers: int = typer.Option(
-        None, "--workers", help="Dask LocalCluster worker processes (default: CPU count; 0: none)."
-    ),
-    scheduler: str = typer.Option(None, "--scheduler", help="Address of a running Dask scheduler."),
+    workers: int = typer.Option(None, "--workers", help="Dask workers (default: cores; 0: none)."),
+    scheduler: str = typer.Option(None, "--scheduler", help="Address of a Dask scheduler."),
     chunk_size: int = typer.Option(8, "--chunk-size", help="Recipes per task / batch."),
-    pixel_um: float = typer.Option(
-        None, "--pixel-um", help="Force the grain pixel (µm); default: final grain size / 12."
-    ),
+    pixel_um: float = typer.Option(None, "--pixel-um", help="Force the grain pixel (µm)."),
 ) -> None:
     """Generate a synthetic process-structure-property dataset (resumable: rerun to resume)."""
     from psplab._cli import err_console, fail, out_console
@@ -74,5 +62,11 @@ def simulate_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``psplab simulate`` to ``app``."""
+    """Add ``psplab simulate`` to ``app``.
+
+    Parameters
+    ----------
+    app : typer.Typer
+        The ``psplab`` application.
+    """
     app.command("simulate")(simulate_command)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,7 +169,11 @@ def _check_numeric(col: ColumnSpec, raw: pd.Series) -> tuple[np.ndarray, list[Pr
     for i in np.flatnonzero(flagged):
         row, number = int(i) + 1, values[i]
         if bad[i]:
-            message = f"{str(raw.iloc[i])!r} is not a number"
+            text = str(raw.iloc[i])
+            comma = re.fullmatch(r"\s*[-+]?\d+,\d+\s*", text) is not None
+            message = f"{text!r} is not a number" + (
+                " (a decimal comma? write 0.5)" if comma else ""
+            )
         elif missing[i]:
             message = "missing value in a processing input"
         elif infinite[i]:

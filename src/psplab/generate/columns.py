@@ -44,6 +44,21 @@ def dataset_spec_for(
 
     Processing bounds are the family's (with ``bounds`` overrides); with several families the
     union of their bounds, and ``family`` becomes a categorical processing input.
+
+    Parameters
+    ----------
+    family : str or sequence of str
+        One family or several.
+    bounds : mapping, optional
+        Bound overrides (one family only).
+    source : str or Path, optional
+        The data file the spec describes.
+    name : str, optional
+        Dataset name.
+
+    Returns
+    -------
+    DatasetSpec
     """
     families = [family] if isinstance(family, str) else list(family)
     if not families:
@@ -100,6 +115,16 @@ def true_causal_edges(family: str) -> list[tuple[str, str]]:
     from: ``astm_g`` off the grain size, the number density off precipitate fraction and size
     (N_A ~ f / d^2). The property follows the strength model's inputs: grain size (Hall-Petch),
     solute (solid solution), precipitate fraction and size (Orowan).
+
+    Parameters
+    ----------
+    family : str
+        Family key.
+
+    Returns
+    -------
+    list of (str, str)
+        ``(cause, effect)`` column pairs.
     """
     get_family(family)  # KeyError naming the known families
     return [

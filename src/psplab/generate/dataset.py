@@ -184,9 +184,11 @@ def generate_dataset(
     images_dir : str or Path, optional
         If given, each recipe's images are saved there (:func:`image_paths`); the table's
         ``pixel_um`` and ``precipitate_pixel_um`` give their pixel sizes.
-    workers, scheduler
-        Dask: ``workers`` processes on a LocalCluster (default: CPU count; ``0``: run here,
-        without Dask) or an existing scheduler's address.
+    workers : int, optional
+        Dask worker processes of a LocalCluster (default: CPU count; ``0``: run here, without
+        Dask).
+    scheduler : str, optional
+        Address of a running Dask scheduler to use instead.
     chunk_size : int
         Recipes per task (one simulated batch, one part file).
     bounds : mapping, optional
@@ -240,18 +242,9 @@ def generate_dataset(
     todo = [t for t in tasks if not chunk_done(parts, t, img_dir)]
     n_done = len(recipes) - sum(len(d) for _, d in todo)
     _run_chunks(
-        todo,
-        parts,
-        img_dir,
-        n_done,
-        len(recipes),
-        progress,
-        workers=workers,
-        scheduler=scheduler,
-        grid=grid,
-        seed=seed,
-        simulator=simulator,
-    )
+        todo, parts, img_dir, n_done, len(recipes), progress,
+        workers=workers, scheduler=scheduler, grid=grid, seed=seed, simulator=simulator,
+    )  # fmt: skip
     _assemble(out, parts, tasks, recipes, {"bounds": bounds, "name": name or out.stem})
     return out
 
@@ -283,8 +276,18 @@ def simulate_dataset(
         TOML with an optional ``family`` and a ``[bounds]`` table (:func:`load_design_config`).
     design : str
         ``"lhs"`` or ``"random"``.
-    n, grid, seed, images_dir, workers, scheduler, chunk_size, pixel_um
-        As for :func:`sample_recipes` and :func:`generate_dataset`.
+    n, grid, seed : int
+        Recipes, grain-image pixels per side, seed (of the design and the simulations).
+    images_dir : str or Path, optional
+        Save each recipe's images there.
+    workers : int, optional
+        Local Dask worker processes (default one per core; 0: in this process).
+    scheduler : str, optional
+        Address of a running Dask scheduler instead.
+    chunk_size : int
+        Recipes per batch.
+    pixel_um : float, optional
+        Force the grain pixel of every recipe (µm).
 
     Returns
     -------
@@ -298,8 +301,6 @@ def simulate_dataset(
         this machine's memory), before any work starts.
     """
     import time
-
-    from psplab.manifest import write_manifest
 
     out = Path(out)
     problems = _simulate_option_problems(out, n, grid, workers, scheduler, chunk_size, design)
@@ -325,18 +326,24 @@ def simulate_dataset(
     resumed = parts_dir_for(out).is_dir()
     t0 = time.perf_counter()
     path = generate_dataset(
-        recipes,
-        out,
-        grid=grid,
-        seed=seed,
-        images_dir=images_dir,
-        workers=workers,
-        scheduler=scheduler,
-        chunk_size=chunk_size,
-        bounds=bounds,
-        pixel_um=pixel_um,
-    )
+        recipes, out, grid=grid, seed=seed, images_dir=images_dir, workers=workers,
+        scheduler=scheduler, chunk_size=chunk_size, bounds=bounds, pixel_um=pixel_um,
+    )  # fmt: skip
     elapsed = time.perf_counter() - t0
+    params = {
+        "family": fam, "design": design, "n": n, "grid": grid, "seed": seed,
+        "bounds": {k: list(v) for k, v in bounds.items()}, "workers": workers,
+        "scheduler": scheduler, "chunk_size": chunk_size, "pixel_um": pixel_um,
+    }  # fmt: skip
+    summary = _write_simulate_manifest(path, images_dir, params, elapsed)
+    return {"path": path, "family": fam, "elapsed_s": elapsed, "resumed": resumed, **summary}
+
+
+def _write_simulate_manifest(
+    path: Path, images_dir: str | Path | None, params: dict[str, Any], elapsed: float
+) -> dict[str, int]:
+    from psplab.manifest import write_manifest
+
     table = pd.read_parquet(path)
     n_failed = int(table["error"].notna().sum())
     files = {"dataset": path, "spec": spec_path_for(path)}
@@ -344,33 +351,9 @@ def simulate_dataset(
         files["failures"] = failures_path_for(path)
     if images_dir is not None:
         files["images"] = Path(images_dir)
-    params = {
-        "family": fam,
-        "design": design,
-        "n": n,
-        "grid": grid,
-        "seed": seed,
-        "bounds": {k: list(v) for k, v in bounds.items()},
-        "workers": workers,
-        "scheduler": scheduler,
-        "chunk_size": chunk_size,
-        "pixel_um": pixel_um,
-    }
-    write_manifest(
-        path.parent,
-        "simulate",
-        files=files,
-        params=params,
-        results={"n_recipes": len(table), "n_failed": n_failed, "elapsed_s": elapsed},
-    )
-    return {
-        "path": path,
-        "family": fam,
-        "n_recipes": len(table),
-        "n_failed": n_failed,
-        "elapsed_s": elapsed,
-        "resumed": resumed,
-    }
+    results = {"n_recipes": len(table), "n_failed": n_failed, "elapsed_s": elapsed}
+    write_manifest(path.parent, "simulate", files=files, params=params, results=results)
+    return {"n_recipes": len(table), "n_failed": n_failed}
 
 
 def _simulate_option_problems(

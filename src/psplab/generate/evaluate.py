@@ -42,7 +42,17 @@ def default_simulator(recipes: list, grid: int, seed: int, pixel_um: float | Non
 
 
 def as_recipe(r: Any):
-    """A :class:`~psplab.sim.Recipe` from a recipe or its ``to_dict()``; ``TypeError`` otherwise."""
+    """A :class:`~psplab.sim.Recipe` from a recipe or its ``to_dict()``; ``TypeError`` otherwise.
+
+    Parameters
+    ----------
+    r : Recipe or mapping
+        A recipe or its dict.
+
+    Returns
+    -------
+    Recipe
+    """
     from psplab.sim.families import Recipe
 
     if isinstance(r, Recipe):
@@ -227,7 +237,19 @@ def _columns() -> list[str]:
 
 
 def recipe_chunks(recipes: Sequence[Any], chunk_size: int) -> list[tuple[int, list[dict]]]:
-    """Consecutive ``(start, recipe_dicts)`` chunks of at most ``chunk_size`` recipes."""
+    """Consecutive ``(start, recipe_dicts)`` chunks of at most ``chunk_size`` recipes.
+
+    Parameters
+    ----------
+    recipes : sequence
+        Recipes or their dicts.
+    chunk_size : int
+        Recipes per chunk.
+
+    Returns
+    -------
+    list of (int, list of dict)
+    """
     dicts = [as_recipe(r).to_dict() if not isinstance(r, Mapping) else dict(r) for r in recipes]
     return [(s, dicts[s : s + chunk_size]) for s in range(0, len(dicts), chunk_size)]
 

@@ -22,19 +22,54 @@ IMAGE_KINDS = ("grains", "phases", "precipitates")
 
 
 def parts_dir_for(out_parquet: str | Path) -> Path:
-    """Folder holding the finished chunks of an unfinished run: ``<out>.parts/``."""
+    """Folder holding the finished chunks of an unfinished run: ``<out>.parts/``.
+
+    Parameters
+    ----------
+    out_parquet : str or Path
+        Where the finished table will be written.
+
+    Returns
+    -------
+    Path
+        ``<out>.parts`` beside it (present only while a run is unfinished).
+    """
     out = Path(out_parquet)
     return out.with_name(out.name + ".parts")
 
 
 def run_fingerprint(chunks: list[tuple[int, list[dict]]], **settings: Any) -> str:
-    """SHA-256 of a run's chunks of recipes and its settings (grid, seed, pixel, chunk size)."""
+    """SHA-256 of a run's chunks of recipes and its settings (grid, seed, pixel, chunk size).
+
+    Parameters
+    ----------
+    chunks : list
+        ``(start, recipe_dicts)`` chunks.
+    **settings
+        JSON-able settings of the run.
+
+    Returns
+    -------
+    str
+    """
     payload = json.dumps({"chunks": chunks, **settings}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def part_path(parts: Path, start: int) -> Path:
-    """File of the chunk starting at recipe ``start``."""
+    """File of the chunk starting at recipe ``start``.
+
+    Parameters
+    ----------
+    parts : Path
+        The parts folder.
+    start : int
+        Index of the chunk's first recipe.
+
+    Returns
+    -------
+    Path
+    """
     return parts / f"chunk-{start:08d}.parquet"
 
 
@@ -58,7 +93,21 @@ def image_paths(images_dir: str | Path, index: int) -> dict[str, Path]:
 
 
 def chunk_done(parts: Path, task: tuple[int, list[dict]], images_dir: Path | None) -> bool:
-    """Whether chunk ``task = (start, recipes)`` is wholly on disk (a damaged part is deleted)."""
+    """Whether chunk ``task = (start, recipes)`` is wholly on disk (a damaged part is deleted).
+
+    Parameters
+    ----------
+    parts : Path
+        The parts folder.
+    task : tuple
+        ``(start, recipe_dicts)``.
+    images_dir : Path, optional
+        Also require the images of its good rows there.
+
+    Returns
+    -------
+    bool
+    """
     start, dicts = task
     path = part_path(parts, start)
     if not path.is_file():
@@ -80,14 +129,38 @@ def chunk_done(parts: Path, task: tuple[int, list[dict]], images_dir: Path | Non
 
 
 def write_parquet_atomic(frame: pd.DataFrame, path: Path) -> None:
-    """Write ``frame`` to ``path`` through a temporary file and a rename."""
+    """Write ``frame`` to ``path`` through a temporary file and a rename.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table.
+    path : Path
+        Destination.
+    """
     tmp = path.with_name(path.name + ".tmp")
     frame.to_parquet(tmp, index=False)
     os.replace(tmp, path)  # a reader never sees half a file
 
 
 def open_parts(out: Path, tasks: list, settings: dict[str, Any], n_recipes: int) -> Path:
-    """The parts folder of this run, refusing one left by a different run."""
+    """The parts folder of this run, refusing one left by a different run.
+
+    Parameters
+    ----------
+    out : Path
+        The dataset's Parquet file.
+    tasks : list
+        ``(start, recipe_dicts)`` chunks of the run.
+    settings : dict
+        Grid, seed, pixel, chunk size.
+    n_recipes : int
+        Recipes of the run.
+
+    Returns
+    -------
+    Path
+    """
     fingerprint = run_fingerprint(tasks, **settings)
     parts = parts_dir_for(out)
     run_file = parts / "run.json"
@@ -105,11 +178,33 @@ def open_parts(out: Path, tasks: list, settings: dict[str, Any], n_recipes: int)
 
 
 def spec_path_for(out_parquet: str | Path) -> Path:
-    """``<stem>.toml`` beside the Parquet file."""
+    """``<stem>.toml`` beside the Parquet file.
+
+    Parameters
+    ----------
+    out_parquet : str or Path
+        The table.
+
+    Returns
+    -------
+    Path
+        Its dataset spec.
+    """
     return Path(out_parquet).with_suffix(".toml")
 
 
 def failures_path_for(out_parquet: str | Path) -> Path:
-    """``<stem>.failures.json`` beside the Parquet file (only written when a recipe failed)."""
+    """``<stem>.failures.json`` beside the Parquet file (only written when a recipe failed).
+
+    Parameters
+    ----------
+    out_parquet : str or Path
+        Table whose failed recipes are listed.
+
+    Returns
+    -------
+    Path
+        The JSON list of failures.
+    """
     out = Path(out_parquet)
     return out.with_name(out.stem + ".failures.json")

@@ -85,5 +85,11 @@ def recipe_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``psplab sim`` to ``app``."""
+    """Add ``psplab sim`` to ``app``.
+
+    Parameters
+    ----------
+    app : typer.Typer
+        The ``psplab`` application.
+    """
     app.add_typer(sim_app, name="sim")

@@ -208,12 +208,14 @@ def _physical_history(prep: _Prepared, d_start_px: float, history: dict) -> dict
     plan = prep.plan
     t_hist, k_hist = grain_growth_history_um2(prep.recipe)
     px = plan.pixel_um
-    k_start = float(np.clip((d_start_px * px) ** 2 - plan.d0_um**2, 0.0, k_hist[-1]))
-    k_at = np.minimum(k_start + BETA_ECD_PX2 * px * px * np.asarray(history["t"]), k_hist[-1])
-    times = np.interp(k_at, k_hist, t_hist)
+    # The law's K at the window's start (negative if the prepared structure is finer than d0:
+    # the first checks then map to t = 0).
+    k_start = (d_start_px * px) ** 2 - plan.d0_um**2
+    k_at = k_start + BETA_ECD_PX2 * px * px * np.asarray(history["t"])
+    times = np.interp(np.clip(k_at, 0.0, k_hist[-1]), k_hist, t_hist)
     return {
         "d_start_um": float(d_start_px * px),
-        "t_start_s": float(np.interp(k_start, k_hist, t_hist)),
+        "t_start_s": float(times[0]),
         "history_time_s": times,
         "history_mean_diameter_um": np.asarray(history["mean_ecd_px"]) * px,
         "history_grain_count": np.asarray(history["n_grains"], dtype=int),
@@ -314,6 +316,15 @@ def _check_batch_args(recipes: list, grid: Any, dtype: str) -> None:
             raise TypeError(f"expected Recipe, got {type(r).__name__}")
 
 
+def _per_recipe(pixel_um: Any, n: int) -> list[float | None]:
+    if pixel_um is None or np.ndim(pixel_um) == 0:
+        return [pixel_um] * n
+    values = list(pixel_um)
+    if len(values) != n:
+        raise InputError(f"pixel_um gives {len(values)} pixel sizes for {n} recipes")
+    return values
+
+
 def simulate_batch(
     recipes: Sequence[Recipe],
     grid: int = 128,
@@ -321,7 +332,7 @@ def simulate_batch(
     dtype: str = "float32",
     *,
     zener_pinning: bool | tuple[float, float] = False,
-    pixel_um: float | None = None,
+    pixel_um: float | Sequence[float | None] | None = None,
 ) -> list[SimResult]:
     """Simulate many recipes, batched (vmapped) on the device.
 
@@ -340,9 +351,10 @@ def simulate_batch(
     zener_pinning : False or (float, float)
         ``(area_fraction, radius_um)``: randomly placed discs of that radius covering that
         area fraction pin the grain boundaries (in ``info["pinning_particles"]``).
-    pixel_um : float, optional
-        Force the grain pixel (µm) of every recipe; default: each recipe's own
-        (:mod:`psplab.sim.resolution`: final mean grain diameter / 12).
+    pixel_um : float or sequence, optional
+        Force the grain pixel (µm) of every recipe, or one per recipe (``None`` entries keep
+        the recipe's own); default: each recipe's own (:mod:`psplab.sim.resolution`: final
+        mean grain diameter / 12).
 
     Returns
     -------
@@ -358,7 +370,11 @@ def simulate_batch(
     recipes = list(recipes)
     _check_batch_args(recipes, grid, dtype)
     zener = _zener_option(zener_pinning)
-    preps = [_prepare(r, int(grid), (seed, i), zener, pixel_um) for i, r in enumerate(recipes)]
+    pixels = _per_recipe(pixel_um, len(recipes))
+    preps = [
+        _prepare(r, int(grid), (seed, i), zener, px)
+        for i, (r, px) in enumerate(zip(recipes, pixels, strict=True))
+    ]
     out: list[SimResult] = []
     step = BATCH_BUCKETS[-1]
     for start in range(0, len(preps), step):
@@ -381,8 +397,14 @@ def simulate_recipe(
     ----------
     recipe : Recipe
         The processing route.
-    grid, seed, dtype, zener_pinning, pixel_um
+    grid, seed : int
         As for :func:`simulate_batch`.
+    dtype : str
+        As for :func:`simulate_batch`.
+    zener_pinning : False or (float, float)
+        As for :func:`simulate_batch`.
+    pixel_um : float, optional
+        Force the grain pixel (µm).
 
     Returns
     -------

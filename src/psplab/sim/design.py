@@ -22,6 +22,18 @@ def family_bounds(
 ) -> dict[str, tuple[float, float]]:
     """The family's recipe bounds with ``bounds`` overriding some of them.
 
+    Parameters
+    ----------
+    family : str
+        Family key.
+    bounds : mapping, optional
+        ``{param: (low, high)}`` narrowing the family's bounds.
+
+    Returns
+    -------
+    dict
+        ``{param: (low, high)}`` over every recipe parameter.
+
     Raises
     ------
     InputError
@@ -60,6 +72,18 @@ def load_design_config(path: str | Path) -> tuple[str | None, dict[str, tuple[fl
     """Read a design-bounds TOML: optional ``family = "..."`` and ``[bounds]`` ``name = [lo, hi]``.
 
     Parameters may also be given at the top level (``hold_time_s = [60, 600]``).
+
+    Parameters
+    ----------
+    path : str or Path
+        Design-bounds file, e.g. ``bounds.toml``.
+
+    Returns
+    -------
+    family : str or None
+        The file's family, if it names one.
+    bounds : dict
+        ``{param: [low, high]}`` as written.
     """
     p = Path(path)
     if not p.is_file():
@@ -89,16 +113,16 @@ def sample_recipes(
 
     Parameters
     ----------
-    family
+    family : str
         Alloy family name (``ferritic_steel``, ``al_mg``, ``ti_al``).
-    n
+    n : int
         Number of recipes.
-    design
+    design : str
         ``"lhs"`` (Latin hypercube: each parameter's range cut into ``n`` strata, each stratum
         sampled once; McKay, Beckman & Conover, Technometrics 21 (1979) 239) or ``"random"``.
-    seed
+    seed : int
         Seed of the design.
-    bounds
+    bounds : mapping, optional
         ``{param: (low, high)}`` overriding (narrowing) the family's bounds; ``low == high``
         fixes a parameter.
 

@@ -84,7 +84,17 @@ class Recipe:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Recipe:
-        """Inverse of :meth:`to_dict`; extra keys are ignored, missing keys raise ``KeyError``."""
+        """Inverse of :meth:`to_dict`; extra keys are ignored, missing keys raise ``KeyError``.
+
+        Parameters
+        ----------
+        d : dict
+            ``family`` and the :data:`RECIPE_PARAMS`.
+
+        Returns
+        -------
+        Recipe
+        """
         names = [f.name for f in fields(cls)]
         missing = [n for n in names if n not in d]
         if missing:
@@ -162,11 +172,12 @@ class AlloyFamily:
         Parameters
         ----------
         path : str or Path
-            The TOML file.
+            A family file like the packaged ``ti_al.toml``.
 
         Returns
         -------
         AlloyFamily
+            The family it describes.
         """
         raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         return _family_from_mapping(raw, str(path))
@@ -178,32 +189,90 @@ class AlloyFamily:
 
     # --- material laws -------------------------------------------------------------------
     def solvus_wt_pct(self, T_K: float | np.ndarray) -> float | np.ndarray:
-        """Matrix solubility of the solute at ``T_K`` (wt%)."""
+        """Matrix solubility of the solute at ``T_K`` (wt%).
+
+        Parameters
+        ----------
+        T_K : float or numpy.ndarray
+            Temperature(s) in K.
+
+        Returns
+        -------
+        float or numpy.ndarray
+        """
         return self.solvus_A_wt_pct * np.exp(-self.solvus_B_K / np.asarray(T_K, dtype=float))
 
     def solvus_temperature_K(self, solute_wt_pct: float) -> float:
-        """Temperature above which ``solute_wt_pct`` is fully dissolved (K); 0 if no solute."""
+        """Temperature above which ``solute_wt_pct`` is fully dissolved (K); 0 if no solute.
+
+        Parameters
+        ----------
+        solute_wt_pct : float
+            Solute content in wt%.
+
+        Returns
+        -------
+        float
+        """
         if solute_wt_pct <= 0:
             return 0.0
         return float(self.solvus_B_K / math.log(self.solvus_A_wt_pct / solute_wt_pct))
 
     def recrystallized_grain_size_um(self, strain: float) -> float:
-        """Initial (recrystallized) mean grain diameter after cold strain ``strain`` (µm)."""
+        """Initial (recrystallized) mean grain diameter after cold strain ``strain`` (µm).
+
+        Parameters
+        ----------
+        strain : float
+            True strain of the prior cold deformation.
+
+        Returns
+        -------
+        float
+        """
         return float(
             self.d_rex_ref_um * (max(strain, 1e-3) / self.strain_ref) ** -self.rex_exponent
         )
 
     def grain_growth_rate_um2_per_s(self, T_K: np.ndarray) -> np.ndarray:
-        """Parabolic grain-growth constant ``k(T) = k0 exp(-Q_gb / R T)`` (µm²/s)."""
+        """Parabolic grain-growth constant ``k(T) = k0 exp(-Q_gb / R T)`` (µm²/s).
+
+        Parameters
+        ----------
+        T_K : numpy.ndarray
+            Temperatures along a history, K.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``d(d²)/dt`` at each temperature.
+        """
         return self.gg_k0_um2_per_s * np.exp(-self.q_gb_J_per_mol / (R_GAS * np.asarray(T_K)))
 
     def diffusivity_um2_per_s(self, T_K: np.ndarray) -> np.ndarray:
-        """Solute diffusivity in the matrix (µm²/s)."""
+        """Solute diffusivity in the matrix (µm²/s).
+
+        Parameters
+        ----------
+        T_K : numpy.ndarray
+            Absolute temperature(s).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``D0 exp(-Q/RT)`` in µm²/s, same shape.
+        """
         d0 = self.d0_diff_m2_per_s * 1e12
         return d0 * np.exp(-self.q_diff_J_per_mol / (R_GAS * np.asarray(T_K)))
 
     def check_recipe(self, recipe: Recipe) -> None:
-        """Raise :class:`~psplab.errors.InputError` naming every parameter outside :attr:`bounds`."""
+        """Raise :class:`~psplab.errors.InputError` naming every parameter outside :attr:`bounds`.
+
+        Parameters
+        ----------
+        recipe : Recipe
+            The recipe to check (its family must be this one).
+        """
         problems = []
         if recipe.family != self.name:
             problems.append(f"family {recipe.family!r} is not {self.name!r}")
@@ -278,6 +347,20 @@ def temperature_history(
 
     Heating at the family's fixed rate from 25 °C, holding ``hold_time_s`` at
     ``hold_temperature_C``, cooling at ``cooling_rate_K_per_s`` to 25 °C.
+
+    Parameters
+    ----------
+    recipe : Recipe
+        The processing route.
+    n_points : int
+        Samples per segment (temperature-uniform on the ramps).
+    family : AlloyFamily, optional
+        Its family (looked up by name if not given).
+
+    Returns
+    -------
+    t_s, T_K, segment : numpy.ndarray
+        Times, temperatures and segment ids.
     """
     fam = family or get_family(recipe.family)
     t_room = T_ROOM_C + 273.15
@@ -309,9 +392,9 @@ def grain_growth_history_um2(
     Parameters
     ----------
     recipe : Recipe
-        The processing route.
+        The processing route: the heat-hold-cool route to integrate.
     family : AlloyFamily, optional
-        Its family (looked up by name if not given).
+        The recipe's family (gives the Arrhenius constants ``k0``, ``Q_gb``).
 
     Returns
     -------
@@ -330,12 +413,37 @@ def grain_growth_integral_um2(recipe: Recipe, family: AlloyFamily | None = None)
 
     The parabolic law ``d² = d0² + K_gg`` then gives the mean grain diameter
     (:func:`final_grain_size_um`).
+
+    Parameters
+    ----------
+    recipe : Recipe
+        The processing route: its whole history is integrated.
+    family : AlloyFamily, optional
+        The recipe's family (supplies ``k0`` and ``Q_gb``; by name when omitted).
+
+    Returns
+    -------
+    float
+        ``K_gg`` in µm².
     """
     return float(grain_growth_history_um2(recipe, family)[1][-1])
 
 
 def final_grain_size_um(recipe: Recipe, family: AlloyFamily | None = None) -> float:
-    """Mean grain diameter after the recipe by the family's parabolic law, ``sqrt(d0² + K_gg)``."""
+    """Mean grain diameter after the recipe by the family's parabolic law, ``sqrt(d0² + K_gg)``.
+
+    Parameters
+    ----------
+    recipe : Recipe
+        The processing route: strain sets ``d0``, the history ``K_gg``.
+    family : AlloyFamily, optional
+        The recipe's family (holds the recrystallization and growth constants).
+
+    Returns
+    -------
+    float
+        The law's mean diameter in µm.
+    """
     fam = family or get_family(recipe.family)
     d0 = fam.recrystallized_grain_size_um(recipe.deformation_strain)
     return float(math.sqrt(d0 * d0 + grain_growth_integral_um2(recipe, fam)))
@@ -348,6 +456,18 @@ def freeze_temperature_K(recipe: Recipe, family: AlloyFamily | None = None) -> f
     ``ℓ²(T) ≈ D(T) R T² / (Q r)`` (the Arrhenius integral to first order); ``T_f`` solves
     ``ℓ(T_f) = freeze_length_um``. Slower cooling lowers ``T_f``; ``T_f`` never exceeds the
     hold temperature nor falls below room temperature.
+
+    Parameters
+    ----------
+    recipe : Recipe
+        The processing route: hold temperature and cooling rate matter.
+    family : AlloyFamily, optional
+        The recipe's family (solute diffusivity and ``freeze_length_um``).
+
+    Returns
+    -------
+    float
+        Freeze-in temperature in K, between room and hold temperature.
     """
     fam = family or get_family(recipe.family)
     r = recipe.cooling_rate_K_per_s
@@ -371,7 +491,20 @@ def freeze_temperature_K(recipe: Recipe, family: AlloyFamily | None = None) -> f
 
 
 def precipitate_fraction_eq(recipe: Recipe, family: AlloyFamily | None = None) -> float:
-    """Lever-rule precipitate (area) fraction at the freeze-in temperature, in [0, 0.45]."""
+    """Lever-rule precipitate (area) fraction at the freeze-in temperature, in [0, 0.45].
+
+    Parameters
+    ----------
+    recipe : Recipe
+        The processing route: solute content and cooling rate matter.
+    family : AlloyFamily, optional
+        The recipe's family (solvus, precipitate composition and diffusion).
+
+    Returns
+    -------
+    float
+        Area (volume) fraction of precipitate.
+    """
     fam = family or get_family(recipe.family)
     x_s = float(fam.solvus_wt_pct(freeze_temperature_K(recipe, fam)))
     f = (recipe.solute_wt_pct - x_s) / (fam.precipitate_wt_pct - x_s)
@@ -385,6 +518,18 @@ def coarsening_integral_um2(recipe: Recipe, family: AlloyFamily | None = None) -
     below ``T_s`` the whole hold (and the heating ramp below ``T_s``) counts; when the hold is above
     ``T_s`` precipitates dissolve during it and only cooling below ``T_s`` counts. So slower
     cooling always coarsens, and hold time/temperature coarsen only for holds below the solvus.
+
+    Parameters
+    ----------
+    recipe : Recipe
+        The processing route: solute sets the solvus; the history the integral.
+    family : AlloyFamily, optional
+        The recipe's family (diffusivity and solvus of the solute).
+
+    Returns
+    -------
+    float
+        ``K_ch`` in µm² (0 when no part of the history is supersaturated).
     """
     fam = family or get_family(recipe.family)
     T_s = fam.solvus_temperature_K(recipe.solute_wt_pct)
@@ -423,6 +568,18 @@ def precipitate_radius_um(recipe: Recipe, family: AlloyFamily | None = None) -> 
     ``R³ = R_n³ + L_c K_ch`` with ``R_n`` from :func:`nucleation_radius_um` at the lever-rule
     fraction :func:`precipitate_fraction_eq`, ``L_c`` the family's coarsening length and
     ``K_ch`` :func:`coarsening_integral_um2`. Zero when the recipe has no precipitate.
+
+    Parameters
+    ----------
+    recipe : Recipe
+        The processing route: fraction, history and solvus all enter.
+    family : AlloyFamily, optional
+        The recipe's family (nucleation density and coarsening length).
+
+    Returns
+    -------
+    float
+        Mean radius in µm (0 without precipitate).
     """
     fam = family or get_family(recipe.family)
     r_n = nucleation_radius_um(precipitate_fraction_eq(recipe, fam), fam)

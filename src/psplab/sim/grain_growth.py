@@ -62,7 +62,26 @@ def _gg_step_single(eta: jax.Array, dt: jax.Array, pin: jax.Array) -> jax.Array:
 
 @partial(jax.jit, static_argnames=("n_steps", "unroll"))
 def gg_run(eta: jax.Array, dt: jax.Array, pin: jax.Array, n_steps: int, unroll: int = 1):
-    """``n_steps`` batched steps (the optimized path: batched step, unrolled loop)."""
+    """``n_steps`` batched steps (the optimized path: batched step, unrolled loop).
+
+    Parameters
+    ----------
+    eta : jax.Array
+        Order parameters ``(B, P, H, W)``.
+    dt : jax.Array
+        Time step of each structure ``(B,)``.
+    pin : jax.Array
+        Pinning field ``(B, H, W)``, zeros without particles.
+    n_steps : int
+        Steps (static).
+    unroll : int
+        Loop unrolling (fuses steps on a GPU).
+
+    Returns
+    -------
+    jax.Array
+        The evolved order parameters.
+    """
     return jax.lax.fori_loop(
         0, n_steps, lambda _, e: _gg_step_batched(e, dt, pin), eta, unroll=unroll
     )
@@ -70,7 +89,24 @@ def gg_run(eta: jax.Array, dt: jax.Array, pin: jax.Array, n_steps: int, unroll: 
 
 @jax.jit
 def gg_run_dynamic(eta: jax.Array, dt: jax.Array, pin: jax.Array, n_steps: jax.Array):
-    """As :func:`gg_run` with a traced step count (one compilation for every chunk length)."""
+    """As :func:`gg_run` with a traced step count (one compilation for every chunk length).
+
+    Parameters
+    ----------
+    eta : jax.Array
+        Fields of one chunk ``(B, P, H, W)``.
+    dt : jax.Array
+        Per-structure steps, 0 to hold a structure still.
+    pin : jax.Array
+        ``ε_p φ_p`` per structure.
+    n_steps : jax.Array
+        Traced int32 step count of this chunk.
+
+    Returns
+    -------
+    jax.Array
+        Fields at the end of the chunk.
+    """
 
     def body(i_e):
         i, e = i_e
@@ -81,7 +117,22 @@ def gg_run_dynamic(eta: jax.Array, dt: jax.Array, pin: jax.Array, n_steps: jax.A
 
 @partial(jax.jit, static_argnames=("n_steps",))
 def gg_run_plain(eta: jax.Array, dt: jax.Array, pin: jax.Array, n_steps: int):
-    """Plain baseline: ``fori_loop`` over ``vmap`` of the single-recipe step."""
+    """Plain baseline: ``fori_loop`` over ``vmap`` of the single-recipe step.
+
+    Parameters
+    ----------
+    eta : jax.Array
+        Baseline input ``(B, P, H, W)``.
+    dt, pin : jax.Array
+        Steps ``(B,)`` and pinning fields ``(B, H, W)``, as for :func:`gg_run`.
+    n_steps : int
+        Loop length.
+
+    Returns
+    -------
+    jax.Array
+        What :func:`gg_run` returns, computed the plain way.
+    """
     step = jax.vmap(_gg_step_single)
     return jax.lax.fori_loop(0, n_steps, lambda _, e: step(e, dt, pin), eta)
 
@@ -120,6 +171,24 @@ def hard_core_seeds(
     and the absence of near-coincident seeds avoids slivers of a pixel or two that would
     vanish in the first steps. A point that finds no room after ``max_tries`` candidates is
     placed anyway.
+
+    Parameters
+    ----------
+    grid : int
+        Side of the periodic square.
+    n : int
+        Number of points.
+    rng : numpy.random.Generator
+        Source of the candidates.
+    min_frac : float
+        Minimum distance as a share of the mean spacing ``grid / sqrt(n)``.
+    max_tries : int
+        Candidates per point.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n, 2) positions.
     """
     dmin2 = (min_frac * grid / np.sqrt(n)) ** 2
     cand = rng.uniform(0, grid, size=(n * max_tries, 2))
@@ -139,7 +208,22 @@ def hard_core_seeds(
 
 
 def voronoi_labels(grid: int, n_grains: int, rng: np.random.Generator) -> np.ndarray:
-    """Periodic Voronoi tessellation of ``n_grains`` hard-core random seeds; ids 1..N."""
+    """Periodic Voronoi tessellation of ``n_grains`` hard-core random seeds; ids 1..N.
+
+    Parameters
+    ----------
+    grid : int
+        Pixels per side.
+    n_grains : int
+        Number of seeds.
+    rng : numpy.random.Generator
+        Source of the seeds.
+
+    Returns
+    -------
+    numpy.ndarray
+        int32 (grid, grid) labels.
+    """
     from scipy.spatial import cKDTree
 
     seeds = hard_core_seeds(grid, n_grains, rng) % grid
@@ -195,6 +279,18 @@ def pinning_field(particles: np.ndarray, strength: float = PIN_STRENGTH) -> np.n
     energy (an incoherent particle, 90° contact angle) and a boundary that runs through a
     particle saves the boundary energy it would have had there: boundaries are attracted to
     and held at particles (Fan & Chen 1997; Moelans et al. 2006).
+
+    Parameters
+    ----------
+    particles : numpy.ndarray
+        Boolean particle mask.
+    strength : float
+        ``ε_p`` (> 1/2).
+
+    Returns
+    -------
+    numpy.ndarray
+        The field ``ε_p φ_p``.
     """
     if strength <= 0.5:
         raise ValueError(f"pinning strength must exceed 1/2 (η = 0 stable), got {strength!r}")

@@ -119,7 +119,17 @@ class ResolutionPlan:
         return self.d_final_um / self.pixel_um
 
     def n_voronoi(self, grid: int) -> int:
-        """Number of Voronoi cells whose mean ECD is :attr:`voronoi_ecd_px` on ``grid``²."""
+        """Number of Voronoi cells whose mean ECD is :attr:`voronoi_ecd_px` on ``grid``².
+
+        Parameters
+        ----------
+        grid : int
+            Pixels per side.
+
+        Returns
+        -------
+        int
+        """
         d_area = self.voronoi_ecd_px / VORONOI_ECD_RATIO
         return max(2, int(round(4.0 * grid * grid / (math.pi * d_area**2))))
 
@@ -128,13 +138,35 @@ class ResolutionPlan:
 
         The measured diameter is taken as at least :data:`MIN_START_SHARE` of the target, which
         bounds the step count whatever a preparation gives.
+
+        Parameters
+        ----------
+        d_start_measured_px : float
+            Mean ECD (px) of the prepared structure.
+
+        Returns
+        -------
+        float
+            Reduced time (pixel units).
         """
         d_s = max(d_start_measured_px, MIN_START_SHARE * self.d_start_px)
         return max(self.d_final_px**2 - d_s**2, 0.0) / BETA_ECD_PX2
 
 
 def expected_grains(grid: int, d_px: float) -> float:
-    """Grains of mean ECD ``d_px`` (grown structure) that a ``grid``² field holds."""
+    """Grains of mean ECD ``d_px`` (grown structure) that a ``grid``² field holds.
+
+    Parameters
+    ----------
+    grid : int
+        Pixels per side.
+    d_px : float
+        Mean equivalent-circle diameter in pixels.
+
+    Returns
+    -------
+    float
+    """
     d_area = d_px / GROWN_ECD_RATIO
     return (grid / d_area) ** 2 / (0.25 * math.pi)  # ratio first: no overflow for tiny pixels
 
@@ -230,6 +262,15 @@ def max_steps_adaptive(dt: float) -> int:
     The preparation grows with the start diameter and the window shrinks with it; both are
     largest at their own extremes (start at :data:`D_END_PX`, window from
     :data:`MIN_START_SHARE` × :data:`D_START_PX`), so their sum bounds every recipe.
+
+    Parameters
+    ----------
+    dt : float
+        Explicit time step (reduced units).
+
+    Returns
+    -------
+    int
     """
     t_prepare = C_PRE * (D_END_PX / PREGROWTH_RATIO) ** 2
     t_window = (D_END_PX**2 - (MIN_START_SHARE * D_START_PX) ** 2) / BETA_ECD_PX2

@@ -185,8 +185,10 @@ def write_recipe_run(
         Run directory.
     recipe : Recipe
         The processing route.
-    grid, seed, pixel_um
-        As for :func:`psplab.sim.simulate_recipe`.
+    grid, seed : int
+        Pixels per side of the grain image, and the seed.
+    pixel_um : float, optional
+        Force the grain pixel (µm).
     pin_fraction, pin_radius_um : float, optional
         Zener pinning by random particles (both or neither).
 

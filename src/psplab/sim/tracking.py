@@ -43,7 +43,17 @@ def label_by_value(values: np.ndarray, n_values: int) -> tuple[np.ndarray, np.nd
 
 
 def mean_ecd_px(labels: np.ndarray) -> float:
-    """Mean equivalent-circle diameter (px) of the labelled grains 1..N."""
+    """Mean equivalent-circle diameter (px) of the labelled grains 1..N.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        Grain labels (H, W).
+
+    Returns
+    -------
+    float
+    """
     area = np.bincount(labels.ravel())[1:]
     area = area[area > 0]
     return float(np.mean(np.sqrt(4.0 * area / np.pi)))
@@ -53,6 +63,18 @@ def near_pairs(labels: np.ndarray, buffer_px: int) -> np.ndarray:
     """Grain pairs closer than ``buffer_px`` (periodic): rows ``(a, b, d²)`` with a < b.
 
     ``d²`` is the smallest squared pixel offset at which the two grains were found.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        Grain labels 1..N (H, W).
+    buffer_px : int
+        Search radius in pixels.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 rows ``(a, b, d²)``.
     """
     n = int(labels.max()) + 1
     r = buffer_px
@@ -96,6 +118,22 @@ def colour_graph(n_nodes: int, pairs: np.ndarray, n_colours: int, seed: int = 0)
     ``pairs`` rows are ``(a, b, d²)``. Node 0 is the background (colour 0, unused). When every
     colour is taken by a neighbour, the colour whose nearest such neighbour is farthest away is
     chosen, so any unavoidable conflict is between the most distant grains of the neighbourhood.
+
+    Parameters
+    ----------
+    n_nodes : int
+        Number of grains.
+    pairs : numpy.ndarray
+        Rows ``(a, b, d²)`` of grains that should differ.
+    n_colours : int
+        Number of colours (order parameters).
+    seed : int
+        Seed of the tie-breaks.
+
+    Returns
+    -------
+    numpy.ndarray
+        int32 colour of each node 0..n_nodes.
     """
     nbrs: list[list[tuple[int, int]]] = [[] for _ in range(n_nodes + 1)]
     for a, b, d2 in np.asarray(pairs, dtype=np.int64).reshape(-1, 3).tolist():
@@ -184,7 +222,22 @@ def _repair_conflicts(
 
 
 def fields_from_labels(labels: np.ndarray, colour: np.ndarray, n_order: int) -> np.ndarray:
-    """Sharp order-parameter fields: η_colour(grain) = 1 inside each grain."""
+    """Sharp order-parameter fields: η_colour(grain) = 1 inside each grain.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        Grain labels (H, W).
+    colour : numpy.ndarray
+        Order parameter of each label.
+    n_order : int
+        Number of order parameters.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (n_order, H, W).
+    """
     eta = np.zeros((n_order, *labels.shape), dtype=np.float32)
     c = colour[labels]
     np.put_along_axis(eta, c[None], 1.0, axis=0)
@@ -235,6 +288,16 @@ class GrainTracker:
         Grains closer than ``buffer_px``, and the neighbours of every shrinking (smaller than
         ``small_factor`` × mean area) grain among themselves: when such a grain vanishes its
         neighbours meet, so they must already differ (d² = buffer² + 1 for these pairs).
+
+        Parameters
+        ----------
+        labels : numpy.ndarray
+            Grain labels 1..N (H, W).
+
+        Returns
+        -------
+        numpy.ndarray
+            int64 rows ``(a, b, d²)``.
         """
         near = near_pairs(labels, self.buffer_px)
         n = int(labels.max())
@@ -255,7 +318,18 @@ class GrainTracker:
         return np.concatenate([near, ex])
 
     def initial_fields(self, labels: np.ndarray) -> np.ndarray:
-        """Colour the initial labelled image and return sharp fields (P, H, W)."""
+        """Colour the initial labelled image and return sharp fields (P, H, W).
+
+        Parameters
+        ----------
+        labels : numpy.ndarray
+            The starting grains; their ids become the tracked identities.
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 fields, ``η = 1`` inside each grain on its order parameter.
+        """
         n = int(labels.max())
         colour = colour_graph(n, self.conflict_pairs(labels), self.n_order, self.seed)
         self._ident = labels.astype(np.int64)
@@ -269,6 +343,15 @@ class GrainTracker:
 
         Where every order parameter is small (inside pinning particles) the argmax is noise;
         such pixels take the order parameter of the nearest pixel that has a clear one.
+
+        Parameters
+        ----------
+        eta : numpy.ndarray
+            Fields (P, H, W).
+
+        Returns
+        -------
+        labels, owner : numpy.ndarray
         """
         op = np.argmax(eta, axis=0)
         clear = eta.max(axis=0) > 0.3
@@ -340,7 +423,19 @@ class GrainTracker:
         return out, added
 
     def update(self, eta: np.ndarray, split: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """Check for merges without re-colouring; returns (labels, identity per label)."""
+        """Check for merges without re-colouring; returns (labels, identity per label).
+
+        Parameters
+        ----------
+        eta : numpy.ndarray
+            Fields (P, H, W).
+        split : bool
+            Cut merged regions back into one grain per identity.
+
+        Returns
+        -------
+        labels, identity : numpy.ndarray
+        """
         labels, owner = self.grain_map(eta)
         labels, owner, ident_of = self._track(labels, owner, split)
         self._ident = ident_of[labels]
@@ -349,11 +444,35 @@ class GrainTracker:
         return labels, ident_of
 
     def check(self, eta: np.ndarray, split: bool = True) -> np.ndarray:
-        """As :meth:`update`, returning only the (split) labels."""
+        """As :meth:`update`, returning only the (split) labels.
+
+        Parameters
+        ----------
+        eta : numpy.ndarray
+            The structure's order parameters.
+        split : bool
+            Whether merged regions are cut apart.
+
+        Returns
+        -------
+        numpy.ndarray
+            Grain labels 1..N.
+        """
         return self.update(eta, split)[0]
 
     def recolour(self, eta: np.ndarray) -> np.ndarray:
-        """Re-assign order parameters so near grains differ; returns the new fields."""
+        """Re-assign order parameters so near grains differ; returns the new fields.
+
+        Parameters
+        ----------
+        eta : numpy.ndarray
+            Diffuse fields (P, H, W) before the re-colouring.
+
+        Returns
+        -------
+        numpy.ndarray
+            The same grains' fields moved to their new order parameters.
+        """
         labels, owner = self.grain_map(eta)
         labels, owner, ident_of = self._track(labels, owner)
         n = int(labels.max())

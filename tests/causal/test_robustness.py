@@ -157,6 +157,30 @@ def test_constant_column_is_left_out_with_a_message_also_with_exclude(tmp_path):
     assert manifest["results"]["left_out"]["anneal_C"] == "excluded by the user"
 
 
+def test_column_names_that_look_like_mathtext_are_drawn_literally(tmp_path):
+    rng = np.random.default_rng(0)
+    price = rng.uniform(0, 1, 120)
+    frame = pd.DataFrame({"price $\\foo{$": price, "_temp": rng.uniform(0, 1, 120)})
+    frame["y $x^2$"] = 3 * price + 0.1 * rng.standard_normal(120)
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    names = list(frame.columns)
+    cols = "".join(
+        f'[[column]]\nname = "{n}"\nrole = "{r}"\n'
+        for n, r in zip(names, ["processing", "processing", "property"], strict=True)
+    ).replace("\\", "\\\\")
+    (tmp_path / "t.toml").write_text(f'name = "t"\nsource = "t.csv"\n{cols}')
+    out = tmp_path / "run"
+    res = CliRunner().invoke(
+        app, ["causal", str(tmp_path / "t.toml"), "--out", str(out), "--bootstrap", "2"]
+        + ["--jobs", "1", "--dose-top", "1", "--model", "rf", "--grid", "4", "--draws", "3"]
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert (out / "graph.png").is_file() and (out / "influence.png").is_file()
+    res = CliRunner().invoke(app, ["report", str(out), "--out", str(tmp_path / "r.html")])
+    assert res.exit_code == 0, res.output
+    assert "left out" not in (tmp_path / "r.html").read_text(encoding="utf-8")
+
+
 def test_singular_adjustment_gives_no_number():
     rng = np.random.default_rng(0)
     a = rng.uniform(0, 1, 200)

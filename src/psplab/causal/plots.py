@@ -22,7 +22,7 @@ import pandas as pd
 from psplab.causal.effects import DoseResponse
 from psplab.causal.graph import CausalGraph
 from psplab.causal.stability import EdgeStability
-from psplab.plotting import axes_or_new, pyplot
+from psplab.plotting import axes_or_new, pyplot, safe_text
 
 __all__ = [
     "dose_response_grid",
@@ -41,7 +41,7 @@ TIER_NAMES = {0: "processing", 1: "structure", 2: "property"}
 
 def _label(name: str, units: Mapping[str, str | None] | None) -> str:
     unit = (units or {}).get(name)
-    return f"{name} [{unit}]" if unit else f"{name} [–]"
+    return safe_text(f"{name} [{unit}]" if unit else f"{name} [–]")
 
 
 def edge_weights(
@@ -121,7 +121,7 @@ def plot_graph(
     for i, name in enumerate(graph.nodes):
         ax.text(
             *pos[i],
-            name,
+            safe_text(name),
             ha="center",
             va="center",
             fontsize=8,
@@ -139,7 +139,7 @@ def plot_graph(
     if n_resamples:
         legend += f"; width: share of {n_resamples} bootstrap resamples with the edge"
     ax.text(0.5, -0.02, legend, transform=ax.transAxes, ha="center", va="top", fontsize=8)
-    ax.set_title(title or "Causal graph (MPDAG)")
+    ax.set_title(safe_text(title) if title else "Causal graph (MPDAG)")
     return fig
 
 
@@ -255,12 +255,13 @@ def plot_influence(
         ax.legend(fontsize=7, loc="best")
     for y in yy[~shown]:
         ax.text(0, y, " flagged: not an estimate", va="center", fontsize=7, color="tab:red")
-    ax.set_yticks(yy, sub["parameter"], fontsize=8)
+    ax.set_yticks(yy, [safe_text(p) for p in sub["parameter"]], fontsize=8)
     ax.axvline(0, color="k", lw=0.5)
     unit = (units or {}).get(outcome)
-    ax.set_xlabel(f"change in {outcome} over parameter range [{unit or '–'}]", fontsize=8)
+    xlabel = f"change in {outcome} over parameter range [{unit or '–'}]"
+    ax.set_xlabel(safe_text(xlabel), fontsize=8)
     ax.set_ylabel("processing parameter [–]", fontsize=8)
-    ax.set_title(outcome, fontsize=10)
+    ax.set_title(safe_text(outcome), fontsize=10)
     return fig
 
 
@@ -329,7 +330,7 @@ def plot_dose_response(
     ax.set_xlabel(f"do({_label(dr.treatment, units)})", fontsize=8)
     ax.set_ylabel(f"E[{_label(dr.outcome, units)}]", fontsize=8)
     ax.legend(fontsize=7)
-    ax.set_title(f"do({dr.treatment}) -> {dr.outcome}", fontsize=9)
+    ax.set_title(safe_text(f"do({dr.treatment}) -> {dr.outcome}"), fontsize=9)
     return fig
 
 

@@ -343,10 +343,12 @@ def _choose_roles(out: CausalData, spec: Any, outcomes: Sequence[str] | None) ->
     else:
         props = [c.name for c in spec.properties if c.name in names]
         out.outcomes = props or [n for n in names if (out.tiers.get(n) or 0) > 0]
+    why = "; ".join(f"{c}: {r}" for c, r in out.left_out.items())
     if not out.treatments:
         raise InputError(
-            f"{spec.name}: no processing column left to rank"
-            + (f" (left out: {', '.join(out.left_out)})" if out.left_out else "")
+            f"{spec.name}: no processing column left to rank" + (f" ({why})" if why else "")
         )
     if not out.outcomes:
-        raise InputError(f"{spec.name}: no outcome column left to analyse")
+        raise InputError(
+            f"{spec.name}: no outcome column left to analyse" + (f" ({why})" if why else "")
+        )

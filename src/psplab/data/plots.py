@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from psplab.plotting import axes_or_new, pyplot
+from psplab.plotting import axes_or_new, pyplot, safe_text
 
 __all__ = ["histogram_grid", "plot_histogram"]
 
@@ -41,7 +41,7 @@ def plot_histogram(
     fig, ax = axes_or_new(ax, (3.0, 2.4))
     finite = pd.to_numeric(pd.Series(values), errors="coerce").dropna().to_numpy()
     ax.hist(finite, bins=20, color="#5d7ea8", edgecolor="white")
-    ax.set_xlabel(label, fontsize=8)
+    ax.set_xlabel(safe_text(label), fontsize=8)
     ax.set_ylabel(count_label, fontsize=8)
     ax.tick_params(labelsize=7)
     return fig

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from psplab.plotting import axes_or_new, pyplot
+from psplab.plotting import axes_or_new, pyplot, safe_text
 
 __all__ = ["micrograph_gallery", "nice_scale_bar_um", "plot_micrograph"]
 
@@ -88,7 +88,7 @@ def plot_micrograph(
     ax.imshow(rgb, extent=(0.0, width_um, 0.0, height_um), origin="lower", interpolation="nearest")
     ax.set_xlabel("x [µm]")
     ax.set_ylabel("y [µm]")
-    ax.set_title(title, fontsize=8)
+    ax.set_title(safe_text(title), fontsize=8)
     bar = nice_scale_bar_um(width_um)
     x0, y0 = 0.05 * width_um, 0.06 * height_um
     ax.add_patch(

@@ -87,7 +87,7 @@ def _default_config(seed: int, workers: int) -> dict[str, dict[str, Any]]:
     return {
         "dataset": {"family": FAMILY, "n": 240, "grid": 48, "seed": seed, "workers": workers, "gallery": 6},
         # 300 epochs fit 192 rows as well as 1000 did, and one GP start per target costs a
-        # fifth of two (BENCHMARKS.md, demo section).
+        # fifth of two: the models stage fits in the five-minute budget.
         "models": {
             "models": ["bhn", "gp", "ensemble", "dropout", "rf"],
             "cv": 5,

@@ -14,7 +14,7 @@ import io
 
 import matplotlib
 
-from psplab.plotting import pyplot
+from psplab.plotting import literal_labels, pyplot
 from psplab.report.html import Figure
 
 plt = pyplot()
@@ -81,6 +81,7 @@ def render(fig: matplotlib.figure.Figure, caption: str, alt: str = "") -> Figure
         raise ValueError("every figure needs a caption saying what it shows")
     try:
         check_axis_labels(fig)
+        literal_labels(fig)  # a user's column name never reaches mathtext
         if fig.get_layout_engine() is None:
             fig.tight_layout()
         buf = io.BytesIO()

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from psplab.plotting import safe_text
 from psplab.report.figures import render
 from psplab.report.html import Section, Table
 from psplab.report.runs import LeftOut, Run, label, read_table
@@ -142,7 +143,7 @@ def _add_prediction_figures(sec: Section, pred: pd.DataFrame, units: dict[str, s
 
     models = list(dict.fromkeys(pred["model"]))
     targets = list(dict.fromkeys(pred["target"]))
-    labels = {t: label(t, units) for t in targets}
+    labels = {t: safe_text(label(t, units)) for t in targets}  # drawn literally by render
     primary = next((t for t in targets if "strength" in t.lower()), targets[-1])
     sec.add(
         render(

@@ -11,10 +11,11 @@ __getattr__, __dir__, __all__ = lazy_package(
     {
         "dataset": ("Dataset InputEncoder load_dataset read_table validate validate_frame".split()),
         "spec": ("ColumnSpec", "DatasetSpec", "Problem", "SpecError", "dumps_toml"),
-        "units": ("convert", "parse_unit", "unit_registry"),
+        "units": ("UnitError", "convert", "parse_unit", "unit_registry"),
+        "formula": ("FormulaError", "composition_fractions"),
         "draft": ("SpecDraft", "draft_spec"),
         "images": ("ImageDataset", "load_image_dataset", "write_image_table"),
     },
     # Sub-modules reachable as attributes after a bare ``import psplab.data``.
-    submodules=("dataset", "draft", "images", "spec", "tables", "units"),
+    submodules=("dataset", "draft", "formula", "images", "spec", "tables", "units"),
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,8 +44,21 @@ def _as_number(value: Any) -> float | None:
 def validate_frame(spec: DatasetSpec, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
     """Check ``frame`` against ``spec``; return the typed frame and every problem found.
 
-    Numeric columns become float (NaN = missing); categorical ones become strings. Rows are
-    reported as data rows, 1 being the first row under the header.
+    Parameters
+    ----------
+    spec : DatasetSpec
+        What each column is.
+    frame : pandas.DataFrame
+        The table as read (cells as text or numbers).
+
+    Returns
+    -------
+    typed : pandas.DataFrame
+        Numeric columns as float (NaN = missing), categorical ones as strings, formula columns
+        kept as text plus one element-fraction column per element.
+    problems : list of Problem
+        Every problem, naming column and row (rows count data rows, 1 being the first row
+        under the header), at most 20 per column and a count of the rest.
     """
     if frame.shape[0] == 0:
         source = repr(spec.source.name) if spec.source is not None else "the data"
@@ -119,29 +133,56 @@ def _column_problems(spec: DatasetSpec, frame: pd.DataFrame) -> list[Problem]:
     return problems
 
 
+def _parse_numbers(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Cells as floats (NaN = missing) and a mask of the cells that are not numbers.
+
+    The vectorised parse takes the common case; cells it cannot read go through
+    :func:`_as_number` one by one, so the rules stay those of ``_as_number``.
+    """
+    if pd.api.types.is_bool_dtype(raw):  # true/false is not a number (to_numeric says 1/0)
+        values = np.full(len(raw), np.nan)
+    else:
+        numbers = pd.to_numeric(raw, errors="coerce")
+        values = numbers.to_numpy(dtype=float, na_value=np.nan, copy=True)
+    bad = np.zeros(len(values), dtype=bool)
+    cells = raw.to_numpy(dtype=object)
+    for i in np.flatnonzero(np.isnan(values)):
+        number = _as_number(cells[i])
+        values[i] = np.nan if number is None else number
+        bad[i] = number is None
+    return values, bad
+
+
 def _check_numeric(col: ColumnSpec, raw: pd.Series) -> tuple[np.ndarray, list[Problem]]:
-    problems: list[Problem] = []
-    values = np.empty(len(raw), dtype=float)
-    for i, cell in enumerate(raw.tolist(), start=1):
-        number = _as_number(cell)
-        if number is None:
-            problems.append(Problem(f"{str(cell)!r} is not a number", col.name, i))
-            values[i - 1] = np.nan
-            continue
-        values[i - 1] = number
-        if np.isnan(number):
-            if col.role == "processing":
-                problems.append(Problem("missing value in a processing input", col.name, i))
-            continue
-        if not np.isfinite(number):
-            problems.append(Problem(f"{number} is not finite", col.name, i))
-            continue
-        if col.absent is not None and _is_absent(number, col.absent):
-            continue  # "step not applied" sentinels are allowed outside the bounds
-        if col.min is not None and number < col.min:
-            problems.append(Problem(f"{number:g} is below min {col.min:g}", col.name, i))
-        if col.max is not None and number > col.max:
-            problems.append(Problem(f"{number:g} is above max {col.max:g}", col.name, i))
+    values, bad = _parse_numbers(raw)
+    missing = np.isnan(values) & ~bad
+    infinite = np.isinf(values)
+    with np.errstate(invalid="ignore"):
+        sentinel = np.zeros(len(values), dtype=bool)
+        if col.absent is not None:
+            sentinel = np.isclose(values, float(col.absent))
+        checked = np.isfinite(values) & ~sentinel
+        below = checked & (values < col.min) if col.min is not None else np.zeros_like(bad)
+        above = checked & (values > col.max) if col.max is not None else np.zeros_like(bad)
+    flagged = bad | infinite | below | above | (missing if col.role == "processing" else False)
+    problems = []
+    for i in np.flatnonzero(flagged):
+        row, number = int(i) + 1, values[i]
+        if bad[i]:
+            text = str(raw.iloc[i])
+            comma = re.fullmatch(r"\s*[-+]?\d+,\d+\s*", text) is not None
+            message = f"{text!r} is not a number" + (
+                " (a decimal comma? write 0.5)" if comma else ""
+            )
+        elif missing[i]:
+            message = "missing value in a processing input"
+        elif infinite[i]:
+            message = f"{number} is not finite"
+        elif below[i]:
+            message = f"{number:g} is below min {col.min:g}"
+        else:
+            message = f"{number:g} is above max {col.max:g}"
+        problems.append(Problem(message, col.name, row))
     return values, problems[:_MAX_PROBLEMS_PER_COLUMN] + _overflow(col, problems)
 
 
@@ -212,13 +253,6 @@ def _overflow(col: ColumnSpec, problems: list[Problem]) -> list[Problem]:
     return []
 
 
-def _is_absent(value: float, absent: float | str) -> bool:
-    try:
-        return bool(np.isclose(value, float(absent)))
-    except (TypeError, ValueError):
-        return False
-
-
 @dataclass
 class Dataset:
     """A validated table and its spec.
@@ -232,6 +266,7 @@ class Dataset:
     # --- shapes -------------------------------------------------------------------------
     @property
     def n_rows(self) -> int:
+        """Number of rows."""
         return int(self.frame.shape[0])
 
     @property
@@ -241,35 +276,83 @@ class Dataset:
 
     @property
     def target_names(self) -> list[str]:
+        """Names of the numeric structure and property columns (what models predict)."""
         return [c.name for c in self.spec.targets if c.is_numeric]
 
     def inputs(self) -> pd.DataFrame:
-        """The processing columns, as typed in the frame (categoricals still as text)."""
+        """The model inputs as typed in the frame (categoricals still as text).
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
         return self.frame[self.input_names]
 
     def input_matrix(self, frame: pd.DataFrame | None = None) -> tuple[np.ndarray, list[str]]:
         """Float matrix of the inputs with categoricals one-hot encoded (levels from this data).
 
-        ``frame`` lets new rows (e.g. a prediction input) be encoded with this dataset's levels.
+        Parameters
+        ----------
+        frame : pandas.DataFrame, optional
+            New rows (e.g. a prediction input) to encode with this dataset's levels.
+
+        Returns
+        -------
+        X : numpy.ndarray
+            ``(n_rows, n_features)``.
+        feature_names : list of str
         """
         encoder = InputEncoder.from_dataset(self)
         source = self.inputs() if frame is None else frame
         return encoder.transform(source), encoder.feature_names
 
     def target_matrix(self, names: Sequence[str] | None = None) -> np.ndarray:
-        """Float matrix of the targets (NaN where missing)."""
+        """Float matrix of the targets (NaN where missing).
+
+        Parameters
+        ----------
+        names : sequence of str, optional
+            Target columns (default: all of :attr:`target_names`).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n_rows, n_targets)``.
+        """
         cols = list(names) if names is not None else self.target_names
         return self.frame[cols].to_numpy(dtype=float)
 
     def target(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """``(X, y)`` for one target, rows with a missing target value dropped."""
+        """``(X, y)`` for one target, rows with a missing target value dropped.
+
+        Parameters
+        ----------
+        name : str
+            The target column.
+
+        Returns
+        -------
+        X : numpy.ndarray
+        y : numpy.ndarray
+        """
         X, _ = self.input_matrix()
         y = self.frame[name].to_numpy(dtype=float)
         keep = ~np.isnan(y)
         return X[keep], y[keep]
 
     def groups(self, name: str | None = None) -> np.ndarray | None:
-        """Group labels for grouped cross-validation (the named column, or the first group)."""
+        """Group labels for grouped cross-validation.
+
+        Parameters
+        ----------
+        name : str, optional
+            The group column (default: the spec's first group column).
+
+        Returns
+        -------
+        numpy.ndarray or None
+            One label per row as text; None when the spec has no group column.
+        """
         if name is None:
             cols = self.spec.groups
             if not cols:
@@ -278,7 +361,14 @@ class Dataset:
         return self.frame[name].astype(str).to_numpy()
 
     def summary(self) -> dict[str, Any]:
-        """Counts per role, per-column ranges and missing target values."""
+        """Counts per role, per-column ranges and missing target values.
+
+        Returns
+        -------
+        dict
+            ``name``, ``rows``, ``n_processing``, ``n_structure``, ``n_property``, ``columns``
+            (formula columns as their element columns) and ``dropped_rows_per_target``.
+        """
         columns = []
         for col in (e for c in self.spec.columns for e in c.expanded()):
             if col.role == "ignore":
@@ -329,7 +419,16 @@ class InputEncoder:
 
     @classmethod
     def from_dataset(cls, dataset: Dataset) -> InputEncoder:
-        """The encoder of ``dataset``'s inputs (categorical levels from its rows)."""
+        """The encoder of ``dataset``'s inputs (categorical levels from its rows).
+
+        Parameters
+        ----------
+        dataset : Dataset
+
+        Returns
+        -------
+        InputEncoder
+        """
         numeric, categorical = [], {}
         for col in dataset.spec.input_columns:
             if col.is_numeric:
@@ -341,6 +440,7 @@ class InputEncoder:
 
     @property
     def feature_names(self) -> list[str]:
+        """Column names of the encoded matrix (``name=level`` for one-hot blocks)."""
         names: list[str] = []
         for name in self.order:
             if name in self.categorical:
@@ -350,7 +450,23 @@ class InputEncoder:
         return names
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
-        """Encode ``frame``; raises :class:`SpecError` naming a missing column or unknown level."""
+        """Encode ``frame``.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            Holding every input column.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n_rows, n_features)``.
+
+        Raises
+        ------
+        SpecError
+            Naming a missing column, an unknown level or a non-numeric cell by column and row.
+        """
         problems: list[Problem] = []
         blocks: list[np.ndarray] = []
         for name in self.order:
@@ -381,10 +497,26 @@ class InputEncoder:
         return np.hstack(blocks)
 
     def to_dict(self) -> dict[str, Any]:
+        """The encoder as plain JSON-ready data.
+
+        Returns
+        -------
+        dict
+        """
         return {"numeric": self.numeric, "categorical": self.categorical, "order": self.order}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> InputEncoder:
+        """Rebuild an encoder from :meth:`to_dict` output.
+
+        Parameters
+        ----------
+        d : dict
+
+        Returns
+        -------
+        InputEncoder
+        """
         return cls(
             numeric=list(d["numeric"]), categorical=dict(d["categorical"]), order=list(d["order"])
         )

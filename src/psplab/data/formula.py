@@ -234,7 +234,17 @@ def composition_fractions(
 
 
 def order_elements(elements: Iterable[str]) -> list[str]:
-    """Element symbols in order of atomic number (unknown symbols last, alphabetically)."""
+    """Element symbols in order of atomic number (unknown symbols last, alphabetically).
+
+    Parameters
+    ----------
+    elements : iterable of str
+
+    Returns
+    -------
+    list of str
+        Each symbol once.
+    """
     rank = {el: i for i, el in enumerate(ELEMENTS)}
     return sorted(set(elements), key=lambda el: (rank.get(el, len(rank)), el))
 
@@ -242,7 +252,20 @@ def order_elements(elements: Iterable[str]) -> list[str]:
 def fraction_matrix(
     rows: Sequence[Mapping[str, float] | None], elements: Sequence[str]
 ) -> np.ndarray:
-    """Rows of fractions as an ``(n, len(elements))`` array (NaN for a row that is ``None``)."""
+    """Rows of fractions as an array.
+
+    Parameters
+    ----------
+    rows : sequence
+        One ``{element: fraction}`` mapping per row, or None for a row that could not be read.
+    elements : sequence of str
+        The columns, in order.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(rows), len(elements))``; zeros for absent elements, NaN for a None row.
+    """
     out = np.zeros((len(rows), len(elements)))
     index = {el: j for j, el in enumerate(elements)}
     for i, row in enumerate(rows):

@@ -101,11 +101,52 @@ class ColumnSpec:
         return self.kind == "formula"
 
     def label(self) -> str:
-        """``name [unit]`` for axis labels."""
+        """``name [unit]`` for axis labels.
+
+        Returns
+        -------
+        str
+        """
         return f"{self.name} [{self.unit}]" if self.unit else self.name
 
+    def to_dict(self) -> dict[str, Any]:
+        """The column as its ``[[column]]`` TOML table.
+
+        Returns
+        -------
+        dict
+            Keys with default values left out.
+        """
+        d: dict[str, Any] = {"name": self.name, "role": self.role}
+        for key in ("unit", "min", "max", "absent", "tier"):
+            value = getattr(self, key)
+            if value is not None:
+                d[key] = value
+        if self.kind != "numeric":
+            d["kind"] = self.kind
+        if self.is_formula:
+            d["fractions"] = self.fractions
+            if self.basis is not None:
+                d["basis"] = self.basis
+            if self.elements is not None:
+                d["elements"] = list(self.elements)
+        if self.description:
+            d["description"] = self.description
+        return d
+
     def element_column(self, element: str) -> str:
-        """Name of the fraction column of ``element`` expanded from this formula column."""
+        """Name of the fraction column of ``element`` expanded from this formula column.
+
+        Parameters
+        ----------
+        element : str
+            An element symbol.
+
+        Returns
+        -------
+        str
+            ``<column name>_<element>``.
+        """
         return f"{self.name}_{element}"
 
     def expanded(self) -> list[ColumnSpec]:
@@ -153,12 +194,31 @@ class DatasetSpec:
     # --- construction -------------------------------------------------------------------
     @classmethod
     def from_toml(cls, path: str | Path) -> DatasetSpec:
-        """Read a spec file; raises :class:`SpecError` listing every problem found."""
+        """Read a spec file.
+
+        Parameters
+        ----------
+        path : str or Path
+            The TOML file; a relative ``source`` in it is relative to its folder.
+
+        Returns
+        -------
+        DatasetSpec
+
+        Raises
+        ------
+        SpecError
+            Listing every problem found (a missing, undecodable or invalid file is one problem).
+        """
         p = Path(path)
+        if p.is_dir():
+            raise SpecError([Problem(f"spec file {str(p)!r} is a folder, not a TOML file")])
         if not p.is_file():
             raise SpecError([Problem(f"spec file {str(p)!r} not found")])
         try:
-            raw = tomllib.loads(p.read_text())
+            raw = tomllib.loads(p.read_bytes().decode("utf-8-sig"))
+        except UnicodeDecodeError as exc:
+            raise SpecError([Problem(f"spec file {str(p)!r} is not UTF-8 text")]) from exc
         except tomllib.TOMLDecodeError as exc:
             raise SpecError([Problem(f"spec file {str(p)!r} is not valid TOML: {exc}")]) from exc
         return cls.from_dict(raw, base_dir=p.resolve().parent)
@@ -224,12 +284,39 @@ class DatasetSpec:
 
     # --- access -------------------------------------------------------------------------
     def column(self, name: str) -> ColumnSpec:
+        """The column named ``name``.
+
+        Parameters
+        ----------
+        name : str
+            A column name.
+
+        Returns
+        -------
+        ColumnSpec
+
+        Raises
+        ------
+        KeyError
+            When the spec has no such column.
+        """
         for col in self.columns:
             if col.name == name:
                 return col
         raise KeyError(f"column {name!r} is not in spec {self.name!r}")
 
     def by_role(self, *roles: str) -> list[ColumnSpec]:
+        """The columns of the given roles, in spec order.
+
+        Parameters
+        ----------
+        *roles : str
+            Roles (``processing``, ``structure``, ``property``, ``group``, ``ignore``).
+
+        Returns
+        -------
+        list of ColumnSpec
+        """
         return [c for c in self.columns if c.role in roles]
 
     @property
@@ -239,6 +326,7 @@ class DatasetSpec:
 
     @property
     def structure(self) -> list[ColumnSpec]:
+        """Structure columns (grain size, phase fractions, ...)."""
         return self.by_role("structure")
 
     @property
@@ -253,6 +341,7 @@ class DatasetSpec:
 
     @property
     def inputs(self) -> list[ColumnSpec]:
+        """The processing columns as declared (formula columns not expanded)."""
         return self.processing
 
     @property
@@ -285,7 +374,17 @@ class DatasetSpec:
         return []
 
     def with_elements(self, elements: Mapping[str, Sequence[str]]) -> DatasetSpec:
-        """A copy with the element lists of formula columns fixed (``{column: elements}``)."""
+        """A copy with the element lists of formula columns fixed.
+
+        Parameters
+        ----------
+        elements : mapping
+            ``{formula column: element symbols}``.
+
+        Returns
+        -------
+        DatasetSpec
+        """
         columns = tuple(
             replace(c, elements=tuple(elements[c.name])) if c.name in elements else c
             for c in self.columns
@@ -294,17 +393,47 @@ class DatasetSpec:
 
     @property
     def groups(self) -> list[ColumnSpec]:
+        """Group columns (for grouped cross-validation)."""
         return self.by_role("group")
 
     def tiers(self) -> dict[str, int]:
-        """Causal tier of every processing/structure/property column."""
+        """Causal tier of every processing/structure/property column.
+
+        Returns
+        -------
+        dict
+            ``{column: tier}``.
+        """
         return {c.name: t for c in self.columns if (t := c.effective_tier) is not None}
 
     def with_source(self, source: str | Path) -> DatasetSpec:
+        """A copy reading ``source`` (not confined: the caller chose the path).
+
+        Parameters
+        ----------
+        source : str or Path
+            The table file.
+
+        Returns
+        -------
+        DatasetSpec
+        """
         return replace(self, source=Path(source))
 
     # --- writing ------------------------------------------------------------------------
     def to_dict(self, relative_to: str | Path | None = None) -> dict[str, Any]:
+        """The spec as a TOML-ready mapping.
+
+        Parameters
+        ----------
+        relative_to : str or Path, optional
+            Folder the spec will be written to: ``source`` is made relative to it when it lies
+            inside, and ``allow_outside = true`` is written when it does not.
+
+        Returns
+        -------
+        dict
+        """
         out: dict[str, Any] = {"name": self.name}
         if self.source is not None:
             src = self.source
@@ -328,26 +457,23 @@ class DatasetSpec:
         for c in self.columns:
             if self.id is not None and c.name == self.id and c.role == "ignore":
                 continue
-            d: dict[str, Any] = {"name": c.name, "role": c.role}
-            for key in ("unit", "min", "max", "absent", "tier"):
-                value = getattr(c, key)
-                if value is not None:
-                    d[key] = value
-            if c.kind != "numeric":
-                d["kind"] = c.kind
-            if c.is_formula:
-                d["fractions"] = c.fractions
-                for key in ("basis", "elements"):
-                    if getattr(c, key) is not None:
-                        d[key] = list(c.elements) if key == "elements" else c.basis
-            if c.description:
-                d["description"] = c.description
-            cols.append(d)
+            cols.append(c.to_dict())
         out["column"] = cols
         return out
 
     def to_toml(self, path: str | Path) -> Path:
-        """Write the spec as TOML; ``source`` is written relative to the spec's folder."""
+        """Write the spec as TOML; ``source`` is written relative to the spec's folder.
+
+        Parameters
+        ----------
+        path : str or Path
+            The file to write (its folder is created).
+
+        Returns
+        -------
+        Path
+            ``path``.
+        """
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(dumps_toml(self.to_dict(relative_to=p.resolve().parent)))
@@ -508,6 +634,12 @@ def _parse_column(entry: Any) -> tuple[ColumnSpec | None, list[Problem]]:
     tier = entry.get("tier")
     if tier is not None and (not isinstance(tier, int) or isinstance(tier, bool) or tier < 0):
         problems.append(Problem(f"tier must be a non-negative integer, got {tier!r}", column=name))
+    if kind == "categorical":
+        problems += [
+            Problem(f"{key} does not apply to a categorical column", column=name)
+            for key in ("min", "max")
+            if key in entry
+        ]
     problems.extend(_check_absent(name, str(kind), entry.get("absent")))
     problems.extend(_check_formula_keys(name, entry, str(kind)))
     if problems:
@@ -561,7 +693,18 @@ def _toml_value(value: Any) -> str:
 
 
 def dumps_toml(data: Mapping[str, Any]) -> str:
-    """A small TOML writer for specs and configs: scalars, arrays, tables, arrays of tables."""
+    """A small TOML writer for specs and configs: scalars, arrays, tables, arrays of tables.
+
+    Parameters
+    ----------
+    data : mapping
+        The document.
+
+    Returns
+    -------
+    str
+        TOML text.
+    """
     lines: list[str] = []
     tables: list[tuple[str, Mapping[str, Any]]] = []
     arrays: list[tuple[str, list[Mapping[str, Any]]]] = []

@@ -142,21 +142,19 @@ def _parse(p: Path, text: str, sep: str) -> list[tuple[int, list[str]]]:
     """``(line, fields)`` per non-blank record; a quoting error names the line it starts on."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, strict=True)
     records: list[tuple[int, list[str]]] = []
-    while True:
-        start = reader.line_num + 1
-        try:
-            fields = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            reason = str(exc)
-            if "unexpected end of data" in reason or "EOF" in reason:
-                reason = "a quoted field is never closed (unterminated quote)"
-            elif "field larger than field limit" in reason:
-                reason = f"a field is longer than {csv.field_size_limit()} characters"
-            raise _fail(p, f"line {start}: cannot read the row: {reason}") from exc
-        if fields:  # blank lines are skipped, as pandas does
-            records.append((start, fields))
+    end = 0  # last line of the previous record: a record starts on the line after it
+    try:
+        for fields in reader:
+            if fields:  # blank lines are skipped, as pandas does
+                records.append((end + 1, fields))
+            end = reader.line_num
+    except csv.Error as exc:
+        reason = str(exc)
+        if "unexpected end of data" in reason or "EOF" in reason:
+            reason = "a quoted field is never closed (unterminated quote)"
+        elif "field larger than field limit" in reason:
+            reason = f"a field is longer than {csv.field_size_limit()} characters"
+        raise _fail(p, f"line {end + 1}: cannot read the row: {reason}") from exc
     return records
 
 
@@ -190,11 +188,15 @@ def _frame(p: Path, records: list[tuple[int, list[str]]], sep: str) -> pd.DataFr
             names, width = names[:-1], width - 1
             rows = [(line, f[:-1]) for line, f in rows]
     _check_widths(p, names, rows, sep)
-    columns: dict[str, list[str | None]] = {name: [] for name in names}
-    for _, fields in rows:
-        for name, cell in zip(names, fields, strict=True):
-            columns[name].append(cell if cell != "" else None)
-    return pd.DataFrame({name: pd.Series(v, dtype=object) for name, v in columns.items()})
+    if not rows:
+        return pd.DataFrame({name: pd.Series([], dtype=object) for name in names})
+    columns = zip(*(fields for _, fields in rows), strict=True)
+    return pd.DataFrame(
+        {
+            name: pd.Series([cell if cell != "" else None for cell in cells], dtype=object)
+            for name, cells in zip(names, columns, strict=True)
+        }
+    )
 
 
 def _check_widths(

@@ -101,4 +101,5 @@ def _print_result(image: Path, result: dict) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    """Add ``psplab measure`` to ``app``."""
     app.command("measure")(measure_command)

@@ -34,8 +34,8 @@ from scipy import ndimage
 
 from psplab.measure._components import (
     as_label_array,
-    check_pixel_um,
     border_labels,
+    check_pixel_um,
     corner_counts,
     label_components,
 )
@@ -44,14 +44,34 @@ _LOG2_10 = 3.321928  # 1 / log10(2): E112 uses powers of two per grain size numb
 
 
 def astm_g_from_na(grains_per_mm2: float) -> float:
-    """ASTM E112 grain size number from the number of grains per mm^2 (planimetric)."""
+    """ASTM E112 grain size number from the number of grains per mm^2 (planimetric).
+
+    Parameters
+    ----------
+    grains_per_mm2 : float
+
+    Returns
+    -------
+    float
+        NaN unless ``grains_per_mm2`` is positive.
+    """
     if not grains_per_mm2 > 0:
         return float("nan")
     return _LOG2_10 * math.log10(grains_per_mm2) - 2.954
 
 
 def astm_g_from_intercept(mean_intercept_mm: float) -> float:
-    """ASTM E112 grain size number from the mean lineal intercept length in mm."""
+    """ASTM E112 grain size number from the mean lineal intercept length in mm.
+
+    Parameters
+    ----------
+    mean_intercept_mm : float
+
+    Returns
+    -------
+    float
+        NaN unless the length is positive and finite.
+    """
     if not (mean_intercept_mm > 0 and math.isfinite(mean_intercept_mm)):
         return float("nan")
     return -2.0 * _LOG2_10 * math.log10(mean_intercept_mm) - 3.288
@@ -76,6 +96,18 @@ def intercept_counts(comp: np.ndarray, periodic: bool) -> list[tuple[float, floa
 
     Crossings are counted between consecutive pixel centres; diagonal steps are sqrt(2) long.
     Four directions keep the estimate close to a rotation average on anisotropic structures.
+
+    Parameters
+    ----------
+    comp : numpy.ndarray
+        Component labels.
+    periodic : bool
+        Whether test lines wrap around.
+
+    Returns
+    -------
+    list of tuple
+        ``(crossings, line length in pixels)`` per direction.
     """
     out = []
     diag = math.sqrt(2.0)
@@ -96,7 +128,18 @@ def intercept_counts(comp: np.ndarray, periodic: bool) -> list[tuple[float, floa
 
 
 def lognormal_fit(diameters: np.ndarray) -> dict[str, float]:
-    """Maximum-likelihood log-normal fit: ``ln d ~ N(mu, sigma^2)``; median = exp(mu)."""
+    """Maximum-likelihood log-normal fit: ``ln d ~ N(mu, sigma^2)``; median = exp(mu).
+
+    Parameters
+    ----------
+    diameters : numpy.ndarray
+        Positive sizes (others are left out).
+
+    Returns
+    -------
+    dict
+        ``mu_ln_um``, ``sigma_ln``, ``median_um`` (NaN with fewer than two sizes).
+    """
     d = np.asarray(diameters, dtype=float)
     d = d[d > 0]
     if d.size < 2:
@@ -119,18 +162,18 @@ def measure_grains(
 
     Parameters
     ----------
-    labels
+    labels : numpy.ndarray
         2-D integer image; every connected region of one value is a grain (so a label
         reused for two separate regions gives two grains, and a periodic grain cut by the
         edge gives one).
-    pixel_um
+    pixel_um : float
         Pixel size in micrometres.
-    periodic
+    periodic : bool
         Whether the image is a periodic domain (see the module docstring for border handling).
-    boundary_value
+    boundary_value : int, optional
         A label value that marks grain-boundary pixels rather than a grain; those pixels are
         given to the nearest grain before measuring.
-    connectivity
+    connectivity : int
         2 (8-connected, default) or 1 (4-connected). 8-connectivity keeps a digitised grain
         whole where it narrows to a diagonal pixel step (thin Voronoi corners).
 
@@ -177,7 +220,8 @@ def measure_grains(
     grains_per_mm2 = n_effective / area_mm2
 
     counts = intercept_counts(comp, periodic)
-    p_l_per_px = float(np.mean([c / length for c, length in counts]))
+    # A one-pixel-wide image has no test line along some directions: those are left out.
+    p_l_per_px = float(np.mean([c / length for c, length in counts if length > 0]))
     mean_intercept_um = (1.0 / p_l_per_px) * pixel_um if p_l_per_px > 0 else float("inf")
 
     use = ~edge if (~edge).any() else np.ones(n, dtype=bool)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from psplab.measure.twopoint import radial_profile, two_point_statistics
 
 __all__ = [
     "IMAGE_SUFFIXES",
+    "ImageError",
     "KINDS",
     "MAX_IMAGE_PIXELS",
     "PIXEL_UM_RANGE",
@@ -26,6 +26,11 @@ __all__ = [
     "read_image",
     "read_image_with_pixel",
 ]
+
+
+class ImageError(ValueError):
+    """An image psplab refuses to measure; the message names the file and the reason."""
+
 
 KINDS = ("grains", "phases", "particles")
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".npy", ".npz")
@@ -40,20 +45,33 @@ _NPZ_ARRAYS = {"grains": "grain_labels", "phases": "phase_labels", "particles": 
 
 
 def check_pixel_count(shape: tuple[int, ...], name: str) -> None:
-    """Refuse an image whose pixel count (from its header) is above the bound or the memory."""
+    """Refuse an image whose pixel count (from its header) is above the bound or the memory.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The image's shape, as its file header states it.
+    name : str
+        The file name, for the message.
+
+    Raises
+    ------
+    ImageError
+        Naming the size and the limit.
+    """
     from psplab.limits import require_memory
 
     n = int(np.prod([int(d) for d in shape], dtype=object))
     size = " x ".join(str(int(d)) for d in shape)
     if n > MAX_IMAGE_PIXELS:
-        raise ValueError(
+        raise ImageError(
             f"{name}: image is {size} = {n:,} pixels, above the limit of {MAX_IMAGE_PIXELS:,} "
             "(crop or downsample it)"
         )
     try:
         require_memory(n * _BYTES_PER_PIXEL, f"measuring {name} ({size} pixels)", "crop it")
-    except Exception as exc:
-        raise ValueError(str(exc)) from exc
+    except ValueError as exc:  # ResourceError
+        raise ImageError(str(exc)) from exc
 
 
 def _read_png(p: Path) -> np.ndarray:
@@ -69,10 +87,10 @@ def _read_png(p: Path) -> np.ndarray:
             elif mode == "LA":
                 img = img.getchannel("L")
             elif mode not in ("1", "L", "I", "I;16", "I;16B", "I;16L", "F", "RGB", "RGBA"):
-                raise ValueError(f"{p}: {mode} image; measurement needs a label or binary image")
+                raise ImageError(f"{p}: {mode} image; measurement needs a label or binary image")
             arr = np.asarray(img)
     except (OSError, SyntaxError) as exc:
-        raise ValueError(f"{p}: not a readable PNG image ({exc})") from exc
+        raise ImageError(f"{p}: not a readable PNG image ({exc})") from exc
     if arr.ndim == 3:
         arr = _grey_from_rgb(arr, p)
     return arr
@@ -83,7 +101,7 @@ def _grey_from_rgb(arr: np.ndarray, p: Path) -> np.ndarray:
     rgb = arr[..., :3]
     same = np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2])
     if not same:
-        raise ValueError(f"{p}: colour image; measurement needs a label or binary image")
+        raise ImageError(f"{p}: colour image; measurement needs a label or binary image")
     return rgb[..., 0]
 
 
@@ -97,7 +115,7 @@ def _read_tiff(p: Path) -> np.ndarray:
             arr = series.asarray()
             axes = series.axes
     except (tifffile.TiffFileError, OSError, IndexError, KeyError) as exc:
-        raise ValueError(f"{p}: not a readable TIFF image ({exc})") from exc
+        raise ImageError(f"{p}: not a readable TIFF image ({exc})") from exc
     arr = np.squeeze(arr)
     if arr.ndim == 3 and axes.endswith("S") and arr.shape[-1] in (3, 4):
         arr = _grey_from_rgb(arr, p)
@@ -107,9 +125,9 @@ def _read_tiff(p: Path) -> np.ndarray:
 def _check_array(arr: np.ndarray, p: Path, what: str) -> np.ndarray:
     arr = np.squeeze(arr)
     if arr.ndim != 2:
-        raise ValueError(f"{p}: {what} has shape {arr.shape}; measurement needs a 2-D image")
+        raise ImageError(f"{p}: {what} has shape {arr.shape}; measurement needs a 2-D image")
     if arr.dtype == object:
-        raise ValueError(f"{p}: {what} holds Python objects, not pixel values")
+        raise ImageError(f"{p}: {what} holds Python objects, not pixel values")
     return arr
 
 
@@ -117,7 +135,7 @@ def _read_npy(p: Path) -> np.ndarray:
     try:
         header = np.load(p, mmap_mode="r", allow_pickle=False)
     except ValueError as exc:
-        raise ValueError(f"{p}: not a readable .npy array ({exc})") from exc
+        raise ImageError(f"{p}: not a readable .npy array ({exc})") from exc
     check_pixel_count(header.shape, p.name)
     return _check_array(np.array(header), p, "the array")
 
@@ -140,23 +158,26 @@ def _read_npz(p: Path, kind: str | None, array: str | None) -> tuple[np.ndarray,
     try:
         archive = np.load(p, allow_pickle=False)
     except (ValueError, OSError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"{p}: not a readable .npz archive ({exc})") from exc
+        raise ImageError(f"{p}: not a readable .npz archive ({exc})") from exc
     with archive:
         names = list(archive.files)
         images = [n for n in names if n != "pixel_um"]
+        if array is None and kind == "particles" and "precipitate_labels" in names:
+            array = "precipitate_labels"  # a sim run's precipitates, at their own pixel
         if array is None:
             preferred = _NPZ_ARRAYS.get(kind or "grains")
             array = preferred if preferred in names else (images[0] if len(images) == 1 else None)
         if array is None or array not in names:
-            raise ValueError(
+            raise ImageError(
                 f"{p}: choose the array to measure with --array (it holds {', '.join(names)})"
             )
+        check_pixel_count(_npz_member_shape(archive, array), p.name)
         try:
-            check_pixel_count(_npz_member_shape(archive, array), p.name)
             arr = archive[array]
-            pixel = archive["pixel_um"] if "pixel_um" in names else None
-        except ValueError as exc:
-            raise ValueError(f"{p}: array {array!r} cannot be read ({exc})") from exc
+            own = "precipitate_pixel_um" if array == "precipitate_labels" else "pixel_um"
+            pixel = archive[own] if own in names else None
+        except ValueError as exc:  # e.g. an object array (never unpickled)
+            raise ImageError(f"{p}: array {array!r} cannot be read ({exc})") from exc
     check_pixel_count(arr.shape, p.name)
     pixel_um = None if pixel is None or np.size(pixel) != 1 else float(np.asarray(pixel).ravel()[0])
     return _check_array(arr, p, f"array {array!r}"), pixel_um
@@ -209,21 +230,38 @@ def read_image_with_pixel(
     if not p.is_file():
         raise FileNotFoundError(f"{p}: file not found")
     suffix = p.suffix.lower()
-    if suffix == ".npz":
-        return _read_npz(p, kind, array)
     readers = {".npy": _read_npy, ".png": _read_png, ".tif": _read_tiff, ".tiff": _read_tiff}
-    if suffix not in readers:
-        raise ValueError(
+    if suffix not in readers and suffix != ".npz":
+        raise ImageError(
             f"{p}: unsupported extension {suffix!r} (expected {', '.join(IMAGE_SUFFIXES)})"
         )
-    arr = np.squeeze(readers[suffix](p))
+    try:
+        if suffix == ".npz":
+            return _read_npz(p, kind, array)
+        arr = np.squeeze(readers[suffix](p))
+    except ImageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - image libraries raise many types on damaged files
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ImageError(f"{p}: not a readable {suffix[1:].upper()} file ({reason})") from exc
     if arr.ndim != 2:
-        raise ValueError(f"{p}: expected a 2-D image, got shape {arr.shape}")
+        raise ImageError(f"{p}: expected a 2-D image, got shape {arr.shape}")
     return arr, None
 
 
 def guess_kind(image: np.ndarray, background: int | None = None) -> str:
-    """``particles`` for two-valued images, ``grains`` for other label images."""
+    """``particles`` for two-valued images, ``grains`` for other label images.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+    background : int, optional
+        A value left out of the count.
+
+    Returns
+    -------
+    str
+    """
     values = as_label_array(image, "image")
     uniq = np.unique(values)
     if background is not None:
@@ -236,7 +274,7 @@ def _binary_from(values: np.ndarray, phase: int | None, background: int | None) 
         return values == phase
     uniq = np.unique(values if background is None else values[values != background])
     if uniq.size > 2:
-        raise ValueError(
+        raise ImageError(
             f"image has {uniq.size} values; particles need a binary image or phase=V "
             "naming the particle label"
         )
@@ -292,7 +330,7 @@ def measure_image(
     if kind is None:
         kind = guess_kind(values, background)
     if kind not in KINDS:
-        raise ValueError(f"unknown kind {kind!r} (expected one of {', '.join(KINDS)})")
+        raise ImageError(f"unknown kind {kind!r} (expected one of {', '.join(KINDS)})")
     out: dict[str, Any] = {
         "kind": kind,
         "shape": list(values.shape),

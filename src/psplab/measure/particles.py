@@ -20,8 +20,8 @@ from scipy.spatial import cKDTree
 
 from psplab.measure._components import (
     as_label_array,
-    check_pixel_um,
     border_labels,
+    check_pixel_um,
     label_components,
     unwrapped_moments,
 )
@@ -43,15 +43,15 @@ def measure_particles(
 
     Parameters
     ----------
-    binary
+    binary : numpy.ndarray
         2-D image; non-zero pixels are particle.
-    pixel_um
+    pixel_um : float
         Pixel size in micrometres (pass 1.0 to get everything in pixels).
-    periodic
+    periodic : bool
         Whether the image is a periodic domain.
-    connectivity
+    connectivity : int
         2 (8-connected, default: diagonal touching pixels are one particle) or 1.
-    mask
+    mask : numpy.ndarray, optional
         Pixels that were measured (e.g. not the scale bar); area fraction and number density
         are taken over these only.
 

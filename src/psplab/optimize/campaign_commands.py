@@ -86,41 +86,11 @@ def init_command(
     seed: int = typer.Option(0, "--seed", help="Seed of the campaign's suggestions."),
 ) -> None:
     """Start a campaign from a dataset spec (its processing columns and bounds are the search)."""
-    from psplab.data.spec import DatasetSpec, SpecError
-    from psplab.models import MODEL_NAMES
-    from psplab.optimize.acquisition import ACQUISITIONS
-    from psplab.optimize.space import SearchSpace
-    from psplab.optimize.store import CampaignError, CampaignStore, check_campaign_spec
+    from psplab.optimize.store import CampaignError, CampaignStore
 
-    problems = []
-    if model not in (*MODEL_NAMES, "fastgp"):
-        problems.append(f"--model {model!r} is not one of {', '.join(MODEL_NAMES)}")
-    if acquisition not in ACQUISITIONS:
-        problems.append(f"--acquisition {acquisition!r} is not one of {', '.join(ACQUISITIONS)}")
-    if db.exists():
-        problems.append(f"--db {db}: file exists (a campaign database is created only once)")
+    dspec = _init_spec(spec, db, objective, model, acquisition)
     try:
-        dspec = DatasetSpec.from_toml(spec)
-    except SpecError as exc:
-        problems.extend(f"{spec}: {p}" for p in exc.problems)
-        dspec = None
-    if problems:
-        _fail(problems)
-    check_campaign_spec(dspec, objective)
-    fixed = _fixed_values(dspec, _parse_pairs(fix, "--fix"))
-    levels = {
-        k: [s.strip() for s in v.split(",") if s.strip()]
-        for k, v in _parse_pairs(choices, "--choices").items()
-    }
-    try:
-        space = SearchSpace.from_spec(
-            dspec,
-            fixed=fixed,
-            constraints=constraint or [],
-            integers=integer or [],
-            choices=levels,
-            log=log or [],
-        )
+        space = _search_space(dspec, fix, choices, constraint, integer, log)
         store = CampaignStore.create(
             db,
             dspec,
@@ -140,6 +110,49 @@ def init_command(
         f"{escape(', '.join(space.names))} (model {model}, {acquisition})"
     )
     store.close()
+
+
+def _init_spec(spec: Path, db: Path, objective: str, model: str, acquisition: str):
+    """The spec of a new campaign, after every option is checked (exits 2 listing problems)."""
+    from psplab.data.spec import DatasetSpec, SpecError
+    from psplab.models import MODEL_NAMES
+    from psplab.optimize.acquisition import ACQUISITIONS
+    from psplab.optimize.store import check_campaign_spec
+
+    problems = []
+    if model not in (*MODEL_NAMES, "fastgp"):
+        problems.append(f"--model {model!r} is not one of {', '.join(MODEL_NAMES)}")
+    if acquisition not in ACQUISITIONS:
+        problems.append(f"--acquisition {acquisition!r} is not one of {', '.join(ACQUISITIONS)}")
+    if db.exists():
+        problems.append(f"--db {db}: file exists (a campaign database is created only once)")
+    try:
+        dspec = DatasetSpec.from_toml(spec)
+    except SpecError as exc:
+        problems.extend(f"{spec}: {p}" for p in exc.problems)
+        dspec = None
+    if problems:
+        _fail(problems)
+    check_campaign_spec(dspec, objective)
+    return dspec
+
+
+def _search_space(dspec, fix, choices, constraint, integer, log):
+    """The search space the ``init`` options describe."""
+    from psplab.optimize.space import SearchSpace
+
+    levels = {
+        k: [s.strip() for s in v.split(",") if s.strip()]
+        for k, v in _parse_pairs(choices, "--choices").items()
+    }
+    return SearchSpace.from_spec(
+        dspec,
+        fixed=_fixed_values(dspec, _parse_pairs(fix, "--fix")),
+        constraints=constraint or [],
+        integers=integer or [],
+        choices=levels,
+        log=log or [],
+    )
 
 
 @campaign_app.command("suggest")
@@ -258,4 +271,5 @@ def _fmt(v) -> str:
 
 
 def register(app: typer.Typer) -> None:
+    """Add ``psplab campaign ...`` to ``app``."""
     app.add_typer(campaign_app, name="campaign")

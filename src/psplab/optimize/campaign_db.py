@@ -138,7 +138,16 @@ MIGRATIONS: dict[int, str | Callable[[sqlite3.Connection], None]] = {
 
 
 def describe_sqlite_error(exc: BaseException) -> str:
-    """What an ``sqlite3`` error means for the user, in one phrase."""
+    """What an ``sqlite3`` error means for the user, in one phrase.
+
+    Parameters
+    ----------
+    exc : BaseException
+
+    Returns
+    -------
+    str
+    """
     text = str(exc).strip() or type(exc).__name__
     known = {
         "malformed": "the database is damaged (truncated or corrupt); restore it from a backup "
@@ -163,7 +172,17 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def sqlite_errors(method: F) -> F:
-    """Decorator for store methods: an ``sqlite3`` error becomes one :class:`CampaignError`."""
+    """Decorator for store methods: an ``sqlite3`` error becomes one :class:`CampaignError`.
+
+    Parameters
+    ----------
+    method : callable
+        A method of an object with a ``path`` attribute.
+
+    Returns
+    -------
+    callable
+    """
 
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -281,8 +300,15 @@ def open_campaign_file(path: str | Path) -> tuple[sqlite3.Connection, int]:
 
 @contextmanager
 def write_transaction(con: sqlite3.Connection):
-    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (rollback on error): takes the write lock up front so
-    two writers never deadlock on a read-to-write upgrade."""
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (rollback on error).
+
+    Takes the write lock up front so two writers never deadlock on a read-to-write upgrade.
+
+    Parameters
+    ----------
+    con : sqlite3.Connection
+        Opened with ``isolation_level=None``.
+    """
     con.execute("BEGIN IMMEDIATE")
     try:
         yield con
@@ -293,7 +319,16 @@ def write_transaction(con: sqlite3.Connection):
 
 
 def schema_version(con: sqlite3.Connection) -> int:
-    """The schema version recorded in the database (0 for a database without one)."""
+    """The schema version recorded in the database (0 for a database without one).
+
+    Parameters
+    ----------
+    con : sqlite3.Connection
+
+    Returns
+    -------
+    int
+    """
     has = con.execute(
         "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'"
     ).fetchone()
@@ -304,7 +339,25 @@ def schema_version(con: sqlite3.Connection) -> int:
 
 
 def migrate(con: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
-    """Apply pending migrations (each in one transaction); returns the version reached."""
+    """Apply pending migrations, all in one transaction.
+
+    Parameters
+    ----------
+    con : sqlite3.Connection
+        A writing connection (:func:`connect`).
+    target : int
+        Version to reach.
+
+    Returns
+    -------
+    int
+        The version reached.
+
+    Raises
+    ------
+    CampaignError
+        For a database of a newer psplab.
+    """
     with write_transaction(con):
         current = schema_version(con)
         if current > SCHEMA_VERSION:

@@ -52,10 +52,18 @@ from psplab.optimize.campaign_db import (
     sqlite_errors,
     write_transaction,
 )
+from psplab.optimize.campaign_rows import (
+    RESERVED_COLUMNS,
+    SUGGESTION_ID,
+    check_campaign_spec,
+    encode_cell,
+    parse_extra,
+    parse_suggestion_ids,
+    public_name,
+    read_export,
+    reserved_name_problems,
+)
 
-SUGGESTION_ID = "suggestion_id"
-# Columns the store adds to every observation it returns; a results column may not use them.
-RESERVED_COLUMNS = ("observation_id", SUGGESTION_ID, "created", "source", "source_row")
 # A campaign suggests batches for the experiments that can be run next, not a design of
 # experiments in one go; a bound keeps `suggest --n 100000` from running for hours.
 MAX_SUGGESTIONS = 1000
@@ -77,20 +85,6 @@ class ObserveResult:
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
-
-
-def _encode(value: Any) -> tuple[float | None, str | None]:
-    """A cell as ``(REAL, TEXT)``: numbers keep their exact double, everything else is text."""
-    if value is None:
-        return None, None
-    if isinstance(value, bool | np.bool_):
-        return None, str(bool(value))
-    if isinstance(value, int | float | np.integer | np.floating):
-        v = float(value)
-        return (None, None) if math.isnan(v) else (v, None)
-    if isinstance(value, str) and value == "":
-        return None, None
-    return None, str(value)
 
 
 class CampaignStore:
@@ -237,6 +231,7 @@ class CampaignStore:
         return cls(p)
 
     def close(self) -> None:
+        """Close the database connection."""
         self.con.close()
 
     def __enter__(self) -> CampaignStore:
@@ -259,20 +254,28 @@ class CampaignStore:
 
     @sqlite_errors
     def meta(self) -> dict[str, Any]:
-        """Every metadata entry of the campaign (spec, objective, model, seed, ...)."""
+        """Every metadata entry of the campaign (spec, objective, model, seed, ...).
+
+        Returns
+        -------
+        dict
+        """
         rows = self.con.execute("SELECT key, value FROM campaign").fetchall()
         return {k: self._json(v, k) for k, v in rows}
 
     @property
     def spec(self) -> DatasetSpec:
+        """The campaign's dataset spec."""
         return DatasetSpec.from_dict(self._meta_raw("spec"))
 
     @property
     def objective(self) -> str:
+        """The column the campaign optimizes."""
         return str(self._meta_raw("objective"))
 
     @property
     def minimize(self) -> bool:
+        """Whether the objective is minimized."""
         return self._meta_raw("direction") == "minimize"
 
     @property
@@ -296,8 +299,19 @@ class CampaignStore:
     # --- suggestions --------------------------------------------------------------------
     @sqlite_errors
     def add_suggestions(self, suggestions: Sequence[Any]) -> list[int]:
-        """Store a batch (objects with ``params``, ``acquisition``, ``score``, ``predicted_*``);
-        returns their ids, committed."""
+        """Store a batch of suggestions, committed before returning.
+
+        Parameters
+        ----------
+        suggestions : sequence
+            Objects with ``params``, ``acquisition``, ``score``, ``predicted_mean`` and
+            ``predicted_std`` (:class:`psplab.optimize.bo.Suggestion`).
+
+        Returns
+        -------
+        list of int
+            Their ids.
+        """
         ids = []
         with write_transaction(self.con):
             batch = self.con.execute(
@@ -317,7 +331,14 @@ class CampaignStore:
 
     @sqlite_errors
     def suggestions(self) -> pd.DataFrame:
-        """All suggestions with their parameters and whether they have been observed."""
+        """All suggestions with their parameters and whether they have been observed.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``suggestion_id``, ``batch``, ``created``, the parameters, ``acquisition``, ``score``,
+            ``predicted_mean``, ``predicted_std``, ``status`` (pending, observed, ...).
+        """
         rows = self.con.execute(
             "SELECT s.id, s.batch, s.created, s.params, s.acquisition, s.score, s.predicted_mean,"
             " s.predicted_std, s.status, (SELECT COUNT(*) FROM observations o"
@@ -345,17 +366,34 @@ class CampaignStore:
         return pd.DataFrame(out, columns=cols)
 
     def pending(self) -> pd.DataFrame:
+        """The suggestions not observed yet.
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
         s = self.suggestions()
         return s[s["status"] == "pending"].reset_index(drop=True)
 
     # --- observations -------------------------------------------------------------------
     @sqlite_errors
     def validate(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
-        """Validate a results table against the spec; returns the typed frame and problems.
+        """Validate a results table against the spec.
 
         Required: the processing columns and the objective. Other spec columns are validated if
-        present; columns the spec does not know are kept as measured extras; ``suggestion_id``
-        must name a stored suggestion.
+        present; columns the spec does not know are kept as measured extras (a reserved name is
+        refused); ``suggestion_id`` must name a stored suggestion.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            The results as read.
+
+        Returns
+        -------
+        typed : pandas.DataFrame
+        problems : list of Problem
+            A problem without a row rejects the whole table.
         """
         from psplab.data.dataset import validate_frame
 
@@ -367,15 +405,7 @@ class CampaignStore:
         for name in required:
             if name not in frame.columns:
                 problems.append(Problem("required column is missing from the results file", name))
-        for name in frame.columns:
-            if name in RESERVED_COLUMNS and name != SUGGESTION_ID:
-                problems.append(
-                    Problem(
-                        "the name is reserved for the campaign's own records "
-                        f"({', '.join(RESERVED_COLUMNS)}); rename the column",
-                        str(name),
-                    )
-                )
+        problems += reserved_name_problems(frame.columns)
         if problems:
             return frame, problems
         present = [c for c in spec.columns if c.name in frame.columns and c.role != "ignore"]
@@ -391,30 +421,13 @@ class CampaignStore:
                 problems.append(Problem("missing objective value", self.objective, int(i) + 1))
         if SUGGESTION_ID in frame.columns:
             known = {r[0] for r in self.con.execute("SELECT id FROM suggestions")}
-            ids = []
-            for i, cell in enumerate(frame[SUGGESTION_ID].tolist(), start=1):
-                text = "" if cell is None else str(cell).strip()
-                if text == "" or text.lower() == "nan":
-                    ids.append(None)
-                    continue
-                try:
-                    value = int(float(text))
-                    if value != float(text):
-                        raise ValueError
-                except ValueError:
-                    problems.append(Problem(f"{text!r} is not an integer id", SUGGESTION_ID, i))
-                    ids.append(None)
-                    continue
-                if value not in known:
-                    problems.append(Problem(f"no suggestion with id {value}", SUGGESTION_ID, i))
-                ids.append(value)
-            typed[SUGGESTION_ID] = ids
+            typed[SUGGESTION_ID] = parse_suggestion_ids(frame[SUGGESTION_ID], known, problems)
         validated = {c.name for c in present}
         for name in frame.columns:
             # Columns the spec does not know, and its ignore-role ones (ids, notes), are kept.
             if name in validated or name == SUGGESTION_ID:
                 continue
-            typed[str(name)] = [_parse_extra(v) for v in frame[name].tolist()]
+            typed[str(name)] = [parse_extra(v) for v in frame[name].tolist()]
         return typed, problems
 
     @sqlite_errors
@@ -462,7 +475,7 @@ class CampaignStore:
             for i in range(len(typed)):
                 if i + 1 in bad_rows:
                     continue
-                cells = [(name, *_encode(typed[name].iloc[i])) for name in columns]
+                cells = [(name, *encode_cell(typed[name].iloc[i])) for name in columns]
                 key = None
                 if skip_stored:
                     content = {n: real if text is None else text for n, real, text in cells}
@@ -488,7 +501,16 @@ class CampaignStore:
         return ObserveResult(stored=stored, skipped_duplicates=skipped, rejected=problems)
 
     def observe_file(self, path: str | Path) -> ObserveResult:
-        """Read a CSV/Parquet results file and :meth:`observe_frame` it."""
+        """Read a CSV/Parquet results file (strictly) and :meth:`observe_frame` it.
+
+        Parameters
+        ----------
+        path : str or Path
+
+        Returns
+        -------
+        ObserveResult
+        """
         from psplab.data.dataset import read_table
 
         p = Path(path)
@@ -497,7 +519,27 @@ class CampaignStore:
         return self.observe_frame(frame, source=p.name, source_sha256=sha)
 
     def add_observation(self, values: Mapping[str, Any], suggestion_id: int | None = None) -> int:
-        """Store one observation (already in physical units) in its own committed transaction."""
+        """Store one observation (already in physical units) in its own committed transaction.
+
+        The same values observed twice through this call are two replicates.
+
+        Parameters
+        ----------
+        values : mapping
+            Column -> value.
+        suggestion_id : int, optional
+            The suggestion it answers.
+
+        Returns
+        -------
+        int
+            The observation id.
+
+        Raises
+        ------
+        SpecError
+            When the values do not validate.
+        """
         row = dict(values)
         if suggestion_id is not None:
             row[SUGGESTION_ID] = suggestion_id
@@ -513,7 +555,14 @@ class CampaignStore:
 
     @sqlite_errors
     def observations(self) -> pd.DataFrame:
-        """Every stored observation: ids, time, source, then the columns in first-seen order."""
+        """Every stored observation: ids, time, source, then the columns in first-seen order.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``observation_id``, ``suggestion_id``, ``created``, ``source``, ``source_row``, then the
+            values (a stored column named like one of these reads as ``data_<name>``).
+        """
         head = self.con.execute(
             "SELECT id, suggestion_id, created, source, row_number FROM observations ORDER BY id"
         ).fetchall()
@@ -523,11 +572,11 @@ class CampaignStore:
         ).fetchall()
         order: dict[str, None] = {}
         for name in [c.name for c in self.spec.columns if c.role != "ignore"]:
-            order[_public_name(name)] = None
+            order[public_name(name)] = None
         by_obs: dict[int, dict[str, Any]] = {}
         numeric_cols: dict[str, bool] = {}
         for oid, _pos, stored_name, real, text in cells:
-            name = _public_name(stored_name)
+            name = public_name(stored_name)
             order.setdefault(name, None)
             by_obs.setdefault(oid, {})[name] = real if text is None else text
             if text is not None:
@@ -560,7 +609,14 @@ class CampaignStore:
 
     @sqlite_errors
     def status(self) -> dict[str, Any]:
-        """Counts and the best observation so far."""
+        """Counts and the best observation so far.
+
+        Returns
+        -------
+        dict
+            ``db``, ``schema_version``, ``spec``, ``objective``, ``direction``, ``model``,
+            ``observations``, ``suggestions``, ``pending``, ``best``.
+        """
         obs = self.observations()
         sugg = self.suggestions()
         out: dict[str, Any] = {
@@ -589,12 +645,29 @@ class CampaignStore:
 
     @sqlite_errors
     def integrity_check(self) -> str:
+        """SQLite's own integrity check.
+
+        Returns
+        -------
+        str
+            ``"ok"`` for a sound database.
+        """
         return str(self.con.execute("PRAGMA integrity_check").fetchone()[0])
 
     # --- export -------------------------------------------------------------------------
     @sqlite_errors
     def export(self, path: str | Path) -> Path:
-        """Write all observations as CSV (repr-precision floats) or Parquet, by extension."""
+        """Write all observations as CSV (repr-precision floats) or Parquet, by extension.
+
+        Parameters
+        ----------
+        path : str or Path
+            ``.csv``, ``.parquet`` or ``.pq``; written atomically.
+
+        Returns
+        -------
+        Path
+        """
         p = Path(path)
         frame = self.observations()
         suffix = p.suffix.lower()
@@ -618,85 +691,26 @@ class CampaignStore:
         return p
 
 
-def check_campaign_spec(spec: DatasetSpec, objective: str) -> None:
-    """Check that ``spec`` can hold a campaign optimizing ``objective``.
-
-    Parameters
-    ----------
-    spec : DatasetSpec
-        The experiment's spec.
-    objective : str
-        The column to optimize.
-
-    Raises
-    ------
-    CampaignError
-        For an objective that is not a numeric property/structure column, a column named like
-        one of the store's own (:data:`RESERVED_COLUMNS`), or a formula column.
-    """
-    try:
-        col = spec.column(objective)
-    except KeyError as exc:
-        raise CampaignError(f"objective column {objective!r} is not in spec {spec.name!r}") from exc
-    if not col.is_numeric or col.role not in ("property", "structure"):
-        raise CampaignError(
-            f"objective column {objective!r} must be a numeric property or structure column"
-        )
-    problems = [
-        f"column {c.name!r}: the name is reserved for the campaign's own records "
-        f"({', '.join(RESERVED_COLUMNS)}); rename it in the spec and the results"
-        for c in spec.columns
-        if c.name in RESERVED_COLUMNS and c.name != SUGGESTION_ID
-    ]
-    problems += [
-        f"column {c.name!r}: a formula column cannot be searched; give the element "
-        "fractions as numeric processing columns"
-        for c in spec.processing
-        if c.is_formula
-    ]
-    if problems:
-        raise CampaignError(problems)
-
-
-def _public_name(name: str) -> str:
-    """A stored column named like one of the store's own columns (possible in databases of
-    older versions) is returned as ``data_<name>``, so reading never collides."""
-    return f"data_{name}" if name in RESERVED_COLUMNS else name
-
-
-def _parse_extra(value: Any) -> Any:
-    """A measured column the spec does not know: a number if it reads as one, else text."""
-    if value is None:
-        return None
-    if isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool):
-        return float(value)
-    text = str(value).strip()
-    if text == "":
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        return text
-
-
 def _plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
 
 
-def read_export(path: str | Path) -> pd.DataFrame:
-    """Read a file written by :meth:`CampaignStore.export` back with exact floats."""
-    p = Path(path)
-    if p.suffix.lower() in (".parquet", ".pq"):
-        return pd.read_parquet(p)
-    if int(pd.__version__.split(".")[0]) >= 3:
-        return pd.read_csv(p)  # pandas 3 parses floats exactly by default
-    return pd.read_csv(p, float_precision="round_trip")
-
-
 def observed_xy(store: CampaignStore) -> tuple[pd.DataFrame, np.ndarray]:
-    """Parameters and objective of the stored observations (for the optimizer)."""
+    """Parameters and objective of the stored observations (for the optimizer).
+
+    Parameters
+    ----------
+    store : CampaignStore
+
+    Returns
+    -------
+    X : pandas.DataFrame
+        The search-space columns.
+    y : numpy.ndarray
+        The objective.
+    """
     obs = store.observations()
     names = store.space.names
     if len(obs) == 0:
@@ -723,12 +737,27 @@ __all__: Iterable[str] = (
 def suggest_and_store(
     store: CampaignStore, n: int = 1, *, seed: int | None = None, model: str | None = None
 ) -> tuple[list[int], list[Any]]:
-    """Suggest ``n`` recipes from the stored state and store them (committed); returns
-    ``(ids, suggestions)``.
+    """Suggest ``n`` recipes from the stored state and store them (committed).
 
-    Everything the optimizer needs — observations, pending suggestions, the search space, the
-    model name, the seed — is read from the database, so a suggest after a crash continues
+    Everything the optimizer needs (observations, pending suggestions, the search space, the
+    model name, the seed) is read from the database, so a suggest after a crash continues
     exactly where the campaign stood.
+
+    Parameters
+    ----------
+    store : CampaignStore
+        Open for writing.
+    n : int
+        Batch size, at most :data:`MAX_SUGGESTIONS`.
+    seed : int, optional
+        Overrides the campaign's derived seed.
+    model : str, optional
+        Overrides the campaign's surrogate model.
+
+    Returns
+    -------
+    ids : list of int
+    suggestions : list of Suggestion
 
     Raises
     ------

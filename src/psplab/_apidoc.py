@@ -21,6 +21,7 @@ PACKAGES = (
     ("psplab.measure", "image -> microstructure features"),
     ("psplab.strength", "yield-strength model and FFT mechanics check"),
     ("psplab.models", "regressors with uncertainty, evaluation, the phase-map model"),
+    ("psplab.models.phasemap", "phase maps: structure + property data, configs, runs, figures"),
     ("psplab.causal", "causal discovery, effects and influence of processing parameters"),
     ("psplab.optimize", "Bayesian optimization, campaigns, the simulator in the loop"),
     ("psplab.report", "HTML reports of run directories, the demo"),

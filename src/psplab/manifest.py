@@ -302,7 +302,3 @@ def dump_json(path: str | Path, obj: Any) -> Path:
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(json.dumps(jsonable(obj), indent=2))
     return p
-
-
-# Kept for callers written before the name was public.
-_jsonable = jsonable

@@ -99,6 +99,21 @@ def test_closed_composition_leaves_the_balance_out_and_recovers_the_effects(
         assert row["effect_per_unit"] == pytest.approx(truth, abs=2.0)
 
 
+def test_closure_is_found_beside_another_column_of_the_same_unit(tmp_path):
+    spec = composition_table(tmp_path, categorical=False)
+    frame = pd.read_csv(tmp_path / "alloys.csv")
+    frame["porosity_pct"] = np.random.default_rng(3).uniform(0, 2, len(frame))
+    frame.to_csv(tmp_path / "alloys.csv", index=False)
+    spec.write_text(
+        spec.read_text()
+        + '[[column]]\nname = "porosity_pct"\nrole = "processing"\nunit = "percent"\n'
+    )
+    result = run_causal(load_dataset(spec), **FAST, outcomes=["HV"])
+    assert "Fe_at_pct" in result.data.left_out and "porosity_pct" in result.data.names
+    (note,) = [n for n in result.notes if "closed composition" in n]
+    assert "15 columns in percent" in note and "porosity_pct" not in note
+
+
 def test_categorical_processing_column_is_encoded_against_its_most_common_level(tmp_path):
     spec = composition_table(tmp_path)
     result = run_causal(load_dataset(spec), **FAST, outcomes=["HV"])

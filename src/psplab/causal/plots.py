@@ -27,6 +27,7 @@ from psplab.plotting import axes_or_new, pyplot
 __all__ = [
     "dose_response_grid",
     "drawn_edges",
+    "edge_of_gid",
     "edge_weights",
     "influence_figure",
     "plot_dose_response",
@@ -169,6 +170,27 @@ def _draw_edge(ax, pos, graph: CausalGraph, a: str, b: str, directed: bool, freq
     )
 
 
+def edge_of_gid(gid: str) -> tuple[str, str, bool] | None:
+    """``(source, target, directed)`` of an edge artist's gid (None for any other gid).
+
+    Parameters
+    ----------
+    gid : str
+        ``"edge:A->B"`` or ``"edge:A--B"`` (as :func:`plot_graph` tags its edges).
+
+    Returns
+    -------
+    tuple or None
+        The edge, or None when ``gid`` is not an edge's.
+    """
+    if not gid.startswith("edge:"):
+        return None
+    body = gid[len("edge:") :]
+    directed = "->" in body
+    a, b = body.split("->" if directed else "--", 1)
+    return a, b, directed
+
+
 def drawn_edges(fig: Any) -> list[tuple[str, str, bool]]:
     """The edges a :func:`plot_graph` figure draws: ``(source, target, directed)`` each.
 
@@ -182,13 +204,8 @@ def drawn_edges(fig: Any) -> list[tuple[str, str, bool]]:
     list of tuple
         One entry per drawn edge, read from the artists' gids.
     """
-    out = []
-    for artist in fig.findobj(lambda a: str(a.get_gid() or "").startswith("edge:")):
-        body = str(artist.get_gid())[len("edge:") :]
-        directed = "->" in body
-        a, b = body.split("->" if directed else "--", 1)
-        out.append((a, b, directed))
-    return out
+    gids = [str(a.get_gid()) for a in fig.findobj(lambda a: a.get_gid() is not None)]
+    return [e for e in map(edge_of_gid, gids) if e is not None]
 
 
 def plot_influence(
@@ -299,7 +316,7 @@ def plot_dose_response(
     Returns
     -------
     matplotlib.figure.Figure
-        The figure.
+        The figure holding the curve.
     """
     fig, ax = axes_or_new(ax, (5.0, 3.6))
     if data is not None and {dr.treatment, dr.outcome} <= set(data.columns):

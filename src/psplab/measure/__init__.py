@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from psplab._lazy import lazy_attributes
 
 if TYPE_CHECKING:
+    from psplab.measure._components import label_components
     from psplab.measure.grains import (
         astm_g_from_intercept,
         astm_g_from_na,
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 # Lazy attributes (PEP 562): `import psplab.measure.commands` (every CLI start) must not
 # pay for SciPy and scikit-image; they load on first use of a measurement.
 _EXPORTS = {
+    "label_components": "_components",
     "astm_g_from_intercept": "grains",
     "astm_g_from_na": "grains",
     "lognormal_fit": "grains",
@@ -57,6 +59,7 @@ __all__ = [
     "astm_g_from_intercept",
     "astm_g_from_na",
     "guess_kind",
+    "label_components",
     "lognormal_fit",
     "measure_grains",
     "measure_image",

@@ -162,6 +162,8 @@ def _read_npz(p: Path, kind: str | None, array: str | None) -> tuple[np.ndarray,
     with archive:
         names = list(archive.files)
         images = [n for n in names if n != "pixel_um"]
+        if array is None and kind == "particles" and "precipitate_labels" in names:
+            array = "precipitate_labels"  # a sim run's precipitates, at their own pixel
         if array is None:
             preferred = _NPZ_ARRAYS.get(kind or "grains")
             array = preferred if preferred in names else (images[0] if len(images) == 1 else None)
@@ -172,7 +174,8 @@ def _read_npz(p: Path, kind: str | None, array: str | None) -> tuple[np.ndarray,
         check_pixel_count(_npz_member_shape(archive, array), p.name)
         try:
             arr = archive[array]
-            pixel = archive["pixel_um"] if "pixel_um" in names else None
+            own = "precipitate_pixel_um" if array == "precipitate_labels" else "pixel_um"
+            pixel = archive[own] if own in names else None
         except ValueError as exc:  # e.g. an object array (never unpickled)
             raise ImageError(f"{p}: array {array!r} cannot be read ({exc})") from exc
     check_pixel_count(arr.shape, p.name)

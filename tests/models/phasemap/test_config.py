@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from psplab.errors import ConfigError, InputError
-from psplab.models.phasemap.config import load_config, read_csv_table
+from psplab.errors import ConfigError
+from psplab.models.phasemap.config import load_config
 
 GOOD = """
 regions = 2
@@ -109,24 +109,18 @@ def test_missing_and_invalid_files(tmp_path):
     assert "invalid TOML" in _problems(tmp_path / "bad.toml")[0]
 
 
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("x,y,hv\n1,2,3,\n4,5,6,\n", "rows 1, 2: not as many fields as the header's 3"),
-        ("x,y,hv\n1,2,3\n4,5\n", "row 2: not as many fields"),
-        ("x,x,hv\n1,2,3\n", "column 'x' appears more than once"),
-        ("", "empty table"),
-    ],
-)
-def test_csv_tables_are_read_strictly(tmp_path, text, message):
-    path = tmp_path / "t.csv"
-    path.write_text(text)
-    with pytest.raises(InputError, match=message):
-        read_csv_table(path)
+def test_malformed_tables_are_reported_through_the_config(tmp_path):
+    """Tables are read by psplab's strict reader; its problems become config problems."""
+    lines = _problems(_write(tmp_path, p_csv="x,y,hv\n0.2,0.2,310,\n0.8,0.5,402,\n"))
+    assert any("[[property]] #1" in line and "trailing ','" in line for line in lines), lines
+    (tmp_path / "s.csv").write_bytes("x,y,phase\n0.1,0.2,\xb5\n".encode("latin-1"))
+    (tmp_path / "p.csv").write_text("x,x,hv\n0,0,1\n")
+    lines = _problems(tmp_path / "pm.toml")
+    assert any("[[structure]] #1" in line and "not UTF-8" in line for line in lines), lines
+    assert any("'x' appears twice" in line for line in lines), lines
 
 
-def test_a_table_that_is_not_utf8_is_refused(tmp_path):
-    path = tmp_path / "t.csv"
-    path.write_bytes("x,y,T\n1,2,300 \xb0C\n".encode("latin-1"))
-    with pytest.raises(InputError, match="not UTF-8"):
-        read_csv_table(path)
+def test_numeric_labels_are_numbers(tmp_path):
+    s_csv = "x,y,phase\n0.1,0.2,1\n0.7,0.3,2.0\n0.4,0.9,1\n"
+    (s,) = load_config(_write(tmp_path, s_csv=s_csv)).structure
+    assert s.labels.tolist() == [1, 2, 1] and s.labels.dtype.kind == "i"

@@ -6,6 +6,7 @@ per problem and exits with status 2.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +34,14 @@ def fit_command(
     cfg = load_config(config)
     check_folds(cfg, cv)  # problems are reported before the progress bar and the fit
     console = out_console()
-    with Progress(console=console, transient=True) as bar:
-        task = bar.add_task(f"{cv}-fold check (refits)", total=max(cv, 1), visible=False)
+    bar = Progress(console=console, transient=True) if cv else None
+    with bar or contextlib.nullcontext():
+        task = bar.add_task(f"{cv}-fold check (refits)", total=cv, visible=False) if bar else 0
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, visible=True)
 
-        run = fit_run(cfg, out, cv_folds=cv, progress=progress)
+        run = fit_run(cfg, out, cv_folds=cv, progress=progress if bar else None)
     for message in run.warnings:
         console.print(f"[yellow]warning:[/] {message}")
     model, d = run.model, run.model.diagnostics_

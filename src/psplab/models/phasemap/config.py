@@ -9,8 +9,6 @@ column and rows of a table).
 
 from __future__ import annotations
 
-import csv
-import io
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +23,6 @@ __all__ = [
     "INFERENCE_KEYS",
     "PhaseMapConfig",
     "load_config",
-    "read_csv_table",
     "table_points",
 ]
 
@@ -98,52 +95,6 @@ def _rows(rows: np.ndarray) -> str:
     return f"row{'s' if len(rows) > 1 else ''} {shown}{more}"
 
 
-def read_csv_table(path: str | Path):
-    """Read a CSV table strictly: UTF-8, unique header names, every row as long as the header.
-
-    Parameters
-    ----------
-    path : str or Path
-        The CSV file.
-
-    Returns
-    -------
-    table : pandas.DataFrame
-        Cells as read by pandas (no index column inferred).
-
-    Raises
-    ------
-    InputError
-        Missing or unreadable file, not UTF-8, empty, duplicate header names, or rows with
-        more or fewer fields than the header (each named).
-    """
-    import pandas as pd
-
-    path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError as exc:
-        raise InputError(f"{path}: no such file") from exc
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from exc
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from exc
-    rows = [r for r in csv.reader(io.StringIO(text)) if r]
-    if not rows:
-        raise InputError(f"{path}: empty table")
-    header = [h.strip() for h in rows[0]]
-    problems = [f"{path}: column {h!r} appears more than once" for h in sorted(set(header))
-                if header.count(h) > 1]  # fmt: skip
-    bad = [i for i, r in enumerate(rows[1:]) if len(r) != len(header)]
-    if bad:
-        problems.append(
-            f"{path}: {_rows(np.asarray(bad))}: not as many fields as the header's {len(header)}"
-        )
-    if problems:
-        raise InputError(problems)
-    return pd.read_csv(io.StringIO(text), index_col=False, skipinitialspace=True)
-
-
 def table_points(table: Any, columns: list[str], where: str) -> np.ndarray:
     """Numeric columns of a table as ``(n, len(columns))`` floats.
 
@@ -182,6 +133,17 @@ def table_points(table: Any, columns: list[str], where: str) -> np.ndarray:
     return np.stack(out, axis=1) if out else np.zeros((len(table), 0))
 
 
+def _labels(column: Any) -> np.ndarray:
+    """Label cells as numbers when every one is a number (``1`` and ``1.0`` are one label)."""
+    import pandas as pd
+
+    numbers = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+    if not np.all(np.isfinite(numbers)):
+        return column.astype(str).str.strip().to_numpy()
+    integral = np.all(numbers == np.round(numbers))
+    return numbers.astype(int) if integral else numbers
+
+
 class _Reader:
     """Reads the blocks of one config, collecting problems instead of stopping at the first."""
 
@@ -208,8 +170,10 @@ class _Reader:
         if not src.is_file():
             self.note(f"{where}: file {block[key]} not found")
             return None
+        from psplab.data.tables import read_table  # strict: field counts, UTF-8, unique names
+
         try:
-            return read_csv_table(src)
+            return read_table(src)
         except InputError as exc:
             self.problems.extend(f"{self.path}: {where}: {line}" for line in exc.lines)
             return None
@@ -259,7 +223,7 @@ def _structure_source(r: _Reader, block: dict, where: str, name: str) -> Structu
         if len(empty):
             r.note(f"{where}: label column {col!r}, {_rows(empty)}: empty")
             return None
-        return None if X is None else StructureSource(X, labels=table[col].to_numpy(), name=name)
+        return None if X is None else StructureSource(X, labels=_labels(table[col]), name=name)
     method = block.get("cluster", "nmf")
     if method not in CLUSTER_METHODS:
         r.note(f"{where}: cluster must be one of {', '.join(CLUSTER_METHODS)}, got {method!r}")
@@ -361,8 +325,9 @@ def load_config(path: str | Path) -> PhaseMapConfig:
     params = _model_params(r, cfg)
     blocks, prop_blocks = cfg.get("structure", []), cfg.get("property", [])
     if not isinstance(blocks, list) or not isinstance(prop_blocks, list):
-        raise ConfigError(f"{path}: write [[structure]] and [[property]] as arrays of tables")
-    if not blocks and not prop_blocks:
+        r.note("write [[structure]] and [[property]] as arrays of tables")
+        blocks, prop_blocks = [], []
+    elif not blocks and not prop_blocks:
         r.note("no [[structure]] or [[property]] blocks")
     structure, properties = [], []
     for i, block in enumerate(blocks):

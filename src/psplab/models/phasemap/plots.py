@@ -3,7 +3,8 @@
 One function per plot; each takes ``ax=`` (draws into the given axes, else makes a figure) and
 returns the matplotlib Figure. :func:`plot_phase_map` draws every panel side by side and accepts
 a run directory, so a report over run directories draws exactly what the run's own figure shows.
-Every axis, colour bar included, is labelled with a quantity and a unit in brackets.
+Every axis, colour bar included, is labelled with a quantity and a unit in brackets; names
+from the user's data are drawn literally (:func:`psplab.plotting.safe_text`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from psplab.models.phasemap.grid import PhaseMapGrid, read_phase_map_grid
+from psplab.plotting import safe_text
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -54,14 +56,14 @@ def _decorate(ax: Axes, grid: PhaseMapGrid, ylabel: str | None = None) -> None:
     """Axis labels, true boundaries and measured points on a map panel."""
     from matplotlib import colormaps
 
-    ax.set_xlabel(grid.axis_labels[0], fontsize=8)
+    ax.set_xlabel(safe_text(grid.axis_labels[0]), fontsize=8)
     ax.tick_params(labelsize=7)
     if grid.layout == "line":
-        ax.set_ylabel(ylabel or "", fontsize=8)
+        ax.set_ylabel(safe_text(ylabel or ""), fontsize=8)
         if grid.points is not None:
             ax.plot(np.ravel(grid.points), np.zeros(np.size(grid.points)), "k|", ms=8)
         return
-    ax.set_ylabel(grid.axis_labels[1], fontsize=8)
+    ax.set_ylabel(safe_text(grid.axis_labels[1]), fontsize=8)
     if grid.truth is not None and grid.layout == "image":
         truth = np.asarray(grid.truth)
         ax.contour(
@@ -85,7 +87,7 @@ def _draw_field(ax: Axes, grid: PhaseMapGrid, values: np.ndarray, cmap: str, lab
     else:
         image = ax.tricontourf(grid.xy[:, 0], grid.xy[:, 1], values, levels=20, cmap=cmap)
     bar = ax.figure.colorbar(image, ax=ax)
-    bar.set_label(label, fontsize=8)
+    bar.set_label(safe_text(label), fontsize=8)
 
 
 def plot_region_map(grid: PhaseMapGrid | str | Path, ax: Axes | None = None) -> Figure:
@@ -109,7 +111,7 @@ def plot_region_map(grid: PhaseMapGrid | str | Path, ax: Axes | None = None) -> 
     fig, (ax,) = _axes(ax, 1)
     if grid.layout == "line":
         for k, name in enumerate(grid.region_names):
-            ax.plot(grid.x1, grid.probs[:, k], label=f"region {name}")
+            ax.plot(grid.x1, grid.probs[:, k], label=safe_text(f"region {name}"))
         ax.set_ylim(-0.02, 1.02)
         ax.legend(fontsize=7)
         ax.set_title("region probabilities", fontsize=8)
@@ -194,7 +196,7 @@ def plot_property_map(
     label = grid.property_labels[t]
     mean, std = grid.property_mean[..., t], grid.property_std[..., t]
     std_label = label.replace("[", "std [") if "[" in label else f"{label} std [–]"
-    ax.set_title(f"{grid.property_names[t]}: posterior {stat}", fontsize=8)
+    ax.set_title(safe_text(f"{grid.property_names[t]}: posterior {stat}"), fontsize=8)
     if grid.layout == "line":
         if stat == "mean":
             ax.plot(grid.x1, mean, "C0-")

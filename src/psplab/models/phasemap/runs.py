@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from psplab.errors import InputError, ModelFileError
-from psplab.models.phasemap.config import PhaseMapConfig, load_config, read_csv_table, table_points
+from psplab.models.phasemap.config import PhaseMapConfig, load_config, table_points
 from psplab.models.phasemap.design import plain_labels
 from psplab.models.phasemap.estimator import PhaseMapModel, SamplingWarning
 
@@ -103,19 +103,18 @@ def _write_figures(
     """Save the grid and draw ``phase_map.png`` (and a ternary map for 3-part compositions)."""
     from psplab.models.phasemap.grid import predict_grid
     from psplab.models.phasemap.plots import plot_phase_map
+    from psplab.plotting import save_figure
 
     points, labels = _grid_points(config, model)
     marks = {"data_points": points, "point_labels": labels, "units": config.units}
     marks["property_units"] = config.property_units
     grid = predict_grid(model, config.coords, **marks)
     grid_path = grid.save(out / "phasemap_grid.npz")
-    figures = [out / "phase_map.png"]
-    plot_phase_map(grid).savefig(figures[0], dpi=110)
+    figures = [save_figure(plot_phase_map(grid), out / "phase_map.png", dpi=110)]
     sums = points.sum(axis=1)
     if model.n_dim_ == 3 and np.allclose(sums, sums.mean(), rtol=0.02):
         ternary = predict_grid(model, config.coords, ternary=True, **marks)
-        figures.append(out / "ternary_phase_map.png")
-        plot_phase_map(ternary).savefig(figures[-1], dpi=110)
+        figures.append(save_figure(plot_phase_map(ternary), out / "ternary_phase_map.png", dpi=110))
     return grid_path, figures
 
 
@@ -231,7 +230,9 @@ def load_run(run_dir: str | Path) -> tuple[PhaseMapModel, list[str]]:
 
 
 def _read_points(csv_path: str | Path, coords: list[str]) -> tuple[Any, np.ndarray]:
-    table = read_csv_table(csv_path)
+    from psplab.data.tables import read_table
+
+    table = read_table(csv_path)
     return table, table_points(table, coords, str(csv_path))
 
 

@@ -111,6 +111,34 @@ class SyntheticLibrary:
         return np.stack(np.meshgrid(g, g, indexing="xy"), axis=-1).reshape(-1, 2)
 
 
+@dataclass
+class PhaseMapDemo:
+    """What :func:`fit_phase_map_demo` returns.
+
+    Attributes
+    ----------
+    model : PhaseMapModel
+        The fitted model.
+    library : SyntheticLibrary
+        The data and their truth.
+    grid : PhaseMapGrid
+        Predictions on the grid, with the true regions and the measured points.
+    accuracy : float
+        Share of grid points whose most probable region is the true one.
+    property_r2 : float
+        R² of the property's posterior mean against the noise-free truth on the grid.
+    warnings : list of str
+        Sampling warnings of the fit (empty when the chains mixed).
+    """
+
+    model: PhaseMapModel
+    library: SyntheticLibrary
+    grid: PhaseMapGrid
+    accuracy: float
+    property_r2: float
+    warnings: list[str] = field(default_factory=list)
+
+
 def _synthetic_labels(X: np.ndarray) -> np.ndarray:
     X = np.asarray(X, dtype=float).reshape(-1, 2)
     lab = np.ones(len(X), dtype=int)  # region 1: the matrix phase
@@ -167,34 +195,6 @@ def synthetic_library(
         label_fn=_synthetic_labels,
         property_fn=_synthetic_property,
     )
-
-
-@dataclass
-class PhaseMapDemo:
-    """What :func:`fit_phase_map_demo` returns.
-
-    Attributes
-    ----------
-    model : PhaseMapModel
-        The fitted model.
-    library : SyntheticLibrary
-        The data and their truth.
-    grid : PhaseMapGrid
-        Predictions on the grid, with the true regions and the measured points.
-    accuracy : float
-        Share of grid points whose most probable region is the true one.
-    property_r2 : float
-        R² of the property's posterior mean against the noise-free truth on the grid.
-    warnings : list of str
-        Sampling warnings of the fit (empty when the chains mixed).
-    """
-
-    model: PhaseMapModel
-    library: SyntheticLibrary
-    grid: PhaseMapGrid
-    accuracy: float
-    property_r2: float
-    warnings: list[str] = field(default_factory=list)
 
 
 def fit_phase_map_demo(

@@ -1,4 +1,4 @@
-"""Shared helpers for the JAX network models: input checks, scalers, MLPs, Adam in ``lax.scan``.
+"""Shared helpers for the JAX network models: padding, MLPs, Gaussian heads, Adam in ``lax.scan``.
 
 Everything here is float32 JAX on the CPU (the networks are small); the GP uses float64 numpy.
 Parameters are *flat* ``dict[str, array]`` so that they are pytrees for optax and save directly
@@ -13,68 +13,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
-# ----------------------------------------------------------------------------- validation
-
-
-def check_X(X: Any, n_features: int | None = None) -> np.ndarray:
-    """``X`` as a finite float64 ``(n, d)`` array; raises ``ValueError`` saying what is wrong."""
-    arr = np.asarray(X, dtype=float)
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    if arr.ndim != 2:
-        raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {arr.shape}")
-    if arr.shape[0] == 0:
-        raise ValueError("X has no rows")
-    if not np.all(np.isfinite(arr)):
-        bad = int(np.flatnonzero(~np.all(np.isfinite(arr), axis=1))[0])
-        raise ValueError(f"X has a missing or non-finite value (row {bad + 1})")
-    if n_features is not None and arr.shape[1] != n_features:
-        raise ValueError(f"X has {arr.shape[1]} features but the model was fitted on {n_features}")
-    return arr
-
-
-def check_Xy(X: Any, y: Any) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Validated ``(X (n,d), y (n,t), y_was_1d)``; targets must be finite (drop missing rows first)."""
-    from psplab.models.base import as_2d_targets
-
-    Xa = check_X(X)
-    ya, is_1d = as_2d_targets(y)
-    if ya.shape[0] != Xa.shape[0]:
-        raise ValueError(f"X has {Xa.shape[0]} rows but y has {ya.shape[0]}")
-    if not np.all(np.isfinite(ya)):
-        raise ValueError("y has missing or non-finite values; drop those rows before fitting")
-    if Xa.shape[0] < 2:
-        raise ValueError("need at least 2 rows to fit")
-    return Xa, ya, is_1d
-
-
-class Scaler:
-    """Column standardization; constant columns keep scale 1 so they pass through harmlessly."""
-
-    def __init__(self, mean: np.ndarray, scale: np.ndarray):
-        self.mean = np.asarray(mean, dtype=float)
-        self.scale = np.asarray(scale, dtype=float)
-
-    @classmethod
-    def fit(cls, A: np.ndarray) -> Scaler:
-        mean = A.mean(axis=0)
-        scale = A.std(axis=0)
-        scale = np.where(scale > 1e-12 * (1.0 + np.abs(mean)), scale, 1.0)
-        return cls(mean, scale)
-
-    def transform(self, A: np.ndarray) -> np.ndarray:
-        return (A - self.mean) / self.scale
-
-    def inverse(self, A: np.ndarray) -> np.ndarray:
-        return A * self.scale + self.mean
-
-
-def shape_out(a: np.ndarray, is_1d: bool) -> np.ndarray:
-    """Drop the target axis (last) when the model was fitted on a 1-D ``y``."""
-    return a[..., 0] if is_1d else a
-
+#: Largest training set the networks fit full-batch; larger ones take minibatches of 256 rows.
+#: Full batches are the cheaper way to spend the same epochs on a CPU.
+FULL_BATCH_ROWS = 8192
 
 # ----------------------------------------------------------------------------- predictive helpers
 
@@ -90,41 +32,6 @@ def pad_rows(A: np.ndarray, minimum: int = 16) -> tuple[np.ndarray, int]:
     if size == n:
         return A, n
     return np.concatenate([A, np.repeat(A[:1], size - n, axis=0)]), n
-
-
-def mixture_quantiles(
-    means: np.ndarray, stds: np.ndarray, q: np.ndarray | list[float], n_iter: int = 60
-) -> np.ndarray:
-    """Quantiles of an equal-weight Gaussian mixture along axis 0, by bisection on its CDF.
-
-    Parameters
-    ----------
-    means, stds
-        ``(m, ...)`` component means and standard deviations (``stds`` broadcastable).
-    q
-        Probabilities in (0, 1).
-
-    Returns
-    -------
-    ``(len(q), ...)`` quantiles. A mixture rather than a Gaussian fit keeps skewed or bimodal
-    posterior predictives (ensembles, trees, hypernetwork samples) honest.
-    """
-    means = np.asarray(means, dtype=float)
-    stds = np.broadcast_to(np.maximum(np.asarray(stds, dtype=float), 1e-12), means.shape)
-    qs = np.asarray(q, dtype=float)
-    lo = (means - 8.0 * stds).min(axis=0)
-    hi = (means + 8.0 * stds).max(axis=0)
-    out = np.empty((qs.size,) + means.shape[1:])
-    for k, p in enumerate(qs):
-        a, b = lo.copy(), hi.copy()
-        for _ in range(n_iter):
-            mid = 0.5 * (a + b)
-            cdf = stats.norm.cdf((mid[None] - means) / stds).mean(axis=0)
-            below = cdf < p
-            a = np.where(below, mid, a)
-            b = np.where(below, b, mid)
-        out[k] = 0.5 * (a + b)
-    return out
 
 
 # ----------------------------------------------------------------------------- JAX pieces
@@ -167,11 +74,15 @@ def mlp_apply(params: dict[str, Any], x, n_layers: int, prefix: str = "", dropou
     return h
 
 
-def gaussian_nll(y, mean, log_var):
-    """Elementwise negative log density of ``N(mean, exp(log_var))`` at ``y``."""
-    import jax.numpy as jnp
+def gaussian_head(out, t: int, min_std: float = 1e-3):
+    """Split a network output ``(..., 2t)`` into a mean and a positive std (standardized units).
 
-    return 0.5 * (jnp.log(2.0 * jnp.pi) + log_var + (y - mean) ** 2 * jnp.exp(-log_var))
+    The softplus offset makes an untrained head start at std ~0.3, a calm start for the NLL.
+    """
+    import jax
+
+    std = jax.nn.softplus(out[..., t:] + math.log(math.e**0.3 - 1.0)) + min_std
+    return out[..., :t], std
 
 
 def train_adam(

@@ -23,7 +23,8 @@ Inputs
     5. For the model, each scaled input is clipped to its training range widened by
        :data:`INPUT_MARGIN` scaled units on each side, so that no model extrapolates without
        bound; the applicability domain (:mod:`psplab.models.domain`) sees the unclipped values,
-       so such rows are flagged and their intervals widened.
+       so such rows are flagged and their intervals widened. The model's inputs and targets are
+       rounded to float32 precision: a change of unit then gives bit-identical fits.
 
 Targets
     ``target_transform="auto"`` models ``log y`` for a target whose training values are all
@@ -158,6 +159,8 @@ class Preprocessor:
     y_scale: np.ndarray
     env_lo: np.ndarray
     env_hi: np.ndarray
+    bound_lo: np.ndarray
+    bound_hi: np.ndarray
 
     # ------------------------------------------------------------------ fitting
     @classmethod
@@ -206,6 +209,7 @@ class Preprocessor:
         tiny = _relative_constant(G) | (y_scale <= 0)
         y_scale = np.where(tiny, np.where(y_center != 0, np.abs(y_center), 1.0), y_scale)
         env_lo, env_hi = _envelope(G, y_scale, logs, target_bounds)
+        bound_lo, bound_hi = _bounds_array(target_bounds, Y.shape[1])
         return cls(
             constant=constant,
             redundant=redundant,
@@ -220,6 +224,8 @@ class Preprocessor:
             y_scale=y_scale,
             env_lo=env_lo,
             env_hi=env_hi,
+            bound_lo=bound_lo,
+            bound_hi=bound_hi,
         )
 
     # ------------------------------------------------------------------ inputs
@@ -243,7 +249,7 @@ class Preprocessor:
         """
         Z = (_log_inputs(X, self.log_inputs, self.log_scale) - self.x_center) / self.x_scale
         Z = np.clip(Z, self.z_min - INPUT_MARGIN, self.z_max + INPUT_MARGIN)
-        return Z[:, self.model_columns]
+        return _float32_grid(Z[:, self.model_columns])
 
     def domain_inputs(self, X: np.ndarray) -> np.ndarray:
         """Scaled, unclipped inputs ``(n, d)`` for the applicability domain.
@@ -273,7 +279,7 @@ class Preprocessor:
         """Targets ``(n, t)`` in standardized modelled units ``(g - centre) / scale``."""
         logs = self.log_targets
         G = np.where(logs, np.log(np.where(logs & (Y > 0), Y, 1.0)), Y)
-        return (G - self.y_center) / self.y_scale
+        return _float32_grid((G - self.y_center) / self.y_scale)
 
     def standardized_envelope(self) -> tuple[np.ndarray, np.ndarray]:
         """The envelope ``(lo, hi)`` of each target in standardized modelled units."""
@@ -285,17 +291,24 @@ class Preprocessor:
         """Standardized modelled values ``(..., t)`` back in the targets' units (clipped)."""
         G = np.clip(T * self.y_scale + self.y_center, self.env_lo, self.env_hi)
         logs = self.log_targets
-        return np.where(logs, np.exp(np.where(logs, G, 0.0)), G)
+        with np.errstate(over="ignore"):
+            Y = np.where(logs, np.exp(np.where(logs, G, 0.0)), G)
+        lo, hi = self.envelope()
+        return np.clip(Y, lo, hi)
 
     def envelope(self) -> tuple[np.ndarray, np.ndarray]:
-        """The envelope ``(lo, hi)`` of each target in the targets' own units."""
-        lo = np.where(
-            self.log_targets, np.exp(np.where(self.log_targets, self.env_lo, 0.0)), self.env_lo
-        )
-        hi = np.where(
-            self.log_targets, np.exp(np.where(self.log_targets, self.env_hi, 0.0)), self.env_hi
-        )
-        return lo, hi
+        """The envelope ``(lo, hi)`` of each target in the targets' own units.
+
+        Returns
+        -------
+        lo, hi : numpy.ndarray
+            ``(t,)``; a spec bound that cuts the envelope is returned exactly.
+        """
+        logs = self.log_targets
+        with np.errstate(over="ignore"):
+            lo = np.where(logs, np.exp(np.where(logs, self.env_lo, 0.0)), self.env_lo)
+            hi = np.where(logs, np.exp(np.where(logs, self.env_hi, 0.0)), self.env_hi)
+        return np.maximum(lo, self.bound_lo), np.minimum(hi, self.bound_hi)
 
     # ------------------------------------------------------------------ persistence
     def to_arrays(self) -> dict[str, np.ndarray]:
@@ -319,10 +332,30 @@ class Preprocessor:
         return cls(**{f.name: np.asarray(arrays[f.name]) for f in fields(cls)})
 
 
+def _float32_grid(A: np.ndarray) -> np.ndarray:
+    """``A`` rounded to float32 precision (kept as float64).
+
+    A change of unit perturbs the standardized values by ~1e-16; rounded to 7 digits they are
+    the same numbers, so every model (trees breaking ties, float64 GPs) fits exactly the same.
+    """
+    return np.asarray(A, dtype=np.float32).astype(np.float64)
+
+
 def _log_inputs(X: np.ndarray, logs: np.ndarray, scale: np.ndarray) -> np.ndarray:
     if not logs.any():
         return np.array(X, dtype=float)
     return np.where(logs, np.log1p(np.maximum(X, 0.0) / scale), X)
+
+
+def _bounds_array(
+    bounds: Sequence[Sequence[float | None]] | None, t: int
+) -> tuple[np.ndarray, np.ndarray]:
+    lo, hi = np.full(t, -np.inf), np.full(t, np.inf)
+    for j, pair in enumerate(bounds or []):
+        if pair is not None:
+            lo[j] = -np.inf if pair[0] is None else float(pair[0])
+            hi[j] = np.inf if pair[1] is None else float(pair[1])
+    return lo, hi
 
 
 def _envelope(

@@ -4,11 +4,9 @@ NumPy and SciPy each ship their own OpenBLAS (and JAX's CPU Cholesky and triangu
 SciPy's), each with its own thread pool. OpenBLAS threads a factorization or product from a few
 dozen rows on; at the sizes of a Gaussian-process fit (tens to a few hundred rows, thousands of
 factorizations and products in turn) the extra threads mostly spin waiting for work, and the two
-libraries' pools compete for the same cores. Measured on the 2-core build machine: the exact GP
-baseline on NIMS fatigue (393 rows) 17.1 -> 6.5 s (CPU 32.7 -> 6.5 s); a SAGE fit of the 2-D
-challenge 2b (128 rows) 37.8 -> 21.7 s. Above ``ONE_THREAD_MAX_ROWS`` threads pay off again
-(Cholesky + inverse + product at 1600 rows: 398 ms threaded, 618 ms on one thread), so larger
-problems keep OpenBLAS's default.
+libraries' pools compete for the same cores: on two cores a GP fit of a few hundred rows runs
+several times faster on one thread. From about ``ONE_THREAD_MAX_ROWS`` rows on, threads pay
+off again, so larger problems keep OpenBLAS's default.
 """
 
 from __future__ import annotations
@@ -20,7 +18,18 @@ ONE_THREAD_MAX_ROWS = 512
 
 
 def one_blas_thread(n_rows: int) -> contextlib.AbstractContextManager:
-    """Context limiting NumPy's and SciPy's BLAS/LAPACK to one thread when ``n_rows`` is small."""
+    """Context limiting NumPy's and SciPy's BLAS/LAPACK to one thread when ``n_rows`` is small.
+
+    Parameters
+    ----------
+    n_rows : int
+        Rows of the matrices about to be factorized or multiplied.
+
+    Returns
+    -------
+    context : contextlib.AbstractContextManager
+        The thread limit, or a no-op above :data:`ONE_THREAD_MAX_ROWS` rows.
+    """
     if n_rows > ONE_THREAD_MAX_ROWS:
         return contextlib.nullcontext()
     try:

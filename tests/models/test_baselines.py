@@ -101,3 +101,21 @@ def test_mixture_quantiles_of_one_gaussian_are_gaussian_quantiles():
         [2.0, 0.5]
     )
     np.testing.assert_allclose(q, expected, atol=1e-8)
+
+
+def test_sparse_gp_matches_the_exact_one_beyond_its_row_limit(tmp_path):
+    # 400 rows with max_exact_rows=100: the sparse GP (64 inducing inputs) must recover the same
+    # smooth function and noise as the exact GP on the same rows.
+    X, y = _smooth(400, seed=4)
+    exact = GaussianProcess(n_restarts=0).fit(X, y)
+    sparse = GaussianProcess(n_restarts=0, max_exact_rows=100, n_inducing=64).fit(X, y)
+    assert sparse.sparse_ and not exact.sparse_
+    grid = np.linspace(0.1, 2.9, 40)[:, None]
+    mean, std = sparse.predict_dist(grid)
+    assert np.max(np.abs(mean - np.sin(2 * grid[:, 0]))) < 0.08
+    np.testing.assert_allclose(std, exact.predict_dist(grid)[1], rtol=0.25)
+    assert 0.03 < sparse.noise_std_[0] < 0.08  # truth 0.05
+    draws = sparse.sample(grid, 2000, seed=1)
+    np.testing.assert_allclose(draws.std(0), std, rtol=0.15)
+    sparse.save(tmp_path / "sgp")
+    np.testing.assert_array_equal(load_estimator(tmp_path / "sgp").predict_dist(grid)[0], mean)

@@ -59,13 +59,14 @@ def test_plus_intervals_are_the_cv_plus_order_statistics():
     for alpha in (0.1, 0.3):
         q = model.predict_quantiles(np.zeros((2, 1)), [alpha / 2, 1 - alpha / 2])
         lo, hi = _by_hand(y, folds, alpha)
-        np.testing.assert_allclose(q[:, 0], [lo, hi], rtol=1e-12)
+        # The model sees its targets on the float32 grid: agreement to ~1e-7.
+        np.testing.assert_allclose(q[:, 0], [lo, hi], rtol=1e-6)
     summary = model.predict_summary(np.zeros((1, 1)))
     # The raw interval is the full model's own Gaussian one, reported beside the calibrated one.
     half = 1.6448536269514722 * y.std()
     np.testing.assert_allclose([summary.lo_raw[0, 0], summary.hi_raw[0, 0]],
                                [y.mean() - half, y.mean() + half], rtol=1e-6)  # fmt: skip
-    assert summary.mean[0, 0] == pytest.approx(y.mean())
+    assert summary.mean[0, 0] == pytest.approx(y.mean(), rel=1e-6)
 
 
 def test_base_method_uses_the_full_model_and_the_residual_quantile():
@@ -76,7 +77,7 @@ def test_base_method_uses_the_full_model_and_the_residual_quantile():
     r = np.sort(model.scores_[:, 0])
     q = r[math.ceil(0.9 * 41) - 1]
     lo, hi = model.predict_quantiles(np.zeros((1, 1)), [0.05, 0.95])[:, 0]
-    np.testing.assert_allclose([lo, hi], [y.mean() - q * y.std(), y.mean() + q * y.std()])
+    np.testing.assert_allclose([lo, hi], [y.mean() - q * y.std(), y.mean() + q * y.std()], rtol=1e-6)
 
 
 def test_round_trip_and_calibrated_std(tmp_path):

@@ -22,10 +22,24 @@ FULL_BATCH_ROWS = 8192
 
 
 def pad_rows(A: np.ndarray, minimum: int = 16) -> tuple[np.ndarray, int]:
-    """Pad rows (with copies of row 0) up to a power of two; returns ``(padded, n_real)``.
+    """Pad rows (with copies of row 0) up to a power of two.
 
     Jitted predictors compile once per input shape; bucketing the row count keeps callers that
     predict on varying numbers of rows (optimizers, tests) from recompiling every call.
+
+    Parameters
+    ----------
+    A : numpy.ndarray
+        ``(n, ...)`` rows.
+    minimum : int
+        Smallest padded size.
+
+    Returns
+    -------
+    padded : numpy.ndarray
+        ``(size, ...)``.
+    n : int
+        The number of real rows.
     """
     n = A.shape[0]
     size = max(minimum, 1 << max(n - 1, 0).bit_length())
@@ -38,7 +52,22 @@ def pad_rows(A: np.ndarray, minimum: int = 16) -> tuple[np.ndarray, int]:
 
 
 def init_dense(key, n_in: int, n_out: int, gain: float = 1.0):
-    """He/Glorot-style normal init for a dense layer; returns ``(W, b)``."""
+    """He/Glorot-style normal init for a dense layer.
+
+    Parameters
+    ----------
+    key : jax.Array
+        PRNG key.
+    n_in, n_out : int
+        Layer sizes.
+    gain : float
+        Scale of the weights times ``1 / sqrt(n_in)``.
+
+    Returns
+    -------
+    W, b : jax.Array
+        Weights ``(n_in, n_out)`` and zero biases.
+    """
     import jax
     import jax.numpy as jnp
 
@@ -47,7 +76,22 @@ def init_dense(key, n_in: int, n_out: int, gain: float = 1.0):
 
 
 def init_mlp(key, sizes: list[int], prefix: str = "") -> dict[str, Any]:
-    """Flat params ``{prefix}W{i}``/``{prefix}b{i}`` of a ReLU MLP with layer sizes ``sizes``."""
+    """Flat parameters of a ReLU MLP.
+
+    Parameters
+    ----------
+    key : jax.Array
+        PRNG key.
+    sizes : list of int
+        Layer sizes, inputs first.
+    prefix : str
+        Prefix of the parameter names.
+
+    Returns
+    -------
+    params : dict
+        ``{prefix}W{i}`` and ``{prefix}b{i}`` per layer.
+    """
     import jax
 
     params: dict[str, Any] = {}
@@ -61,7 +105,26 @@ def init_mlp(key, sizes: list[int], prefix: str = "") -> dict[str, Any]:
 
 
 def mlp_apply(params: dict[str, Any], x, n_layers: int, prefix: str = "", dropout=None):
-    """Forward pass of :func:`init_mlp`'s network; ``dropout`` = list of per-hidden-layer masks."""
+    """Forward pass of :func:`init_mlp`'s network.
+
+    Parameters
+    ----------
+    params : dict
+        As :func:`init_mlp` made them.
+    x : jax.Array
+        Inputs ``(n, d)``.
+    n_layers : int
+        Number of dense layers.
+    prefix : str
+        Prefix of the parameter names.
+    dropout : list of jax.Array, optional
+        One mask per hidden layer.
+
+    Returns
+    -------
+    out : jax.Array
+        ``(n, sizes[-1])``.
+    """
     import jax.numpy as jnp
 
     h = x
@@ -75,9 +138,23 @@ def mlp_apply(params: dict[str, Any], x, n_layers: int, prefix: str = "", dropou
 
 
 def gaussian_head(out, t: int, min_std: float = 1e-3):
-    """Split a network output ``(..., 2t)`` into a mean and a positive std (standardized units).
+    """Split a network output into a mean and a positive std (standardized units).
 
     The softplus offset makes an untrained head start at std ~0.3, a calm start for the NLL.
+
+    Parameters
+    ----------
+    out : jax.Array
+        ``(..., 2t)`` network outputs.
+    t : int
+        Number of targets.
+    min_std : float
+        Floor of the std.
+
+    Returns
+    -------
+    mean, std : jax.Array
+        Each ``(..., t)``.
     """
     import jax
 
@@ -101,9 +178,35 @@ def train_adam(
 
     Full batch when ``batch_size`` is None or at least ``n``; otherwise each step draws a random
     minibatch without replacement and ``epochs`` counts passes over the data. The learning rate
-    follows a cosine decay to 10% so that the last steps settle instead of rattling. Returns the
-    final params and the loss per step. ``loss_fn`` should be a cached (module-level or
-    ``lru_cache``-built) function so that repeated fits of the same shapes reuse the compilation.
+    follows a cosine decay to 10 % so that the last steps settle instead of rattling.
+    ``loss_fn`` should be a cached (module-level or ``lru_cache``-built) function so that
+    repeated fits of the same shapes reuse the compilation.
+
+    Parameters
+    ----------
+    loss_fn : callable
+        The loss.
+    params : dict
+        Initial parameters (a pytree).
+    X, Y : numpy.ndarray
+        Training inputs and targets.
+    key : jax.Array
+        PRNG key of the minibatches and the loss's randomness.
+    epochs : int
+        Passes over the data.
+    batch_size : int, optional
+        Minibatch size (``None``: full batch).
+    learning_rate : float
+        Initial Adam step.
+    weight_decay : float
+        AdamW decay (0: plain Adam).
+
+    Returns
+    -------
+    params : dict
+        The trained parameters.
+    losses : numpy.ndarray
+        The loss at every step.
     """
     import jax.numpy as jnp
 
@@ -162,11 +265,36 @@ def _trainer(loss_fn: Callable, n: int, bs: int, n_steps: int, lr: float, weight
 
 
 def to_numpy_params(params: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Parameters as NumPy arrays (for ``.npz``).
+
+    Parameters
+    ----------
+    params : dict
+        Name -> JAX array.
+
+    Returns
+    -------
+    arrays : dict
+        Name -> NumPy array.
+    """
     return {k: np.asarray(v) for k, v in params.items()}
 
 
 def to_jax_params(arrays: dict[str, np.ndarray], prefix: str = "p_") -> dict[str, Any]:
-    """Params stored as ``{prefix}{name}`` in an ``.npz`` back to a JAX flat dict."""
+    """Parameters stored as ``{prefix}{name}`` in an ``.npz`` back to a JAX flat dict.
+
+    Parameters
+    ----------
+    arrays : dict
+        Name -> NumPy array.
+    prefix : str
+        Prefix that marks the parameters.
+
+    Returns
+    -------
+    params : dict
+        Name (prefix removed) -> JAX array.
+    """
     import jax.numpy as jnp
 
     return {k[len(prefix) :]: jnp.asarray(v) for k, v in arrays.items() if k.startswith(prefix)}

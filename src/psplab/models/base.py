@@ -303,17 +303,60 @@ class ProbabilisticRegressor(RegressorMixin, BaseEstimator, ABC):
 
     @abstractmethod
     def fit(self, X: Any, y: Any, groups: Any = None) -> ProbabilisticRegressor:
-        """Fit on ``X (n, d)`` and ``y (n,)`` or ``(n, t)``; returns ``self``."""
+        """Fit on ``X (n, d)`` and ``y (n,)`` or ``(n, t)``.
+
+        Parameters
+        ----------
+        X : array-like
+            Finite inputs.
+        y : array-like
+            Finite targets.
+        groups : array-like, optional
+            Group label per row, for estimators that split their rows (tuning, calibration).
+
+        Returns
+        -------
+        self : ProbabilisticRegressor
+            The fitted estimator.
+        """
 
     @abstractmethod
     def predictive(self, X: Any) -> Predictive:
-        """The model's own (uncalibrated) predictive distribution at the rows of ``X``."""
+        """The model's own (uncalibrated) predictive distribution at the rows of ``X``.
+
+        Parameters
+        ----------
+        X : array-like
+            Inputs ``(n, d)``.
+
+        Returns
+        -------
+        predictive : Predictive
+            Mixture in standardized modelled units, with the domain score of each row.
+        """
 
     @abstractmethod
     def sample(
         self, X: Any, n_samples: int = 100, seed: int = 0, include_noise: bool = True
     ) -> np.ndarray:
-        """Joint posterior-predictive draws ``(n_samples, n[, t])``."""
+        """Joint posterior-predictive draws.
+
+        Parameters
+        ----------
+        X : array-like
+            Inputs ``(n, d)``.
+        n_samples : int
+            Number of draws.
+        seed : int
+            Seed of the draws.
+        include_noise : bool
+            Draw observations (True) or the noise-free function.
+
+        Returns
+        -------
+        draws : numpy.ndarray
+            ``(n_samples, n[, t])``; each draw is one plausible function over all rows.
+        """
 
     @abstractmethod
     def _get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -340,20 +383,66 @@ class ProbabilisticRegressor(RegressorMixin, BaseEstimator, ABC):
             )
 
     def predict(self, X: Any) -> np.ndarray:
-        """Predictive mean ``(n,)`` or ``(n, t)`` in the targets' units."""
+        """Predictive mean in the targets' units.
+
+        Parameters
+        ----------
+        X : array-like
+            Inputs ``(n, d)``.
+
+        Returns
+        -------
+        mean : numpy.ndarray
+            ``(n,)`` or ``(n, t)`` as ``y`` was given to ``fit``.
+        """
         return self.predict_dist(X)[0]
 
     def predict_dist(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Predictive mean and standard deviation, each ``(n,)`` or ``(n, t)``."""
+        """Predictive mean and standard deviation.
+
+        Parameters
+        ----------
+        X : array-like
+            Inputs ``(n, d)``.
+
+        Returns
+        -------
+        mean, std : numpy.ndarray
+            Each ``(n,)`` or ``(n, t)``, inside the envelope.
+        """
         mean, std = self.predictive(X).moments()
         return shape_out(mean, self.target_is_1d_), shape_out(std, self.target_is_1d_)
 
     def predict_quantiles(self, X: Any, q: Any) -> np.ndarray:
-        """Predictive quantiles ``(len(q), n[, t])`` for probabilities ``q``."""
+        """Predictive quantiles for probabilities ``q``.
+
+        Parameters
+        ----------
+        X : array-like
+            Inputs ``(n, d)``.
+        q : array-like
+            Probabilities in (0, 1).
+
+        Returns
+        -------
+        quantiles : numpy.ndarray
+            ``(len(q), n[, t])``, inside the envelope.
+        """
         return shape_out(self.predictive(X).quantiles(q), self.target_is_1d_)
 
     def predict_domain(self, X: Any) -> np.ndarray:
-        """Applicability-domain score ``(n,)`` of each row (``> 1``: outside the domain)."""
+        """Applicability-domain score of each row (:mod:`psplab.models.domain`).
+
+        Parameters
+        ----------
+        X : array-like
+            Inputs ``(n, d)``.
+
+        Returns
+        -------
+        score : numpy.ndarray
+            ``(n,)``; above 1 the row is outside the domain.
+        """
         return self.predictive(X).domain
 
     def predict_summary(self, X: Any, level: float = LEVEL) -> Prediction:
@@ -375,6 +464,27 @@ class ProbabilisticRegressor(RegressorMixin, BaseEstimator, ABC):
         mean, std = p.moments()
         lo, hi = p.quantiles([(1 - level) / 2, (1 + level) / 2])
         return Prediction(mean, std, lo, hi, std, lo, hi, p.domain, p.prep.envelope(), level)
+
+    def check_params(self, X: Any, y: Any) -> None:
+        """Check every parameter against the data's size before any work starts.
+
+        Parameters
+        ----------
+        X, y : array-like
+            The training rows the estimator is about to be fitted on.
+
+        Raises
+        ------
+        psplab.errors.InputError
+            A parameter value is invalid (:class:`~psplab.errors.ResourceError` if too large).
+        """
+        X, Y, _ = check_Xy(X, y)
+        for inner in self._inner_estimators():
+            inner.check_params(X, Y)
+
+    def _inner_estimators(self) -> list[ProbabilisticRegressor]:
+        """The wrapped estimators (meta-estimators override)."""
+        return []
 
     def refit_template(self) -> ProbabilisticRegressor:
         """An unfitted estimator that refits this one's configuration on other rows.
@@ -471,6 +581,22 @@ class PreprocessedRegressor(ProbabilisticRegressor):
     def _validate_params_before_fit(self, X: np.ndarray, Y: np.ndarray) -> None:
         """Check the model's parameters before any work (subclasses extend)."""
 
+    def check_params(self, X: Any, y: Any) -> None:
+        """Check every parameter against the data's size before any work starts.
+
+        Parameters
+        ----------
+        X, y : array-like
+            The training rows the model is about to be fitted on.
+
+        Raises
+        ------
+        psplab.errors.InputError
+            A parameter value is invalid (:class:`~psplab.errors.ResourceError` if too large).
+        """
+        X, Y, _ = check_Xy(X, y)
+        self._validate_params_before_fit(X, Y)
+
     def refit_template(self) -> PreprocessedRegressor:
         """An unfitted clone that models each target on the scale this fit chose (log or not).
 
@@ -524,7 +650,18 @@ class PreprocessedRegressor(ProbabilisticRegressor):
         return Z, domain, np.minimum(outside * ref, np.maximum(ref, 1.0))
 
     def predictive(self, X: Any) -> Predictive:
-        """The predictive mixture at ``X``, widened outside the domain (see :meth:`widening`)."""
+        """The predictive mixture at ``X``, widened outside the domain (see :meth:`widening`).
+
+        Parameters
+        ----------
+        X : array-like
+            Inputs ``(n, d)``.
+
+        Returns
+        -------
+        predictive : Predictive
+            The model's mixture with the domain scores of the rows.
+        """
         self._check_fitted()
         X = check_X(X, self.n_features_in_)
         Z, domain, floor = self.widening(X)

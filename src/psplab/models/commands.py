@@ -91,7 +91,28 @@ def fit_command(
         None, "--param", help="Model parameter NAME=VALUE (repeatable)."
     ),
 ) -> None:
-    """Fit a model on every target of a dataset; save models, encoder, spec copy and manifest."""
+    """Fit a model on every target of a dataset; save models, encoder, spec copy and manifest.
+
+    \f
+    Parameters
+    ----------
+    spec : pathlib.Path
+        Dataset spec.
+    model : str
+        Model name.
+    out : pathlib.Path
+        Run directory.
+    seed : int
+        Seed of the model and the calibration folds.
+    group : str
+        Column of group labels (calibration for new groups).
+    fast : bool
+        The cheap configuration.
+    calibrate : bool
+        Conformal calibration on or off.
+    param : list of str
+        ``NAME=VALUE`` model parameters.
+    """
     from psplab._cli import out_console
     from psplab.models.pipeline import fit_dataset
     from psplab.models.rundir import write_fit_run
@@ -113,7 +134,18 @@ def predict_command(
     input_csv: Path = typer.Argument(..., help="CSV (or Parquet) with the processing columns."),
     out: Path = typer.Option(..., "--out", "-o", help="Prediction CSV to write."),
 ) -> None:
-    """Predict mean, std, 90 % interval and applicability domain of every target for new rows."""
+    """Predict mean, std, 90 % interval and applicability domain of every target for new rows.
+
+    \f
+    Parameters
+    ----------
+    run_dir : pathlib.Path
+        Directory written by ``psplab fit``.
+    input_csv : pathlib.Path
+        Table of new rows.
+    out : pathlib.Path
+        Prediction CSV to write.
+    """
     from psplab._cli import err_console, out_console
     from psplab.data.dataset import read_table
     from psplab.models.pipeline import load_model
@@ -179,7 +211,32 @@ def evaluate_command(
         None, "--param", help="Model parameter MODEL.NAME=VALUE, e.g. bhn.epochs=3000 (repeatable)."
     ),
 ) -> None:
-    """Cross-validate models on the same folds: table, metrics JSON, parity/calibration plots."""
+    """Cross-validate models on the same folds: table, metrics JSON, parity/calibration plots.
+
+    \f
+    Parameters
+    ----------
+    spec : pathlib.Path
+        Dataset spec.
+    models : str
+        Comma-separated model names.
+    cv : int
+        Number of folds.
+    group : str
+        Column whose groups stay within one fold.
+    seed : int
+        Seed of the folds and the models.
+    out : pathlib.Path
+        Run directory.
+    json_out : pathlib.Path
+        Where the metrics JSON goes.
+    fast : bool
+        The cheap configurations.
+    calibrate : bool
+        Conformal calibration on or off.
+    param : list of str
+        ``MODEL.NAME=VALUE`` model parameters.
+    """
     from psplab._cli import out_console
     from psplab.models.evaluation import evaluate_dataset
     from psplab.models.rundir import write_evaluation_run

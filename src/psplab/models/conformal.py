@@ -121,6 +121,9 @@ class ConformalRegressor(ProbabilisticRegressor):
         self.y_1d_ = is_1d
         return self
 
+    def _inner_estimators(self) -> list[ProbabilisticRegressor]:
+        return [self.estimator]
+
     def _folds(self, n: int, groups: Any) -> list[tuple[np.ndarray, np.ndarray]]:
         cv = int(self.cv)
         if groups is not None:
@@ -133,12 +136,26 @@ class ConformalRegressor(ProbabilisticRegressor):
             return inner_folds(n, min(cv, n_groups), int(self.seed), groups)
         cv = min(cv, n // 2)
         if cv < 2:
-            raise InputError(f"{n} rows are too few for a calibrated fit (need at least 4)")
+            raise InputError(
+                f"{n} rows are too few for a calibrated fit (need at least 4; "
+                "fit without calibration, --no-calibrate, to use them all)"
+            )
         return inner_folds(n, cv, int(self.seed))
 
     # ------------------------------------------------------------------ prediction
     def predictive(self, X: Any) -> Predictive:
-        """The full model's own (uncalibrated) predictive distribution."""
+        """The full model's own (uncalibrated) predictive distribution.
+
+        Parameters
+        ----------
+        X : array-like
+            Inputs ``(n, d)``.
+
+        Returns
+        -------
+        predictive : psplab.models.base.Predictive
+            That of :attr:`full_`.
+        """
         self._check_fitted()
         return self.full_.predictive(X)
 
@@ -196,7 +213,20 @@ class ConformalRegressor(ProbabilisticRegressor):
         return full, full.prep.targets_from_model(np.clip(np.stack(z), env_lo, env_hi))
 
     def predict_quantiles(self, X: Any, q: Any) -> np.ndarray:
-        """Calibrated quantiles ``(len(q), n[, t])``: the CV+ bounds of level ``|1 - 2q|``."""
+        """Calibrated quantiles: the CV+ bound of level ``|1 - 2q|`` for each ``q``.
+
+        Parameters
+        ----------
+        X : array-like
+            Inputs ``(n, d)``.
+        q : array-like
+            Probabilities in (0, 1); below 0.5 a lower, above an upper bound.
+
+        Returns
+        -------
+        quantiles : numpy.ndarray
+            ``(len(q), n[, t])``, inside the envelope.
+        """
         _, quantiles = self._calibrated(X, [float(p) for p in np.atleast_1d(q)])
         return shape_out(quantiles, self.y_1d_)
 
@@ -227,14 +257,42 @@ class ConformalRegressor(ProbabilisticRegressor):
         )  # fmt: skip
 
     def predict_dist(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and calibrated std (raw std times calibrated over raw 90 % width)."""
+        """Mean and calibrated std (raw std times calibrated over raw 90 % width).
+
+        Parameters
+        ----------
+        X : array-like
+            Inputs ``(n, d)``.
+
+        Returns
+        -------
+        mean, std : numpy.ndarray
+            Each ``(n,)`` or ``(n, t)``.
+        """
         p = self.predict_summary(X)
         return shape_out(p.mean, self.y_1d_), shape_out(p.std, self.y_1d_)
 
     def sample(
         self, X: Any, n_samples: int = 100, seed: int = 0, include_noise: bool = True
     ) -> np.ndarray:
-        """The full model's joint draws, spread around the mean by the calibration ratio."""
+        """The full model's joint draws, spread around the mean by the calibration ratio.
+
+        Parameters
+        ----------
+        X : array-like
+            Inputs ``(n, d)``.
+        n_samples : int
+            Number of draws.
+        seed : int
+            Seed of the draws.
+        include_noise : bool
+            Draw observations (True) or the noise-free function.
+
+        Returns
+        -------
+        draws : numpy.ndarray
+            ``(n_samples, n[, t])``, inside the envelope.
+        """
         p = self.predict_summary(X)
         ratio = shape_out(p.std / np.where(p.std_raw > 0, p.std_raw, 1.0), self.y_1d_)
         draws = self.full_.sample(X, n_samples, seed, include_noise)

@@ -200,12 +200,15 @@ def evaluate_dataset(
     result : EvaluationResult
         Metrics per model and target, the out-of-fold table and the settings.
     """
-    from psplab.models.pipeline import build_estimator, dataset_arrays
+    from psplab.models.pipeline import build_estimator, check_models, dataset_arrays
     from psplab.progress import track
 
     X, Y, target_names, bounds, groups = dataset_arrays(dataset, targets, group)
     split = list(folds) if folds is not None else make_folds(len(X), cv, seed, groups)
     params = {name: dict(p) for name, p in (params or {}).items()}
+    check_models(
+        models, params, X, Y, fast=fast, calibrate=calibrate, seed=seed, target_names=target_names
+    )
     records: list[pd.DataFrame] = []
     fitted: list[dict[str, Any]] = []
     fit_time = {m: np.zeros(len(target_names)) for m in models}
@@ -219,7 +222,7 @@ def evaluate_dataset(
                 continue
             est = build_estimator(
                 name, params.get(name), seed=seed, fast=fast, calibrate=calibrate,
-                target_bounds=[bounds[j] for j in cols],
+                target_bounds=[bounds[j] for j in cols], n_rows=len(tr),
             )  # fmt: skip
             t0 = time.perf_counter()
             est.fit(X[tr], Y[np.ix_(tr, cols)], groups=None if groups is None else groups[tr])

@@ -75,7 +75,7 @@ class GaussianProcess(PreprocessedRegressor):
         max_exact_rows: int = 1500,
         n_inducing: int = 256,
         length_scale_prior: float | None = None,
-        input_transform: str = "none",
+        input_transform: str = "log",
         target_transform: str | list[str] = "auto",
         target_bounds: list | None = None,
         seed: int = 0,

@@ -30,20 +30,54 @@ METRIC_NAMES = (
 
 
 def gaussian_nll(y: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """Elementwise ``-log N(y; mean, std^2)``."""
+    """Elementwise ``-log N(y; mean, std^2)``.
+
+    Parameters
+    ----------
+    y, mean, std : numpy.ndarray
+        Truths, predictive means and standard deviations (broadcastable).
+
+    Returns
+    -------
+    nll : numpy.ndarray
+        Negative log densities.
+    """
     std = np.maximum(np.asarray(std, dtype=float), 1e-12)
     z = (np.asarray(y, dtype=float) - mean) / std
     return 0.5 * math.log(2 * math.pi) + np.log(std) + 0.5 * z**2
 
 
 def gaussian_crps(y: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """Elementwise CRPS of ``N(mean, std^2)`` at ``y``."""
+    """Elementwise CRPS of ``N(mean, std^2)`` at ``y``.
+
+    Parameters
+    ----------
+    y, mean, std : numpy.ndarray
+        Truths, predictive means and standard deviations (broadcastable).
+
+    Returns
+    -------
+    crps : numpy.ndarray
+        In the units of ``y``.
+    """
     std = np.maximum(np.asarray(std, dtype=float), 1e-12)
     z = (np.asarray(y, dtype=float) - mean) / std
     return std * (z * (2 * stats.norm.cdf(z) - 1) + 2 * stats.norm.pdf(z) - 1 / math.sqrt(math.pi))
 
 
 def r2_score(y: np.ndarray, pred: np.ndarray) -> float:
+    """Coefficient of determination ``1 - SSE / SST`` (NaN for a constant ``y``).
+
+    Parameters
+    ----------
+    y, pred : numpy.ndarray
+        Truths and predictions.
+
+    Returns
+    -------
+    r2 : float
+        The score.
+    """
     y = np.asarray(y, dtype=float)
     ss_tot = float(np.sum((y - y.mean()) ** 2))
     if ss_tot == 0.0:
@@ -54,7 +88,20 @@ def r2_score(y: np.ndarray, pred: np.ndarray) -> float:
 def central_coverage(
     y: np.ndarray, mean: np.ndarray, std: np.ndarray, levels: np.ndarray
 ) -> np.ndarray:
-    """Observed share of ``y`` inside the Gaussian central interval of each nominal level."""
+    """Observed share of ``y`` inside the Gaussian central interval of each nominal level.
+
+    Parameters
+    ----------
+    y, mean, std : numpy.ndarray
+        Truths, predictive means and standard deviations ``(n,)``.
+    levels : numpy.ndarray
+        Nominal central-interval probabilities.
+
+    Returns
+    -------
+    coverage : numpy.ndarray
+        ``(len(levels),)`` observed shares.
+    """
     z = np.abs((np.asarray(y) - mean) / np.maximum(std, 1e-12))
     half = stats.norm.ppf(0.5 + np.asarray(levels) / 2.0)
     return (z[None, :] <= half[:, None]).mean(axis=1)
@@ -63,7 +110,20 @@ def central_coverage(
 def score(
     y: np.ndarray, mean: np.ndarray, std: np.ndarray, q05: np.ndarray, q95: np.ndarray
 ) -> dict[str, float]:
-    """All metrics (except ``fit_seconds``) for one target's pooled out-of-fold predictions."""
+    """The point and probabilistic scores of one target's pooled out-of-fold predictions.
+
+    Parameters
+    ----------
+    y, mean, std : numpy.ndarray
+        Truths, predictive means and standard deviations ``(n,)``.
+    q05, q95 : numpy.ndarray
+        The central 90 % interval.
+
+    Returns
+    -------
+    scores : dict
+        ``mae, rmse, r2, nll, nll_standardized, crps, coverage90, width90``.
+    """
     y = np.asarray(y, dtype=float)
     err = y - mean
     spread = float(np.std(y)) or 1.0

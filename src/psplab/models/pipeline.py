@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from psplab.errors import InputError, ModelFileError
-from psplab.models.defaults import CALIBRATION_FOLDS, FAST_CALIBRATION_FOLDS, model_params
+from psplab.models.defaults import calibration_folds, model_params
 
 __all__ = [
     "FIT_INFO",
@@ -33,7 +33,10 @@ __all__ = [
 
 FIT_INFO = "fit.json"
 #: Parameters handled by :func:`build_estimator` itself rather than by the model.
-WRAPPER_PARAMS = ("tune", "tune_cv", "tune_metric", "calibration_folds", "calibration_method")
+WRAPPER_PARAMS = (
+    "tune", "tune_cv", "tune_metric", "tune_search_params", "calibration_folds",
+    "calibration_method",
+)  # fmt: skip
 
 
 def build_estimator(
@@ -44,6 +47,7 @@ def build_estimator(
     fast: bool = False,
     calibrate: bool = True,
     target_bounds: Sequence[Sequence[float | None]] | None = None,
+    n_rows: int = 0,
 ):
     """The estimator ``psplab fit/evaluate`` use for model ``name``.
 
@@ -63,6 +67,9 @@ def build_estimator(
         Wrap in a :class:`~psplab.models.conformal.ConformalRegressor` (CV+).
     target_bounds : sequence of (min, max), optional
         Physical bounds of each target (the spec's ``min``/``max``).
+    n_rows : int
+        Training rows, which set the number of calibration folds
+        (:func:`psplab.models.defaults.calibration_folds`).
 
     Returns
     -------
@@ -88,12 +95,62 @@ def build_estimator(
         estimator = TunedRegressor(
             estimator, grid=grid, cv=int(wrap.get("tune_cv", 3)),
             metric=wrap.get("tune_metric", "nll"), seed=seed,
+            search_params=wrap.get("tune_search_params"),
         )  # fmt: skip
     if calibrate:
-        folds = wrap.get("calibration_folds", FAST_CALIBRATION_FOLDS if fast else CALIBRATION_FOLDS)
+        folds = wrap.get("calibration_folds", calibration_folds(n_rows, fast))
         method = wrap.get("calibration_method", "plus")
         estimator = ConformalRegressor(estimator, cv=int(folds), method=method, seed=seed)
     return estimator
+
+
+def check_models(
+    models: Sequence[str],
+    params: Mapping[str, Mapping[str, Any]],
+    X: np.ndarray,
+    Y: np.ndarray,
+    *,
+    fast: bool = False,
+    calibrate: bool = True,
+    seed: int = 0,
+    target_names: Sequence[str] | None = None,
+) -> None:
+    """Check every model's name and parameters, and every target's rows, before any fit.
+
+    Parameters
+    ----------
+    models : sequence of str
+        Model names.
+    params : mapping
+        Parameters per model name (see :func:`build_estimator`).
+    X : numpy.ndarray
+        ``(n, d)`` inputs.
+    Y : numpy.ndarray
+        ``(n, t)`` targets, NaN where missing.
+    fast, calibrate : bool
+        As for :func:`build_estimator`.
+    seed : int
+        Seed.
+    target_names : sequence of str, optional
+        Names of the targets, for the messages.
+
+    Raises
+    ------
+    psplab.errors.InputError
+        One line per problem found (ResourceError for sizes beyond the bounds).
+    """
+    if not models:
+        raise InputError("no model to fit (give at least one model name)")
+    rows = (~np.isnan(Y)).sum(axis=0)
+    names = list(target_names) if target_names is not None else [str(j + 1) for j in range(len(rows))]
+    few = [f"target {names[j]} has {int(rows[j])} row(s) with a value; a fit needs at least 2"
+           for j in np.flatnonzero(rows < 2)]  # fmt: skip
+    if few:
+        raise InputError(few)
+    keep = ~np.isnan(Y[:, int(np.argmax(rows))])
+    for name in models:
+        est = build_estimator(name, params.get(name), seed=seed, fast=fast, calibrate=calibrate)
+        est.check_params(X[keep], np.nan_to_num(Y[keep]))
 
 
 def dataset_arrays(dataset, targets: Sequence[str] | None = None, group: str | None = None):
@@ -317,7 +374,9 @@ def fit_dataset(
 
     X, Y, names, bounds, groups = dataset_arrays(dataset, None, group)
     params = dict(params or {})
-    build_estimator(model, params, seed=seed, fast=fast, calibrate=calibrate)  # checks names
+    check_models(
+        [model], {model: params}, X, Y, fast=fast, calibrate=calibrate, seed=seed, target_names=names
+    )
     parts = []
     for cols in track(target_groups(Y), f"fitting {model}") if progress else target_groups(Y):
         keep = ~np.isnan(Y[:, cols[0]])
@@ -327,7 +386,7 @@ def fit_dataset(
                 "a fit needs at least 2"
             )
         est = build_estimator(model, params, seed=seed, fast=fast, calibrate=calibrate,
-                              target_bounds=[bounds[j] for j in cols])  # fmt: skip
+                              target_bounds=[bounds[j] for j in cols], n_rows=int(keep.sum()))  # fmt: skip
         est.fit(X[keep], Y[np.ix_(keep, cols)], groups=None if groups is None else groups[keep])
         parts.append(FittedPart([names[j] for j in cols], est, int(keep.sum())))
     settings = {"seed": seed, "group": group, "fast": fast, "calibrate": calibrate}

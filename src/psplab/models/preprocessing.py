@@ -38,6 +38,7 @@ Targets
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
@@ -116,7 +117,8 @@ def _skewed_log_columns(X: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarra
     from scipy import stats
 
     nonneg = np.all(X >= 0, axis=0) & np.any(X > 0, axis=0)
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # near-constant columns: skew is 0 here
         skew = np.nan_to_num(stats.skew(X, axis=0), nan=0.0)
     logs = nonneg & (skew > 2.0)
     for j in np.flatnonzero(logs):
@@ -168,7 +170,7 @@ class Preprocessor:
         cls,
         X: np.ndarray,
         Y: np.ndarray,
-        input_transform: str = "none",
+        input_transform: str = "log",
         target_transform: str | Sequence[str] = "auto",
         target_bounds: Sequence[Sequence[float | None]] | None = None,
     ) -> Preprocessor:
@@ -276,7 +278,18 @@ class Preprocessor:
 
     # ------------------------------------------------------------------ targets
     def targets_to_model(self, Y: np.ndarray) -> np.ndarray:
-        """Targets ``(n, t)`` in standardized modelled units ``(g - centre) / scale``."""
+        """Targets in standardized modelled units ``(g - centre) / scale``.
+
+        Parameters
+        ----------
+        Y : numpy.ndarray
+            Targets ``(n, t)`` in their own units.
+
+        Returns
+        -------
+        T : numpy.ndarray
+            ``(n, t)``, on the float32 grid.
+        """
         logs = self.log_targets
         G = np.where(logs, np.log(np.where(logs & (Y > 0), Y, 1.0)), Y)
         return _float32_grid((G - self.y_center) / self.y_scale)
@@ -288,7 +301,18 @@ class Preprocessor:
         ) / self.y_scale
 
     def targets_from_model(self, T: np.ndarray) -> np.ndarray:
-        """Standardized modelled values ``(..., t)`` back in the targets' units (clipped)."""
+        """Standardized modelled values back in the targets' units.
+
+        Parameters
+        ----------
+        T : numpy.ndarray
+            ``(..., t)`` values in standardized modelled units.
+
+        Returns
+        -------
+        Y : numpy.ndarray
+            ``(..., t)``, clipped into the envelope.
+        """
         G = np.clip(T * self.y_scale + self.y_center, self.env_lo, self.env_hi)
         logs = self.log_targets
         with np.errstate(over="ignore"):

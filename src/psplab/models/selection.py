@@ -176,6 +176,9 @@ class TunedRegressor(ProbabilisticRegressor):
         ``"nll"``, ``"mae"`` or ``"rmse"`` (see :func:`select_params`).
     seed : int
         Seeds the inner splits.
+    search_params : dict, optional
+        Overrides used by the candidate fits of the search only (e.g. ``{"n_members": 1}``:
+        rank candidates with one network, refit the winner with all of them).
 
     Attributes
     ----------
@@ -196,12 +199,14 @@ class TunedRegressor(ProbabilisticRegressor):
         cv: int = 3,
         metric: str = "nll",
         seed: int = 0,
+        search_params: dict[str, Any] | None = None,
     ):
         self.estimator = estimator
         self.grid = grid
         self.cv = cv
         self.metric = metric
         self.seed = seed
+        self.search_params = search_params
 
     def _grid(self) -> list[dict[str, Any]]:
         if isinstance(self.grid, str):
@@ -227,7 +232,7 @@ class TunedRegressor(ProbabilisticRegressor):
         """
         base = self.estimator
         best, table = select_params(
-            lambda overrides: clone(base).set_params(**overrides),
+            lambda overrides: clone(base).set_params(**{**(self.search_params or {}), **overrides}),
             X,
             y,
             self._grid(),
@@ -241,20 +246,51 @@ class TunedRegressor(ProbabilisticRegressor):
         self.y_1d_ = self.best_estimator_.y_1d_
         return self
 
+    def _inner_estimators(self) -> list[ProbabilisticRegressor]:
+        return [clone(self.estimator).set_params(**g) for g in self._grid()]
+
     def refit_template(self) -> ProbabilisticRegressor:
         """The chosen configuration, unfitted: refits on other rows skip the search."""
         self._check_fitted()
         return self.best_estimator_.refit_template()
 
     def predictive(self, X: Any) -> Predictive:
-        """The refitted estimator's predictive distribution."""
+        """The refitted estimator's predictive distribution.
+
+        Parameters
+        ----------
+        X : array-like
+            Inputs ``(n, d)``.
+
+        Returns
+        -------
+        predictive : psplab.models.base.Predictive
+            That of :attr:`best_estimator_`.
+        """
         self._check_fitted()
         return self.best_estimator_.predictive(X)
 
     def sample(
         self, X: Any, n_samples: int = 100, seed: int = 0, include_noise: bool = True
     ) -> np.ndarray:
-        """Joint draws of the refitted estimator."""
+        """Joint draws of the refitted estimator.
+
+        Parameters
+        ----------
+        X : array-like
+            Inputs ``(n, d)``.
+        n_samples : int
+            Number of draws.
+        seed : int
+            Seed of the draws.
+        include_noise : bool
+            Draw observations (True) or the noise-free function.
+
+        Returns
+        -------
+        draws : numpy.ndarray
+            ``(n_samples, n[, t])``.
+        """
         self._check_fitted()
         return self.best_estimator_.sample(X, n_samples, seed, include_noise)
 

@@ -70,10 +70,23 @@ ModelSpec = str | ProbabilisticRegressor | Callable[[], ProbabilisticRegressor]
 def build_model(
     model: ModelSpec, params: Mapping[str, Any] | None = None
 ) -> ProbabilisticRegressor:
-    """A fresh, unfitted regressor: a psplab model name (``"gp"``, ``"bhn"``, ...), ``"fastgp"``
-    (the GP with a Matérn-5/2 kernel, one optimizer start and short prior length scales, which
-    keep a handful of observations exploratory), a factory, or a template instance
-    (``sklearn.base.clone`` with ``params`` set)."""
+    """A fresh, unfitted regressor.
+
+    Parameters
+    ----------
+    model : str, ProbabilisticRegressor or callable
+        A psplab model name (``"gp"``, ``"bhn"``, ...), ``"fastgp"`` (the GP with a Matérn-5/2
+        kernel, one optimizer start and short prior length scales, which keep a handful of
+        observations exploratory), a template instance (``sklearn.base.clone`` with ``params``
+        set) or a factory.
+    params : mapping, optional
+        Constructor parameters.
+
+    Returns
+    -------
+    model : ProbabilisticRegressor
+        Unfitted.
+    """
     from sklearn.base import clone
 
     params = dict(params or {})

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/bench_phasefield.py [--json OUT] [--quick] [--zener]
+    python benchmarks/bench_phasefield.py [--json OUT] [--quick] [--zener | --physics | --throughput]
 
 Both sides of every comparison run in the same process, on the same inputs:
 
@@ -18,6 +18,15 @@ Both sides of every comparison run in the same process, on the same inputs:
 * On a GPU (when JAX sees one): batched 256² Cahn-Hilliard and 64² grain growth in
   simulation-steps/s (batch × steps / s) for the optimized paths vs plain ``fori_loop`` +
   ``vmap`` of the single-recipe step (``ch_run_plain``, ``gg_run_plain``).
+* ``--physics`` (instead of the above): for each family, recipes at the four corners and the
+  centre of (hold temperature, hold time), other parameters at the baseline, ``--seeds`` seeds
+  at grid 128: measured mean grain diameter / sqrt(d0² + K_gg) (both from the run), grains,
+  pixels per mean diameter; the same recipes at half the pixel on a 256 grid (same field of
+  view): change of the mean grain size; precipitate images at half the pixel: change of the
+  area fraction.
+* ``--throughput`` (instead of the above): ``psplab simulate --n N --grid 128 --workers 0`` of
+  this tree against a ``git archive`` of ``--baseline-ref`` (default ``main``), alternated,
+  best of two each; ratio = baseline time / this tree's time (≥ 0.5: within 2× of the old).
 * ``--zener`` (instead of the above): the Zener-limited grain radius vs particle area fraction
   (128², 560 grains, particles r = 2 px at f = 0-0.3, 2 seeds, 4000 steps) and the fitted
   exponent of ``R_lim ∝ f^n`` (``zener_rlim_exponent``, ``zener_table``).
@@ -261,10 +270,191 @@ def bench_zener(
     return out
 
 
+def law_recipes() -> list:
+    """Per family: the four corners and the centre of (hold temperature, hold time)."""
+    import dataclasses
+
+    from psplab.sim import FAMILIES
+
+    out = []
+    for fam in FAMILIES.values():
+        base = fam.baseline_recipe()
+        (t_lo, t_hi), (h_lo, h_hi) = fam.bounds["hold_temperature_C"], fam.bounds["hold_time_s"]
+        for T, t in ((t_lo, h_lo), (t_lo, h_hi), (t_hi, h_lo), (t_hi, h_hi)):
+            out.append(dataclasses.replace(base, hold_temperature_C=T, hold_time_s=t))
+        out.append(base)
+    return out
+
+
+def _grain_stats(res) -> dict:
+    from psplab.measure import measure_grains
+
+    m = measure_grains(res.grain_labels, res.pixel_um, periodic=True)
+    law = float(np.sqrt(res.info["d0_um"] ** 2 + res.info["K_gg_um2"]))
+    return {
+        "d_um": m["mean_diameter_um"],
+        "law_um": law,
+        "ratio": m["mean_diameter_um"] / law,
+        "grains": m["grain_count"],
+        "px_per_d": m["mean_diameter_um"] / res.pixel_um,
+        "pixel_um": res.pixel_um,
+    }
+
+
+def bench_physics(grid: int, seeds: int) -> dict:
+    """The law bars (measured mean diameter vs sqrt(d0² + K_gg), grains, px per diameter) and
+    the convergence of halving both pixels at the same field of view, per recipe."""
+    from psplab.measure import measure_grains
+    from psplab.sim import plan_recipe, simulate_batch
+    from psplab.sim.precipitates import precipitate_image
+
+    recipes = law_recipes()
+    rows = [{"recipe": r.to_dict(), "coarse": [], "fine": [], "df": []} for r in recipes]
+    for seed in range(seeds):
+        t0 = time.perf_counter()
+        coarse = simulate_batch(recipes, grid=grid, seed=seed)
+        fine = simulate_batch(
+            recipes, grid=2 * grid, seed=100 + seed, pixel_um=[c.pixel_um / 2 for c in coarse]
+        )
+        print(f"  seed {seed}: {time.perf_counter() - t0:.0f} s", flush=True)
+        for row, c, f in zip(rows, coarse, fine, strict=True):
+            row["coarse"].append(_grain_stats(c))
+            row["fine"].append(
+                measure_grains(f.grain_labels, f.pixel_um, periodic=True)["mean_diameter_um"]
+            )
+    for row, r in zip(rows, recipes, strict=True):
+        plan = plan_recipe(r, grid)
+        r_px = plan.precipitate_radius_um / plan.precipitate_pixel_um
+        for seed in range(max(seeds, 4)):
+            a = precipitate_image(
+                plan.precipitate_grid, plan.precipitate_fraction, r_px, np.random.default_rng(seed)
+            )
+            b = precipitate_image(
+                2 * plan.precipitate_grid,
+                plan.precipitate_fraction,
+                2 * r_px,
+                np.random.default_rng(seed),
+            )
+            row["df"].append(float(abs(a.mean() - b.mean())))
+        c = row["coarse"]
+        row["law_ratio"] = float(np.mean([x["ratio"] for x in c]))
+        row["law_ratio_range"] = [min(x["ratio"] for x in c), max(x["ratio"] for x in c)]
+        row["min_grains"] = int(min(x["grains"] for x in c))
+        row["min_px_per_d"] = float(min(x["px_per_d"] for x in c))
+        d_c = float(np.mean([x["d_um"] for x in c]))
+        row["convergence_rel"] = float(np.mean(row["fine"]) / d_c - 1.0)
+        row["fraction_change_max"] = float(max(row["df"]))
+        print(
+            f"  {r.family:15s} {r.hold_temperature_C:5.0f} °C {r.hold_time_s:6.0f} s: "
+            f"law {c[0]['law_um']:7.1f} µm, measured/law {row['law_ratio']:.3f}, "
+            f"grains ≥ {row['min_grains']}, px/d ≥ {row['min_px_per_d']:.1f}, "
+            f"half pixel {100 * row['convergence_rel']:+.1f} %, Δf ≤ {row['fraction_change_max']:.4f}",
+            flush=True,
+        )
+    return {
+        "physics_grid": grid,
+        "physics_seeds": seeds,
+        "physics_table": rows,
+        "law_ratio_worst": float(max(abs(np.log(x["ratio"])) for r in rows for x in r["coarse"])),
+        "min_grains": int(min(r["min_grains"] for r in rows)),
+        "min_px_per_d": float(min(r["min_px_per_d"] for r in rows)),
+        "convergence_worst_rel": float(max(abs(r["convergence_rel"]) for r in rows)),
+        "fraction_change_worst": float(max(r["fraction_change_max"] for r in rows)),
+    }
+
+
+def _archive(ref: str) -> Path:
+    """The tree of git revision ``ref`` in a temporary folder (the baseline's source)."""
+    import subprocess
+    import tempfile
+
+    root = Path(__file__).resolve().parents[1]
+    dest = Path(tempfile.mkdtemp(prefix="psplab-baseline-"))
+    tar = subprocess.run(
+        ["git", "-C", str(root), "archive", ref], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=tar, check=True)
+    return dest / "src"
+
+
+def _simulate_cli(src: Path, n: int, grid: int, out: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of ``psplab simulate`` run from source tree ``src``."""
+    import resource
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": str(src), "PSPLAB_NO_PROGRESS": "1"}
+    cmd = [
+        sys.executable,
+        "-c",
+        "from psplab.cli import main; main()",
+        "simulate",
+        "--out",
+        str(out),
+        "--n",
+        str(n),
+        "--grid",
+        str(grid),
+        "--workers",
+        "0",
+        "--seed",
+        "0",
+    ]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    subprocess.run(cmd, env=env, check=True, capture_output=True)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def bench_throughput(n: int, grid: int, baseline_ref: str, repeats: int = 2) -> dict:
+    """``psplab simulate --n n --grid grid --workers 0``: this tree against ``baseline_ref``,
+    alternated in one run, best of ``repeats`` (start-up and compilation included)."""
+    import shutil
+    import tempfile
+
+    old_src = _archive(baseline_ref)
+    new_src = Path(__file__).resolve().parents[1] / "src"
+    best = {"old": (float("inf"), float("inf")), "new": (float("inf"), float("inf"))}
+    work = Path(tempfile.mkdtemp(prefix="psplab-tput-"))
+    try:
+        for k in range(repeats):
+            for side, src in (("old", old_src), ("new", new_src)):
+                wall, cpu = _simulate_cli(src, n, grid, work / f"{side}{k}" / "ds.parquet")
+                print(f"  {side}: {wall:.1f} s wall, {cpu:.1f} CPU-s", flush=True)
+                best[side] = (min(best[side][0], wall), min(best[side][1], cpu))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(old_src.parent, ignore_errors=True)
+    return {
+        "throughput_n": n,
+        "throughput_grid": grid,
+        "throughput_baseline_ref": baseline_ref,
+        "throughput_old_recipes_per_s": n / best["old"][0],
+        "throughput_new_recipes_per_s": n / best["new"][0],
+        "throughput_ratio_wall": best["old"][0] / best["new"][0],
+        "throughput_ratio_cpu": best["old"][1] / best["new"][1],
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", type=Path, default=None, help="write the results here")
     ap.add_argument("--quick", action="store_true", help="smaller sizes (smoke run)")
+    ap.add_argument(
+        "--physics",
+        action="store_true",
+        help="instead: the family-law bars and pixel-halving convergence (3 families × 5 recipes)",
+    )
+    ap.add_argument("--seeds", type=int, default=2, help="seeds per recipe for --physics")
+    ap.add_argument(
+        "--throughput",
+        action="store_true",
+        help="instead: psplab simulate at grid 128, this tree vs --baseline-ref, same run",
+    )
+    ap.add_argument("--baseline-ref", default="main", help="git revision of the baseline")
+    ap.add_argument("--n", type=int, default=32, help="recipes for --throughput")
     ap.add_argument(
         "--zener",
         action="store_true",
@@ -289,8 +479,13 @@ def main(argv: list[str] | None = None) -> int:
     res: dict = {"device": jax.default_backend(), "machine": machine}
     res["config"] = {"ch_grid": grid, "ch_batch": batch, "ch_steps": steps}
     cpu = jax.devices("cpu")[0]
+    special = args.zener or args.physics or args.throughput
+    if args.throughput:
+        res.update(bench_throughput(args.n, 128, args.baseline_ref))
     with jax.default_device(cpu):
-        if not args.zener:
+        if args.physics:
+            res.update(bench_physics(64 if args.quick else 128, args.seeds))
+        if not special:
             res.update(bench_ch_cpu(grid, batch, steps))
             res.update(bench_gg(64, 16, 100 if args.quick else 400, 10, plain=True))
             res.update(bench_recipes(64, 16))
@@ -298,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
             res.update(bench_zener(64, 140, 1000, 2.0, (0.0, 0.15, 0.3), seeds=1))
         elif args.zener:
             res.update(bench_zener(128, 560, 4000, 2.0, (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)))
-    if jax.default_backend() == "gpu" and not args.zener:
+    if jax.default_backend() == "gpu" and not special:
         res.update(bench_gpu(grid, 64, batch * 4, steps))
     rows = [(k, v) for k, v in res.items() if isinstance(v, float | int | str) and k != "device"]
     print(f"{'metric':40s} value")

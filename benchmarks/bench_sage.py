@@ -25,15 +25,17 @@ from pathlib import Path
 import numpy as np
 
 from psplab.manifest import machine_info
-from psplab.models.cameo import CameoBaseline
-from psplab.models.sage import (
+from psplab.models.phasemap import (
+    CameoBaseline,
     ChangePointModel,
     PhaseMapModel,
     PropertySource,
     SamplingWarning,
     StructureSource,
+    cluster_patterns,
+    fowlkes_mallows,
+    match_labels,
 )
-from psplab.models.xrd import cluster_patterns, fowlkes_mallows, match_labels
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CASES = ("1d_1", "1d_2", "1d_1_full", "2d_a", "2d_b", "coreg", "fegapd")

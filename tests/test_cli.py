@@ -16,6 +16,7 @@ from types import ModuleType
 
 import pytest
 
+import psplab
 import psplab.cli
 
 # Top-level packages that take a noticeable time to import.
@@ -73,6 +74,10 @@ def test_command_module_imports_no_heavy_package(module):
     assert _heavy_after(module) == set()
 
 
+def test_import_psplab_loads_no_heavy_package():
+    assert _heavy_after("psplab") == set()
+
+
 def test_cli_help_loads_no_heavy_package():
     assert _heavy_after("psplab.cli", "--help") == set()
 
@@ -101,14 +106,15 @@ LAZY_PACKAGES = (
 @pytest.mark.parametrize("package", LAZY_PACKAGES)
 def test_lazy_package_exports_the_defining_modules_objects(package):
     pkg = importlib.import_module(package)
-    assert set(pkg.__all__) <= set(pkg._EXPORTS)
-    for name, where in pkg._EXPORTS.items():
+    exports, submodules = pkg.__getattr__.exports, pkg.__getattr__.submodules
+    assert set(pkg.__all__) <= set(exports)
+    for name, where in exports.items():
         source = importlib.import_module(f"{package}.{where}")
         assert getattr(pkg, name) is getattr(source, name), name
     namespace: dict = {}
     exec(f"from {package} import *", namespace)
     assert {n for n in namespace if n != "__builtins__"} == set(pkg.__all__)
-    for sub in pkg._SUBMODULES:
+    for sub in submodules:
         assert isinstance(getattr(pkg, sub), ModuleType)
         assert getattr(pkg, sub) is sys.modules[f"{package}.{sub}"]
     assert set(pkg.__all__) <= set(dir(pkg))
@@ -133,3 +139,28 @@ def test_public_from_imports_work():
     assert simulate_recipe.__module__ == "psplab.sim.core"
     assert isinstance(FAMILIES["al_mg"].baseline_recipe(), Recipe)
     assert yield_strength_mpa.__module__ == "psplab.strength.model"
+
+
+def test_errors_are_one_line_and_debug_shows_the_traceback(tmp_path):
+    data = tmp_path / "t.csv"
+    data.write_text("Ni,hardness\n1,200\n2,210\n")
+    taken = tmp_path / "taken.toml"
+    taken.write_text("# mine\n")
+    args = [sys.executable, "-m", "psplab.cli", "spec", "init", str(data), "--out", str(taken)]
+    plain = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
+    assert plain.returncode == 2
+    assert plain.stderr.strip() == f"{taken}: file exists (use --force to replace it)"
+    assert "Traceback" not in plain.stderr + plain.stdout
+    args.insert(3, "--debug")
+    debug = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
+    assert debug.returncode != 0 and "Traceback" in debug.stderr and "InputError" in debug.stderr
+
+
+def test_version_prints_the_version():
+    out = subprocess.run(
+        [sys.executable, "-m", "psplab.cli", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0 and out.stdout.strip() == f"psplab {psplab.__version__}"

@@ -34,3 +34,18 @@ def test_get_client_needs_a_worker():
     with pytest.raises(ValueError, match="workers must be >= 1"):
         with get_client(workers=0):
             pass
+
+
+def test_worker_counts_are_checked_before_any_process_starts(monkeypatch):
+    from psplab import distributed
+    from psplab.errors import ResourceError
+
+    cores = distributed.default_workers()
+    with pytest.raises(ResourceError, match=r"--workers .* is above the limit"):
+        with get_client(workers=distributed.MAX_WORKERS_PER_CORE * cores + 1):
+            pass
+    # Within the per-core limit, memory decides: a task too large for every worker is refused.
+    monkeypatch.setattr(distributed, "MAX_WORKERS_PER_CORE", 10**6)
+    with pytest.raises(ResourceError, match="each worker needs about"):
+        distributed.check_workers(2, task_bytes=10**18)
+    assert distributed.check_workers(1) == 1

@@ -2,16 +2,18 @@
 
 NumPy and SciPy each ship their own OpenBLAS (and JAX's CPU Cholesky and triangular solves call
 SciPy's), each with its own thread pool. OpenBLAS threads a factorization or product from a few
-dozen rows on; at the sizes of a Gaussian-process fit (tens to a few hundred rows, thousands of
-factorizations and products in turn) the extra threads mostly spin waiting for work, and the two
-libraries' pools compete for the same cores: on two cores a GP fit of a few hundred rows runs
-several times faster on one thread. From about ``ONE_THREAD_MAX_ROWS`` rows on, threads pay
-off again, so larger problems keep OpenBLAS's default.
+dozen rows on; at the sizes of a Gaussian-process fit or a Bayesian-optimization step (tens to a
+few hundred rows, thousands of factorizations and products in turn) the extra threads mostly spin
+waiting for work, and the two libraries' pools compete for the same cores: such fits run several
+times faster on one thread. Above ``ONE_THREAD_MAX_ROWS`` a factorization is large enough for
+threads to pay off again, so larger problems keep OpenBLAS's default.
 """
 
 from __future__ import annotations
 
 import contextlib
+
+__all__ = ["ONE_THREAD_MAX_ROWS", "one_blas_thread"]
 
 # Largest matrix (rows) whose linear algebra runs on one BLAS thread.
 ONE_THREAD_MAX_ROWS = 512
@@ -23,12 +25,12 @@ def one_blas_thread(n_rows: int) -> contextlib.AbstractContextManager:
     Parameters
     ----------
     n_rows : int
-        Rows of the matrices about to be factorized or multiplied.
+        Rows of the largest matrix the block factorizes.
 
     Returns
     -------
-    context : contextlib.AbstractContextManager
-        The thread limit, or a no-op above :data:`ONE_THREAD_MAX_ROWS` rows.
+    contextlib.AbstractContextManager
+        A ``threadpoolctl`` limit, or a no-op context for large problems.
     """
     if n_rows > ONE_THREAD_MAX_ROWS:
         return contextlib.nullcontext()

@@ -8,9 +8,10 @@ traceback only under ``psplab --debug``.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -20,7 +21,9 @@ __all__ = [
     "MAX_ERROR_LINES",
     "echo_json",
     "err_console",
+    "debug_enabled",
     "fail",
+    "one_line_errors",
     "out_console",
     "run_app",
     "set_debug",
@@ -36,6 +39,33 @@ def set_debug(value: bool) -> None:
     """Make :func:`run_app` re-raise errors with their traceback (``psplab --debug``)."""
     global _DEBUG
     _DEBUG = bool(value)
+
+
+def debug_enabled() -> bool:
+    """Whether ``psplab --debug`` asked for tracebacks."""
+    return _DEBUG
+
+
+def one_line_errors(callback: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a command so that a :class:`psplab.errors.PsplabError` ends it with exit 2.
+
+    The problems are printed one per line, as :func:`run_app` does; wrapping the commands
+    themselves gives the same result where the app runs without :func:`run_app` (tests with
+    ``typer.testing.CliRunner``, other programs embedding the app).
+    """
+    from psplab.errors import PsplabError
+
+    @functools.wraps(callback)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return callback(*args, **kwargs)
+        except PsplabError as exc:
+            if _DEBUG:
+                raise
+            fail(exc.lines)
+
+    wrapper.one_line_errors = True  # type: ignore[attr-defined]
+    return wrapper
 
 
 def err_console():

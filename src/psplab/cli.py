@@ -28,9 +28,10 @@ _COMMAND_MODULES = (
     "psplab.strength.commands",  # mechanics
     "psplab.generate_commands",  # simulate
     "psplab.models.commands",  # fit, predict, evaluate
-    "psplab.models.sage_commands",  # phasemap
+    "psplab.models.phasemap.commands",  # phasemap fit, predict, suggest
     "psplab.causal.commands",  # causal
-    "psplab.optimize.commands",  # campaign, optimize
+    "psplab.optimize.campaign_commands",  # campaign
+    "psplab.optimize.commands",  # optimize
     "psplab.report.commands",  # report, demo
 )
 
@@ -46,6 +47,19 @@ def _register_all() -> None:
                 continue
             raise
         module.register(app)
+    _wrap_commands(app)
+
+
+def _wrap_commands(typer_app: typer.Typer) -> None:
+    """Give every command (and sub-command) one-line errors with exit 2 (see _cli)."""
+    from psplab._cli import one_line_errors
+
+    for info in typer_app.registered_commands:
+        if info.callback is not None and not getattr(info.callback, "one_line_errors", False):
+            info.callback = one_line_errors(info.callback)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _wrap_commands(group.typer_instance)
 
 
 def _print_version(value: bool) -> None:

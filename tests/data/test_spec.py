@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from psplab.data import DatasetSpec, SpecError, load_dataset, validate
-from psplab.data.units import convert, parse_unit
 
 SPEC = """
 name = "toy"
@@ -133,7 +132,8 @@ def test_ignore_columns_are_not_checked_and_missing_target_is_not_an_error(tmp_p
 
 
 def test_extra_and_missing_columns(tmp_path):
-    csv = GOOD_CSV.replace("lot,note", "lot,note,extra").replace(",ok\n", ",ok,1\n")
+    csv = GOOD_CSV.replace("lot,note", "lot,note,extra")
+    csv = "\n".join(line + ",1" if i else line for i, line in enumerate(csv.splitlines())) + "\n"
     problems = problems_of(tmp_path, csv)
     assert "column 'extra': in the data file but not in the spec" in problems
     csv = "\n".join(line.rsplit(",", 1)[0] for line in GOOD_CSV.strip().splitlines()) + "\n"
@@ -141,10 +141,19 @@ def test_extra_and_missing_columns(tmp_path):
 
 
 def test_empty_header_cell_is_named_like_pandas(tmp_path):
-    csv = GOOD_CSV.replace("lot,note", "lot,note,").replace("\n", ",\n")
-    csv = csv.replace("lot,note,,\n", "lot,note,\n")
+    csv = GOOD_CSV.replace("lot,note", "lot,note,").replace("\n", ",7\n")
+    csv = csv.replace("lot,note,,7\n", "lot,note,\n")
     problems = problems_of(tmp_path, csv)
-    assert "column 'Unnamed: 8': in the data file but not in the spec" in problems
+    assert problems == ["column 'Unnamed: 8': in the data file but not in the spec"]
+
+
+def test_trailing_separator_on_header_and_rows_is_an_empty_column_dropped(tmp_path):
+    # A spreadsheet export with a separator after the last cell of every line, header included:
+    # the empty, nameless last column holds nothing and is dropped; no column shifts.
+    csv = GOOD_CSV.replace("\n", ",\n")
+    ds = load_dataset(write(tmp_path, csv))
+    assert ds.frame["TT"].tolist() == [850.0, 30.0, 900.0, 1000.0]
+    assert ds.frame["note"].tolist()[0] == "ok"
 
 
 @pytest.mark.parametrize(
@@ -169,15 +178,6 @@ def test_spec_errors(tmp_path, old, new, expected):
     assert old in SPEC
     problems = problems_of(tmp_path, GOOD_CSV, SPEC.replace(old, new, 1))
     assert any(p.startswith(expected) for p in problems), problems
-
-
-def test_units_parse_percentages_and_convert():
-    assert parse_unit("wt%") != parse_unit("at%")
-    assert convert(0.5, "wt%", "dimensionless") == pytest.approx(0.005)
-    assert convert(100.0, "degC", "K") == pytest.approx(373.15)
-    assert convert(1.0, "um", "mm") == pytest.approx(1e-3)
-    with pytest.raises(ValueError, match="unknown unit 'blorp'"):
-        parse_unit("blorp")
 
 
 def test_spec_toml_round_trip(tmp_path):

@@ -132,8 +132,16 @@ def test_boundary_pixels_are_given_to_grains():
         (np.full((4, 4), 0.5), 1.0, "non-integer"),
         (np.ones((4, 4), dtype=int), 0.0, "positive"),
         (np.ones((4, 4), dtype=int), float("nan"), "positive"),
+        (np.eye(4, dtype=int), 1e-300, "positive pixel size"),  # areas would underflow to 0
+        (np.zeros((8, 8), dtype=int), 1.0, "one value .* no grains"),
     ],
 )
 def test_bad_inputs_raise_clear_errors(labels, pixel_um, match):
     with pytest.raises(ValueError, match=match):
         measure_grains(labels, pixel_um)
+
+
+def test_a_one_pixel_wide_image_is_measured_along_its_only_direction():
+    g = measure_grains(np.array([[0, 0, 1, 1, 2, 2]]), 1.0)
+    assert g["grain_count"] == 3
+    assert g["mean_intercept_um"] == pytest.approx(5 / 2)  # 5 px of line, 2 boundaries

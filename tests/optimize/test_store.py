@@ -81,10 +81,12 @@ def test_old_schema_is_migrated_without_losing_rows(tmp_path):
     store = _make(path)
     store.add_observation(_row(1, 123.5))
     store.close()
-    # Rebuild a version-1 database: undo migration 1 by hand.
+    # Rebuild a version-1 database: undo migrations 2 and 1 by hand.
     con = sqlite3.connect(path)
     con.executescript(
         """
+        DROP INDEX observations_by_row_key;
+        ALTER TABLE observations DROP COLUMN row_key;
         DROP INDEX observations_by_suggestion;
         ALTER TABLE suggestions DROP COLUMN status;
         UPDATE schema_version SET version = 1;
@@ -282,3 +284,202 @@ def test_suggest_resumes_from_stored_state_after_a_crash(tmp_path):
     st = resumed.status()
     assert st["observations"] == 7 and st["pending"] == 3
     assert st["best"]["strength_MPa"] == 250.0
+
+
+# --- robustness: reserved names, idempotent observe, foreign and damaged files ---------------
+
+
+@pytest.mark.parametrize("name", ["source", "created", "observation_id", "source_row"])
+def test_a_results_column_with_a_reserved_name_is_refused_and_the_store_stays_readable(
+    tmp_path, name
+):
+    store = _make(tmp_path / "c.db")
+    frame = pd.DataFrame([{**_row(1, 10.0), name: "lab 2"}])
+    result = store.observe_frame(frame)
+    assert result.stored == []
+    assert [str(p) for p in result.rejected] == [
+        f"column {name!r}: the name is reserved for the campaign's own records "
+        "(observation_id, suggestion_id, created, source, source_row); rename the column"
+    ]
+    store.add_observation(_row(2, 20.0))
+    assert store.status()["observations"] == 1
+    store.export(tmp_path / "e.csv")
+
+
+def test_a_spec_column_with_a_reserved_name_cannot_start_a_campaign(tmp_path):
+    raw = {**SPEC, "column": [*SPEC["column"], {"name": "source", "role": "group"}]}
+    with pytest.raises(CampaignError, match="column 'source': the name is reserved"):
+        CampaignStore.create(tmp_path / "c.db", DatasetSpec.from_dict(raw), "strength_MPa")
+    assert not (tmp_path / "c.db").exists()
+
+
+def test_a_database_an_older_version_filled_with_reserved_names_reads_them_namespaced(tmp_path):
+    store = _make(tmp_path / "c.db")
+    oid = store.add_observation(_row(1, 10.0))
+    with store.con:  # what an older psplab stored for a results column named 'source'
+        store.con.execute(
+            "INSERT INTO observation_values VALUES (?, 99, 'source', NULL, 'lab 2')", (oid,)
+        )
+    obs = store.observations()
+    assert obs.loc[0, "source"] == "api" and obs.loc[0, "data_source"] == "lab 2"
+
+
+def test_an_edited_file_observed_again_stores_only_the_new_rows(tmp_path):
+    store = _make(tmp_path / "c.db")
+    rows = [_row(i, 100.0 + i) for i in range(5)]
+    bad = [dict(r) for r in rows]
+    bad[2]["strength_MPa"] = "n/a?"
+    pd.DataFrame(bad).to_csv(tmp_path / "r.csv", index=False)
+    first = store.observe_file(tmp_path / "r.csv")
+    assert len(first.stored) == 4 and first.n_rejected_rows == 1
+    pd.DataFrame(rows).to_csv(tmp_path / "r.csv", index=False)  # the one bad row fixed
+    again = store.observe_file(tmp_path / "r.csv")
+    assert len(again.stored) == 1 and again.skipped_duplicates == 4
+    # The same rows in another file, another column order and spelling of the numbers.
+    other = pd.DataFrame(rows)[["strength_MPa", "route", "time_s", "temp_C"]]
+    other["temp_C"] = [f"{v:.3f}" for v in other["temp_C"]]
+    other.to_csv(tmp_path / "copy.csv", index=False)
+    third = store.observe_file(tmp_path / "copy.csv")
+    assert third.stored == [] and third.skipped_duplicates == 5
+    assert sorted(store.observations()["strength_MPa"]) == [100.0 + i for i in range(5)]
+
+
+def test_replicates_in_one_file_are_kept_and_not_doubled_when_observed_again(tmp_path):
+    store = _make(tmp_path / "c.db")
+    frame = pd.DataFrame([_row(1, 50.0), _row(1, 50.0), _row(2, 60.0)])
+    assert len(store.observe_frame(frame, source="a").stored) == 3
+    assert store.observe_frame(frame, source="b").skipped_duplicates == 3
+    more = pd.DataFrame([_row(1, 50.0)] * 3)  # a third replicate arrives
+    assert len(store.observe_frame(more, source="c").stored) == 1
+    assert len(store.observations()) == 4
+
+
+def test_migration_keys_rows_that_an_older_version_stored(tmp_path):
+    path = tmp_path / "old.db"
+    store = _make(path)
+    frame = pd.DataFrame([_row(1, 50.0), _row(2, 60.0)])
+    store.observe_frame(frame, source="a", source_sha256="sha-a")
+    store.close()
+    con = sqlite3.connect(path)
+    con.executescript(
+        """
+        DROP INDEX observations_by_row_key;
+        ALTER TABLE observations DROP COLUMN row_key;
+        UPDATE schema_version SET version = 2;
+        """
+    )
+    con.close()
+    store = CampaignStore(path)
+    assert store.version == 3
+    assert store.observe_frame(frame, source="b").skipped_duplicates == 2
+
+
+def _md5(path: Path) -> bytes:
+    import hashlib
+
+    return hashlib.md5(path.read_bytes()).digest()
+
+
+@pytest.mark.parametrize("read_only", [True, False])
+def test_foreign_empty_and_garbage_files_are_refused_untouched(tmp_path, read_only):
+    foreign = tmp_path / "other.db"
+    con = sqlite3.connect(foreign)
+    con.execute("CREATE TABLE samples (a)")
+    con.commit()
+    con.close()
+    (tmp_path / "empty.db").write_bytes(b"")
+    (tmp_path / "text.db").write_text("hello")
+    expected = {
+        "other.db": "an SQLite database but not a psplab campaign",
+        "empty.db": "empty file, not a psplab campaign database",
+        "text.db": "not an SQLite database",
+    }
+    for name, message in expected.items():
+        path = tmp_path / name
+        before = _md5(path)
+        with pytest.raises(CampaignError, match=message):
+            CampaignStore(path, read_only=read_only)
+        assert _md5(path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(expected)
+
+
+def test_damaged_databases_give_one_line(tmp_path):
+    store = _make(tmp_path / "c.db")
+    for i in range(200):
+        store.add_observation(_row(i, float(i)))
+    store.close()
+    whole = (tmp_path / "c.db").read_bytes()
+    for cut in (100, 5000, len(whole) // 2):
+        path = tmp_path / f"cut{cut}.db"
+        path.write_bytes(whole[:cut])
+        with pytest.raises(CampaignError) as info:
+            CampaignStore(path, read_only=True).status()
+        assert len(info.value.lines) == 1 and str(path) in info.value.lines[0]
+
+
+def test_read_only_store_reads_and_refuses_to_write(tmp_path):
+    store = _make(tmp_path / "c.db")
+    store.add_observation(_row(1, 10.0))
+    store.close()
+    ro = CampaignStore(tmp_path / "c.db", read_only=True)
+    assert ro.status()["observations"] == 1
+    with pytest.raises(CampaignError, match="read-only"):
+        ro.add_observation(_row(2, 20.0))
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
+def test_read_only_folder_status_works_and_observe_says_why_not(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    store = _make(folder / "c.db")
+    store.add_observation(_row(1, 10.0))
+    store.close()
+    folder.chmod(0o555)
+    try:
+        assert CampaignStore(folder / "c.db", read_only=True).status()["observations"] == 1
+        with pytest.raises(CampaignError, match="read-only|cannot open"):
+            CampaignStore(folder / "c.db").add_observation(_row(2, 20.0))
+    finally:
+        folder.chmod(0o755)
+
+
+def test_suggest_count_is_bounded_before_any_work(tmp_path):
+    from psplab.errors import ResourceError
+
+    store = _make(tmp_path / "c.db")
+    with pytest.raises(ResourceError, match="--n 100000 is above the limit of 1000"):
+        suggest_and_store(store, 100000)
+    assert len(store.suggestions()) == 0
+
+
+def _chattr(flag: str, path: Path) -> bool:
+    """Set or clear the immutable attribute (works as root too); False where not possible."""
+    try:
+        return subprocess.run(["chattr", flag, str(path)], capture_output=True).returncode == 0
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("frozen", ["file", "folder"])
+def test_an_unwritable_database_is_read_by_status_and_refused_by_observe(tmp_path, frozen):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    store = _make(folder / "c.db")
+    store.add_observation(_row(1, 10.0))
+    store.con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    for extra in folder.glob("c.db-*"):
+        extra.unlink()
+    target = folder / "c.db" if frozen == "file" else folder
+    if not _chattr("+i", target):
+        pytest.skip("chattr +i is not available here")
+    try:
+        ro = CampaignStore(folder / "c.db", read_only=True)
+        assert ro.status()["observations"] == 1
+        ro.close()
+        with pytest.raises(CampaignError) as info:
+            CampaignStore(folder / "c.db").add_observation(_row(2, 20.0))
+        assert len(info.value.lines) == 1
+        assert "read-only" in info.value.lines[0] or "cannot open" in info.value.lines[0]
+    finally:
+        _chattr("-i", target)

@@ -101,3 +101,52 @@ def test_temperature_history_segments():
     cool = seg == 2
     rate = -np.diff(T[cool]) / np.diff(t[cool])
     assert np.allclose(rate, r.cooling_rate_K_per_s)
+
+
+def test_family_files_round_trip_and_name_their_problems(tmp_path):
+    from importlib import resources
+
+    from psplab.errors import InputError
+
+    text = (resources.files("psplab.data") / "families" / "ti_al.toml").read_text("utf-8")
+    path = tmp_path / "ti_al.toml"
+    path.write_text(text, encoding="utf-8")
+    assert AlloyFamily.from_toml(path) == get_family("ti_al")
+    path.write_text(text.replace("q_gb_J_per_mol", "q_gb").replace("[grains]", "[grains]\nx = 1"))
+    with pytest.raises(InputError, match="missing 'q_gb_J_per_mol'") as err:
+        AlloyFamily.from_toml(path)
+    assert any("unknown constant 'q_gb'" in line for line in err.value.lines)
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_grain_growth_law_in_physical_units(name):
+    """d_f² = d0² + K_gg, and the cumulative integral ends at K_gg and never decreases."""
+    fam = get_family(name)
+    r = dataclasses.replace(fam.baseline_recipe(), hold_time_s=600.0)
+    d0 = fam.recrystallized_grain_size_um(r.deformation_strain)
+    k = fam_mod.grain_growth_integral_um2(r)
+    assert fam_mod.final_grain_size_um(r) ** 2 == pytest.approx(d0**2 + k, rel=1e-12)
+    t, k_t = fam_mod.grain_growth_history_um2(r)
+    assert k_t[0] == 0.0 and k_t[-1] == pytest.approx(k) and np.all(np.diff(k_t) >= 0)
+    assert np.all(np.diff(t) >= 0)
+
+
+def test_precipitate_radius_follows_nucleation_and_lsw_coarsening():
+    """R_n = (3f / 4πN_v)^(1/3); R³ - R_n³ = L_c K_ch, checked in µm against the constants."""
+    fam = get_family("ferritic_steel")
+    base = dataclasses.replace(fam.baseline_recipe(), solute_wt_pct=2.5)
+    rows = []
+    for T, t in ((650.0, 10.0), (750.0, 600.0), (850.0, 3600.0)):  # all below the solvus
+        r = dataclasses.replace(base, hold_temperature_C=T, hold_time_s=t)
+        f = fam_mod.precipitate_fraction_eq(r)
+        r_n = fam_mod.nucleation_radius_um(f, fam)
+        r_n_m = (3 * f / (4 * np.pi * fam.nucleation_density_per_m3)) ** (1 / 3)
+        assert r_n == pytest.approx(r_n_m * 1e6, rel=1e-12)
+        radius = fam_mod.precipitate_radius_um(r)
+        k_ch = fam_mod.coarsening_integral_um2(r)
+        rows.append((k_ch, radius))
+        assert radius**3 - r_n**3 == pytest.approx(fam.coarsening_length_nm * 1e-3 * k_ch)
+    k, radius = np.array(rows).T
+    assert np.all(np.diff(k) > 0) and np.all(np.diff(radius) > 0)  # more diffusion, coarser
+    none = dataclasses.replace(base, solute_wt_pct=0.0)
+    assert fam_mod.precipitate_radius_um(none) == 0.0

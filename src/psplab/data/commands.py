@@ -1,29 +1,35 @@
-"""``psplab validate``."""
+"""``psplab validate`` and ``psplab spec init``."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
+
+spec_app = typer.Typer(
+    name="spec",
+    help="Write dataset specs: `psplab spec init DATA.csv` drafts one from the table.",
+    no_args_is_help=True,
+)
 
 
 def validate_command(
     spec: Path = typer.Argument(..., help="Dataset spec (TOML)."),
 ) -> None:
     """Check a dataset against its spec: print a summary, or one line per problem (exit 2)."""
+    from rich.table import Table
+
+    from psplab._cli import fail, out_console
     from psplab.data.dataset import validate
 
     dataset, problems = validate(spec)
     if problems:
-        err = Console(stderr=True, highlight=False, soft_wrap=True)
-        for problem in problems:
-            err.print(f"{spec}: {problem}", markup=False)
-        raise typer.Exit(code=2)
+        fail([f"{spec}: {problem}" for problem in problems])
     assert dataset is not None
     summary = dataset.summary()
-    console = Console(highlight=False)
+    console = out_console()
     console.print(
         f"[bold]{summary['name']}[/]: {summary['rows']} rows, "
         f"{summary['n_processing']} processing, {summary['n_structure']} structure, "
@@ -46,5 +52,52 @@ def validate_command(
         console.print(f"target {name!r}: {count} rows with a missing value are dropped for it")
 
 
+@spec_app.command("init")
+def spec_init_command(
+    data: Annotated[Path, typer.Argument(help="The table (CSV, TSV or Parquet).")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Spec file to write (default: DATA with .toml).")
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Dataset name.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing spec file.")] = False,
+    encoding: Annotated[
+        str | None, typer.Option("--encoding", help="Text encoding, e.g. latin-1 (default UTF-8).")
+    ] = None,
+    delimiter: Annotated[
+        str | None, typer.Option("--delimiter", help="Field separator, e.g. ';'.")
+    ] = None,
+) -> None:
+    """Draft a spec from a table: roles and units guessed from names and values.
+
+    Every guess is marked REVIEW in a comment; check them, then run `psplab validate`.
+    """
+    from psplab._cli import out_console
+    from psplab.data.dataset import validate
+    from psplab.data.draft import draft_spec
+
+    target = out if out is not None else data.with_suffix(".toml")
+    if target.resolve() == data.resolve():
+        target = data.with_name(data.name + ".toml")
+    draft = draft_spec(data, name=name, encoding=encoding, delimiter=delimiter)
+    draft.write(target, overwrite=force)
+    roles = Counter(col.role for col in draft.columns)
+    console = out_console()
+    console.print(
+        f"wrote {target}: {len(draft.columns)} columns ("
+        + ", ".join(f"{n} {role}" for role, n in sorted(roles.items()))
+        + "); every guess is marked REVIEW"
+    )
+    _, problems = validate(target)
+    if problems:
+        console.print(
+            f"`psplab validate {target}` reports {len(problems)} problem(s) in the data, "
+            f"e.g. {problems[0]}"
+        )
+    else:
+        console.print(f"`psplab validate {target}` accepts the table as drafted")
+
+
 def register(app: typer.Typer) -> None:
+    """Add ``psplab validate`` and ``psplab spec`` to the ``psplab`` typer app."""
     app.command("validate")(validate_command)
+    app.add_typer(spec_app, name="spec")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,26 +12,18 @@ import numpy as np
 import pandas as pd
 
 from psplab.data.spec import ColumnSpec, DatasetSpec, Problem, SpecError
+from psplab.data.tables import read_table
+
+__all__ = [
+    "Dataset",
+    "InputEncoder",
+    "load_dataset",
+    "read_table",
+    "validate",
+    "validate_frame",
+]
 
 _MAX_PROBLEMS_PER_COLUMN = 20  # keep error output readable for a column that is wholly wrong
-
-
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read CSV or Parquet by extension; every column is read as text-or-number, untouched."""
-    p = Path(path)
-    if not p.is_file():
-        raise SpecError([Problem(f"data file {str(p)!r} not found")])
-    suffix = p.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        return pd.read_parquet(p)
-    if suffix in (".csv", ".txt", ".tsv"):
-        sep = "\t" if suffix == ".tsv" else ","
-        try:
-            # dtype=str keeps "12a" visible as text so the validator can name it.
-            return pd.read_csv(p, sep=sep, dtype=str, keep_default_na=False, na_values=[""])
-        except pd.errors.EmptyDataError:
-            return pd.DataFrame()
-    raise SpecError([Problem(f"data file {str(p)!r}: unsupported extension {suffix!r}")])
 
 
 def _as_number(value: Any) -> float | None:
@@ -51,20 +44,26 @@ def _as_number(value: Any) -> float | None:
 def validate_frame(spec: DatasetSpec, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
     """Check ``frame`` against ``spec``; return the typed frame and every problem found.
 
-    Numeric columns become float (NaN = missing); categorical ones become strings. Rows are
-    reported as data rows, 1 being the first row under the header.
+    Parameters
+    ----------
+    spec : DatasetSpec
+        What each column is.
+    frame : pandas.DataFrame
+        The table as read (cells as text or numbers).
+
+    Returns
+    -------
+    typed : pandas.DataFrame
+        Numeric columns as float (NaN = missing), categorical ones as strings, formula columns
+        kept as text plus one element-fraction column per element.
+    problems : list of Problem
+        Every problem, naming column and row (rows count data rows, 1 being the first row
+        under the header), at most 20 per column and a count of the rest.
     """
-    problems: list[Problem] = []
     if frame.shape[0] == 0:
-        source = str(spec.source) if spec.source is not None else "the data"
+        source = repr(spec.source.name) if spec.source is not None else "the data"
         return frame, [Problem(f"{source} has no data rows (empty file)")]
-    spec_names = [c.name for c in spec.columns]
-    for name in frame.columns:
-        if name not in spec_names:
-            problems.append(Problem("in the data file but not in the spec", column=str(name)))
-    for name in spec_names:
-        if name not in frame.columns:
-            problems.append(Problem("in the spec but not in the data file", column=name))
+    problems = _column_problems(spec, frame)
     if problems:
         return frame, problems
 
@@ -74,11 +73,22 @@ def validate_frame(spec: DatasetSpec, frame: pd.DataFrame) -> tuple[pd.DataFrame
         if col.role == "ignore":
             typed[col.name] = raw
             continue
-        if col.is_numeric:
+        if col.is_formula:
+            fractions, col_problems = _expand_formula(col, raw)
+            taken = [n for n in fractions.columns if n in frame.columns]
+            col_problems += [
+                Problem(f"its element column {n!r} is also a column of the table", col.name)
+                for n in taken
+            ]
+            typed[col.name] = raw.astype(object)
+            for name in fractions.columns:
+                typed[name] = fractions[name].to_numpy()
+        elif col.is_numeric:
             values, col_problems = _check_numeric(col, raw)
+            typed[col.name] = values
         else:
             values, col_problems = _check_categorical(col, raw)
-        typed[col.name] = values
+            typed[col.name] = values
         problems.extend(col_problems)
 
     if spec.id is not None:
@@ -97,30 +107,127 @@ def validate_frame(spec: DatasetSpec, frame: pd.DataFrame) -> tuple[pd.DataFrame
     return typed, problems
 
 
+def _column_problems(spec: DatasetSpec, frame: pd.DataFrame) -> list[Problem]:
+    """Columns in the file but not the spec and the reverse, each list capped with a count."""
+    spec_names = {c.name for c in spec.columns}
+    extra = [str(n) for n in frame.columns if n not in spec_names]
+    missing = [c.name for c in spec.columns if c.name not in frame.columns]
+    problems = []
+    for names, message, where in (
+        (extra, "in the data file but not in the spec", "the data file"),
+        (missing, "in the spec but not in the data file", "the spec"),
+    ):
+        problems += [Problem(message, column=n) for n in names[:_MAX_PROBLEMS_PER_COLUMN]]
+        if len(names) > _MAX_PROBLEMS_PER_COLUMN:
+            problems.append(
+                Problem(
+                    f"... and {len(names) - _MAX_PROBLEMS_PER_COLUMN} more columns only in {where}"
+                )
+            )
+    stripped = {str(n).strip(): str(n) for n in extra}
+    for name in missing[:_MAX_PROBLEMS_PER_COLUMN]:
+        if name in stripped:
+            problems.append(
+                Problem(f"the data file has {stripped[name]!r} (spaces around the name?)", name)
+            )
+    return problems
+
+
+def _parse_numbers(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Cells as floats (NaN = missing) and a mask of the cells that are not numbers.
+
+    The vectorised parse takes the common case; cells it cannot read go through
+    :func:`_as_number` one by one, so the rules stay those of ``_as_number``.
+    """
+    if pd.api.types.is_bool_dtype(raw):  # true/false is not a number (to_numeric says 1/0)
+        values = np.full(len(raw), np.nan)
+    else:
+        numbers = pd.to_numeric(raw, errors="coerce")
+        values = numbers.to_numpy(dtype=float, na_value=np.nan, copy=True)
+    bad = np.zeros(len(values), dtype=bool)
+    cells = raw.to_numpy(dtype=object)
+    for i in np.flatnonzero(np.isnan(values)):
+        number = _as_number(cells[i])
+        values[i] = np.nan if number is None else number
+        bad[i] = number is None
+    return values, bad
+
+
 def _check_numeric(col: ColumnSpec, raw: pd.Series) -> tuple[np.ndarray, list[Problem]]:
+    values, bad = _parse_numbers(raw)
+    missing = np.isnan(values) & ~bad
+    infinite = np.isinf(values)
+    with np.errstate(invalid="ignore"):
+        sentinel = np.zeros(len(values), dtype=bool)
+        if col.absent is not None:
+            sentinel = np.isclose(values, float(col.absent))
+        checked = np.isfinite(values) & ~sentinel
+        below = checked & (values < col.min) if col.min is not None else np.zeros_like(bad)
+        above = checked & (values > col.max) if col.max is not None else np.zeros_like(bad)
+    flagged = bad | infinite | below | above | (missing if col.role == "processing" else False)
+    problems = []
+    for i in np.flatnonzero(flagged):
+        row, number = int(i) + 1, values[i]
+        if bad[i]:
+            text = str(raw.iloc[i])
+            comma = re.fullmatch(r"\s*[-+]?\d+,\d+\s*", text) is not None
+            message = f"{text!r} is not a number" + (
+                " (a decimal comma? write 0.5)" if comma else ""
+            )
+        elif missing[i]:
+            message = "missing value in a processing input"
+        elif infinite[i]:
+            message = f"{number} is not finite"
+        elif below[i]:
+            message = f"{number:g} is below min {col.min:g}"
+        else:
+            message = f"{number:g} is above max {col.max:g}"
+        problems.append(Problem(message, col.name, row))
+    return values, problems[:_MAX_PROBLEMS_PER_COLUMN] + _overflow(col, problems)
+
+
+def _expand_formula(col: ColumnSpec, raw: pd.Series) -> tuple[pd.DataFrame, list[Problem]]:
+    """Element-fraction columns of a formula column; a cell that is not a composition is named.
+
+    The elements are the column's ``elements`` when the spec fixes them (a fitted model's spec
+    does), else every element found, in order of atomic number.
+    """
+    from psplab.data.formula import (
+        FormulaError,
+        composition_fractions,
+        fraction_matrix,
+        order_elements,
+    )
+
     problems: list[Problem] = []
-    values = np.empty(len(raw), dtype=float)
+    rows: list[dict[str, float] | None] = []
     for i, cell in enumerate(raw.tolist(), start=1):
-        number = _as_number(cell)
-        if number is None:
-            problems.append(Problem(f"{str(cell)!r} is not a number", col.name, i))
-            values[i - 1] = np.nan
-            continue
-        values[i - 1] = number
-        if np.isnan(number):
+        if cell is None or (isinstance(cell, float) and np.isnan(cell)) or str(cell).strip() == "":
             if col.role == "processing":
                 problems.append(Problem("missing value in a processing input", col.name, i))
+            rows.append(None)
             continue
-        if not np.isfinite(number):
-            problems.append(Problem(f"{number} is not finite", col.name, i))
-            continue
-        if col.absent is not None and _is_absent(number, col.absent):
-            continue  # "step not applied" sentinels are allowed outside the bounds
-        if col.min is not None and number < col.min:
-            problems.append(Problem(f"{number:g} is below min {col.min:g}", col.name, i))
-        if col.max is not None and number > col.max:
-            problems.append(Problem(f"{number:g} is above max {col.max:g}", col.name, i))
-    return values, problems[:_MAX_PROBLEMS_PER_COLUMN] + _overflow(col, problems)
+        try:
+            rows.append(composition_fractions(str(cell), col.basis, col.fractions))
+        except FormulaError as exc:
+            problems.append(
+                Problem(f"cannot read {str(cell)[:60]!r} as a composition: {exc}", col.name, i)
+            )
+            rows.append(None)
+    found = order_elements(el for row in rows if row for el in row)
+    elements = list(col.elements) if col.elements is not None else found
+    unknown = set(found) - set(elements)
+    for i, row in enumerate(rows, start=1):
+        if row and unknown & set(row):
+            bad = ", ".join(order_elements(unknown & set(row)))
+            problems.append(
+                Problem(f"element(s) {bad} not among {', '.join(elements)}", col.name, i)
+            )
+            rows[i - 1] = None
+    matrix = fraction_matrix(rows, elements)
+    names = [col.element_column(el) for el in elements]
+    capped = problems[:_MAX_PROBLEMS_PER_COLUMN] + _overflow(col, problems)
+    return pd.DataFrame(matrix, columns=names, index=raw.index), capped
 
 
 def _check_categorical(col: ColumnSpec, raw: pd.Series) -> tuple[pd.Series, list[Problem]]:
@@ -146,13 +253,6 @@ def _overflow(col: ColumnSpec, problems: list[Problem]) -> list[Problem]:
     return []
 
 
-def _is_absent(value: float, absent: float | str) -> bool:
-    try:
-        return bool(np.isclose(value, float(absent)))
-    except (TypeError, ValueError):
-        return False
-
-
 @dataclass
 class Dataset:
     """A validated table and its spec.
@@ -166,43 +266,93 @@ class Dataset:
     # --- shapes -------------------------------------------------------------------------
     @property
     def n_rows(self) -> int:
+        """Number of rows."""
         return int(self.frame.shape[0])
 
     @property
     def input_names(self) -> list[str]:
-        return [c.name for c in self.spec.processing]
+        """Names of the model inputs: processing columns, formula columns as element fractions."""
+        return [c.name for c in self.spec.input_columns]
 
     @property
     def target_names(self) -> list[str]:
+        """Names of the numeric structure and property columns (what models predict)."""
         return [c.name for c in self.spec.targets if c.is_numeric]
 
     def inputs(self) -> pd.DataFrame:
-        """The processing columns, as typed in the frame (categoricals still as text)."""
+        """The model inputs as typed in the frame (categoricals still as text).
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
         return self.frame[self.input_names]
 
     def input_matrix(self, frame: pd.DataFrame | None = None) -> tuple[np.ndarray, list[str]]:
         """Float matrix of the inputs with categoricals one-hot encoded (levels from this data).
 
-        ``frame`` lets new rows (e.g. a prediction input) be encoded with this dataset's levels.
+        Parameters
+        ----------
+        frame : pandas.DataFrame, optional
+            New rows (e.g. a prediction input) to encode with this dataset's levels.
+
+        Returns
+        -------
+        X : numpy.ndarray
+            ``(n_rows, n_features)``.
+        feature_names : list of str
         """
         encoder = InputEncoder.from_dataset(self)
         source = self.inputs() if frame is None else frame
         return encoder.transform(source), encoder.feature_names
 
     def target_matrix(self, names: Sequence[str] | None = None) -> np.ndarray:
-        """Float matrix of the targets (NaN where missing)."""
+        """Float matrix of the targets (NaN where missing).
+
+        Parameters
+        ----------
+        names : sequence of str, optional
+            Target columns (default: all of :attr:`target_names`).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n_rows, n_targets)``.
+        """
         cols = list(names) if names is not None else self.target_names
         return self.frame[cols].to_numpy(dtype=float)
 
     def target(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """``(X, y)`` for one target, rows with a missing target value dropped."""
+        """``(X, y)`` for one target, rows with a missing target value dropped.
+
+        Parameters
+        ----------
+        name : str
+            The target column.
+
+        Returns
+        -------
+        X : numpy.ndarray
+        y : numpy.ndarray
+        """
         X, _ = self.input_matrix()
         y = self.frame[name].to_numpy(dtype=float)
         keep = ~np.isnan(y)
         return X[keep], y[keep]
 
     def groups(self, name: str | None = None) -> np.ndarray | None:
-        """Group labels for grouped cross-validation (the named column, or the first group)."""
+        """Group labels for grouped cross-validation.
+
+        Parameters
+        ----------
+        name : str, optional
+            The group column (default: the spec's first group column).
+
+        Returns
+        -------
+        numpy.ndarray or None
+            One label per row as text; None when the spec has no group column.
+        """
         if name is None:
             cols = self.spec.groups
             if not cols:
@@ -211,9 +361,16 @@ class Dataset:
         return self.frame[name].astype(str).to_numpy()
 
     def summary(self) -> dict[str, Any]:
-        """Counts per role, per-column ranges and missing target values."""
+        """Counts per role, per-column ranges and missing target values.
+
+        Returns
+        -------
+        dict
+            ``name``, ``rows``, ``n_processing``, ``n_structure``, ``n_property``, ``columns``
+            (formula columns as their element columns) and ``dropped_rows_per_target``.
+        """
         columns = []
-        for col in self.spec.columns:
+        for col in (e for c in self.spec.columns for e in c.expanded()):
             if col.role == "ignore":
                 continue
             entry: dict[str, Any] = {
@@ -262,8 +419,18 @@ class InputEncoder:
 
     @classmethod
     def from_dataset(cls, dataset: Dataset) -> InputEncoder:
+        """The encoder of ``dataset``'s inputs (categorical levels from its rows).
+
+        Parameters
+        ----------
+        dataset : Dataset
+
+        Returns
+        -------
+        InputEncoder
+        """
         numeric, categorical = [], {}
-        for col in dataset.spec.processing:
+        for col in dataset.spec.input_columns:
             if col.is_numeric:
                 numeric.append(col.name)
             else:
@@ -273,6 +440,7 @@ class InputEncoder:
 
     @property
     def feature_names(self) -> list[str]:
+        """Column names of the encoded matrix (``name=level`` for one-hot blocks)."""
         names: list[str] = []
         for name in self.order:
             if name in self.categorical:
@@ -282,7 +450,23 @@ class InputEncoder:
         return names
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
-        """Encode ``frame``; raises :class:`SpecError` naming a missing column or unknown level."""
+        """Encode ``frame``.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            Holding every input column.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n_rows, n_features)``.
+
+        Raises
+        ------
+        SpecError
+            Naming a missing column, an unknown level or a non-numeric cell by column and row.
+        """
         problems: list[Problem] = []
         blocks: list[np.ndarray] = []
         for name in self.order:
@@ -313,31 +497,85 @@ class InputEncoder:
         return np.hstack(blocks)
 
     def to_dict(self) -> dict[str, Any]:
+        """The encoder as plain JSON-ready data.
+
+        Returns
+        -------
+        dict
+        """
         return {"numeric": self.numeric, "categorical": self.categorical, "order": self.order}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> InputEncoder:
+        """Rebuild an encoder from :meth:`to_dict` output.
+
+        Parameters
+        ----------
+        d : dict
+
+        Returns
+        -------
+        InputEncoder
+        """
         return cls(
             numeric=list(d["numeric"]), categorical=dict(d["categorical"]), order=list(d["order"])
         )
 
 
 def load_dataset(spec: DatasetSpec | str | Path, frame: pd.DataFrame | None = None) -> Dataset:
-    """Load and validate the spec's source (or ``frame``); raise :class:`SpecError` on problems."""
+    """Load and validate the spec's source (or ``frame``).
+
+    Parameters
+    ----------
+    spec : DatasetSpec or path
+        The spec, or the path of its TOML file.
+    frame : pandas.DataFrame, optional
+        The table to validate instead of reading the spec's ``source``.
+
+    Returns
+    -------
+    Dataset
+        The typed table; formula columns are expanded and their elements fixed in
+        ``dataset.spec`` (so a model saved with that spec expands new rows the same way).
+
+    Raises
+    ------
+    SpecError
+        Listing every problem (a source outside the spec's folder is refused before it is read).
+    """
     if not isinstance(spec, DatasetSpec):
         spec = DatasetSpec.from_toml(spec)
     if frame is None:
-        if spec.source is None:
-            raise SpecError([Problem("spec has no 'source' and no table was given")])
-        frame = read_table(spec.source)
+        problems = spec.source_problems()
+        if problems:
+            raise SpecError(problems)
+        frame = read_table(spec.source, encoding=spec.encoding, delimiter=spec.delimiter)
     typed, problems = validate_frame(spec, frame)
     if problems:
         raise SpecError(problems)
-    return Dataset(spec=spec, frame=typed)
+    from psplab.data.formula import ELEMENTS
+
+    elements = {
+        c.name: [el for el in ELEMENTS if c.element_column(el) in typed.columns]
+        for c in spec.columns
+        if c.is_formula and c.role != "ignore" and c.elements is None
+    }
+    return Dataset(spec=spec.with_elements(elements) if elements else spec, frame=typed)
 
 
 def validate(spec_path: str | Path) -> tuple[Dataset | None, list[Problem]]:
-    """Load a spec and its data, returning ``(dataset, [])`` or ``(None, problems)``."""
+    """Load a spec and its data.
+
+    Parameters
+    ----------
+    spec_path : str or Path
+        The spec's TOML file.
+
+    Returns
+    -------
+    tuple
+        ``(dataset, [])``, or ``(None, problems)`` with every problem found.
+    """
     try:
         return load_dataset(spec_path), []
     except SpecError as exc:

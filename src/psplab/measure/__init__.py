@@ -11,13 +11,20 @@ from typing import TYPE_CHECKING
 from psplab._lazy import lazy_attributes
 
 if TYPE_CHECKING:
+    from psplab.measure._components import label_components
     from psplab.measure.grains import (
         astm_g_from_intercept,
         astm_g_from_na,
         lognormal_fit,
         measure_grains,
     )
-    from psplab.measure.image import KINDS, guess_kind, measure_image, read_image
+    from psplab.measure.image import (
+        KINDS,
+        guess_kind,
+        measure_image,
+        read_image,
+        read_image_with_pixel,
+    )
     from psplab.measure.particles import measure_particles
     from psplab.measure.phases import measure_phases
     from psplab.measure.twopoint import radial_profile, two_point_statistics
@@ -25,6 +32,7 @@ if TYPE_CHECKING:
 # Lazy attributes (PEP 562): `import psplab.measure.commands` (every CLI start) must not
 # pay for SciPy and scikit-image; they load on first use of a measurement.
 _EXPORTS = {
+    "label_components": "_components",
     "astm_g_from_intercept": "grains",
     "astm_g_from_na": "grains",
     "lognormal_fit": "grains",
@@ -33,6 +41,7 @@ _EXPORTS = {
     "guess_kind": "image",
     "measure_image": "image",
     "read_image": "image",
+    "read_image_with_pixel": "image",
     "measure_particles": "particles",
     "measure_phases": "phases",
     "radial_profile": "twopoint",
@@ -50,6 +59,7 @@ __all__ = [
     "astm_g_from_intercept",
     "astm_g_from_na",
     "guess_kind",
+    "label_components",
     "lognormal_fit",
     "measure_grains",
     "measure_image",
@@ -57,5 +67,6 @@ __all__ = [
     "measure_phases",
     "radial_profile",
     "read_image",
+    "read_image_with_pixel",
     "two_point_statistics",
 ]

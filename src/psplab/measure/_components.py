@@ -2,17 +2,64 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 from skimage.measure import label as sk_label
 
+# Pixel sizes a micrograph can have: from 0.01 nm (atomic resolution) to 1 cm. Outside, areas
+# under- or overflow (1e-300 um squared is 0) and every result would be silently wrong.
+PIXEL_UM_RANGE = (1e-5, 1e4)
+
 # Neighbour offsets covering each pixel pair once (half of the 4- or 8-neighbourhood).
 _HALF_NEIGHBOURS = {1: ((0, 1), (1, 0)), 2: ((0, 1), (1, 0), (1, 1), (1, -1))}
 
 
+def check_pixel_um(pixel_um: float) -> float:
+    """``pixel_um`` as a float, refused unless a physical pixel size in micrometres.
+
+    Parameters
+    ----------
+    pixel_um : float
+        Pixel size in micrometres.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        For zero, a negative, non-finite or absurd value (outside :data:`PIXEL_UM_RANGE`).
+    """
+    low, high = PIXEL_UM_RANGE
+    number = isinstance(pixel_um, int | float | np.integer | np.floating)
+    value = float(pixel_um) if number and not isinstance(pixel_um, bool) else float("nan")
+    if not (math.isfinite(value) and low <= value <= high):
+        raise ValueError(
+            f"pixel_um must be a positive pixel size in micrometres, from {low:g} to {high:g}, "
+            f"got {pixel_um!r}"
+        )
+    return value
+
+
 def as_label_array(image: np.ndarray, name: str = "image") -> np.ndarray:
-    """Return ``image`` as a 2-D int64 array; raise ``ValueError`` for anything else."""
+    """Return ``image`` as a 2-D int64 array; raise ``ValueError`` for anything else.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        Boolean, integer, or float holding integers only.
+    name : str
+        What the array is, for messages.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64, 2-D.
+    """
     arr = np.asarray(image)
     if arr.ndim != 2:
         raise ValueError(f"{name} must be a 2-D array, got shape {arr.shape}")
@@ -43,14 +90,14 @@ def label_components(
 
     Parameters
     ----------
-    values
+    values : numpy.ndarray
         2-D integer image; each connected region of one value becomes one component.
-    periodic
+    periodic : bool
         Treat the image as a torus: regions that touch across opposite edges (with the same
         value) are merged, so a grain cut by the domain edge counts once.
-    connectivity
+    connectivity : int
         1 for 4-connectivity, 2 for 8-connectivity.
-    exclude
+    exclude : numpy.ndarray, optional
         Boolean mask of pixels that belong to no component (label 0).
 
     Returns
@@ -90,13 +137,36 @@ def label_components(
 
 
 def border_labels(labels: np.ndarray) -> np.ndarray:
-    """Sorted unique non-zero labels on the image border."""
+    """Sorted unique non-zero labels on the image border.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        Component labels (0 = none).
+
+    Returns
+    -------
+    numpy.ndarray
+    """
     edge = np.concatenate([labels[0, :], labels[-1, :], labels[:, 0], labels[:, -1]])
     return np.unique(edge[edge > 0])
 
 
 def corner_counts(labels: np.ndarray, n: int) -> np.ndarray:
-    """How many of the four image corners each label 0..n holds."""
+    """How many of the four image corners each label 0..n holds.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        Component labels.
+    n : int
+        Largest label.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n + 1,)`` counts.
+    """
     corners = np.array([labels[0, 0], labels[0, -1], labels[-1, 0], labels[-1, -1]])
     return np.bincount(corners, minlength=n + 1)
 
@@ -110,6 +180,21 @@ def unwrapped_moments(
     low side are shifted by one period) so that its centroid and shape are those of one piece.
     The covariance includes the 1/12 px^2 of a uniformly filled pixel, so a one-pixel particle
     has a finite, isotropic shape.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        Component labels (0 = none).
+    n : int
+        Number of components.
+    periodic : bool
+        Whether the image is a periodic domain.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(area, centroid_row, centroid_col, covariance)``: shapes ``(n,)``, ``(n,)``,
+        ``(n,)``, ``(n, 2, 2)``.
     """
     h, w = labels.shape
     rr, cc = np.nonzero(labels)

@@ -35,6 +35,7 @@ from scipy import ndimage
 from psplab.measure._components import (
     as_label_array,
     border_labels,
+    check_pixel_um,
     corner_counts,
     label_components,
 )
@@ -43,14 +44,34 @@ _LOG2_10 = 3.321928  # 1 / log10(2): E112 uses powers of two per grain size numb
 
 
 def astm_g_from_na(grains_per_mm2: float) -> float:
-    """ASTM E112 grain size number from the number of grains per mm^2 (planimetric)."""
+    """ASTM E112 grain size number from the number of grains per mm^2 (planimetric).
+
+    Parameters
+    ----------
+    grains_per_mm2 : float
+
+    Returns
+    -------
+    float
+        NaN unless ``grains_per_mm2`` is positive.
+    """
     if not grains_per_mm2 > 0:
         return float("nan")
     return _LOG2_10 * math.log10(grains_per_mm2) - 2.954
 
 
 def astm_g_from_intercept(mean_intercept_mm: float) -> float:
-    """ASTM E112 grain size number from the mean lineal intercept length in mm."""
+    """ASTM E112 grain size number from the mean lineal intercept length in mm.
+
+    Parameters
+    ----------
+    mean_intercept_mm : float
+
+    Returns
+    -------
+    float
+        NaN unless the length is positive and finite.
+    """
     if not (mean_intercept_mm > 0 and math.isfinite(mean_intercept_mm)):
         return float("nan")
     return -2.0 * _LOG2_10 * math.log10(mean_intercept_mm) - 3.288
@@ -75,6 +96,18 @@ def intercept_counts(comp: np.ndarray, periodic: bool) -> list[tuple[float, floa
 
     Crossings are counted between consecutive pixel centres; diagonal steps are sqrt(2) long.
     Four directions keep the estimate close to a rotation average on anisotropic structures.
+
+    Parameters
+    ----------
+    comp : numpy.ndarray
+        Component labels.
+    periodic : bool
+        Whether test lines wrap around.
+
+    Returns
+    -------
+    list of tuple
+        ``(crossings, line length in pixels)`` per direction.
     """
     out = []
     diag = math.sqrt(2.0)
@@ -95,7 +128,18 @@ def intercept_counts(comp: np.ndarray, periodic: bool) -> list[tuple[float, floa
 
 
 def lognormal_fit(diameters: np.ndarray) -> dict[str, float]:
-    """Maximum-likelihood log-normal fit: ``ln d ~ N(mu, sigma^2)``; median = exp(mu)."""
+    """Maximum-likelihood log-normal fit: ``ln d ~ N(mu, sigma^2)``; median = exp(mu).
+
+    Parameters
+    ----------
+    diameters : numpy.ndarray
+        Positive sizes (others are left out).
+
+    Returns
+    -------
+    dict
+        ``mu_ln_um``, ``sigma_ln``, ``median_um`` (NaN with fewer than two sizes).
+    """
     d = np.asarray(diameters, dtype=float)
     d = d[d > 0]
     if d.size < 2:
@@ -118,18 +162,18 @@ def measure_grains(
 
     Parameters
     ----------
-    labels
+    labels : numpy.ndarray
         2-D integer image; every connected region of one value is a grain (so a label
         reused for two separate regions gives two grains, and a periodic grain cut by the
         edge gives one).
-    pixel_um
+    pixel_um : float
         Pixel size in micrometres.
-    periodic
+    periodic : bool
         Whether the image is a periodic domain (see the module docstring for border handling).
-    boundary_value
+    boundary_value : int, optional
         A label value that marks grain-boundary pixels rather than a grain; those pixels are
         given to the nearest grain before measuring.
-    connectivity
+    connectivity : int
         2 (8-connected, default) or 1 (4-connected). 8-connectivity keeps a digitised grain
         whole where it narrows to a diagonal pixel step (thin Voronoi corners).
 
@@ -143,12 +187,19 @@ def measure_grains(
         diameters), ``diameter_lognormal`` (``mu_ln_um``, ``sigma_ln``, ``median_um``) and
         ``eq_diameters_um`` (the list the statistics use).
     """
-    if not (isinstance(pixel_um, int | float) and math.isfinite(pixel_um) and pixel_um > 0):
-        raise ValueError(f"pixel_um must be a positive number, got {pixel_um!r}")
+    pixel_um = check_pixel_um(pixel_um)
     values = as_label_array(labels, "labels")
     if boundary_value is not None:
         boundary = values == boundary_value
         values = _fill_boundaries(values, boundary, periodic)
+    first = values.flat[0]
+    if np.all(values == first):
+        # One value everywhere (an all-zero mask, an unsegmented picture): no boundary, so
+        # no grain size; reporting the field as one grain would give a meaningless G.
+        raise ValueError(
+            f"the image holds one value ({first}) everywhere: no grain boundaries, so no grains "
+            "to measure (is it a label image?)"
+        )
     comp, n = label_components(values, periodic=periodic, connectivity=connectivity)
     h, w = comp.shape
     areas_px = np.bincount(comp.ravel(), minlength=n + 1)[1:].astype(float)
@@ -169,7 +220,8 @@ def measure_grains(
     grains_per_mm2 = n_effective / area_mm2
 
     counts = intercept_counts(comp, periodic)
-    p_l_per_px = float(np.mean([c / length for c, length in counts]))
+    # A one-pixel-wide image has no test line along some directions: those are left out.
+    p_l_per_px = float(np.mean([c / length for c, length in counts if length > 0]))
     mean_intercept_um = (1.0 / p_l_per_px) * pixel_um if p_l_per_px > 0 else float("inf")
 
     use = ~edge if (~edge).any() else np.ones(n, dtype=bool)

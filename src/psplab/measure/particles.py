@@ -21,6 +21,7 @@ from scipy.spatial import cKDTree
 from psplab.measure._components import (
     as_label_array,
     border_labels,
+    check_pixel_um,
     label_components,
     unwrapped_moments,
 )
@@ -42,15 +43,15 @@ def measure_particles(
 
     Parameters
     ----------
-    binary
+    binary : numpy.ndarray
         2-D image; non-zero pixels are particle.
-    pixel_um
+    pixel_um : float
         Pixel size in micrometres (pass 1.0 to get everything in pixels).
-    periodic
+    periodic : bool
         Whether the image is a periodic domain.
-    connectivity
+    connectivity : int
         2 (8-connected, default: diagonal touching pixels are one particle) or 1.
-    mask
+    mask : numpy.ndarray, optional
         Pixels that were measured (e.g. not the scale bar); area fraction and number density
         are taken over these only.
 
@@ -62,8 +63,7 @@ def measure_particles(
         ``median_aspect_ratio``, ``mean_nn_distance_um``, ``median_nn_distance_um``,
         ``clark_evans_ratio``, ``number_density_per_mm2``, ``area_fraction``.
     """
-    if not (isinstance(pixel_um, int | float) and math.isfinite(pixel_um) and pixel_um > 0):
-        raise ValueError(f"pixel_um must be a positive number, got {pixel_um!r}")
+    pixel_um = check_pixel_um(pixel_um)
     fg = as_label_array(binary, "binary") != 0
     valid = np.ones(fg.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
     if valid.shape != fg.shape:

@@ -14,9 +14,9 @@ def measure_phases(labels: np.ndarray, background: int | None = None) -> dict[st
 
     Parameters
     ----------
-    labels
+    labels : numpy.ndarray
         2-D integer image, one value per phase.
-    background
+    background : int, optional
         A value to leave out (scale bar, unlabelled area): its pixels are neither a phase nor
         part of the area the fractions are taken of.
 

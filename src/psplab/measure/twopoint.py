@@ -41,14 +41,14 @@ def two_point_statistics(
 
     Parameters
     ----------
-    image
+    image : numpy.ndarray
         Binary image (0/1 or bool), or a label image together with ``phase``.
-    periodic
+    periodic : bool
         Circular autocorrelation (simulation domains) or the zero-padded, pair-count
         normalised one (micrographs).
-    phase
+    phase : int, optional
         The label value whose indicator is correlated.
-    mask
+    mask : numpy.ndarray, optional
         Pixels to use (non-periodic only); pairs with a masked-out end are not counted.
 
     Returns
@@ -83,7 +83,21 @@ def two_point_statistics(
 
 
 def radial_profile(s2: np.ndarray, pixel_um: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """Average an S2 map over directions: ``(r_um, S2(r))`` on 1-pixel-wide rings."""
+    """Average an S2 map over directions on 1-pixel-wide rings.
+
+    Parameters
+    ----------
+    s2 : numpy.ndarray
+        Two-point map in ``fftshift`` layout (zero offset at the centre).
+    pixel_um : float
+        Pixel size in micrometres.
+
+    Returns
+    -------
+    r_um : numpy.ndarray
+    profile : numpy.ndarray
+        S2 at each ring radius (NaN where a ring holds no finite value).
+    """
     h, w = s2.shape
     yy, xx = np.indices((h, w))
     r = np.hypot(yy - h // 2, xx - w // 2)

@@ -1,4 +1,5 @@
-"""Predictors with uncertainty: the Bayesian hypernetwork, baselines, calibration and pipelines.
+"""Predictors with uncertainty: the Bayesian hypernetwork, baselines, calibration, pipelines
+and the phase-map models (:mod:`psplab.models.phasemap`).
 
 Build a regressor by its CLI name with :func:`make_model` (``bhn``, ``gp``, ``ensemble``,
 ``dropout``, ``rf``) or by its class; every one follows
@@ -29,12 +30,13 @@ _EXPORTS = {
     "TunedRegressor": "selection",
     "ConformalRegressor": "conformal",
     "FittedModel": "pipeline",
-    "EvaluationResult": "pipeline",
     "fit_dataset": "pipeline",
-    "evaluate_dataset": "pipeline",
     "load_model": "pipeline",
-    "cross_validate": "evaluation",
+    "EvaluationResult": "evaluation",
+    "evaluate_dataset": "evaluation",
     "make_folds": "evaluation",
+    "PhaseMapModel": "phasemap",
+    "ChangePointModel": "phasemap",
 }
 
 __getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)

@@ -6,7 +6,7 @@
 * ``rf`` — random forest; the predictive is the mixture of the trees' predictions widened by a
   noise term estimated out-of-bag, so the intervals are not overconfident (cf. Meinshausen 2006).
 
-The Gaussian process lives in :mod:`psplab.models.gp`.
+The Gaussian process lives in :mod:`psplab.models.gp` (re-exported here: ``gp`` is a baseline too).
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ from psplab.models._nn import (
     train_adam,
 )
 from psplab.models.base import PreprocessedRegressor
+from psplab.models.gp import GaussianProcess
 
-__all__ = ["DeepEnsemble", "MCDropout", "RandomForest"]
+__all__ = ["DeepEnsemble", "GaussianProcess", "MCDropout", "RandomForest"]
 
 
 class _NetworkRegressor(PreprocessedRegressor):

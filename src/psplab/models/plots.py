@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from psplab.models.metrics import central_coverage, r2_score
+from psplab.plotting import axes_or_new, pyplot
 
 __all__ = [
     "MODEL_COLORS",
@@ -47,15 +48,6 @@ MODEL_COLORS = {
 }
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def model_color(name: str, index: int = 0) -> str:
     """A stable colour per model name, the same in every figure.
 
@@ -75,7 +67,7 @@ def model_color(name: str, index: int = 0) -> str:
         return MODEL_COLORS[name]
     import matplotlib
 
-    return matplotlib.colors.to_hex(_pyplot().get_cmap("tab10").colors[index % 10])
+    return matplotlib.colors.to_hex(pyplot().get_cmap("tab10").colors[index % 10])
 
 
 def slug(name: str) -> str:
@@ -92,13 +84,6 @@ def slug(name: str) -> str:
         Letters, digits and underscores only.
     """
     return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_") or "target"
-
-
-def _axes(ax, figsize: tuple[float, float]):
-    if ax is not None:
-        return ax.figure, ax
-    fig, ax = _pyplot().subplots(figsize=figsize)
-    return fig, ax
 
 
 def parity_plot(
@@ -135,7 +120,7 @@ def parity_plot(
     fig : matplotlib.figure.Figure
         The figure holding the plot.
     """
-    fig, ax = _axes(ax, (4.2, 4.0))
+    fig, ax = axes_or_new(ax, (4.2, 4.0))
     y, m, lo, hi = (np.asarray(a, dtype=float) for a in (y_true, mean, lo, hi))
     err = np.vstack([np.maximum(m - lo, 0.0), np.maximum(hi - m, 0.0)])
     inside = np.ones(len(y), bool) if in_domain is None else np.asarray(in_domain, dtype=bool)
@@ -187,7 +172,7 @@ def calibration_plot(
     fig : matplotlib.figure.Figure
         The figure holding the plot. Points below the diagonal are over-confident.
     """
-    fig, ax = _axes(ax, (4.4, 4.2))
+    fig, ax = axes_or_new(ax, (4.4, 4.2))
     for i, (name, arrays) in enumerate(curves.items()):
         y, m, s = (np.asarray(v, dtype=float) for v in arrays)
         ok = np.isfinite(y) & np.isfinite(m) & np.isfinite(s) & (s > 0)
@@ -222,7 +207,7 @@ def _interval(part: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 def _grid(n: int, columns: int, size: tuple[float, float]):
     cols = max(1, min(columns, n))
     rows = int(np.ceil(n / cols))
-    fig, axes = _pyplot().subplots(
+    fig, axes = pyplot().subplots(
         rows, cols, figsize=(size[0] * cols, size[1] * rows), squeeze=False
     )
     for ax in axes.flat[n:]:
@@ -335,7 +320,7 @@ def write_figures(
     written : list of dict
         ``{"kind": "parity"|"calibration", "target", "path", "caption"}`` per file.
     """
-    plt = _pyplot()
+    plt = pyplot()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     labels = dict(labels or {})

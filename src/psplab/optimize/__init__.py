@@ -6,38 +6,29 @@
   batches (local penalization or Kriging believer); two objectives by ParEGO.
 * :class:`CampaignStore` — suggestions and observations in SQLite (WAL, ``synchronous=FULL``,
   ``BEGIN IMMEDIATE``), validated against the dataset spec; exports round-trip exactly.
-* :func:`run_simulated` — the simulator in the loop (``psplab optimize --simulate``).
+* :func:`optimize_simulated` / :func:`run_simulated` — the simulator in the loop
+  (``psplab optimize --simulate``); :mod:`psplab.optimize.plots` draws its figures.
 """
 
 from __future__ import annotations
 
-from psplab._lazy import lazy_attributes
+from psplab._lazy import lazy_package
 
-# Lazy attributes: ``import psplab.optimize.store`` (e.g. in a small observer process) should not
-# pay for SciPy's statistics or the optimizer.
-_EXPORTS = {
-    "expected_improvement": "acquisition",
-    "hypervolume_2d": "acquisition",
-    "pareto_mask": "acquisition",
-    "parego_scalarize": "acquisition",
-    "upper_confidence_bound": "acquisition",
-    "BayesianOptimizer": "bo",
-    "Suggestion": "bo",
-    "build_model": "bo",
-    "run_optimization": "bo",
-    "LinearConstraint": "space",
-    "Parameter": "space",
-    "SearchSpace": "space",
-    "CampaignError": "store",
-    "CampaignStore": "store",
-    "ObserveResult": "store",
-    "read_export": "store",
-    "suggest_and_store": "store",
-    "run_simulated": "simloop",
-}
-
-
-__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS, ())
-
-
-__all__ = sorted(_EXPORTS)
+# Names load on first use: ``import psplab.optimize.store`` (e.g. in a small observer process)
+# should not pay for SciPy's statistics or the optimizer.
+__getattr__, __dir__, __all__ = lazy_package(
+    __name__,
+    {
+        "acquisition": (
+            "expected_improvement hypervolume_2d pareto_mask parego_scalarize "
+            "upper_confidence_bound"
+        ).split(),
+        "bo": ("BayesianOptimizer", "Suggestion", "build_model", "run_optimization"),
+        "constraints": ("LinearConstraint",),
+        "space": ("Parameter", "SearchSpace"),
+        "store": "CampaignError CampaignStore ObserveResult read_export suggest_and_store".split(),
+        "simloop": ("SimulatedRun", "optimize_simulated", "run_simulated"),
+        "plots": ("best_so_far_plot", "pareto_plot", "recipes_plot"),
+    },
+    submodules=("acquisition", "bo", "constraints", "plots", "simloop", "space", "store"),
+)

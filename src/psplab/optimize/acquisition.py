@@ -21,14 +21,39 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import stats
 
+__all__ = [
+    "ACQUISITIONS",
+    "estimate_lipschitz",
+    "expected_improvement",
+    "hypervolume_2d",
+    "local_penalty",
+    "parego_scalarize",
+    "pareto_mask",
+    "upper_confidence_bound",
+]
+
 ACQUISITIONS = ("ei", "ucb", "ts")
 
 
 def expected_improvement(
     mean: np.ndarray, std: np.ndarray, best: float, xi: float = 0.0
 ) -> np.ndarray:
-    """``E[max(f - best - xi, 0)]`` under ``f ~ N(mean, std^2)``; exactly 0 where ``std = 0``
-    and ``mean <= best``."""
+    """Expected improvement ``E[max(f - best - xi, 0)]`` under ``f ~ N(mean, std^2)``.
+
+    Parameters
+    ----------
+    mean, std : numpy.ndarray
+        Predictive mean and standard deviation at the candidates.
+    best : float
+        Best value observed so far.
+    xi : float
+        Improvement margin required.
+
+    Returns
+    -------
+    numpy.ndarray
+        Non-negative; exactly 0 where ``std = 0`` and ``mean <= best``.
+    """
     mean = np.asarray(mean, dtype=float)
     std = np.asarray(std, dtype=float)
     gap = mean - best - xi
@@ -39,13 +64,41 @@ def expected_improvement(
 
 
 def upper_confidence_bound(mean: np.ndarray, std: np.ndarray, beta: float = 2.0) -> np.ndarray:
-    """``mean + beta * std`` (``beta`` is the number of standard deviations, not its square)."""
+    """Upper confidence bound ``mean + beta * std``.
+
+    Parameters
+    ----------
+    mean, std : numpy.ndarray
+        Predictive mean and standard deviation.
+    beta : float
+        Number of standard deviations (not its square).
+
+    Returns
+    -------
+    numpy.ndarray
+    """
     return np.asarray(mean, dtype=float) + beta * np.asarray(std, dtype=float)
 
 
 def estimate_lipschitz(F: np.ndarray, mean: np.ndarray, k: int = 5) -> float:
-    """Largest slope ``|mu(a) - mu(b)| / |a - b|`` between each point and its ``k`` nearest
-    neighbours: the Lipschitz estimate local penalization needs (González et al. 2016, §3.2)."""
+    """Largest slope ``|mu(a) - mu(b)| / |a - b|`` between each point and its nearest neighbours.
+
+    The Lipschitz estimate local penalization needs (González et al. 2016, §3.2).
+
+    Parameters
+    ----------
+    F : numpy.ndarray
+        ``(n, d)`` feature rows.
+    mean : numpy.ndarray
+        ``(n,)`` model mean at the rows.
+    k : int
+        Neighbours per point.
+
+    Returns
+    -------
+    float
+        At least ``1e-7``; 1 for fewer than two points.
+    """
     F = np.asarray(F, dtype=float)
     mean = np.asarray(mean, dtype=float)
     if len(F) < 2:
@@ -62,16 +115,49 @@ def estimate_lipschitz(F: np.ndarray, mean: np.ndarray, k: int = 5) -> float:
 def local_penalty(
     F: np.ndarray, centre: np.ndarray, mean_c: float, std_c: float, lipschitz: float, best: float
 ) -> np.ndarray:
-    """González et al. (2016) penalty ``Phi((L |x - x_j| - M + mu_j) / sigma_j)`` in ``[0, 1]``:
-    near 0 inside the ball where the chosen point ``x_j`` probably already attains the optimum,
-    1 far away; multiplying a positive acquisition by it spreads a batch out."""
+    """González et al. (2016) penalty ``Phi((L |x - x_j| - M + mu_j) / sigma_j)`` in ``[0, 1]``.
+
+    Near 0 inside the ball where the chosen point ``x_j`` probably already attains the optimum,
+    1 far away; multiplying a positive acquisition by it spreads a batch out.
+
+    Parameters
+    ----------
+    F : numpy.ndarray
+        ``(n, d)`` candidate features.
+    centre : numpy.ndarray
+        ``(d,)`` features of the chosen point ``x_j``.
+    mean_c, std_c : float
+        Model mean and standard deviation at ``x_j``.
+    lipschitz : float
+        Lipschitz estimate ``L`` (:func:`estimate_lipschitz`).
+    best : float
+        Best value ``M`` observed.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)`` factors in ``[0, 1]``.
+    """
     r = np.sqrt(((np.asarray(F) - np.asarray(centre)[None, :]) ** 2).sum(-1))
     z = (lipschitz * r - best + mean_c) / max(std_c, 1e-12)
     return stats.norm.cdf(z)
 
 
 def pareto_mask(Y: np.ndarray, maximize: Sequence[bool] = (True, True)) -> np.ndarray:
-    """True for rows of ``Y (n, k)`` that no other row dominates (NaN rows are never optimal)."""
+    """Rows that no other row dominates.
+
+    Parameters
+    ----------
+    Y : numpy.ndarray
+        ``(n, k)`` objective values.
+    maximize : sequence of bool
+        Direction of each objective.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)`` booleans; rows with a NaN are never optimal.
+    """
     Y = np.asarray(Y, dtype=float)
     sign = np.where(np.asarray(maximize, dtype=bool), 1.0, -1.0)
     Z = Y * sign
@@ -87,7 +173,21 @@ def pareto_mask(Y: np.ndarray, maximize: Sequence[bool] = (True, True)) -> np.nd
 def hypervolume_2d(
     Y: np.ndarray, reference: Sequence[float], maximize: Sequence[bool] = (True, True)
 ) -> float:
-    """Area dominated by the points of ``Y (n, 2)`` and bounded by ``reference``."""
+    """Area dominated by the points of ``Y`` and bounded by ``reference``.
+
+    Parameters
+    ----------
+    Y : numpy.ndarray
+        ``(n, 2)`` objective values.
+    reference : sequence of float
+        Reference point (worse than every point that counts).
+    maximize : sequence of bool
+        Direction of each objective.
+
+    Returns
+    -------
+    float
+    """
     Y = np.asarray(Y, dtype=float)
     sign = np.where(np.asarray(maximize, dtype=bool), 1.0, -1.0)
     Z = Y * sign
@@ -111,6 +211,22 @@ def parego_scalarize(
 
     Each objective is normalized to ``[0, 1]`` over the observed rows (0 = best), then
     ``f = max_k w_k c_k + rho * sum_k w_k c_k``; the score is ``-f``.
+
+    Parameters
+    ----------
+    Y : numpy.ndarray
+        ``(n, k)`` objective values.
+    weights : numpy.ndarray
+        ``(k,)`` non-negative weights (summing to 1).
+    maximize : sequence of bool
+        Direction of each objective.
+    rho : float
+        Weight of the augmentation term.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)`` scores, larger is better.
     """
     Y = np.asarray(Y, dtype=float)
     sign = np.where(np.asarray(maximize, dtype=bool), 1.0, -1.0)

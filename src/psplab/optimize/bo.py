@@ -9,13 +9,14 @@ several users share one campaign.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from psplab._blas import one_blas_thread
+from psplab.errors import InputError
 from psplab.models.base import ProbabilisticRegressor
 from psplab.optimize.acquisition import (
     ACQUISITIONS,
@@ -33,7 +34,19 @@ _MIN_SEPARATION = 1e-3  # feature-space distance under which two recipes count a
 
 @dataclass
 class Suggestion:
-    """One recipe to try next."""
+    """One recipe to try next.
+
+    Attributes
+    ----------
+    params : dict
+        Parameter values of the recipe.
+    acquisition : str
+        How it was chosen (``"initial"``, ``"ei"``, ``"ucb"``, ``"ts"``).
+    score : float
+        Acquisition value.
+    predicted_mean, predicted_std : list of float
+        Model prediction at the recipe, in the objective's units (empty for initial points).
+    """
 
     params: dict[str, Any]
     acquisition: str
@@ -42,6 +55,12 @@ class Suggestion:
     predicted_std: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """The suggestion as a JSON-able dictionary.
+
+        Returns
+        -------
+        dict
+        """
         return {
             "params": self.params,
             "acquisition": self.acquisition,
@@ -49,19 +68,6 @@ class Suggestion:
             "predicted_mean": self.predicted_mean,
             "predicted_std": self.predicted_std,
         }
-
-
-@contextmanager
-def _single_threaded_blas():
-    """Small dense algebra (n < 1000) gains nothing from BLAS threads, and on a busy machine their
-    spinning made L-BFGS fits ~7x slower; limit them for the duration of a suggestion."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional: scikit-learn brings it
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
 
 
 ModelSpec = str | ProbabilisticRegressor | Callable[[], ProbabilisticRegressor]
@@ -107,35 +113,35 @@ class BayesianOptimizer:
 
     Parameters
     ----------
-    space
+    space : SearchSpace
         What may be varied and how.
-    model
+    model : str, ProbabilisticRegressor or callable
         A psplab model name (``"gp"``, ``"bhn"``, ``"ensemble"``, ...), ``"fastgp"``, a factory,
         or a template :class:`~psplab.models.base.ProbabilisticRegressor`.
-    acquisition
+    acquisition : str
         ``"ei"`` (expected improvement, from ``predict_dist``), ``"ucb"`` (upper confidence bound,
         from ``predict_dist``) or ``"ts"`` (Thompson sampling, from ``sample``); with two
         objectives ``"ts"`` falls back to EI on each ParEGO scalarization.
-    maximize
+    maximize : bool or sequence of bool
         Direction of the objective; a pair for two objectives (then ParEGO scalarization is used
         with the chosen acquisition on each random weighting).
-    n_initial
+    n_initial : int, optional
         Observations needed before the model is used; below that, space-filling points
         (greedy maximin over a Sobol set) are suggested. Default ``dim + 1``.
-    batch
+    batch : str
         How batch members are kept apart: ``"penalize"`` (local penalization, González et al.
         2016; one model fit per batch) or ``"believer"`` (Kriging believer: refit with the
         predicted mean as a fantasy observation; one fit per batch member). Thompson sampling
         batches use one posterior draw per member.
-    n_candidates
+    n_candidates : int
         Sobol candidates per acquisition maximization (plus local ones around the best points).
-    refine_rounds
+    refine_rounds : int
         Rounds of shrinking-radius local search from the best candidates.
-    ucb_beta
+    ucb_beta : float
         Standard deviations in UCB.
-    model_params
+    model_params : mapping, optional
         Keyword arguments for the model constructor.
-    seed
+    seed : int
         Base seed; each call derives its own seed from it and the data size, so a campaign that
         resumes makes the same suggestion it would have made.
     """
@@ -166,17 +172,18 @@ class BayesianOptimizer:
         self.model_params = model_params
         self.seed = seed
         if acquisition not in ACQUISITIONS:
-            raise ValueError(
+            raise InputError(
                 f"unknown acquisition {acquisition!r} (expected one of {ACQUISITIONS})"
             )
         if batch not in BATCH_STRATEGIES:
-            raise ValueError(
+            raise InputError(
                 f"unknown batch strategy {batch!r} (expected one of {BATCH_STRATEGIES})"
             )
 
     # --- helpers ------------------------------------------------------------------------
     @property
     def directions(self) -> list[bool]:
+        """Whether each objective is maximized (one entry per objective)."""
         return (
             [bool(self.maximize)]
             if isinstance(self.maximize, bool)
@@ -244,8 +251,22 @@ class BayesianOptimizer:
 
     # --- the main entry -----------------------------------------------------------------
     def suggest(self, *args: Any, **kwargs: Any) -> list[Suggestion]:
-        """See :meth:`_suggest` (this wrapper only limits BLAS threads)."""
-        with _single_threaded_blas():
+        """``n`` diverse recipes to try next (see :meth:`_suggest` for the parameters).
+
+        The model fits and acquisition maximizations of one suggestion are many small dense
+        problems, run on one BLAS thread (:func:`psplab._blas.one_blas_thread`).
+
+        Parameters
+        ----------
+        *args, **kwargs
+            ``observed, y, n=1, pending=None, seed=None`` as for :meth:`_suggest`.
+
+        Returns
+        -------
+        list of Suggestion
+        """
+        observed = args[0] if args else kwargs.get("observed", ())
+        with one_blas_thread(len(observed)):
             return self._suggest(*args, **kwargs)
 
     def _suggest(
@@ -260,25 +281,25 @@ class BayesianOptimizer:
 
         Parameters
         ----------
-        observed
+        observed : pandas.DataFrame or sequence of mapping
             Parameter values of the observed recipes (frame or list of dicts).
-        y
+        y : numpy.ndarray
             Objective values ``(n_obs,)``, or ``(n_obs, 2)`` for two objectives; NaN rows are
             ignored by the model.
-        n
+        n : int
             Batch size.
-        pending
+        pending : pandas.DataFrame or sequence of mapping, optional
             Suggested recipes not observed yet; new suggestions keep away from them.
-        seed
+        seed : int, optional
             Overrides the derived seed.
         """
         if n < 1:
-            raise ValueError("n must be at least 1")
+            raise InputError("n must be at least 1")
         frame = observed if isinstance(observed, pd.DataFrame) else pd.DataFrame(list(observed))
         dirs = self.directions
         Y = np.asarray(y, dtype=float).reshape(len(frame), -1 if len(frame) else len(dirs))
         if Y.shape[1] != len(dirs):
-            raise ValueError(f"y has {Y.shape[1]} objective(s) but maximize gives {len(dirs)}")
+            raise InputError(f"y has {Y.shape[1]} objective(s) but maximize gives {len(dirs)}")
         ok = np.all(np.isfinite(Y), axis=1)
         U_obs = self.space.to_internal(frame[ok]) if ok.any() else np.zeros((0, self.space.dim))
         Y = Y[ok]
@@ -420,7 +441,22 @@ class BayesianOptimizer:
 
     # --- convenience: predictions in the objective's units -------------------------------
     def predict(self, observed, y, query) -> tuple[np.ndarray, np.ndarray]:
-        """Model mean and std of a single objective at ``query`` records, fitted on the data."""
+        """Model mean and std of a single objective at ``query`` records, fitted on the data.
+
+        Parameters
+        ----------
+        observed : pandas.DataFrame or sequence of mapping
+            Parameter values of the observed recipes.
+        y : numpy.ndarray
+            Their objective values (NaN rows are left out).
+        query : pandas.DataFrame or sequence of mapping
+            Recipes to predict.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            ``(mean, std)`` at the query recipes, in the objective's units.
+        """
         frame = observed if isinstance(observed, pd.DataFrame) else pd.DataFrame(list(observed))
         yv = np.asarray(y, dtype=float).reshape(-1)
         ok = np.isfinite(yv)
@@ -448,21 +484,25 @@ def run_optimization(
 
     Parameters
     ----------
-    objective
+    objective : callable
         Maps a list of recipes (dicts) to values ``(k,)`` or ``(k, n_obj)``; called once per batch.
-    space
+    space : SearchSpace
         The search space.
-    budget
+    budget : int
         Total evaluations, including ``initial``.
-    method
+    method : str
         ``"bo"`` (``optimizer``, default EI with the psplab GP), ``"random"`` (uniform) or
         ``"lhs"`` (one Latin hypercube of the remaining budget).
-    initial
+    initial : sequence of mapping
         Recipes evaluated first (e.g. the baseline recipe).
-    batch_size
+    batch_size : int
         Recipes per objective call.
-    seed
+    seed : int
         Seed of the method.
+    optimizer : BayesianOptimizer, optional
+        The optimizer for ``method="bo"`` (default: EI with the psplab GP, seeded by ``seed``).
+    callback : callable, optional
+        Called as ``callback(batch_index, recipes, values)`` after each objective call.
 
     Returns
     -------
@@ -471,7 +511,7 @@ def run_optimization(
         and ``objective`` (or ``objective_0``, ``objective_1`` for two).
     """
     if budget < 1:
-        raise ValueError("budget must be at least 1")
+        raise InputError("budget must be at least 1")
     records: list[dict[str, Any]] = []
     values: list[np.ndarray] = []
     batches: list[int] = []
@@ -508,7 +548,7 @@ def run_optimization(
             )
             evaluate([s.params for s in sugg])
     elif method not in ("random", "lhs"):
-        raise ValueError(f"unknown method {method!r} (bo, random, lhs)")
+        raise InputError(f"unknown method {method!r} (bo, random, lhs)")
     V = np.vstack(values)
     hist = pd.DataFrame(records, columns=space.names)
     hist.insert(0, "method", method)

@@ -1,338 +1,77 @@
-"""``psplab campaign init|suggest|observe|status|export`` and ``psplab optimize``."""
+"""``psplab optimize``: optimize a family's recipe with the simulator in the loop.
+
+Parses the options, calls :func:`psplab.optimize.simloop.optimize_simulated` and prints; the
+campaign commands for real experiments are in :mod:`psplab.optimize.campaign_commands`.
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-campaign_app = typer.Typer(
-    name="campaign",
-    help="Crash-safe experiment campaigns: suggest recipes, record results (SQLite).",
-    no_args_is_help=True,
-)
-
-
-def _fail(lines: str | list[str]) -> None:
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
-    for line in [lines] if isinstance(lines, str) else lines:
-        err.print(line, markup=False)
-    raise typer.Exit(code=2)
-
-
-def _open(db: Path):
-    from psplab.optimize.store import CampaignError, CampaignStore
-
-    try:
-        return CampaignStore(db)
-    except CampaignError as exc:
-        _fail(str(exc))
-
-
-def _parse_pairs(items: list[str] | None, what: str) -> dict[str, str]:
-    out = {}
-    for item in items or []:
-        if "=" not in item:
-            _fail(f"{what} {item!r}: expected NAME=VALUE")
-        name, value = item.split("=", 1)
-        out[name.strip()] = value.strip()
-    return out
-
-
-@campaign_app.command("init")
-def init_command(
-    spec: Path = typer.Argument(
-        ..., help="Dataset spec (TOML) describing the experiment's columns."
+SimulateOpt = Annotated[
+    bool,
+    typer.Option(
+        "--simulate", help="Use the phase-field simulator + measurement + strength model."
     ),
-    db: Path = typer.Option(..., "--db", help="Campaign database (SQLite) to create."),
-    objective: str = typer.Option(
-        ..., "--objective", help="Column to optimize (property/structure)."
-    ),
-    minimize: bool = typer.Option(False, "--minimize", help="Minimize instead of maximize."),
-    model: str = typer.Option(
-        "gp", "--model", help="Surrogate model: bhn | gp (any psplab model)."
-    ),
-    acquisition: str = typer.Option("ei", "--acquisition", help="ei | ucb | ts."),
-    fix: list[str] = typer.Option(None, "--fix", help="Hold a processing column: NAME=VALUE."),
-    constraint: list[str] = typer.Option(
-        None, "--constraint", help='Linear constraint, e.g. "a_wt_pct + b_wt_pct <= 6".'
-    ),
-    integer: list[str] = typer.Option(None, "--integer", help="Integer-valued processing column."),
-    choices: list[str] = typer.Option(
-        None, "--choices", help="Levels of a categorical column: NAME=a,b,c."
-    ),
-    log: list[str] = typer.Option(None, "--log", help="Search this column on a log scale."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the campaign's suggestions."),
-) -> None:
-    """Start a campaign from a dataset spec (its processing columns and bounds are the search)."""
-    from psplab.data.spec import DatasetSpec, SpecError
-    from psplab.models import MODEL_NAMES
-    from psplab.optimize.acquisition import ACQUISITIONS
-    from psplab.optimize.space import SearchSpace
-    from psplab.optimize.store import CampaignError, CampaignStore
+]
+FamilyOpt = Annotated[str, typer.Option("--family", help="ferritic_steel | al_mg | ti_al.")]
+BudgetOpt = Annotated[
+    int, typer.Option("--budget", help="Simulator evaluations (incl. the baseline).")
+]
+SeedOpt = Annotated[
+    int, typer.Option("--seed", help="Seed of the optimizer (and of random search).")
+]
+OutOpt = Annotated[Path, typer.Option("--out", help="Run directory (trace, figures, manifest).")]
+GridOpt = Annotated[int, typer.Option("--grid", help="Simulation grid (pixels per side).")]
+ModelOpt = Annotated[str, typer.Option("--model", help="Surrogate model (any psplab model name).")]
+AcquisitionOpt = Annotated[str, typer.Option("--acquisition", help="ei | ucb | ts.")]
+BatchOpt = Annotated[int, typer.Option("--batch", help="Recipes per optimizer step.")]
+SecondOpt = Annotated[
+    str | None,
+    typer.Option("--second-objective", help="Second objective column, e.g. precipitate_fraction."),
+]
+SecondMaxOpt = Annotated[
+    bool, typer.Option("--second-maximize", help="Maximize the second objective.")
+]
+MechanicsOpt = Annotated[
+    bool,
+    typer.Option("--mechanics", help="Also rate the best recipe with the FFT mechanics solver."),
+]
+NoRandomOpt = Annotated[
+    bool, typer.Option("--no-random", help="Skip the random-search comparison.")
+]
 
-    problems = []
-    if model not in (*MODEL_NAMES, "fastgp"):
-        problems.append(f"--model {model!r} is not one of {', '.join(MODEL_NAMES)}")
-    if acquisition not in ACQUISITIONS:
-        problems.append(f"--acquisition {acquisition!r} is not one of {', '.join(ACQUISITIONS)}")
-    if db.exists():
-        problems.append(f"--db {db}: file exists (a campaign database is created only once)")
-    try:
-        dspec = DatasetSpec.from_toml(spec)
-    except SpecError as exc:
-        problems.extend(f"{spec}: {p}" for p in exc.problems)
-        dspec = None
-    if problems:
-        _fail(problems)
-    fixed_raw = _parse_pairs(fix, "--fix")
-    levels = {
-        k: [s.strip() for s in v.split(",") if s.strip()]
-        for k, v in _parse_pairs(choices, "--choices").items()
-    }
-    fixed: dict = {}
-    for name, value in fixed_raw.items():
-        try:
-            col = dspec.column(name)
-        except KeyError:
-            problems.append(f"--fix {name}: not a column of the spec")
-            continue
-        if col.is_numeric:
-            try:
-                fixed[name] = float(value)
-            except ValueError:
-                problems.append(f"--fix {name}={value!r}: not a number")
-        else:
-            fixed[name] = value
-    if problems:
-        _fail(problems)
-    try:
-        space = SearchSpace.from_spec(
-            dspec,
-            fixed=fixed,
-            constraints=constraint or [],
-            integers=integer or [],
-            choices=levels,
-            log=log or [],
-        )
-        store = CampaignStore.create(
-            db,
-            dspec,
-            objective,
-            minimize=minimize,
-            model=model,
-            space=space,
-            acquisition=acquisition,
-            seed=seed,
-        )
-    except (ValueError, CampaignError) as exc:
-        _fail(str(exc).splitlines())
-    console = Console(highlight=False, soft_wrap=True)
+# How the settings are named in messages: as the options the user typed.
+OPTION_NAMES = {
+    "family": "--family",
+    "budget": "--budget",
+    "grid": "--grid",
+    "batch_size": "--batch",
+    "model": "--model",
+    "acquisition": "--acquisition",
+    "second_objective": "--second-objective",
+}
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.5g}" if isinstance(value, float) else str(value)
+
+
+def _print_results(res: dict[str, Any], family: str, out: Path) -> None:
+    from rich.table import Table
+
+    from psplab._cli import out_console
+
+    console = out_console()
+    random_best = res.get("random_best_objective")
     console.print(
-        f"campaign [bold]{dspec.name}[/] in {db}: {'minimize' if minimize else 'maximize'} "
-        f"{objective} over {', '.join(space.names)} (model {model}, {acquisition})"
-    )
-    store.close()
-
-
-@campaign_app.command("suggest")
-def suggest_command(
-    db: Path = typer.Option(..., "--db", help="Campaign database."),
-    n: int = typer.Option(1, "--n", help="Number of recipes to suggest (a diverse batch)."),
-    json_out: Path = typer.Option(None, "--json", help="Also write the suggestions as JSON."),
-) -> None:
-    """Suggest the next recipes from everything stored; print and store them with ids."""
-    from psplab.optimize.store import suggest_and_store
-
-    if n < 1:
-        _fail(f"--n must be >= 1, got {n}")
-    store = _open(db)
-    try:
-        ids, suggestions = suggest_and_store(store, n)
-    except ValueError as exc:
-        _fail(str(exc).splitlines())
-    names = store.space.names
-    table = Table("suggestion_id", *names, "acquisition", "predicted")
-    rows = []
-    for sid, s in zip(ids, suggestions, strict=True):
-        pred = f"{s.predicted_mean[0]:.4g} ± {s.predicted_std[0]:.2g}" if s.predicted_mean else ""
-        table.add_row(str(sid), *[_fmt(s.params[k]) for k in names], s.acquisition, pred)
-        rows.append({"suggestion_id": sid, **s.to_dict()})
-    Console(highlight=False, soft_wrap=True).print(table)
-    if json_out is not None:
-        json_out.write_text(json.dumps(rows, indent=2))
-    store.close()
-
-
-@campaign_app.command("observe")
-def observe_command(
-    results: Path = typer.Argument(..., help="Results table (CSV or Parquet)."),
-    db: Path = typer.Option(..., "--db", help="Campaign database."),
-) -> None:
-    """Record measured results: the spec's processing columns, the objective, any other measured
-    columns, optional suggestion_id. Valid rows are committed before the command returns; each
-    invalid row is reported (column and row) and left out (exit code 2)."""
-    from psplab.data.spec import SpecError
-
-    store = _open(db)
-    try:
-        result = store.observe_file(results)
-    except SpecError as exc:
-        _fail([f"{results}: {p}" for p in exc.problems])
-    console = Console(highlight=False, soft_wrap=True)
-    console.print(
-        f"{results}: stored {len(result.stored)} observation(s)"
-        + (
-            f", skipped {result.skipped_duplicates} already stored from this file"
-            if result.skipped_duplicates
-            else ""
-        )
-    )
-    store.close()
-    if result.rejected:
-        lines = [f"{results}: {p}" for p in result.rejected]
-        if result.n_rejected_rows:
-            lines.append(
-                f"{results}: rejected {result.n_rejected_rows} row(s); the other rows were stored"
-            )
-        _fail(lines)
-
-
-@campaign_app.command("status")
-def status_command(
-    db: Path = typer.Option(..., "--db", help="Campaign database."),
-    json_out: bool = typer.Option(False, "--json", help="Print the status as JSON."),
-) -> None:
-    """Counts of observations and suggestions, and the best observation so far."""
-    store = _open(db)
-    st = store.status()
-    store.close()
-    if json_out:
-        typer.echo(json.dumps(st, indent=2, default=str))
-        return
-    console = Console(highlight=False, soft_wrap=True)
-    console.print(
-        f"[bold]{st['spec']}[/] ({st['db']}, schema v{st['schema_version']}): {st['direction']} "
-        f"{st['objective']} with {st['model']}"
-    )
-    console.print(
-        f"{st['observations']} observation(s); {st['suggestions']} suggestion(s), {st['pending']} pending"
-    )
-    if st["best"]:
-        table = Table("best", "value")
-        for k, v in st["best"].items():
-            table.add_row(k, _fmt(v))
-        console.print(table)
-
-
-@campaign_app.command("export")
-def export_command(
-    db: Path = typer.Option(..., "--db", help="Campaign database."),
-    out: Path = typer.Option(..., "--out", help="Output file: .csv or .parquet."),
-) -> None:
-    """Write every stored observation (exact values) to CSV or Parquet by extension."""
-    from psplab.optimize.store import CampaignError
-
-    if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
-        _fail(f"--out {out}: extension must be .csv or .parquet")
-    store = _open(db)
-    try:
-        store.export(out)
-    except CampaignError as exc:
-        _fail(str(exc))
-    n = len(store.observations())
-    store.close()
-    Console(highlight=False, soft_wrap=True).print(f"wrote {n} observation(s) to {out}")
-
-
-def optimize_command(
-    simulate: bool = typer.Option(
-        False, "--simulate", help="Use the phase-field simulator + measurement + strength model."
-    ),
-    family: str = typer.Option(
-        "ferritic_steel", "--family", help="ferritic_steel | al_mg | ti_al."
-    ),
-    budget: int = typer.Option(30, "--budget", help="Simulator evaluations (incl. the baseline)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the optimizer (and of random search)."),
-    out: Path = typer.Option(..., "--out", help="Run directory (trace, figures, manifest)."),
-    grid: int = typer.Option(64, "--grid", help="Simulation grid (pixels per side)."),
-    model: str = typer.Option("gp", "--model", help="Surrogate model (any psplab model name)."),
-    acquisition: str = typer.Option("ei", "--acquisition", help="ei | ucb | ts."),
-    batch: int = typer.Option(1, "--batch", help="Recipes per optimizer step."),
-    second_objective: str = typer.Option(
-        None, "--second-objective", help="Second objective column, e.g. precipitate_fraction."
-    ),
-    second_maximize: bool = typer.Option(
-        False, "--second-maximize", help="Maximize the second objective."
-    ),
-    mechanics: bool = typer.Option(
-        False, "--mechanics", help="Also rate the best recipe with the FFT mechanics solver."
-    ),
-    no_random: bool = typer.Option(False, "--no-random", help="Skip the random-search comparison."),
-) -> None:
-    """Optimize a family's processing recipe with the simulator in the loop, from its baseline."""
-    from psplab.models import MODEL_NAMES
-    from psplab.optimize.acquisition import ACQUISITIONS
-    from psplab.sim import FAMILIES
-
-    problems = []
-    if not simulate:
-        problems.append(
-            "psplab optimize needs --simulate (for real experiments use `psplab campaign`)"
-        )
-    if family not in FAMILIES:
-        problems.append(f"--family {family!r} is not one of {', '.join(FAMILIES)}")
-    if budget < 2:
-        problems.append(f"--budget must be >= 2, got {budget}")
-    if grid < 16:
-        problems.append(f"--grid must be >= 16, got {grid}")
-    if batch < 1:
-        problems.append(f"--batch must be >= 1, got {batch}")
-    if model not in (*MODEL_NAMES, "fastgp"):
-        problems.append(f"--model {model!r} is not one of {', '.join(MODEL_NAMES)}")
-    if acquisition not in ACQUISITIONS:
-        problems.append(f"--acquisition {acquisition!r} is not one of {', '.join(ACQUISITIONS)}")
-    allowed_second = (
-        "grain_size_um",
-        "astm_g",
-        "precipitate_fraction",
-        "precipitate_mean_diameter_um",
-        "precipitate_number_density_per_mm2",
-    )
-    if second_objective is not None and second_objective not in allowed_second:
-        problems.append(
-            f"--second-objective {second_objective!r} is not one of {', '.join(allowed_second)}"
-        )
-    if problems:
-        _fail(problems)
-    from psplab.optimize.simloop import run_simulated
-
-    res = run_simulated(
-        out,
-        family=family,
-        budget=budget,
-        seed=seed,
-        grid=grid,
-        model=model,
-        acquisition=acquisition,
-        batch_size=batch,
-        compare_random=not no_random,
-        second_objective=second_objective,
-        second_minimize=not second_maximize,
-        mechanics=mechanics,
-    )
-    console = Console(highlight=False, soft_wrap=True)
-    console.print(
-        f"{family}: baseline {res['baseline_objective']:.1f} MPa -> best {res['best_objective']:.1f} MPa "
-        f"({res['improvement_pct']:+.1f}%) in {res['evaluations']} evaluations"
-        + (
-            f"; random search best {res['random_best_objective']:.1f} MPa"
-            if "random_best_objective" in res
-            else ""
-        )
+        f"{family}: baseline {res['baseline_objective']:.1f} MPa -> best "
+        f"{res['best_objective']:.1f} MPa ({res['improvement_pct']:+.1f}%) in "
+        f"{res['evaluations']} evaluations"
+        + (f"; random search best {random_best:.1f} MPa" if random_best is not None else "")
     )
     table = Table("parameter", "best recipe")
     for k, v in res["best_recipe"].items():
@@ -347,12 +86,58 @@ def optimize_command(
     console.print(f"wrote {out}/manifest.json")
 
 
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.5g}"
-    return str(v)
+def optimize_command(
+    out: OutOpt,
+    simulate: SimulateOpt = False,
+    family: FamilyOpt = "ferritic_steel",
+    budget: BudgetOpt = 30,
+    seed: SeedOpt = 0,
+    grid: GridOpt = 64,
+    model: ModelOpt = "gp",
+    acquisition: AcquisitionOpt = "ei",
+    batch: BatchOpt = 1,
+    second_objective: SecondOpt = None,
+    second_maximize: SecondMaxOpt = False,
+    mechanics: MechanicsOpt = False,
+    no_random: NoRandomOpt = False,
+) -> None:
+    """Optimize a family's processing recipe with the simulator in the loop, from its baseline."""
+    from psplab._cli import fail
+    from psplab.errors import InputError
+    from psplab.optimize.simloop import check_simulated_settings, optimize_simulated
+
+    settings = {
+        "family": family,
+        "budget": budget,
+        "grid": grid,
+        "batch_size": batch,
+        "model": model,
+        "acquisition": acquisition,
+        "second_objective": second_objective,
+        "mechanics": mechanics,
+    }
+    problems = []
+    if not simulate:
+        problems.append(
+            "psplab optimize needs --simulate (for real experiments use `psplab campaign`)"
+        )
+    if out.exists() and not out.is_dir():
+        problems.append(f"--out {out}: exists and is not a folder")
+    try:
+        check_simulated_settings(**settings, names=OPTION_NAMES)
+    except InputError as exc:
+        problems.extend(exc.lines)
+    if problems:
+        fail(problems)
+    run = optimize_simulated(
+        **settings,
+        seed=seed,
+        compare_random=not no_random,
+        second_minimize=not second_maximize,
+    )
+    _print_results(run.write(out), family, out)
 
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(campaign_app, name="campaign")
+    """Add ``psplab optimize`` to the ``psplab`` typer app."""
     app.command("optimize")(optimize_command)

@@ -9,7 +9,6 @@ fitted model's inputs are always well conditioned whatever the physical units.
 
 from __future__ import annotations
 
-import ast
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,8 +17,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from psplab.errors import InputError
+from psplab.optimize.constraints import LinearConstraint
+
+__all__ = ["KINDS", "LinearConstraint", "Parameter", "SearchSpace"]
+
 KINDS = ("continuous", "integer", "categorical")
-_FEAS_TOL = 1e-6  # relative slack on linear constraints (constraints are in physical units)
+# Relative slack on linear constraints (constraints are in physical units).
+FEASIBILITY_TOL = 1e-6
 
 
 @dataclass(frozen=True)
@@ -28,17 +33,17 @@ class Parameter:
 
     Parameters
     ----------
-    name
+    name : str
         Column name, e.g. ``"hold_temperature_C"``.
-    kind
+    kind : str
         ``"continuous"``, ``"integer"`` or ``"categorical"``.
-    low, high
+    low, high : float, optional
         Bounds (numeric kinds), in the parameter's unit.
-    choices
+    choices : tuple, optional
         Levels (categorical kind).
-    unit
+    unit : str, optional
         Unit text for labels.
-    log
+    log : bool
         Search on a log scale (positive bounds only); handy for times and rates spanning decades.
     """
 
@@ -52,33 +57,51 @@ class Parameter:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
-            raise ValueError(
+            raise InputError(
                 f"parameter {self.name!r}: unknown kind {self.kind!r} (expected {KINDS})"
             )
         if self.kind == "categorical":
             if not self.choices:
-                raise ValueError(f"parameter {self.name!r}: a categorical parameter needs choices")
+                raise InputError(f"parameter {self.name!r}: a categorical parameter needs choices")
             object.__setattr__(self, "choices", tuple(self.choices))
             return
         if self.low is None or self.high is None:
-            raise ValueError(f"parameter {self.name!r}: needs both low and high bounds")
+            raise InputError(f"parameter {self.name!r}: needs both low and high bounds")
         low, high = float(self.low), float(self.high)
         if not (math.isfinite(low) and math.isfinite(high)) or low > high:
-            raise ValueError(f"parameter {self.name!r}: bad bounds [{low}, {high}]")
+            raise InputError(f"parameter {self.name!r}: bad bounds [{low}, {high}]")
         if self.log and low <= 0:
-            raise ValueError(f"parameter {self.name!r}: log scale needs positive bounds")
+            raise InputError(f"parameter {self.name!r}: log scale needs positive bounds")
         object.__setattr__(self, "low", low)
         object.__setattr__(self, "high", high)
 
     @property
     def is_numeric(self) -> bool:
+        """Whether the parameter is continuous or integer (not categorical)."""
         return self.kind != "categorical"
 
     def label(self) -> str:
+        """``name [unit]`` for axis labels.
+
+        Returns
+        -------
+        str
+        """
         return f"{self.name} [{self.unit}]" if self.unit else self.name
 
     # internal <-> physical, for numeric kinds
     def to_unit(self, x: np.ndarray) -> np.ndarray:
+        """Physical values -> internal coordinates in ``[0, 1]`` (log-scaled when ``log``).
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            Values in the parameter's unit.
+
+        Returns
+        -------
+        numpy.ndarray
+        """
         x = np.asarray(x, dtype=float)
         lo, hi = float(self.low), float(self.high)
         if hi == lo:
@@ -88,6 +111,17 @@ class Parameter:
         return (x - lo) / (hi - lo)
 
     def from_unit(self, u: np.ndarray) -> np.ndarray:
+        """Internal coordinates -> physical values, clipped to the bounds (rounded for integers).
+
+        Parameters
+        ----------
+        u : numpy.ndarray
+            Internal coordinates (clipped to ``[0, 1]``).
+
+        Returns
+        -------
+        numpy.ndarray
+        """
         u = np.clip(np.asarray(u, dtype=float), 0.0, 1.0)
         lo, hi = float(self.low), float(self.high)
         if self.log:
@@ -99,6 +133,12 @@ class Parameter:
         return np.clip(x, lo, hi)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-able description (inverse of :meth:`from_dict`).
+
+        Returns
+        -------
+        dict
+        """
         d: dict[str, Any] = {"name": self.name, "kind": self.kind}
         if self.is_numeric:
             d.update(low=self.low, high=self.high, log=self.log)
@@ -110,6 +150,17 @@ class Parameter:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Parameter:
+        """A parameter from :meth:`to_dict`'s output.
+
+        Parameters
+        ----------
+        d : mapping
+            ``name``, ``kind`` and the bounds or choices.
+
+        Returns
+        -------
+        Parameter
+        """
         choices = d.get("choices")
         return cls(
             name=str(d["name"]),
@@ -122,120 +173,20 @@ class Parameter:
         )
 
 
-@dataclass(frozen=True)
-class LinearConstraint:
-    """``sum(coefficients[name] * x[name]) <op> rhs`` in physical units; ``op`` in ``<=, >=, ==``.
-
-    Build from text with :meth:`parse`, e.g. ``"Mg_wt_pct + Si_wt_pct <= 6"`` or
-    ``"Fe + Cr + Ni == 100"`` (composition sums).
-    """
-
-    coefficients: Mapping[str, float]
-    op: str
-    rhs: float
-
-    def __post_init__(self) -> None:
-        if self.op not in ("<=", ">=", "=="):
-            raise ValueError(f"constraint operator must be <=, >= or ==, got {self.op!r}")
-        if not self.coefficients:
-            raise ValueError("a constraint needs at least one parameter")
-        object.__setattr__(
-            self, "coefficients", {k: float(v) for k, v in self.coefficients.items()}
-        )
-        object.__setattr__(self, "rhs", float(self.rhs))
-
-    @classmethod
-    def parse(cls, text: str) -> LinearConstraint:
-        """Parse ``"2*a + b - c <= 10"``; raises ``ValueError`` naming what is not linear."""
-        for op in ("<=", ">=", "=="):
-            if op in text:
-                lhs_text, rhs_text = text.split(op, 1)
-                break
-        else:
-            raise ValueError(f"constraint {text!r}: needs one of <=, >=, ==")
-        lhs, c_lhs = _linear_terms(lhs_text, text)
-        rhs, c_rhs = _linear_terms(rhs_text, text)
-        coefs = dict(lhs)
-        for name, value in rhs.items():
-            coefs[name] = coefs.get(name, 0.0) - value
-        coefs = {k: v for k, v in coefs.items() if v != 0.0}
-        return cls(coefficients=coefs, op=op, rhs=c_rhs - c_lhs)
-
-    def residual(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
-        """``lhs - rhs``: <= 0 satisfies ``<=``, >= 0 satisfies ``>=``, 0 satisfies ``==``."""
-        total = sum(
-            coef * np.asarray(values[name], dtype=float) for name, coef in self.coefficients.items()
-        )
-        return np.asarray(total, dtype=float) - self.rhs
-
-    def scale(self) -> float:
-        return max(abs(self.rhs), *(abs(c) for c in self.coefficients.values()), 1.0)
-
-    def __str__(self) -> str:
-        terms = " + ".join(f"{c:g}*{n}" for n, c in self.coefficients.items())
-        return f"{terms} {self.op} {self.rhs:g}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"coefficients": dict(self.coefficients), "op": self.op, "rhs": self.rhs}
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> LinearConstraint:
-        return cls(coefficients=dict(d["coefficients"]), op=str(d["op"]), rhs=float(d["rhs"]))
-
-
-def _linear_terms(text: str, whole: str) -> tuple[dict[str, float], float]:
-    """Coefficients and constant of a linear expression, walking the AST (no eval)."""
-    try:
-        tree = ast.parse(text.strip(), mode="eval").body
-    except SyntaxError as exc:
-        raise ValueError(f"constraint {whole!r}: cannot parse {text.strip()!r}") from exc
-
-    def walk(node: ast.AST) -> tuple[dict[str, float], float]:
-        if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
-            return {}, float(node.value)
-        if isinstance(node, ast.Name):
-            return {node.id: 1.0}, 0.0
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
-            terms, const = walk(node.operand)
-            sign = -1.0 if isinstance(node.op, ast.USub) else 1.0
-            return {k: sign * v for k, v in terms.items()}, sign * const
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub):
-            lt, lc = walk(node.left)
-            rt, rc = walk(node.right)
-            sign = 1.0 if isinstance(node.op, ast.Add) else -1.0
-            out = dict(lt)
-            for k, v in rt.items():
-                out[k] = out.get(k, 0.0) + sign * v
-            return out, lc + sign * rc
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult | ast.Div):
-            lt, lc = walk(node.left)
-            rt, rc = walk(node.right)
-            if isinstance(node.op, ast.Div):
-                if rt:
-                    raise ValueError(f"constraint {whole!r}: division by a parameter is not linear")
-                return {k: v / rc for k, v in lt.items()}, lc / rc
-            if lt and rt:
-                raise ValueError(f"constraint {whole!r}: product of parameters is not linear")
-            if lt:
-                return {k: v * rc for k, v in lt.items()}, lc * rc
-            return {k: v * lc for k, v in rt.items()}, lc * rc
-        raise ValueError(f"constraint {whole!r}: {ast.unparse(node)!r} is not a linear term")
-
-    return walk(tree)
-
-
 @dataclass
 class SearchSpace:
     """Parameters to search, values held fixed, and linear constraints between parameters.
 
+    Methods that take ``U`` expect internal coordinates, an array of shape ``(n, dim)``.
+
     Parameters
     ----------
-    parameters
+    parameters : sequence of Parameter
         The parameters, in column order.
-    fixed
+    fixed : mapping, optional
         ``{name: value}`` for parameters held at one value (they stay model inputs, so data
         measured at other values still informs the model).
-    constraints
+    constraints : sequence of LinearConstraint or str
         :class:`LinearConstraint` objects (or their text) over numeric, non-log parameters.
     """
 
@@ -247,21 +198,21 @@ class SearchSpace:
         self.parameters = list(self.parameters)
         names = [p.name for p in self.parameters]
         if len(set(names)) != len(names):
-            raise ValueError("parameter names must be unique")
+            raise InputError("parameter names must be unique")
         if not names:
-            raise ValueError("a search space needs at least one parameter")
+            raise InputError("a search space needs at least one parameter")
         by_name = {p.name: p for p in self.parameters}
         fixed = {}
         for name, value in dict(self.fixed).items():
             if name not in by_name:
-                raise ValueError(f"fixed value for unknown parameter {name!r}")
+                raise InputError(f"fixed value for unknown parameter {name!r}")
             p = by_name[name]
             if p.is_numeric:
                 value = float(value)
                 if not (p.low - 1e-12 <= value <= p.high + 1e-12):
-                    raise ValueError(f"fixed {name}={value:g} is outside [{p.low:g}, {p.high:g}]")
+                    raise InputError(f"fixed {name}={value:g} is outside [{p.low:g}, {p.high:g}]")
             elif value not in p.choices:
-                raise ValueError(f"fixed {name}={value!r} is not one of {list(p.choices)}")
+                raise InputError(f"fixed {name}={value!r} is not one of {list(p.choices)}")
             fixed[name] = value
         self.fixed = fixed
         cons = []
@@ -269,9 +220,9 @@ class SearchSpace:
             c = LinearConstraint.parse(c) if isinstance(c, str) else c
             for name in c.coefficients:
                 if name not in by_name:
-                    raise ValueError(f"constraint {c}: unknown parameter {name!r}")
+                    raise InputError(f"constraint {c}: unknown parameter {name!r}")
                 if not by_name[name].is_numeric or by_name[name].log:
-                    raise ValueError(
+                    raise InputError(
                         f"constraint {c}: {name!r} must be a numeric parameter on a linear scale"
                     )
             cons.append(c)
@@ -280,13 +231,26 @@ class SearchSpace:
     # --- shapes -------------------------------------------------------------------------
     @property
     def names(self) -> list[str]:
+        """Parameter names, in column order."""
         return [p.name for p in self.parameters]
 
     @property
     def dim(self) -> int:
+        """Number of parameters (columns of the internal coordinates)."""
         return len(self.parameters)
 
     def parameter(self, name: str) -> Parameter:
+        """The parameter called ``name``.
+
+        Parameters
+        ----------
+        name : str
+            Its name.
+
+        Returns
+        -------
+        Parameter
+        """
         for p in self.parameters:
             if p.name == name:
                 return p
@@ -294,6 +258,7 @@ class SearchSpace:
 
     @property
     def feature_names(self) -> list[str]:
+        """Names of the model inputs of :meth:`features` (``name=level`` for one-hot columns)."""
         out = []
         for p in self.parameters:
             if p.is_numeric:
@@ -304,7 +269,18 @@ class SearchSpace:
 
     # --- conversions --------------------------------------------------------------------
     def to_internal(self, records: pd.DataFrame | Sequence[Mapping[str, Any]]) -> np.ndarray:
-        """Internal coordinates of physical records (a frame or a list of dicts)."""
+        """Internal coordinates of physical records.
+
+        Parameters
+        ----------
+        records : pandas.DataFrame or sequence of mapping
+            One record per point, with a column per parameter.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n, dim)``.
+        """
         frame = records if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records))
         U = np.zeros((len(frame), self.dim))
         for j, p in enumerate(self.parameters):
@@ -317,12 +293,22 @@ class SearchSpace:
                 values = [str(v) for v in frame[p.name]]
                 bad = [v for v in values if v not in lookup]
                 if bad:
-                    raise ValueError(f"parameter {p.name!r}: unknown level {bad[0]!r}")
+                    raise InputError(f"parameter {p.name!r}: unknown level {bad[0]!r}")
                 U[:, j] = [lookup[v] for v in values]
         return U
 
     def to_records(self, U: np.ndarray) -> list[dict[str, Any]]:
-        """Physical ``{name: value}`` dicts (floats, ints for integer kinds, levels)."""
+        """Physical ``{name: value}`` dicts (floats, ints for integer kinds, levels).
+
+        Parameters
+        ----------
+        U : numpy.ndarray
+            Points in internal coordinates, one row each.
+
+        Returns
+        -------
+        list of dict
+        """
         U = np.atleast_2d(U)
         cols = {}
         for j, p in enumerate(self.parameters):
@@ -335,15 +321,47 @@ class SearchSpace:
         return [{name: cols[name][i] for name in self.names} for i in range(U.shape[0])]
 
     def to_frame(self, U: np.ndarray) -> pd.DataFrame:
+        """:meth:`to_records` as a frame with one column per parameter.
+
+        Parameters
+        ----------
+        U : numpy.ndarray
+            The points to convert.
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
         return pd.DataFrame(self.to_records(U), columns=self.names)
 
     def physical(self, U: np.ndarray) -> dict[str, np.ndarray]:
-        """Numeric parameters in physical units, as arrays (for constraints and plots)."""
+        """Numeric parameters in physical units, as arrays (for constraints and plots).
+
+        Parameters
+        ----------
+        U : numpy.ndarray
+            Points; values outside [0, 1] are clipped to the bounds.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+        """
         U = np.atleast_2d(U)
         return {p.name: p.from_unit(U[:, j]) for j, p in enumerate(self.parameters) if p.is_numeric}
 
     def features(self, U: np.ndarray) -> np.ndarray:
-        """Model inputs: scaled numbers in [0, 1] and one-hot categoricals."""
+        """Model inputs: scaled numbers in [0, 1] and one-hot categoricals.
+
+        Parameters
+        ----------
+        U : numpy.ndarray
+            Points to encode for the model.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n, len(feature_names))``.
+        """
         U = np.atleast_2d(U)
         blocks = []
         for j, p in enumerate(self.parameters):
@@ -369,7 +387,13 @@ class SearchSpace:
         return out
 
     def free_mask(self) -> np.ndarray:
-        """True for parameters the optimizer may move."""
+        """True for parameters the optimizer may move.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(dim,)`` booleans.
+        """
         return np.array([p.name not in self.fixed for p in self.parameters])
 
     def repair(self, U: np.ndarray, iterations: int = 60) -> np.ndarray:
@@ -378,6 +402,18 @@ class SearchSpace:
         Constraints are met by alternating projections onto each violated half-space or
         hyperplane (in internal coordinates of the free continuous parameters) and the box; points
         that still violate a constraint are left for :meth:`is_feasible` to discard.
+
+        Parameters
+        ----------
+        U : numpy.ndarray
+            Points to repair (a copy is returned).
+        iterations : int
+            Rounds of alternating projections.
+
+        Returns
+        -------
+        numpy.ndarray
+            A repaired copy.
         """
         U = np.array(np.atleast_2d(U), dtype=float, copy=True)
         fixed = self._fixed_internal()
@@ -426,7 +462,18 @@ class SearchSpace:
         return U
 
     def is_feasible(self, U: np.ndarray) -> np.ndarray:
-        """Which rows satisfy every constraint (bounds and fixed values are enforced by repair)."""
+        """Which rows satisfy every constraint (bounds and fixed values are enforced by repair).
+
+        Parameters
+        ----------
+        U : numpy.ndarray
+            Candidate points, after :meth:`repair`.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n,)`` booleans.
+        """
         U = np.atleast_2d(U)
         ok = np.ones(U.shape[0], dtype=bool)
         if not self.constraints:
@@ -434,7 +481,7 @@ class SearchSpace:
         values = self.physical(U)
         for c in self.constraints:
             r = c.residual(values)
-            tol = _FEAS_TOL * c.scale()
+            tol = FEASIBILITY_TOL * c.scale()
             if c.op == "<=":
                 ok &= r <= tol
             elif c.op == ">=":
@@ -445,7 +492,22 @@ class SearchSpace:
 
     # --- sampling -----------------------------------------------------------------------
     def raw_sample(self, n: int, rng: np.random.Generator, method: str = "sobol") -> np.ndarray:
-        """``n`` points in the box (before repair): Sobol, Latin hypercube or uniform random."""
+        """``n`` points in the box (before repair): Sobol, Latin hypercube or uniform random.
+
+        Parameters
+        ----------
+        n : int
+            Number of points.
+        rng : numpy.random.Generator
+            Source of the design's seed.
+        method : str
+            ``"sobol"``, ``"lhs"`` or ``"random"``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Internal coordinates ``(n, dim)`` (see the class docstring).
+        """
         if n <= 0:
             return np.zeros((0, self.dim))
         from scipy.stats import qmc
@@ -459,7 +521,7 @@ class SearchSpace:
         elif method == "random":
             base = rng.random((n, self.dim))
         else:
-            raise ValueError(f"unknown sampling method {method!r} (sobol, lhs, random)")
+            raise InputError(f"unknown sampling method {method!r} (sobol, lhs, random)")
         U = base.copy()
         for j, p in enumerate(self.parameters):
             if not p.is_numeric:
@@ -467,7 +529,27 @@ class SearchSpace:
         return U
 
     def sample(self, n: int, seed: int = 0, method: str = "sobol") -> np.ndarray:
-        """``n`` feasible points (internal coordinates); raises if constraints leave no room."""
+        """``n`` feasible points in internal coordinates.
+
+        Parameters
+        ----------
+        n : int
+            Number of points.
+        seed : int
+            Seed of the design.
+        method : str
+            ``"sobol"``, ``"lhs"`` or ``"random"``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n, dim)``.
+
+        Raises
+        ------
+        psplab.errors.InputError
+            When the constraints leave no room inside the bounds.
+        """
         rng = np.random.default_rng(seed)
         out: list[np.ndarray] = []
         have = 0
@@ -480,7 +562,7 @@ class SearchSpace:
                 break
         U = np.vstack(out)
         if len(U) < n:
-            raise ValueError(
+            raise InputError(
                 "could not find feasible points: the constraints leave no room inside the bounds"
             )
         # Keep the design's order (a Sobol prefix stays balanced); random draws are shuffled
@@ -488,7 +570,13 @@ class SearchSpace:
         return U[rng.permutation(len(U))[:n]] if method == "random" else U[:n]
 
     def center(self) -> np.ndarray:
-        """The centre of the bounds (first choice for categoricals), repaired onto the space."""
+        """The centre of the bounds (first choice for categoricals), repaired onto the space.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(1, dim)`` internal coordinates.
+        """
         U = np.full((1, self.dim), 0.5)
         for j, p in enumerate(self.parameters):
             if not p.is_numeric:
@@ -497,6 +585,12 @@ class SearchSpace:
 
     # --- persistence --------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
+        """JSON-able description (inverse of :meth:`from_dict`).
+
+        Returns
+        -------
+        dict
+        """
         return {
             "parameters": [p.to_dict() for p in self.parameters],
             "fixed": dict(self.fixed),
@@ -505,6 +599,17 @@ class SearchSpace:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> SearchSpace:
+        """A space from :meth:`to_dict`'s output.
+
+        Parameters
+        ----------
+        d : mapping
+            ``parameters``, ``fixed`` and ``constraints``.
+
+        Returns
+        -------
+        SearchSpace
+        """
         return cls(
             parameters=[Parameter.from_dict(p) for p in d["parameters"]],
             fixed=dict(d.get("fixed", {})),
@@ -525,8 +630,31 @@ class SearchSpace:
         """A space over a :class:`psplab.data.spec.DatasetSpec`'s processing columns.
 
         Numeric columns need ``min`` and ``max`` in the spec (or a fixed value); categorical
-        columns need their levels in ``choices``. Raises ``ValueError`` naming each column that
-        cannot be searched.
+        columns need their levels in ``choices``.
+
+        Parameters
+        ----------
+        spec : psplab.data.spec.DatasetSpec
+            The dataset spec.
+        fixed : mapping, optional
+            ``{column: value}`` held fixed.
+        constraints : iterable of str or LinearConstraint
+            Linear constraints.
+        integers : iterable of str
+            Columns searched on whole numbers.
+        choices : mapping, optional
+            ``{column: levels}`` of categorical columns.
+        log : iterable of str
+            Columns searched on a log scale.
+
+        Returns
+        -------
+        SearchSpace
+
+        Raises
+        ------
+        psplab.errors.InputError
+            Naming each column that cannot be searched.
         """
         fixed = dict(fixed or {})
         choices = dict(choices or {})
@@ -565,5 +693,5 @@ class SearchSpace:
                     Parameter(col.name, "categorical", choices=tuple(levels), unit=col.unit)
                 )
         if problems:
-            raise ValueError("\n".join(problems))
+            raise InputError(problems)
         return cls(parameters=params, fixed=fixed, constraints=list(constraints))

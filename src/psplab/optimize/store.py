@@ -10,8 +10,14 @@ Guarantees (each is tested):
 * **Bad rows are rejected, good ones kept.** Observations are validated against the campaign's
   dataset spec (``psplab.data`` validation of the processing columns, the objective and any other
   spec column present); a rejected row is reported by column and row and nothing else is lost.
-* **Idempotent files.** Rows are keyed by ``(sha256 of the file, row number)``: observing the same
-  file again after a crash stores only the rows that had not been committed.
+* **Idempotent observe.** Each row is keyed by its content (every cell but ``suggestion_id``,
+  and how many identical rows came before it in the same file): a row already stored is
+  skipped, whatever file it comes in, so observing a file again after a crash, or after fixing
+  one rejected row, stores only what is new. Two identical rows in one file are two replicates;
+  to record a replicate with the very same values in a later file, give it a column that tells
+  it apart (e.g. ``sample``).
+* **Foreign files are left alone.** A file that is not a psplab campaign is refused before
+  anything is written to it; ``status`` and ``export`` open the database read-only.
 * **Exact values.** Numbers are stored as IEEE doubles (SQLite ``REAL``) and exported with
   ``repr`` precision (CSV) or as float64 (Parquet), so an export round-trips bit for bit.
 
@@ -24,10 +30,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import sqlite3
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,49 +41,32 @@ import pandas as pd
 
 from psplab.data.spec import DatasetSpec, Problem, SpecError
 from psplab.errors import CampaignError
+from psplab.optimize.campaign_db import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    connect,
+    migrate,
+    open_campaign_file,
+    row_key,
+    schema_version,
+    sqlite_errors,
+    write_transaction,
+)
+from psplab.optimize.campaign_rows import (
+    RESERVED_COLUMNS,
+    SUGGESTION_ID,
+    check_campaign_spec,
+    encode_cell,
+    parse_extra,
+    parse_suggestion_ids,
+    public_name,
+    read_export,
+    reserved_name_problems,
+)
 
-SCHEMA_VERSION = 2
-BUSY_TIMEOUT_MS = 60_000
-SUGGESTION_ID = "suggestion_id"
-
-# Migration i brings a database from version i to version i + 1.
-MIGRATIONS: dict[int, str] = {
-    0: """
-        CREATE TABLE campaign (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-        CREATE TABLE suggestions (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            batch INTEGER NOT NULL,
-            created TEXT NOT NULL,
-            params TEXT NOT NULL,
-            acquisition TEXT NOT NULL,
-            score REAL,
-            predicted_mean REAL,
-            predicted_std REAL
-        );
-        CREATE TABLE observations (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            suggestion_id INTEGER REFERENCES suggestions(id),
-            created TEXT NOT NULL,
-            source TEXT NOT NULL,
-            source_sha256 TEXT NOT NULL,
-            row_number INTEGER NOT NULL,
-            UNIQUE (source_sha256, row_number)
-        );
-        CREATE TABLE observation_values (
-            observation_id INTEGER NOT NULL REFERENCES observations(id),
-            position INTEGER NOT NULL,
-            column_name TEXT NOT NULL,
-            value_real REAL,
-            value_text TEXT,
-            PRIMARY KEY (observation_id, column_name)
-        );
-    """,
-    # v2: suggestions can be withdrawn (status) and lookups by suggestion are indexed.
-    1: """
-        ALTER TABLE suggestions ADD COLUMN status TEXT NOT NULL DEFAULT 'pending';
-        CREATE INDEX observations_by_suggestion ON observations(suggestion_id);
-    """,
-}
+# A campaign suggests batches for the experiments that can be run next, not a design of
+# experiments in one go; a bound keeps `suggest --n 100000` from running for hours.
+MAX_SUGGESTIONS = 1000
 
 
 @dataclass
@@ -92,6 +79,7 @@ class ObserveResult:
 
     @property
     def n_rejected_rows(self) -> int:
+        """Number of rows left out because of a problem."""
         return len({p.row for p in self.rejected if p.row is not None})
 
 
@@ -99,94 +87,49 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
-def connect(path: str | Path) -> sqlite3.Connection:
-    """Open the database with the durability and concurrency settings the store relies on."""
-    # isolation_level=None: we issue BEGIN IMMEDIATE / COMMIT ourselves.
-    con = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-    con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-    if str(mode).lower() != "wal":  # e.g. a network file system
-        raise CampaignError(f"{path}: cannot use write-ahead logging (journal_mode={mode})")
-    con.execute("PRAGMA synchronous = FULL")
-    con.execute("PRAGMA foreign_keys = ON")
-    return con
-
-
-@contextmanager
-def write_transaction(con: sqlite3.Connection):
-    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (rollback on error): takes the write lock up front so
-    two writers never deadlock on a read-to-write upgrade."""
-    con.execute("BEGIN IMMEDIATE")
-    try:
-        yield con
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
-
-
-def schema_version(con: sqlite3.Connection) -> int:
-    has = con.execute(
-        "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'"
-    ).fetchone()
-    if not has:
-        return 0
-    row = con.execute("SELECT version FROM schema_version").fetchone()
-    return int(row[0]) if row else 0
-
-
-def migrate(con: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
-    """Apply pending migrations (each in one transaction); returns the version reached."""
-    with write_transaction(con):
-        current = schema_version(con)
-        if current > SCHEMA_VERSION:
-            raise CampaignError(
-                f"database schema version {current} is newer than this psplab ({SCHEMA_VERSION})"
-            )
-        if current == 0:
-            con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            con.execute("DELETE FROM schema_version")
-            con.execute("INSERT INTO schema_version VALUES (0)")
-        for v in range(current, target):
-            for statement in MIGRATIONS[v].split(";"):
-                if statement.strip():
-                    con.execute(statement)
-            con.execute("UPDATE schema_version SET version = ?", (v + 1,))
-        return max(current, target)
-
-
-def _encode(value: Any) -> tuple[float | None, str | None]:
-    """A cell as ``(REAL, TEXT)``: numbers keep their exact double, everything else is text."""
-    if value is None:
-        return None, None
-    if isinstance(value, bool | np.bool_):
-        return None, str(bool(value))
-    if isinstance(value, int | float | np.integer | np.floating):
-        v = float(value)
-        return (None, None) if math.isnan(v) else (v, None)
-    if isinstance(value, str) and value == "":
-        return None, None
-    return None, str(value)
-
-
 class CampaignStore:
     """One campaign in one SQLite file.
 
     Parameters
     ----------
-    path
+    path : str or Path
         The database file. Use :meth:`create` to start a campaign and the constructor to open
         an existing one (which also migrates an older schema).
+    read_only : bool
+        Open without write access (``status``, ``export``): nothing is migrated or written, and
+        a read-only file or folder works.
+
+    Raises
+    ------
+    CampaignError
+        For a missing, empty, damaged or foreign file (left untouched), a newer schema, or a
+        database that cannot be written when ``read_only`` is false.
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, read_only: bool = False):
         self.path = Path(path)
-        if not self.path.is_file():
-            raise CampaignError(f"{self.path}: no campaign database (run `psplab campaign init`)")
-        self.con = connect(self.path)
-        migrate(self.con)
-        if self._meta_raw("objective") is None:
-            raise CampaignError(f"{self.path}: database has no campaign metadata")
+        self.read_only = bool(read_only)
+        con, version = open_campaign_file(self.path)
+        if read_only:
+            if version < 2:
+                con.close()
+                raise CampaignError(
+                    f"{self.path}: schema version {version} is too old to read without "
+                    "upgrading; run `psplab campaign suggest` or `observe` on it once"
+                )
+            self.con = con
+        else:
+            con.close()
+            self.con = connect(self.path)
+            try:
+                migrate(self.con)
+            except Exception as exc:
+                self.con.close()
+                if isinstance(exc, CampaignError):
+                    raise
+                from psplab.optimize.campaign_db import describe_sqlite_error
+
+                raise CampaignError(f"{self.path}: {describe_sqlite_error(exc)}") from exc
 
     # --- creation -----------------------------------------------------------------------
     @classmethod
@@ -203,25 +146,66 @@ class CampaignStore:
         seed: int = 0,
         extra: Mapping[str, Any] | None = None,
     ) -> CampaignStore:
-        """Start a campaign; refuses to overwrite a database that already holds one."""
+        """Start a campaign in a new database file.
+
+        Parameters
+        ----------
+        path : str or Path
+            The database to create; an existing non-empty file is refused (never overwritten).
+        spec : DatasetSpec
+            The experiment's columns; its processing columns are the search space.
+        objective : str
+            The numeric property or structure column to optimize.
+        minimize : bool
+            Minimize instead of maximize.
+        model, acquisition : str
+            Surrogate model and acquisition function names.
+        space : SearchSpace, optional
+            The search space (default: from the spec's processing columns and bounds).
+        seed : int
+            Seed of the campaign's suggestions.
+        extra : mapping, optional
+            More metadata to store.
+
+        Returns
+        -------
+        CampaignStore
+            The new campaign, open for writing.
+
+        Raises
+        ------
+        CampaignError
+            For a bad objective, a spec column with a reserved name or a formula column, an
+            existing file, or a database that cannot be written.
+        """
         p = Path(path)
-        try:
-            col = spec.column(objective)
-        except KeyError as exc:
-            raise CampaignError(
-                f"objective column {objective!r} is not in spec {spec.name!r}"
-            ) from exc
-        if not col.is_numeric or col.role not in ("property", "structure"):
-            raise CampaignError(
-                f"objective column {objective!r} must be a numeric property or structure column"
-            )
+        check_campaign_spec(spec, objective)
+        if p.exists() and (p.is_dir() or p.stat().st_size > 0):
+            try:
+                open_campaign_file(p)[0].close()
+            except CampaignError:
+                raise CampaignError(
+                    f"{p}: file exists and is not a psplab campaign; it is left untouched"
+                ) from None
+            raise CampaignError(f"{p}: already holds a campaign (use another --db)")
         if space is None:
             from psplab.optimize.space import SearchSpace
 
             space = SearchSpace.from_spec(spec)
-        p.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CampaignError(f"{p}: cannot create its folder ({exc.strerror or exc})") from exc
         con = connect(p)
-        migrate(con)
+        try:
+            migrate(con)
+        except Exception as exc:
+            con.close()
+            if isinstance(exc, CampaignError):
+                raise
+            from psplab.optimize.campaign_db import describe_sqlite_error
+
+            raise CampaignError(f"{p}: {describe_sqlite_error(exc)}") from exc
         meta = {
             "spec": spec.to_dict(),
             "spec_name": spec.name,
@@ -247,6 +231,7 @@ class CampaignStore:
         return cls(p)
 
     def close(self) -> None:
+        """Close the database connection."""
         self.con.close()
 
     def __enter__(self) -> CampaignStore:
@@ -256,39 +241,77 @@ class CampaignStore:
         self.close()
 
     # --- metadata -----------------------------------------------------------------------
+    @sqlite_errors
     def _meta_raw(self, key: str) -> Any:
         row = self.con.execute("SELECT value FROM campaign WHERE key = ?", (key,)).fetchone()
-        return None if row is None else json.loads(row[0])
+        return None if row is None else self._json(row[0], key)
 
+    def _json(self, text: Any, key: str) -> Any:
+        try:
+            return json.loads(text)
+        except (TypeError, ValueError) as exc:
+            raise CampaignError(f"{self.path}: campaign metadata {key!r} is damaged") from exc
+
+    @sqlite_errors
     def meta(self) -> dict[str, Any]:
-        return {k: json.loads(v) for k, v in self.con.execute("SELECT key, value FROM campaign")}
+        """Every metadata entry of the campaign (spec, objective, model, seed, ...).
+
+        Returns
+        -------
+        dict
+        """
+        rows = self.con.execute("SELECT key, value FROM campaign").fetchall()
+        return {k: self._json(v, k) for k, v in rows}
 
     @property
     def spec(self) -> DatasetSpec:
+        """The campaign's dataset spec."""
         return DatasetSpec.from_dict(self._meta_raw("spec"))
 
     @property
     def objective(self) -> str:
+        """The column the campaign optimizes."""
         return str(self._meta_raw("objective"))
 
     @property
     def minimize(self) -> bool:
+        """Whether the objective is minimized."""
         return self._meta_raw("direction") == "minimize"
 
     @property
     def space(self):
+        """The campaign's search space (:class:`psplab.optimize.space.SearchSpace`)."""
         from psplab.optimize.space import SearchSpace
 
-        return SearchSpace.from_dict(self._meta_raw("space"))
+        try:
+            return SearchSpace.from_dict(self._meta_raw("space"))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            if isinstance(exc, CampaignError):
+                raise
+            raise CampaignError(f"{self.path}: campaign metadata 'space' is damaged") from exc
 
     @property
+    @sqlite_errors
     def version(self) -> int:
+        """The database's schema version."""
         return schema_version(self.con)
 
     # --- suggestions --------------------------------------------------------------------
+    @sqlite_errors
     def add_suggestions(self, suggestions: Sequence[Any]) -> list[int]:
-        """Store a batch (objects with ``params``, ``acquisition``, ``score``, ``predicted_*``);
-        returns their ids, committed."""
+        """Store a batch of suggestions, committed before returning.
+
+        Parameters
+        ----------
+        suggestions : sequence
+            Objects with ``params``, ``acquisition``, ``score``, ``predicted_mean`` and
+            ``predicted_std`` (:class:`psplab.optimize.bo.Suggestion`).
+
+        Returns
+        -------
+        list of int
+            Their ids.
+        """
         ids = []
         with write_transaction(self.con):
             batch = self.con.execute(
@@ -306,8 +329,16 @@ class CampaignStore:
                 ids.append(int(cur.lastrowid))
         return ids
 
+    @sqlite_errors
     def suggestions(self) -> pd.DataFrame:
-        """All suggestions with their parameters and whether they have been observed."""
+        """All suggestions with their parameters and whether they have been observed.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``suggestion_id``, ``batch``, ``created``, the parameters, ``acquisition``, ``score``,
+            ``predicted_mean``, ``predicted_std``, ``status`` (pending, observed, ...).
+        """
         rows = self.con.execute(
             "SELECT s.id, s.batch, s.created, s.params, s.acquisition, s.score, s.predicted_mean,"
             " s.predicted_std, s.status, (SELECT COUNT(*) FROM observations o"
@@ -335,16 +366,34 @@ class CampaignStore:
         return pd.DataFrame(out, columns=cols)
 
     def pending(self) -> pd.DataFrame:
+        """The suggestions not observed yet.
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
         s = self.suggestions()
         return s[s["status"] == "pending"].reset_index(drop=True)
 
     # --- observations -------------------------------------------------------------------
+    @sqlite_errors
     def validate(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
-        """Validate a results table against the spec; returns the typed frame and problems.
+        """Validate a results table against the spec.
 
         Required: the processing columns and the objective. Other spec columns are validated if
-        present; columns the spec does not know are kept as measured extras; ``suggestion_id``
-        must name a stored suggestion.
+        present; columns the spec does not know are kept as measured extras (a reserved name is
+        refused); ``suggestion_id`` must name a stored suggestion.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            The results as read.
+
+        Returns
+        -------
+        typed : pandas.DataFrame
+        problems : list of Problem
+            A problem without a row rejects the whole table.
         """
         from psplab.data.dataset import validate_frame
 
@@ -356,6 +405,7 @@ class CampaignStore:
         for name in required:
             if name not in frame.columns:
                 problems.append(Problem("required column is missing from the results file", name))
+        problems += reserved_name_problems(frame.columns)
         if problems:
             return frame, problems
         present = [c for c in spec.columns if c.name in frame.columns and c.role != "ignore"]
@@ -365,41 +415,51 @@ class CampaignStore:
         )
         typed = typed.copy()
         obj = typed[self.objective].to_numpy(dtype=float)
+        named = {p.row for p in problems if p.column == self.objective}
         for i in np.flatnonzero(np.isnan(obj)):
-            problems.append(Problem("missing objective value", self.objective, int(i) + 1))
+            if int(i) + 1 not in named:  # 'x' is not a number: already said
+                problems.append(Problem("missing objective value", self.objective, int(i) + 1))
         if SUGGESTION_ID in frame.columns:
             known = {r[0] for r in self.con.execute("SELECT id FROM suggestions")}
-            ids = []
-            for i, cell in enumerate(frame[SUGGESTION_ID].tolist(), start=1):
-                text = "" if cell is None else str(cell).strip()
-                if text == "" or text.lower() == "nan":
-                    ids.append(None)
-                    continue
-                try:
-                    value = int(float(text))
-                    if value != float(text):
-                        raise ValueError
-                except ValueError:
-                    problems.append(Problem(f"{text!r} is not an integer id", SUGGESTION_ID, i))
-                    ids.append(None)
-                    continue
-                if value not in known:
-                    problems.append(Problem(f"no suggestion with id {value}", SUGGESTION_ID, i))
-                ids.append(value)
-            typed[SUGGESTION_ID] = ids
+            typed[SUGGESTION_ID] = parse_suggestion_ids(frame[SUGGESTION_ID], known, problems)
         validated = {c.name for c in present}
         for name in frame.columns:
             # Columns the spec does not know, and its ignore-role ones (ids, notes), are kept.
             if name in validated or name == SUGGESTION_ID:
                 continue
-            typed[str(name)] = [_parse_extra(v) for v in frame[name].tolist()]
+            typed[str(name)] = [parse_extra(v) for v in frame[name].tolist()]
         return typed, problems
 
+    @sqlite_errors
     def observe_frame(
-        self, frame: pd.DataFrame, source: str = "<frame>", source_sha256: str | None = None
+        self,
+        frame: pd.DataFrame,
+        source: str = "<frame>",
+        source_sha256: str | None = None,
+        *,
+        skip_stored: bool = True,
     ) -> ObserveResult:
-        """Validate and store a results table in one transaction; bad rows are left out and
-        reported, rows of the same source already stored are skipped."""
+        """Validate and store a results table in one transaction.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            The results: processing columns, the objective, optional other columns and
+            ``suggestion_id``.
+        source : str
+            Where the rows came from (kept with each observation).
+        source_sha256 : str, optional
+            Digest of the source file (default: of the frame's text and ``source``).
+        skip_stored : bool
+            Skip rows whose content is already stored (see the module docstring); false stores
+            every valid row as a new replicate.
+
+        Returns
+        -------
+        ObserveResult
+            Ids stored, the number of rows skipped as already stored, and the problems of the
+            rows left out (a problem without a row rejects the whole table).
+        """
         typed, problems = self.validate(frame)
         if any(p.row is None for p in problems):
             return ObserveResult(stored=[], skipped_duplicates=0, rejected=problems)
@@ -410,16 +470,24 @@ class CampaignStore:
             ).hexdigest()
         columns = [c for c in typed.columns if c != SUGGESTION_ID]
         stored, skipped = [], 0
+        occurrences: dict[str, int] = {}
         with write_transaction(self.con):
             for i in range(len(typed)):
                 if i + 1 in bad_rows:
                     continue
+                cells = [(name, *encode_cell(typed[name].iloc[i])) for name in columns]
+                key = None
+                if skip_stored:
+                    content = {n: real if text is None else text for n, real, text in cells}
+                    base = row_key(content, 0)
+                    key = row_key(content, occurrences.get(base, 0))
+                    occurrences[base] = occurrences.get(base, 0) + 1
                 sid = typed[SUGGESTION_ID].iloc[i] if SUGGESTION_ID in typed.columns else None
                 sid = None if sid is None or pd.isna(sid) else int(sid)
                 cur = self.con.execute(
                     "INSERT OR IGNORE INTO observations (suggestion_id, created, source,"
-                    " source_sha256, row_number) VALUES (?, ?, ?, ?, ?)",
-                    (sid, _now(), source, source_sha256, i + 1),
+                    " source_sha256, row_number, row_key) VALUES (?, ?, ?, ?, ?, ?)",
+                    (sid, _now(), source, source_sha256, i + 1, key),
                 )
                 if cur.rowcount == 0:
                     skipped += 1
@@ -427,16 +495,22 @@ class CampaignStore:
                 oid = int(cur.lastrowid)
                 self.con.executemany(
                     "INSERT INTO observation_values VALUES (?, ?, ?, ?, ?)",
-                    [
-                        (oid, k, name, *_encode(typed[name].iloc[i]))
-                        for k, name in enumerate(columns)
-                    ],
+                    [(oid, k, *cell) for k, cell in enumerate(cells)],
                 )
                 stored.append(oid)
         return ObserveResult(stored=stored, skipped_duplicates=skipped, rejected=problems)
 
     def observe_file(self, path: str | Path) -> ObserveResult:
-        """Read a CSV/Parquet results file and :meth:`observe_frame` it."""
+        """Read a CSV/Parquet results file (strictly) and :meth:`observe_frame` it.
+
+        Parameters
+        ----------
+        path : str or Path
+
+        Returns
+        -------
+        ObserveResult
+        """
         from psplab.data.dataset import read_table
 
         p = Path(path)
@@ -445,20 +519,50 @@ class CampaignStore:
         return self.observe_frame(frame, source=p.name, source_sha256=sha)
 
     def add_observation(self, values: Mapping[str, Any], suggestion_id: int | None = None) -> int:
-        """Store one observation (already in physical units) in its own committed transaction."""
+        """Store one observation (already in physical units) in its own committed transaction.
+
+        The same values observed twice through this call are two replicates.
+
+        Parameters
+        ----------
+        values : mapping
+            Column -> value.
+        suggestion_id : int, optional
+            The suggestion it answers.
+
+        Returns
+        -------
+        int
+            The observation id.
+
+        Raises
+        ------
+        SpecError
+            When the values do not validate.
+        """
         row = dict(values)
         if suggestion_id is not None:
             row[SUGGESTION_ID] = suggestion_id
         frame = pd.DataFrame([row])
         # A unique key per call: the same values observed twice are two replicates.
         key = hashlib.sha256(f"{time.time_ns()}-{id(row)}-{json.dumps(row, default=str)}".encode())
-        result = self.observe_frame(frame, source="api", source_sha256=key.hexdigest())
+        result = self.observe_frame(
+            frame, source="api", source_sha256=key.hexdigest(), skip_stored=False
+        )
         if result.rejected:
             raise SpecError(result.rejected)
         return result.stored[0]
 
+    @sqlite_errors
     def observations(self) -> pd.DataFrame:
-        """Every stored observation: ids, time, source, then the columns in first-seen order."""
+        """Every stored observation: ids, time, source, then the columns in first-seen order.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``observation_id``, ``suggestion_id``, ``created``, ``source``, ``source_row``, then the
+            values (a stored column named like one of these reads as ``data_<name>``).
+        """
         head = self.con.execute(
             "SELECT id, suggestion_id, created, source, row_number FROM observations ORDER BY id"
         ).fetchall()
@@ -468,10 +572,11 @@ class CampaignStore:
         ).fetchall()
         order: dict[str, None] = {}
         for name in [c.name for c in self.spec.columns if c.role != "ignore"]:
-            order[name] = None
+            order[public_name(name)] = None
         by_obs: dict[int, dict[str, Any]] = {}
         numeric_cols: dict[str, bool] = {}
-        for oid, _pos, name, real, text in cells:
+        for oid, _pos, stored_name, real, text in cells:
+            name = public_name(stored_name)
             order.setdefault(name, None)
             by_obs.setdefault(oid, {})[name] = real if text is None else text
             if text is not None:
@@ -502,8 +607,16 @@ class CampaignStore:
         frame[SUGGESTION_ID] = frame[SUGGESTION_ID].astype("Int64")
         return frame
 
+    @sqlite_errors
     def status(self) -> dict[str, Any]:
-        """Counts and the best observation so far."""
+        """Counts and the best observation so far.
+
+        Returns
+        -------
+        dict
+            ``db``, ``schema_version``, ``spec``, ``objective``, ``direction``, ``model``,
+            ``observations``, ``suggestions``, ``pending``, ``best``.
+        """
         obs = self.observations()
         sugg = self.suggestions()
         out: dict[str, Any] = {
@@ -530,45 +643,52 @@ class CampaignStore:
                 }
         return out
 
+    @sqlite_errors
     def integrity_check(self) -> str:
+        """SQLite's own integrity check.
+
+        Returns
+        -------
+        str
+            ``"ok"`` for a sound database.
+        """
         return str(self.con.execute("PRAGMA integrity_check").fetchone()[0])
 
     # --- export -------------------------------------------------------------------------
+    @sqlite_errors
     def export(self, path: str | Path) -> Path:
-        """Write all observations as CSV (repr-precision floats) or Parquet, by extension."""
+        """Write all observations as CSV (repr-precision floats) or Parquet, by extension.
+
+        Parameters
+        ----------
+        path : str or Path
+            ``.csv``, ``.parquet`` or ``.pq``; written atomically.
+
+        Returns
+        -------
+        Path
+        """
         p = Path(path)
         frame = self.observations()
         suffix = p.suffix.lower()
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_name(p.name + ".tmp")
-        if suffix in (".parquet", ".pq"):
-            frame.to_parquet(tmp, index=False)
-        elif suffix == ".csv":
-            text = frame.copy()
-            for name in text.columns:
-                if text[name].dtype == float:
-                    # repr gives the shortest string that reads back to the same double.
-                    text[name] = [("" if math.isnan(v) else repr(float(v))) for v in text[name]]
-            text.to_csv(tmp, index=False)
-        else:
+        if suffix not in (".parquet", ".pq", ".csv"):
             raise CampaignError(f"{p}: export format by extension must be .csv or .parquet")
-        tmp.replace(p)
+        tmp = p.with_name(p.name + ".tmp")
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            if suffix == ".csv":
+                text = frame.copy()
+                for name in text.columns:
+                    if text[name].dtype == float:
+                        # repr gives the shortest string that reads back to the same double.
+                        text[name] = [("" if math.isnan(v) else repr(float(v))) for v in text[name]]
+                text.to_csv(tmp, index=False)
+            else:
+                frame.to_parquet(tmp, index=False)
+            tmp.replace(p)
+        except OSError as exc:
+            raise CampaignError(f"{p}: cannot write the export ({exc.strerror or exc})") from exc
         return p
-
-
-def _parse_extra(value: Any) -> Any:
-    """A measured column the spec does not know: a number if it reads as one, else text."""
-    if value is None:
-        return None
-    if isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool):
-        return float(value)
-    text = str(value).strip()
-    if text == "":
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        return text
 
 
 def _plain(value: Any) -> Any:
@@ -577,18 +697,20 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def read_export(path: str | Path) -> pd.DataFrame:
-    """Read a file written by :meth:`CampaignStore.export` back with exact floats."""
-    p = Path(path)
-    if p.suffix.lower() in (".parquet", ".pq"):
-        return pd.read_parquet(p)
-    if int(pd.__version__.split(".")[0]) >= 3:
-        return pd.read_csv(p)  # pandas 3 parses floats exactly by default
-    return pd.read_csv(p, float_precision="round_trip")
-
-
 def observed_xy(store: CampaignStore) -> tuple[pd.DataFrame, np.ndarray]:
-    """Parameters and objective of the stored observations (for the optimizer)."""
+    """Parameters and objective of the stored observations (for the optimizer).
+
+    Parameters
+    ----------
+    store : CampaignStore
+
+    Returns
+    -------
+    X : pandas.DataFrame
+        The search-space columns.
+    y : numpy.ndarray
+        The objective.
+    """
     obs = store.observations()
     names = store.space.names
     if len(obs) == 0:
@@ -599,26 +721,60 @@ def observed_xy(store: CampaignStore) -> tuple[pd.DataFrame, np.ndarray]:
 __all__: Iterable[str] = (
     "CampaignError",
     "CampaignStore",
+    "MAX_SUGGESTIONS",
     "MIGRATIONS",
     "ObserveResult",
+    "RESERVED_COLUMNS",
     "SCHEMA_VERSION",
+    "check_campaign_spec",
     "connect",
     "migrate",
     "read_export",
+    "suggest_and_store",
 )
 
 
 def suggest_and_store(
     store: CampaignStore, n: int = 1, *, seed: int | None = None, model: str | None = None
 ) -> tuple[list[int], list[Any]]:
-    """Suggest ``n`` recipes from the stored state and store them (committed); returns
-    ``(ids, suggestions)``.
+    """Suggest ``n`` recipes from the stored state and store them (committed).
 
-    Everything the optimizer needs — observations, pending suggestions, the search space, the
-    model name, the seed — is read from the database, so a suggest after a crash continues
+    Everything the optimizer needs (observations, pending suggestions, the search space, the
+    model name, the seed) is read from the database, so a suggest after a crash continues
     exactly where the campaign stood.
+
+    Parameters
+    ----------
+    store : CampaignStore
+        Open for writing.
+    n : int
+        Batch size, at most :data:`MAX_SUGGESTIONS`.
+    seed : int, optional
+        Overrides the campaign's derived seed.
+    model : str, optional
+        Overrides the campaign's surrogate model.
+
+    Returns
+    -------
+    ids : list of int
+    suggestions : list of Suggestion
+
+    Raises
+    ------
+    ResourceError
+        When ``n`` is above :data:`MAX_SUGGESTIONS` (checked before any work).
     """
+    from psplab.limits import require_at_most
     from psplab.optimize.bo import BayesianOptimizer
+
+    if n < 1:
+        raise CampaignError(f"the number of suggestions must be at least 1, got {n}")
+    require_at_most(
+        "--n",
+        n,
+        MAX_SUGGESTIONS,
+        "suggest a batch of the experiments that can be run next, observe, then ask again",
+    )
 
     meta = store.meta()
     X, y = observed_xy(store)

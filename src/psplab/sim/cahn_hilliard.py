@@ -40,6 +40,7 @@ class CHParams:
 
     @property
     def stabilizer(self) -> float:
+        """Linear stabilizer ``S = 2 W (cβ - cα)²`` of the semi-implicit scheme."""
         return 2.0 * self.W * (self.c_beta - self.c_alpha) ** 2
 
 
@@ -58,13 +59,39 @@ def _k2(shape: tuple[int, int], dx: float, dtype) -> jax.Array:
 
 
 def dfdc(c: jax.Array, p: CHParams) -> jax.Array:
-    """Derivative of the double well."""
+    """Derivative of the double well, ``f'(c)``.
+
+    Parameters
+    ----------
+    c : jax.Array
+        Composition.
+    p : CHParams
+        Gives ``W``, ``cα`` and ``cβ``.
+
+    Returns
+    -------
+    jax.Array
+        ``2 W (c - cα)(cβ - c)(cβ + cα - 2c)``.
+    """
     a, b = c - p.c_alpha, p.c_beta - c
     return 2.0 * p.W * a * b * (b - a)
 
 
 def free_energy_density(c, p: CHParams):
-    """Bulk free-energy density ``W (c - cα)² (cβ - c)²`` (numpy or jax arrays)."""
+    """Bulk free-energy density ``W (c - cα)² (cβ - c)²``.
+
+    Parameters
+    ----------
+    c : array
+        Composition field (numpy or jax).
+    p : CHParams
+        Double-well coefficients.
+
+    Returns
+    -------
+    array
+        Same shape as ``c``.
+    """
     return p.W * (c - p.c_alpha) ** 2 * (p.c_beta - c) ** 2
 
 
@@ -101,6 +128,26 @@ def ch_run(
     (``c = irfft2(ĉ)`` for the nonlinear term, ``rfft2(f'(c))``) instead of three; the whole
     batch is one array (one batched FFT per transform) and the spectral factors are formed
     from a precomputed ``k²``.
+
+    Parameters
+    ----------
+    c0 : jax.Array
+        Batch of composition fields ``(B, H, W)``.
+    dt : jax.Array
+        Time step of each field ``(B,)``, or a per-step schedule ``(B, n_steps)``.
+    n_steps : int
+        Steps to take (static: one compilation per value).
+    p : CHParams
+        Double well, gradient energy and mobility.
+    dx : float
+        Grid spacing in the units of ``p``.
+    unroll : int
+        Loop unrolling (fuses steps on a GPU).
+
+    Returns
+    -------
+    jax.Array
+        The advanced fields, same shape and dtype.
     """
     return _ch_scan(c0, dt, n_steps, p, dx, unroll)
 
@@ -117,6 +164,24 @@ def ch_run_devices(
     count=2`` (set before JAX starts) the two halves of a batch run on two host devices, the
     JAX counterpart of ``scipy.fft``'s ``workers=2``. Falls back to :func:`ch_run` when there
     is one device or the batch does not split evenly.
+
+    Parameters
+    ----------
+    c0 : jax.Array
+        Fields ``(B, H, W)``; ``B`` is split evenly over the devices.
+    dt : jax.Array
+        Steps ``(B,)`` (or a schedule), split like ``c0``.
+    n_steps : int
+        Steps per field.
+    p : CHParams
+        As for :func:`ch_run`.
+    dx : float
+        As for :func:`ch_run`.
+
+    Returns
+    -------
+    jax.Array
+        The fields gathered back into one ``(B, H, W)`` array.
     """
     devices = jax.local_devices()
     nd = len(devices)
@@ -145,7 +210,26 @@ def _ch_step_single(c, dt, p: CHParams, k2):
 def ch_run_plain(
     c0: jax.Array, dt: jax.Array, n_steps: int, p: CHParams = PRECIP, dx: float = 1.0
 ) -> jax.Array:
-    """Plain baseline: ``fori_loop`` over ``vmap`` of the single-field step."""
+    """Plain baseline: ``fori_loop`` over ``vmap`` of the single-field step.
+
+    Parameters
+    ----------
+    c0 : jax.Array
+        The baseline's input fields ``(B, H, W)``.
+    dt : jax.Array
+        One step per field.
+    n_steps : int
+        Loop length.
+    p : CHParams
+        Coefficients (the benchmark compares at equal ones).
+    dx : float
+        Spacing.
+
+    Returns
+    -------
+    jax.Array
+        What :func:`ch_run` returns, computed the plain way.
+    """
     k2 = _k2(c0.shape[-2:], dx, c0.dtype)
     step = jax.vmap(lambda c, d: _ch_step_single(c, d, p, k2))
     return jax.lax.fori_loop(0, n_steps, lambda _, c: step(c, dt), c0)
@@ -155,7 +239,26 @@ def ch_run_plain(
 def ch_advance(
     c0: jax.Array, dt: jax.Array, n_steps: jax.Array, p: CHParams = PRECIP, dx: float = 1.0
 ) -> jax.Array:
-    """As :func:`ch_run` with a traced step count (one compilation for any number of steps)."""
+    """As :func:`ch_run` with a traced step count (one compilation for any number of steps).
+
+    Parameters
+    ----------
+    c0 : jax.Array
+        Current fields ``(B, H, W)``.
+    dt : jax.Array
+        Constant step of each field.
+    n_steps : jax.Array
+        Traced int32 count: any value reuses the compiled loop.
+    p : CHParams
+        Free energy and mobility.
+    dx : float
+        Grid spacing.
+
+    Returns
+    -------
+    jax.Array
+        Fields after the steps.
+    """
     k2 = _k2(c0.shape[-2:], dx, c0.dtype)
     step = jax.vmap(lambda c, d: _ch_step_single(c, d, p, k2))
 
@@ -167,7 +270,21 @@ def ch_advance(
 
 
 def total_free_energy(c: np.ndarray, p: CHParams, dx: float = 1.0) -> float:
-    """``∫ f(c) + κ/2 |∇c|² dA`` on a periodic grid (spectral gradient)."""
+    """``∫ f(c) + κ/2 |∇c|² dA`` on a periodic grid (spectral gradient).
+
+    Parameters
+    ----------
+    c : numpy.ndarray
+        Composition field (H, W).
+    p : CHParams
+        Free-energy coefficients.
+    dx : float
+        Grid spacing.
+
+    Returns
+    -------
+    float
+    """
     c = np.asarray(c, dtype=np.float64)
     ny, nx = c.shape
     ky = 2 * np.pi * np.fft.fftfreq(ny, d=dx)
@@ -180,7 +297,20 @@ def total_free_energy(c: np.ndarray, p: CHParams, dx: float = 1.0) -> float:
 
 
 def pfhub1_initial(n: int = 200, length: float = 200.0) -> np.ndarray:
-    """PFHub benchmark 1 initial condition, c0 = 0.5, ε = 0.01 (cell-centred grid)."""
+    """PFHub benchmark 1 initial condition, c0 = 0.5, ε = 0.01 (cell-centred grid).
+
+    Parameters
+    ----------
+    n : int
+        Grid points per side.
+    length : float
+        Side of the domain.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n, n) composition.
+    """
     x = (np.arange(n) + 0.5) * (length / n)
     X, Y = np.meshgrid(x, x, indexing="xy")
     eps = 0.01
@@ -203,6 +333,22 @@ def pfhub1(
     ``f = ρs (c - cα)² (cβ - c)²`` with ρs = 5, cα = 0.3, cβ = 0.7, κ = 2, M = 5 on a 200 ×
     200 domain. Returns ``{"time", "free_energy", "mean_c", "c_final"}`` with the total free
     energy recorded at ``n_records`` log-spaced times (the benchmark's reported curve).
+
+    Parameters
+    ----------
+    t_end, dt : float
+        End time and time step.
+    n : int
+        Grid points per side.
+    n_records : int
+        Log-spaced times at which the free energy is recorded.
+    dtype : str
+        ``"float32"`` or ``"float64"``.
+
+    Returns
+    -------
+    dict
+        ``time``, ``free_energy``, ``mean_c`` (arrays) and ``c_final`` (the last field).
     """
     dx = 200.0 / n
     n_total = int(round(t_end / dt))
@@ -238,6 +384,22 @@ def nucleated_field(
     placed and the Cahn-Hilliard equation grows and coarsens them. The nucleus count is set by
     the lever-rule fraction; the residual difference is spread over the matrix so that the
     mean composition equals ``fraction`` exactly.
+
+    Parameters
+    ----------
+    grid : int
+        Pixels per side.
+    fraction : float
+        Mean composition (precipitate fraction).
+    radius_px : float
+        Nucleus radius in pixels.
+    rng : numpy.random.Generator
+        Source of the nucleus positions.
+
+    Returns
+    -------
+    numpy.ndarray
+        (grid, grid) composition.
     """
     c = np.zeros((grid, grid))
     if fraction <= 0:

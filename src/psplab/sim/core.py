@@ -1,28 +1,26 @@
 """Recipe → microstructure: the batched simulation pipeline.
 
-For each recipe (host side, cheap):
+For each recipe (host side, cheap), :func:`psplab.sim.resolution.plan_recipe` applies the
+family's kinetic laws in physical units and chooses the resolution:
 
-1. ``deformation_strain`` → recrystallized grain size ``d0`` → periodic Voronoi grains;
-2. ``hold_temperature_C``, ``hold_time_s``, ``cooling_rate_K_per_s`` → ``K_gg`` (µm²), the
-   Arrhenius-integrated grain-growth constant over heat-hold-cool → reduced Allen-Cahn time
-   ``t_gg = K_gg / (pixel² β)`` (β: growth of the squared mean diameter per reduced time unit
-   of the Fan-Chen model, px², measured by ``benchmarks``/tests);
-3. ``solute_wt_pct``, ``cooling_rate_K_per_s`` → lever-rule precipitate fraction at the
-   freeze-in temperature → nuclei; ``solute``, the thermal history (cooling rate always; hold
-   temperature and time only for holds below the solvus) → ``K_ch`` (µm², ∫D dt while
-   supersaturated) → reduced Cahn-Hilliard time (monotone, saturating map onto the window);
+1. ``deformation_strain`` → recrystallized grain size ``d0``;
+2. the heat-hold-cool history → ``K_gg`` (µm², Arrhenius-integrated) → final mean diameter
+   ``d_f = sqrt(d0² + K_gg)`` → grain pixel ``d_f / 12`` (unless forced);
+3. ``solute_wt_pct`` and cooling → lever-rule precipitate fraction at the freeze-in
+   temperature; nucleation density → nucleation radius; ``K_ch`` (µm², ∫D dt while
+   supersaturated) → LSW-coarsened mean radius → precipitate pixel ``R / 4``.
 
-then on the device, for the whole batch at once: Cahn-Hilliard (fixed ``N_STEPS_CH`` steps,
-per-recipe ``dt``), then Allen-Cahn grain growth (fixed ``N_STEPS_GG`` steps, per-recipe
-``dt``) in chunks with host re-colouring of the order parameters in between.
+Then on the device, for the whole batch at once, Allen-Cahn grain growth in two phases: the
+preparation of a resolved, self-similar structure (pixel units), and the physical window, whose
+reduced time is proportional to the part of ``K_gg`` after the window's start (see
+:mod:`psplab.sim.resolution`). Recipes of one batch run the same number of steps, each with its
+own time step. The precipitate image is drawn on the host (:mod:`psplab.sim.precipitates`).
 
-Zener pinning (optional, off by default): ``zener_pinning=True`` lets the precipitates that
-exist during the hold pin the grain boundaries. That is the lever-rule fraction at the *hold*
-temperature (zero for holds above the solvus; the rest precipitates on cooling, after growth):
-whole simulated particles, picked at random, up to that fraction. ``zener_pinning=(f, r_um)``
-instead pins with randomly placed discs of radius ``r_um`` covering an area fraction ``f``
-(controlled studies). The pinning particles enter the Allen-Cahn free energy as
-``ε_p φ_p Σ η_i²`` (see :mod:`psplab.sim.grain_growth`).
+Zener pinning (optional, off by default): ``zener_pinning=(f, r_um)`` pins the grain boundaries
+with randomly placed discs of radius ``r_um`` covering an area fraction ``f`` (controlled
+studies); they enter the Allen-Cahn free energy as ``ε_p φ_p Σ η_i²`` (see
+:mod:`psplab.sim.grain_growth`). The simulated precipitates themselves are nanometres across,
+far below the grain image's pixel, so they cannot pin in the simulation.
 
 Causal structure (what the generation code may take as ground truth)::
 
@@ -31,72 +29,39 @@ Causal structure (what the generation code may take as ground truth)::
     hold_time_s           → grain size (coarser); → precipitate size (only holds below solvus)
     cooling_rate_K_per_s  → grain size (weak: slower cooling, coarser);
                           → precipitate fraction (slower cooling, more);
-                          → precipitate size (slower cooling, coarser)
-    solute_wt_pct         → precipitate fraction (more); → precipitate size/number
-                          → grain size only with zener_pinning=True (off by default):
-                            more solute, more particles during a sub-solvus hold, finer grains
+                          → precipitate size (slower cooling: more fraction, longer coarsening)
+    solute_wt_pct         → precipitate fraction (more); → precipitate size (larger)
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
-from psplab.sim import cahn_hilliard as chm
+from psplab.errors import InputError
 from psplab.sim import grain_growth as ggm
 from psplab.sim.families import (
-    AlloyFamily,
     Recipe,
     coarsening_integral_um2,
     freeze_temperature_K,
     get_family,
-    grain_growth_integral_um2,
-    precipitate_fraction_eq,
+    grain_growth_history_um2,
     temperature_history,
 )
+from psplab.sim.precipitates import precipitate_images
+from psplab.sim.resolution import BETA_ECD_PX2, ResolutionPlan, plan_recipe
+from psplab.sim.tracking import mean_ecd_px
 
 N_ORDER = 10
-N_STEPS_GG = 480
-N_STEPS_CH = 200
-# Reduced-time windows (pixel units). GG: dt ≤ DT_MAX keeps explicit Euler stable.
-T_GG_MAX = ggm.DT_MAX * N_STEPS_GG
-BETA_GG_PX2 = 1.9  # d(d_mean²)/dt of the Fan-Chen model with L = κ = 1 (tests/sim measure it)
-T_CH_MIN = 20.0  # every recipe relaxes its nuclei at least this long
-T_CH_MAX = 3000.0
-# Matrix solubility of the diffuse-interface model around 2-5 px particles (Gibbs-Thomson);
-# added to the mean composition so the simulated precipitate fraction follows the lever rule.
-GIBBS_THOMSON_OFFSET = 0.02
-CH_EXPONENT = 0.3
-NUCLEUS_RADIUS_PX = 2.5
 BATCH_BUCKETS = (1, 2, 4, 8, 16)  # padded batch sizes: one compilation each, little waste
-
-
-def reduced_gg_time(k_gg_um2: float, pixel_um: float) -> float:
-    """Reduced Allen-Cahn time for a grain-growth integral ``K_gg`` (µm²).
-
-    ``t = T x / (1 + x)``, ``x = K_gg / (pixel² β T)`` with ``T`` the window: for ``K_gg`` well
-    inside the window this is the parabolic law itself (``t = K_gg / (pixel² β)``, so the
-    simulated d² - d0² equals ``K_gg``); towards the top it saturates (monotonically) instead
-    of running off a grid that can only hold so few grains.
-    """
-    x = k_gg_um2 / (pixel_um**2 * BETA_GG_PX2 * T_GG_MAX)
-    return float(T_GG_MAX * x / (1.0 + x))
-
-
-def reduced_ch_time(k_ch_um2: float, k_mid_um2: float) -> float:
-    """Reduced Cahn-Hilliard time for a coarsening integral ``K_ch`` (µm²).
-
-    ``K_ch`` spans many decades over a family's bounds, the grid about one decade of
-    ``R³``; ``t = T_min + (T_max - T_min) u / (1 + u)`` with ``u = (K_ch / K_mid)^0.3`` is
-    monotone (more diffusion, longer coarsening) and puts the family's median in the middle.
-    """
-    u = (max(k_ch_um2, 0.0) / k_mid_um2) ** CH_EXPONENT
-    return float(T_CH_MIN + (T_CH_MAX - T_CH_MIN) * u / (1.0 + u))
+DTYPES = ("float32", "float64")
+# Peak bytes per grain-image pixel and order parameter of one recipe in a batch: the host copy
+# of the fields, the device input and output of a chunk, and XLA's temporaries.
+_BYTES_PER_FIELD_VALUE = 6
 
 
 @dataclass
@@ -105,20 +70,30 @@ class SimResult:
 
     Attributes
     ----------
-    grain_labels
+    grain_labels : numpy.ndarray
         int32 (H, W), grain ids 1..N on a periodic domain.
-    phase_labels
-        int32 (H, W), 0 matrix, 1 precipitate.
-    pixel_um
-        Pixel size in µm.
-    recipe
+    phase_labels : numpy.ndarray
+        int32 (H, W), 0 matrix, 1 precipitate, at the grain image's pixel: the precipitates as
+        a micrograph at that magnification shows them (none when they are smaller than a
+        pixel, as the families' nanometre precipitates are).
+    pixel_um : float
+        Pixel of the grain image in µm.
+    recipe : Recipe
         The recipe simulated.
-    info
-        Derived quantities and the thermal history: ``time_s``, ``temperature_K``, ``d0_um``,
-        ``K_gg_um2``, ``K_ch_um2``, ``t_reduced_gg``, ``t_reduced_ch``,
-        ``precipitate_fraction_eq``, ``freeze_temperature_K``, ``solvus_temperature_K``,
-        ``pinning``, ``merge_events``, ``recolourings``, ``composition`` (the CH field);
-        with Zener pinning also ``pinning_particles`` (bool H×W) and ``pinning_fraction``.
+    info : dict
+        The plan, the thermal history and what the run did: ``pixel_um``, ``d0_um``,
+        ``d_final_law_um``, ``K_gg_um2``, ``K_ch_um2``, ``d_start_um`` (measured start of the
+        physical window), ``t_start_s``, ``t_reduced_prepare``, ``t_reduced_gg``, ``n_steps_gg``,
+        ``resolved``, ``expected_grains``, ``precipitate_fraction_eq``,
+        ``precipitate_radius_um``, ``precipitate_pixel_um``, ``freeze_temperature_K``,
+        ``solvus_temperature_K``, ``time_s``, ``temperature_K``, ``history_time_s``,
+        ``history_mean_diameter_um``, ``history_grain_count``, ``merge_events``,
+        ``recolourings``; with Zener pinning also ``pinning_particles`` (bool H×W) and
+        ``pinning_fraction``.
+    precipitate_labels : numpy.ndarray
+        int32 (G, G), 0 matrix, 1 precipitate: the precipitate image at its own pixel.
+    precipitate_pixel_um : float
+        Pixel of the precipitate image in µm.
     """
 
     grain_labels: np.ndarray
@@ -126,140 +101,63 @@ class SimResult:
     pixel_um: float
     recipe: Recipe
     info: dict[str, Any] = field(default_factory=dict)
+    precipitate_labels: np.ndarray | None = None
+    precipitate_pixel_um: float = float("nan")
 
 
 @dataclass
 class _Prepared:
     recipe: Recipe
-    family: AlloyFamily
+    plan: ResolutionPlan
     labels0: np.ndarray
-    c0: np.ndarray
-    dt_gg: float
-    dt_ch: float
-    pinning: bool
-    info: dict[str, Any]
-    # Zener pinning: target area fraction of simulated precipitates present during the hold
-    # (mode "precipitates") or the given particles (mode "given").
-    pin_mode: str | None = None
-    pin_fraction: float = 0.0
+    precipitate_rng: np.random.Generator
     pin_particles: np.ndarray | None = None
-    pin_rng: np.random.Generator | None = None
 
 
-def hold_precipitate_fraction(recipe: Recipe, family: AlloyFamily | None = None) -> float:
-    """Lever-rule precipitate (area) fraction at the hold temperature, in [0, 0.45].
-
-    The particles that exist while grains grow (during the hold): zero for holds above the
-    solvus. It is at most :func:`~psplab.sim.families.precipitate_fraction_eq` (the
-    fraction frozen in on cooling, at a lower temperature with a lower solubility).
-    """
-    fam = family or get_family(recipe.family)
-    x_s = float(fam.solvus_wt_pct(recipe.hold_temperature_K))
-    f = (recipe.solute_wt_pct - x_s) / (fam.precipitate_wt_pct - x_s)
-    return float(np.clip(f, 0.0, 0.45))
-
-
-def _check_zener(zener: Any) -> None:
-    if isinstance(zener, bool):
-        return
+def _zener_option(zener: Any) -> tuple[float, float] | None:
+    """``None`` (no pinning) or ``(area_fraction, radius_um)``; ``InputError`` otherwise."""
+    if zener is False or zener is None:
+        return None
+    if zener is True:
+        raise InputError(
+            "zener_pinning=True is not available: the simulated precipitates are nanometres "
+            "across, far below the grain image's pixel; pin with (area_fraction, radius_um)"
+        )
     try:
         f, r_um = (float(v) for v in zener)
     except (TypeError, ValueError):
-        raise ValueError(
-            f"zener_pinning must be True/False or (area_fraction, radius_um), got {zener!r}"
+        raise InputError(
+            f"zener_pinning must be False or (area_fraction, radius_um), got {zener!r}"
         ) from None
-    if not (0.0 <= f <= 0.4) or not np.isfinite(r_um) or r_um <= 0:
-        raise ValueError(
+    if not (0.0 <= f <= 0.4) or not math.isfinite(r_um) or r_um <= 0:
+        raise InputError(
             f"zener_pinning=(area_fraction, radius_um) needs 0 ≤ fraction ≤ 0.4 and radius > 0, "
             f"got {zener!r}"
         )
+    return f, r_um
 
 
 def _prepare(
-    recipe: Recipe, grid: int, rng: np.random.Generator, zener: bool | tuple[float, float]
+    recipe: Recipe,
+    grid: int,
+    seeds: tuple[int, int],
+    zener: tuple[float, float] | None,
+    pixel_um: float | None,
 ) -> _Prepared:
-    fam = get_family(recipe.family)
-    fam.check_recipe(recipe)
-    px = fam.pixel_um
-    d0_um = fam.recrystallized_grain_size_um(recipe.deformation_strain)
-    d0_px = d0_um / px
-    n_grains = max(2, int(round(4.0 * grid * grid / (np.pi * d0_px**2))))
-    labels0 = ggm.voronoi_labels(grid, n_grains, rng)
-
-    k_gg = grain_growth_integral_um2(recipe, fam)
-    t_gg = reduced_gg_time(k_gg, px)
-
-    frac = precipitate_fraction_eq(recipe, fam)
-    k_ch = coarsening_integral_um2(recipe, fam)
-    t_ch = reduced_ch_time(k_ch, fam.ch_k_mid_um2)
-    c0 = chm.nucleated_field(grid, frac, NUCLEUS_RADIUS_PX, rng)
-    if frac > 0:
-        c0 = c0 + GIBBS_THOMSON_OFFSET
-    T_s = fam.solvus_temperature_K(recipe.solute_wt_pct)
-    # Draws for the pinning particles come after the grains and nuclei, so a run with
-    # pinning starts from the same grains and nuclei as the run without.
-    pin_mode, pin_frac, pin_particles, pin_rng = None, 0.0, None, None
-    if zener is True:
-        pin_frac = hold_precipitate_fraction(recipe, fam)
-        if pin_frac > 0:
-            pin_mode, pin_rng = "precipitates", np.random.default_rng(rng.integers(2**63))
-    elif zener is not False:
-        f_given, r_um = (float(v) for v in zener)
-        r_px = r_um / px
+    plan = plan_recipe(recipe, grid, pixel_um)
+    rng = np.random.default_rng(seeds)
+    labels0 = ggm.voronoi_labels(grid, plan.n_voronoi(grid), rng)
+    prep = _Prepared(recipe, plan, labels0, np.random.default_rng((*seeds, 1)))
+    if zener is not None and zener[0] > 0:
+        # Drawn after the grains, so a pinned run starts from the grains of the unpinned one.
+        r_px = zener[1] / plan.pixel_um
         if r_px < 1.0:
-            raise ValueError(
-                f"zener_pinning radius {r_um:g} µm is below one pixel ({px:g} µm) of {fam.name}"
+            raise InputError(
+                f"zener_pinning radius {zener[1]:g} µm is below one pixel ({plan.pixel_um:.3g} µm)"
+                f" of this {recipe.family} recipe; give a larger radius or a finer pixel"
             )
-        pin_particles = ggm.random_particles(grid, f_given, r_px, rng)
-        pin_frac = float(pin_particles.mean())
-        pin_mode = "given" if pin_frac > 0 else None
-    pinning = pin_mode is not None
-    t, T, _ = temperature_history(recipe, n_points=50, family=fam)
-    info = {
-        "time_s": t,
-        "temperature_K": T,
-        "d0_um": d0_um,
-        "n_grains_initial": int(labels0.max()),
-        "K_gg_um2": k_gg,
-        "K_ch_um2": k_ch,
-        "t_reduced_gg": t_gg,
-        "t_reduced_ch": t_ch,
-        "precipitate_fraction_eq": frac,
-        "freeze_temperature_K": freeze_temperature_K(recipe, fam),
-        "solvus_temperature_K": T_s,
-        "pinning": pinning,
-    }
-    return _Prepared(
-        recipe,
-        fam,
-        labels0,
-        c0,
-        t_gg / N_STEPS_GG,
-        t_ch / N_STEPS_CH,
-        pinning,
-        info,
-        pin_mode,
-        pin_frac,
-        pin_particles,
-        pin_rng,
-    )
-
-
-def _hold_particles(phase: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
-    """Whole precipitates, in random order, covering about ``fraction`` of the grid.
-
-    A particle is taken while at least half of it fits under the target, so one large
-    (e.g. interconnected) precipitate cannot overshoot the target by more than half its area.
-    """
-    lab, n = ggm.periodic_label(phase > 0)
-    keep = np.zeros(n + 1, dtype=bool)
-    area = np.bincount(lab.ravel(), minlength=n + 1)
-    target, covered = fraction * phase.size, 0
-    for k in (rng.permutation(n) + 1).tolist():
-        if covered + 0.5 * area[k] <= target:
-            keep[k] = True
-            covered += int(area[k])
-    return keep[lab]
+        prep.pin_particles = ggm.random_particles(grid, zener[0], r_px, rng)
+    return prep
 
 
 def _bucket(n: int) -> int:
@@ -269,59 +167,162 @@ def _bucket(n: int) -> int:
     return BATCH_BUCKETS[-1]
 
 
+def _steps_and_dt(times: np.ndarray) -> tuple[int, np.ndarray]:
+    """One step count for a batch and each member's step (≤ DT_MAX) to cover its time."""
+    n = int(np.ceil(times.max() / ggm.DT_MAX - 1e-9)) if times.size and times.max() > 0 else 0
+    return n, (times / n if n else np.zeros_like(times))
+
+
+def _grow(pad: list[_Prepared], dtype: str, seed: int) -> tuple[ggm.GrainGrowthBatch, dict]:
+    """Preparation, then the physical window, for a padded batch; returns the batch and the
+    per-recipe ``d_start_px``, reduced times and step counts."""
+    pin = None
+    if any(p.pin_particles is not None for p in pad):
+        pin = np.stack(
+            [
+                ggm.pinning_field(p.pin_particles)
+                if p.pin_particles is not None
+                else np.zeros(p.labels0.shape)
+                for p in pad
+            ]
+        )
+    batch = ggm.GrainGrowthBatch(
+        [p.labels0 for p in pad], n_order=N_ORDER, pin=pin, dtype=dtype, seed=seed
+    )
+    n_prep, dt_prep = _steps_and_dt(np.array([p.plan.t_prepare for p in pad]))
+    batch.advance(dt_prep, n_prep)
+    d_start = np.array([mean_ecd_px(lab) for lab in batch.start_clock()])
+    t_window = np.array([p.plan.window_time(d) for p, d in zip(pad, d_start, strict=True)])
+    n_window, dt_window = _steps_and_dt(t_window)
+    batch.advance(dt_window, n_window, record=True)
+    return batch, {
+        "d_start_px": d_start,
+        "t_prepare": np.array([p.plan.t_prepare for p in pad]),
+        "t_window": t_window,
+        "n_steps": n_prep + n_window,
+    }
+
+
+def _physical_history(prep: _Prepared, d_start_px: float, history: dict) -> dict[str, Any]:
+    """Map the window's reduced times to physical times through ``K_gg(t)``."""
+    plan = prep.plan
+    t_hist, k_hist = grain_growth_history_um2(prep.recipe)
+    px = plan.pixel_um
+    # The law's K at the window's start (negative if the prepared structure is finer than d0:
+    # the first checks then map to t = 0).
+    k_start = (d_start_px * px) ** 2 - plan.d0_um**2
+    k_at = k_start + BETA_ECD_PX2 * px * px * np.asarray(history["t"])
+    times = np.interp(np.clip(k_at, 0.0, k_hist[-1]), k_hist, t_hist)
+    return {
+        "d_start_um": float(d_start_px * px),
+        "t_start_s": float(times[0]),
+        "history_time_s": times,
+        "history_mean_diameter_um": np.asarray(history["mean_ecd_px"]) * px,
+        "history_grain_count": np.asarray(history["n_grains"], dtype=int),
+    }
+
+
+def _info(prep: _Prepared, grown: dict, i: int, tracker, history: dict) -> dict[str, Any]:
+    plan, recipe = prep.plan, prep.recipe
+    fam = get_family(recipe.family)
+    t, T, _ = temperature_history(recipe, n_points=50, family=fam)
+    info = {
+        "pixel_um": plan.pixel_um,
+        "forced_pixel": plan.forced_pixel,
+        "d0_um": plan.d0_um,
+        "d_final_law_um": plan.d_final_um,
+        "K_gg_um2": plan.k_gg_um2,
+        "K_ch_um2": coarsening_integral_um2(recipe, fam),
+        "t_reduced_prepare": float(grown["t_prepare"][i]),
+        "t_reduced_gg": float(grown["t_window"][i]),
+        "n_steps_gg": int(grown["n_steps"]),
+        "resolved": plan.resolved,
+        "expected_grains": plan.expected_grains,
+        "n_grains_initial": int(prep.labels0.max()),
+        "precipitate_fraction_eq": plan.precipitate_fraction,
+        "precipitate_radius_um": plan.precipitate_radius_um,
+        "precipitate_pixel_um": plan.precipitate_pixel_um,
+        "freeze_temperature_K": freeze_temperature_K(recipe, fam),
+        "solvus_temperature_K": fam.solvus_temperature_K(recipe.solute_wt_pct),
+        "time_s": t,
+        "temperature_K": T,
+        "merge_events": tracker.merge_events,
+        "recolourings": tracker.recolourings,
+        "pinning": prep.pin_particles is not None,
+    }
+    info.update(_physical_history(prep, float(grown["d_start_px"][i]), history))
+    if prep.pin_particles is not None:
+        info.update(
+            pinning_particles=prep.pin_particles.copy(),
+            pinning_fraction=float(prep.pin_particles.mean()),
+        )
+    return info
+
+
 def _run_chunk(preps: list[_Prepared], grid: int, dtype: str, seed: int) -> list[SimResult]:
     n = len(preps)
-    b = _bucket(n)
-    pad = preps + [preps[-1]] * (b - n)  # padded rows are computed and dropped
-    with jax.enable_x64(dtype == "float64"):
-        # Precipitation.
-        c0 = jnp.asarray(np.stack([p.c0 for p in pad]), dtype=dtype)
-        dt_ch = jnp.asarray([p.dt_ch for p in pad], dtype=dtype)
-        c = np.asarray(chm.ch_run(c0, dt_ch, N_STEPS_CH))
-        phase = (c > 0.5).astype(np.int32)
-
-        # Grain growth.
-        pin = np.zeros((b, grid, grid))
-        for i, p in enumerate(preps):  # padded rows repeat the last recipe's field below
-            if p.pin_mode == "precipitates":
-                p.pin_particles = _hold_particles(phase[i], p.pin_fraction, p.pin_rng)
-            if p.pinning:
-                pin[i] = ggm.pinning_field(p.pin_particles)
-        pin[n:] = pin[n - 1]
-    _, trackers, _, final = ggm.run_grain_growth(
-        [p.labels0 for p in pad],
-        np.array([p.dt_gg for p in pad]),
-        N_STEPS_GG,
-        n_order=N_ORDER,
-        pin=pin,
-        dtype=dtype,
-        seed=seed,
-    )
-
+    pad = preps + [preps[-1]] * (_bucket(n) - n)  # padded rows are computed and dropped
+    batch, grown = _grow(pad, dtype, seed)
+    final = batch.labels()
     results = []
     for i, p in enumerate(preps):
-        labels = final[i]
-        info = dict(p.info)
-        info.update(
-            merge_events=trackers[i].merge_events,
-            recolourings=trackers[i].recolourings,
-            composition=c[i].astype(np.float32),
-        )
-        if p.pinning:
-            info.update(
-                pinning_particles=p.pin_particles.copy(),
-                pinning_fraction=float(p.pin_particles.mean()),
-            )
+        own, at_grain = precipitate_images(p.plan, grid, p.precipitate_rng)
         results.append(
             SimResult(
-                grain_labels=labels.astype(np.int32),
-                phase_labels=phase[i],
-                pixel_um=p.family.pixel_um,
+                grain_labels=final[i].astype(np.int32),
+                phase_labels=at_grain,
+                pixel_um=p.plan.pixel_um,
                 recipe=p.recipe,
-                info=info,
+                info=_info(p, grown, i, batch.trackers[i], batch.history[i]),
+                precipitate_labels=own,
+                precipitate_pixel_um=p.plan.precipitate_pixel_um,
             )
         )
     return results
+
+
+def estimate_memory_bytes(grid: int, n_recipes: int, dtype: str = "float32") -> int:
+    """Peak memory (bytes) :func:`simulate_batch` needs for ``n_recipes`` on a ``grid``² field.
+
+    Recipes run in batches of at most ``BATCH_BUCKETS[-1]``; each holds ``N_ORDER`` order
+    parameters per pixel on the host and the device.
+
+    Parameters
+    ----------
+    grid : int
+        Pixels per side.
+    n_recipes : int
+        Recipes to simulate.
+    dtype : str
+        ``"float32"`` or ``"float64"``.
+
+    Returns
+    -------
+    int
+        Bytes.
+    """
+    per_value = np.dtype(dtype).itemsize * _BYTES_PER_FIELD_VALUE
+    batch = _bucket(max(1, int(min(n_recipes, BATCH_BUCKETS[-1]))))
+    return int(batch * N_ORDER * float(grid) ** 2 * per_value)
+
+
+def _check_batch_args(recipes: list, grid: Any, dtype: str) -> None:
+    if dtype not in DTYPES:
+        raise InputError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    if isinstance(grid, bool) or int(grid) != grid or grid < 16:
+        raise InputError(f"grid must be an integer ≥ 16, got {grid!r}")
+    for r in recipes:
+        if not isinstance(r, Recipe):
+            raise TypeError(f"expected Recipe, got {type(r).__name__}")
+
+
+def _per_recipe(pixel_um: Any, n: int) -> list[float | None]:
+    if pixel_um is None or np.ndim(pixel_um) == 0:
+        return [pixel_um] * n
+    values = list(pixel_um)
+    if len(values) != n:
+        raise InputError(f"pixel_um gives {len(values)} pixel sizes for {n} recipes")
+    return values
 
 
 def simulate_batch(
@@ -331,45 +332,48 @@ def simulate_batch(
     dtype: str = "float32",
     *,
     zener_pinning: bool | tuple[float, float] = False,
+    pixel_um: float | Sequence[float | None] | None = None,
 ) -> list[SimResult]:
     """Simulate many recipes, batched (vmapped) on the device.
 
     Parameters
     ----------
-    recipes
+    recipes : sequence of Recipe
         Recipes of any families (each is checked against its family's bounds).
-    grid
-        Grid size in pixels (square, periodic). The pixel size is the family's, so the grid
-        sets the field of view, not the resolution.
-    seed
-        Recipe ``i`` draws its random grains and nuclei from ``numpy.random.default_rng((seed,
-        i))``: the same (recipes, seed) give the same images.
-    dtype
+    grid : int
+        Pixels per side of the grain image (square, periodic).
+    seed : int
+        Recipe ``i`` draws its random grains from ``numpy.random.default_rng((seed, i))`` and
+        its precipitates from ``default_rng((seed, i, 1))``: the same (recipes, seed) give the
+        same images.
+    dtype : str
         ``"float32"`` (default) or ``"float64"``.
-    zener_pinning
-        Zener pinning of grain boundaries by immobile particles (off by default). ``True``:
-        the simulated precipitates that exist during the hold pin (whole particles picked at
-        random up to the lever-rule fraction at the hold temperature; none for holds above
-        the solvus). ``(area_fraction, radius_um)``: randomly placed discs of that radius
-        covering that area fraction pin instead (``phase_labels`` still shows the
-        precipitates; the pinning particles are in ``info["pinning_particles"]``).
+    zener_pinning : False or (float, float)
+        ``(area_fraction, radius_um)``: randomly placed discs of that radius covering that
+        area fraction pin the grain boundaries (in ``info["pinning_particles"]``).
+    pixel_um : float or sequence, optional
+        Force the grain pixel (µm) of every recipe, or one per recipe (``None`` entries keep
+        the recipe's own); default: each recipe's own (:mod:`psplab.sim.resolution`: final
+        mean grain diameter / 12).
 
     Returns
     -------
-    list of SimResult, in the order of ``recipes``.
+    list of SimResult
+        In the order of ``recipes``.
+
+    Raises
+    ------
+    InputError
+        For a recipe outside its family's bounds, a bad option, or a forced pixel that cannot
+        hold the recipe's grains.
     """
-    if dtype not in ("float32", "float64"):
-        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
-    if int(grid) != grid or grid < 16:
-        raise ValueError(f"grid must be an integer ≥ 16, got {grid!r}")
-    _check_zener(zener_pinning)
     recipes = list(recipes)
-    for r in recipes:
-        if not isinstance(r, Recipe):
-            raise TypeError(f"expected Recipe, got {type(r).__name__}")
+    _check_batch_args(recipes, grid, dtype)
+    zener = _zener_option(zener_pinning)
+    pixels = _per_recipe(pixel_um, len(recipes))
     preps = [
-        _prepare(r, int(grid), np.random.default_rng((seed, i)), zener_pinning)
-        for i, r in enumerate(recipes)
+        _prepare(r, int(grid), (seed, i), zener, px)
+        for i, (r, px) in enumerate(zip(recipes, pixels, strict=True))
     ]
     out: list[SimResult] = []
     step = BATCH_BUCKETS[-1]
@@ -385,8 +389,32 @@ def simulate_recipe(
     dtype: str = "float32",
     *,
     zener_pinning: bool | tuple[float, float] = False,
+    pixel_um: float | None = None,
 ) -> SimResult:
-    """Simulate one recipe (same as ``simulate_batch([recipe], ...)[0]``)."""
-    return simulate_batch([recipe], grid=grid, seed=seed, dtype=dtype, zener_pinning=zener_pinning)[
-        0
-    ]
+    """Simulate one recipe (same as ``simulate_batch([recipe], ...)[0]``).
+
+    Parameters
+    ----------
+    recipe : Recipe
+        The processing route.
+    grid, seed : int
+        As for :func:`simulate_batch`.
+    dtype : str
+        As for :func:`simulate_batch`.
+    zener_pinning : False or (float, float)
+        As for :func:`simulate_batch`.
+    pixel_um : float, optional
+        Force the grain pixel (µm).
+
+    Returns
+    -------
+    SimResult
+    """
+    return simulate_batch(
+        [recipe],
+        grid=grid,
+        seed=seed,
+        dtype=dtype,
+        zener_pinning=zener_pinning,
+        pixel_um=pixel_um,
+    )[0]

@@ -1,28 +1,35 @@
-"""Alloy families, processing recipes and their thermal histories.
+"""Alloy families, processing recipes, their thermal histories and kinetic laws.
 
 A :class:`Recipe` is one processing route: solute content, prior cold deformation, a heat-hold-
 cool temperature history. An :class:`AlloyFamily` holds the bounds of each recipe parameter and
-the material constants that turn a recipe into the two reduced (dimensionless) times the
-phase-field solvers run for:
+the material constants of its kinetics (one TOML file per family in ``psplab/data/families``):
 
-* grain growth: ``K_gg = ∫ k0 exp(-Q_gb / R T(t)) dt`` over the whole heat-hold-cool history
-  (µm², the increase of the squared mean grain diameter in the parabolic law d² - d0² = K);
-* precipitate coarsening: ``K_ch = ∫ D0 exp(-Q_d / R T(t)) dt`` over the part of the history
-  during which the solute is supersaturated (µm², a diffusion length squared).
+* grain growth: the recrystallized size ``d0`` after the prior strain, then the parabolic law
+  ``d² = d0² + K_gg`` with ``K_gg = ∫ k0 exp(-Q_gb / R T(t)) dt`` over the whole heat-hold-cool
+  history (µm²);
+* precipitation: the lever-rule fraction at the freeze-in temperature of cooling; particles
+  nucleated at ``nucleation_density_per_m3`` grow to that fraction (radius ``R_n``) and coarsen
+  by the LSW law ``R³ - R_n³ = L_c K_ch`` with ``K_ch = ∫ D(T(t)) dt`` over the part of the
+  history during which the solute is supersaturated (µm²) and ``L_c`` the family's coarsening
+  length (``8 γ V_m x_e / (9 R T)``).
 
-Material constants are order-of-magnitude literature values (sources in each family's
-docstring); the pre-factors ``gg_k0_um2_per_s`` and ``ch_k_mid_um2`` are calibrations chosen
-so that each family's bounds fill the window the 64-128 pixel simulations can resolve. They are
-documented as such and are not claims about a specific heat of material.
+Material constants are order-of-magnitude literature values (sources in each family's file);
+``gg_k0_um2_per_s`` and ``freeze_length_um`` are fit constants (the freeze lengths come out
+below atomic distances). They are not claims about a specific heat of material.
 """
 
 from __future__ import annotations
 
 import math
+import tomllib
 from dataclasses import asdict, dataclass, field, fields
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from psplab.errors import InputError
 
 R_GAS = 8.314462618  # J/(mol K)
 T_ROOM_C = 25.0
@@ -37,7 +44,7 @@ RECIPE_PARAMS: tuple[str, ...] = (
 
 RECIPE_UNITS: dict[str, str] = {
     "solute_wt_pct": "wt%",
-    "deformation_strain": "",
+    "deformation_strain": "dimensionless",
     "hold_temperature_C": "degC",
     "hold_time_s": "s",
     "cooling_rate_K_per_s": "K/s",
@@ -50,17 +57,17 @@ class Recipe:
 
     Parameters
     ----------
-    family
+    family : str
         Key of :data:`FAMILIES`.
-    solute_wt_pct
+    solute_wt_pct : float
         Solute content (Cu, Mg or Al, see the family) in wt%.
-    deformation_strain
+    deformation_strain : float
         True strain of the prior cold deformation; sets the recrystallized grain size.
-    hold_temperature_C
+    hold_temperature_C : float
         Annealing (hold) temperature in °C.
-    hold_time_s
+    hold_time_s : float
         Time at the hold temperature in s.
-    cooling_rate_K_per_s
+    cooling_rate_K_per_s : float
         Constant cooling rate from the hold temperature to room temperature in K/s.
     """
 
@@ -77,7 +84,17 @@ class Recipe:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Recipe:
-        """Inverse of :meth:`to_dict`; extra keys are ignored, missing keys raise ``KeyError``."""
+        """Inverse of :meth:`to_dict`; extra keys are ignored, missing keys raise ``KeyError``.
+
+        Parameters
+        ----------
+        d : dict
+            ``family`` and the :data:`RECIPE_PARAMS`.
+
+        Returns
+        -------
+        Recipe
+        """
         names = [f.name for f in fields(cls)]
         missing = [n for n in names if n not in d]
         if missing:
@@ -99,48 +116,38 @@ class AlloyFamily:
 
     Attributes
     ----------
-    name, description
+    name, description : str
         Key in :data:`FAMILIES` and a one-line description (solute element, precipitate).
-    bounds
+    bounds : dict
         ``{param: (low, high)}`` over :data:`RECIPE_PARAMS`, in the recipe's units.
-    pixel_um
-        Pixel size of the simulated micrographs in µm (independent of the grid size, so the
-        grid only sets the field of view).
-    d_rex_ref_um, strain_ref, rex_exponent
+    d_rex_ref_um, strain_ref, rex_exponent : float
         Recrystallized grain size after strain ``ε``: ``d0 = d_rex_ref_um (ε/strain_ref)^(-n)``
-        (Humphreys & Hatherly, *Recrystallization and Related Annealing Phenomena*, 2004, §7.4:
-        the recrystallized grain size falls with prior strain, n ≈ 0.5-1).
-    q_gb_J_per_mol
-        Activation energy of grain-boundary migration.
-    gg_k0_um2_per_s
-        Pre-factor ``k0`` of the parabolic grain-growth constant ``k = k0 exp(-Q/RT)``
-        (calibrated so that the median recipe, sampling the bounds uniformly and hold time and
-        cooling rate log-uniformly as ``psplab.generate`` does, uses half of the simulation's
-        grain-growth window).
-    q_diff_J_per_mol, d0_diff_m2_per_s
+        (Humphreys & Hatherly 2004, §7.4: it falls with prior strain, n ≈ 0.5-1).
+    q_gb_J_per_mol, gg_k0_um2_per_s : float
+        Parabolic grain-growth constant ``k = k0 exp(-Q_gb / RT)`` (µm²/s).
+    q_diff_J_per_mol, d0_diff_m2_per_s : float
         Solute diffusion in the matrix, ``D = D0 exp(-Q/RT)``.
-    ch_k_mid_um2
-        Diffusion length² ∫D dt (µm²) that maps onto the middle of the precipitate-coarsening
-        window (calibration: the median over samples of the bounds, hold time and cooling rate
-        log-uniform).
-    solvus_A_wt_pct, solvus_B_K
+    solvus_A_wt_pct, solvus_B_K : float
         Solvus of the matrix ``x_s(T) = A exp(-B/T)`` in wt% (fit to the binary phase diagram).
-    precipitate_wt_pct
+    precipitate_wt_pct : float
         Solute content of the precipitate phase (lever rule).
-    freeze_length_um
+    freeze_length_um : float
         Diffusion length below which precipitation stops keeping up with cooling; sets the
-        freeze-in temperature of the precipitate fraction (slower cooling, lower freeze-in
-        temperature, larger fraction). Calibrated so that the baseline recipe has a precipitate
-        fraction of about 1.2 % (steel), 6 % (Al-Mg), 8 % (Ti-Al); the values are below
-        atomic distances, i.e. they are fit constants, not measured lengths.
-    heating_rate_K_per_s
+        freeze-in temperature of the precipitate fraction (a fit constant).
+    nucleation_density_per_m3 : float
+        Number of precipitates per m³ once nucleation and growth are over; with the fraction
+        ``f`` it sets their radius ``R_n = (3 f / (4 π N_v))^(1/3)``.
+    coarsening_length_nm : float
+        LSW coarsening length ``L_c = 8 γ V_m x_e / (9 R T)``: ``R³ - R_n³ = L_c K_ch``.
+    heating_rate_K_per_s : float
         Heating rate to the hold temperature (fixed per family, not a recipe parameter).
+    references : tuple of str
+        Sources of the constants.
     """
 
     name: str
     description: str
     bounds: dict[str, tuple[float, float]]
-    pixel_um: float
     d_rex_ref_um: float
     strain_ref: float
     rex_exponent: float
@@ -148,13 +155,32 @@ class AlloyFamily:
     gg_k0_um2_per_s: float
     q_diff_J_per_mol: float
     d0_diff_m2_per_s: float
-    ch_k_mid_um2: float
     solvus_A_wt_pct: float
     solvus_B_K: float
     precipitate_wt_pct: float
     freeze_length_um: float
+    nucleation_density_per_m3: float
+    coarsening_length_nm: float
     heating_rate_K_per_s: float = 10.0
     references: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> AlloyFamily:
+        """Read a family file (top-level name/description, ``[bounds]``, ``[grains]``,
+        ``[precipitation]``); ``InputError`` names missing or unknown constants.
+
+        Parameters
+        ----------
+        path : str or Path
+            A family file like the packaged ``ti_al.toml``.
+
+        Returns
+        -------
+        AlloyFamily
+            The family it describes.
+        """
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        return _family_from_mapping(raw, str(path))
 
     def baseline_recipe(self) -> Recipe:
         """The recipe at the centre of :attr:`bounds`."""
@@ -163,32 +189,90 @@ class AlloyFamily:
 
     # --- material laws -------------------------------------------------------------------
     def solvus_wt_pct(self, T_K: float | np.ndarray) -> float | np.ndarray:
-        """Matrix solubility of the solute at ``T_K`` (wt%)."""
+        """Matrix solubility of the solute at ``T_K`` (wt%).
+
+        Parameters
+        ----------
+        T_K : float or numpy.ndarray
+            Temperature(s) in K.
+
+        Returns
+        -------
+        float or numpy.ndarray
+        """
         return self.solvus_A_wt_pct * np.exp(-self.solvus_B_K / np.asarray(T_K, dtype=float))
 
     def solvus_temperature_K(self, solute_wt_pct: float) -> float:
-        """Temperature above which ``solute_wt_pct`` is fully dissolved (K); 0 if no solute."""
+        """Temperature above which ``solute_wt_pct`` is fully dissolved (K); 0 if no solute.
+
+        Parameters
+        ----------
+        solute_wt_pct : float
+            Solute content in wt%.
+
+        Returns
+        -------
+        float
+        """
         if solute_wt_pct <= 0:
             return 0.0
         return float(self.solvus_B_K / math.log(self.solvus_A_wt_pct / solute_wt_pct))
 
     def recrystallized_grain_size_um(self, strain: float) -> float:
-        """Initial (recrystallized) mean grain diameter after cold strain ``strain`` (µm)."""
+        """Initial (recrystallized) mean grain diameter after cold strain ``strain`` (µm).
+
+        Parameters
+        ----------
+        strain : float
+            True strain of the prior cold deformation.
+
+        Returns
+        -------
+        float
+        """
         return float(
             self.d_rex_ref_um * (max(strain, 1e-3) / self.strain_ref) ** -self.rex_exponent
         )
 
     def grain_growth_rate_um2_per_s(self, T_K: np.ndarray) -> np.ndarray:
-        """Parabolic grain-growth constant ``k(T) = k0 exp(-Q_gb / R T)`` (µm²/s)."""
+        """Parabolic grain-growth constant ``k(T) = k0 exp(-Q_gb / R T)`` (µm²/s).
+
+        Parameters
+        ----------
+        T_K : numpy.ndarray
+            Temperatures along a history, K.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``d(d²)/dt`` at each temperature.
+        """
         return self.gg_k0_um2_per_s * np.exp(-self.q_gb_J_per_mol / (R_GAS * np.asarray(T_K)))
 
     def diffusivity_um2_per_s(self, T_K: np.ndarray) -> np.ndarray:
-        """Solute diffusivity in the matrix (µm²/s)."""
+        """Solute diffusivity in the matrix (µm²/s).
+
+        Parameters
+        ----------
+        T_K : numpy.ndarray
+            Absolute temperature(s).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``D0 exp(-Q/RT)`` in µm²/s, same shape.
+        """
         d0 = self.d0_diff_m2_per_s * 1e12
         return d0 * np.exp(-self.q_diff_J_per_mol / (R_GAS * np.asarray(T_K)))
 
     def check_recipe(self, recipe: Recipe) -> None:
-        """Raise ``ValueError`` naming every parameter of ``recipe`` outside :attr:`bounds`."""
+        """Raise :class:`~psplab.errors.InputError` naming every parameter outside :attr:`bounds`.
+
+        Parameters
+        ----------
+        recipe : Recipe
+            The recipe to check (its family must be this one).
+        """
         problems = []
         if recipe.family != self.name:
             problems.append(f"family {recipe.family!r} is not {self.name!r}")
@@ -200,134 +284,55 @@ class AlloyFamily:
             elif not (lo - 1e-9 * abs(lo) - 1e-12 <= value <= hi + 1e-9 * abs(hi) + 1e-12):
                 problems.append(f"{name}={value:g} outside [{lo:g}, {hi:g}]")
         if problems:
-            raise ValueError(f"recipe for {self.name}: " + "; ".join(problems))
+            raise InputError(f"recipe for {self.name}: " + "; ".join(problems))
 
 
-def _steel() -> AlloyFamily:
-    """Ferritic steel with Cu (HSLA-80/100 type): ε-Cu precipitates in α-Fe.
-
-    Sources (order of magnitude): Cu solvus in α-Fe fitted to ~1.9 wt% at 850 °C and ~0.1 wt%
-    at 500 °C (Massalski, *Binary Alloy Phase Diagrams*, 1990, Cu-Fe); Cu diffusion in α-Fe
-    D0 ≈ 4.7e-5 m²/s, Q ≈ 244 kJ/mol (Salje & Feller-Kniepmeier, J. Appl. Phys. 48 (1977)
-    1833); grain-boundary migration in ferrite Q ≈ 140 kJ/mol (Humphreys & Hatherly 2004,
-    ch. 5). Recrystallized grain size 6-20 µm for strains 0.8-0.1.
-    """
-    return AlloyFamily(
-        name="ferritic_steel",
-        description="ferritic steel, Cu solute, ε-Cu precipitates in α-Fe",
-        bounds={
-            "solute_wt_pct": (0.0, 2.5),
-            "deformation_strain": (0.1, 0.8),
-            "hold_temperature_C": (650.0, 850.0),
-            "hold_time_s": (10.0, 3600.0),
-            "cooling_rate_K_per_s": (0.1, 50.0),
-        },
-        pixel_um=1.0,
-        d_rex_ref_um=8.0,
-        strain_ref=0.45,
-        rex_exponent=0.5,
-        q_gb_J_per_mol=140e3,
-        gg_k0_um2_per_s=4.1e6,
-        q_diff_J_per_mol=244e3,
-        d0_diff_m2_per_s=4.7e-5,
-        ch_k_mid_um2=4.9e-4,
-        solvus_A_wt_pct=1.23e3,
-        solvus_B_K=7305.0,
-        precipitate_wt_pct=99.0,
-        freeze_length_um=1.4e-05,
-        references=(
-            "Massalski, Binary Alloy Phase Diagrams (1990), Cu-Fe",
-            "Salje & Feller-Kniepmeier, J. Appl. Phys. 48 (1977) 1833",
-            "Humphreys & Hatherly, Recrystallization and Related Annealing Phenomena (2004)",
-        ),
-    )
+_SECTIONS = ("grains", "precipitation")
 
 
-def _al_mg() -> AlloyFamily:
-    """Al-Mg (5xxx series): β-Al3Mg2 precipitates in fcc Al.
-
-    Sources (order of magnitude): Mg solvus in Al fitted to 17.4 wt% at 450 °C and ~3.5 wt%
-    at 200 °C (Murray, Bull. Alloy Phase Diagrams 3 (1982) 60); Mg diffusion in Al
-    D0 ≈ 1.2e-4 m²/s, Q ≈ 131 kJ/mol (Fujikawa & Hirano, Mater. Sci. Eng. 27 (1977) 203);
-    grain-boundary migration in Al alloys Q ≈ 120 kJ/mol (Humphreys & Hatherly 2004).
-    β-Al3Mg2 holds ≈ 37.5 wt% Mg.
-    """
-    return AlloyFamily(
-        name="al_mg",
-        description="Al-Mg (5xxx), Mg solute, β-Al3Mg2 precipitates",
-        bounds={
-            "solute_wt_pct": (1.0, 8.0),
-            "deformation_strain": (0.1, 0.8),
-            "hold_temperature_C": (300.0, 500.0),
-            "hold_time_s": (10.0, 3600.0),
-            "cooling_rate_K_per_s": (0.1, 50.0),
-        },
-        pixel_um=2.0,
-        d_rex_ref_um=16.0,
-        strain_ref=0.45,
-        rex_exponent=0.5,
-        q_gb_J_per_mol=120e3,
-        gg_k0_um2_per_s=2.9e9,
-        q_diff_J_per_mol=131e3,
-        d0_diff_m2_per_s=1.2e-4,
-        ch_k_mid_um2=1.2e-05,
-        solvus_A_wt_pct=364.0,
-        solvus_B_K=2200.0,
-        precipitate_wt_pct=37.5,
-        freeze_length_um=1.2e-04,
-        references=(
-            "Murray, Bull. Alloy Phase Diagrams 3 (1982) 60, Al-Mg",
-            "Fujikawa & Hirano, Mater. Sci. Eng. 27 (1977) 203",
-            "Humphreys & Hatherly, Recrystallization and Related Annealing Phenomena (2004)",
-        ),
-    )
+def _family_from_mapping(raw: dict[str, Any], where: str) -> AlloyFamily:
+    """Flatten a family file's sections into :class:`AlloyFamily` fields."""
+    flat: dict[str, Any] = {k: v for k, v in raw.items() if k not in _SECTIONS}
+    for section in _SECTIONS:
+        flat.update(raw.get(section, {}))
+    names = {f.name for f in fields(AlloyFamily)}
+    optional = {"heating_rate_K_per_s", "references"}
+    problems = [f"unknown constant {k!r}" for k in flat if k not in names]
+    problems += [f"missing {k!r}" for k in sorted(names - optional - set(flat))]
+    bounds = flat.get("bounds", {})
+    if set(bounds) != set(RECIPE_PARAMS):
+        problems.append(f"[bounds] must give exactly {', '.join(RECIPE_PARAMS)}")
+    if problems:
+        raise InputError([f"{where}: {p}" for p in problems])
+    flat["bounds"] = {k: (float(lo), float(hi)) for k, (lo, hi) in bounds.items()}
+    flat["references"] = tuple(flat.get("references", ()))
+    return AlloyFamily(**flat)
 
 
-def _ti_al() -> AlloyFamily:
-    """Near-α Ti-Al: α2-Ti3Al precipitates in α-Ti.
-
-    Sources (order of magnitude): α2 solvus in α-Ti fitted to ~5.5 wt% Al at 550 °C and
-    ~8 wt% at 750 °C (Schuster & Palm, J. Phase Equilib. Diffus. 27 (2006) 255); Al diffusion
-    in α-Ti Q ≈ 330 kJ/mol, D0 ≈ 6.6e-3 m²/s (Mishin & Herzig, Acta Mater. 48 (2000) 589);
-    grain-boundary migration in α-Ti Q ≈ 170 kJ/mol (Gil et al., J. Alloys Compd. 2001).
-    α2-Ti3Al holds ≈ 15.8 wt% Al.
-    """
-    return AlloyFamily(
-        name="ti_al",
-        description="near-α Ti-Al, Al solute, α2-Ti3Al precipitates",
-        bounds={
-            "solute_wt_pct": (3.0, 9.0),
-            "deformation_strain": (0.1, 0.8),
-            "hold_temperature_C": (600.0, 850.0),
-            "hold_time_s": (10.0, 3600.0),
-            "cooling_rate_K_per_s": (0.1, 50.0),
-        },
-        pixel_um=1.0,
-        d_rex_ref_um=8.0,
-        strain_ref=0.45,
-        rex_exponent=0.5,
-        q_gb_J_per_mol=170e3,
-        gg_k0_um2_per_s=2.8e8,
-        q_diff_J_per_mol=330e3,
-        d0_diff_m2_per_s=6.6e-3,
-        ch_k_mid_um2=3.8e-10,
-        solvus_A_wt_pct=37.4,
-        solvus_B_K=1577.0,
-        precipitate_wt_pct=15.8,
-        freeze_length_um=9.4e-07,
-        references=(
-            "Schuster & Palm, J. Phase Equilib. Diffus. 27 (2006) 255, Al-Ti",
-            "Mishin & Herzig, Acta Mater. 48 (2000) 589",
-            "Gil, Rodriguez, Manero & Planell, J. Alloys Compd. 315 (2001) 277",
-        ),
-    )
+def _packaged_families() -> dict[str, AlloyFamily]:
+    folder = resources.files("psplab.data") / "families"
+    out = {}
+    for name in ("ferritic_steel", "al_mg", "ti_al"):
+        text = (folder / f"{name}.toml").read_text(encoding="utf-8")
+        out[name] = _family_from_mapping(tomllib.loads(text), f"{name}.toml")
+    return out
 
 
-FAMILIES: dict[str, AlloyFamily] = {f.name: f for f in (_steel(), _al_mg(), _ti_al())}
+FAMILIES: dict[str, AlloyFamily] = _packaged_families()
 
 
 def get_family(name: str) -> AlloyFamily:
-    """The :class:`AlloyFamily` called ``name``; ``KeyError`` lists the known ones."""
+    """The :class:`AlloyFamily` called ``name``; ``KeyError`` lists the known ones.
+
+    Parameters
+    ----------
+    name : str
+        Family key (``ferritic_steel``, ``al_mg``, ``ti_al``).
+
+    Returns
+    -------
+    AlloyFamily
+    """
     try:
         return FAMILIES[name]
     except KeyError:
@@ -342,6 +347,20 @@ def temperature_history(
 
     Heating at the family's fixed rate from 25 °C, holding ``hold_time_s`` at
     ``hold_temperature_C``, cooling at ``cooling_rate_K_per_s`` to 25 °C.
+
+    Parameters
+    ----------
+    recipe : Recipe
+        The processing route.
+    n_points : int
+        Samples per segment (temperature-uniform on the ramps).
+    family : AlloyFamily, optional
+        Its family (looked up by name if not given).
+
+    Returns
+    -------
+    t_s, T_K, segment : numpy.ndarray
+        Times, temperatures and segment ids.
     """
     fam = family or get_family(recipe.family)
     t_room = T_ROOM_C + 273.15
@@ -361,19 +380,73 @@ def temperature_history(
     return t, T, seg
 
 
-def _trapz(y: np.ndarray, x: np.ndarray) -> float:
-    return float(np.sum(0.5 * (y[1:] + y[:-1]) * np.diff(x)))
+def _cumtrapz(y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    return np.concatenate([[0.0], np.cumsum(0.5 * (y[1:] + y[:-1]) * np.diff(x))])
+
+
+def grain_growth_history_um2(
+    recipe: Recipe, family: AlloyFamily | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Physical time and the grain-growth integral accumulated up to it.
+
+    Parameters
+    ----------
+    recipe : Recipe
+        The processing route: the heat-hold-cool route to integrate.
+    family : AlloyFamily, optional
+        The recipe's family (gives the Arrhenius constants ``k0``, ``Q_gb``).
+
+    Returns
+    -------
+    t_s : numpy.ndarray
+        Times of :func:`temperature_history` (s).
+    k_gg_um2 : numpy.ndarray
+        ``∫_0^t k0 exp(-Q_gb / R T) dt'`` at those times (µm², non-decreasing).
+    """
+    fam = family or get_family(recipe.family)
+    t, T, _ = temperature_history(recipe, family=fam)
+    return t, _cumtrapz(fam.grain_growth_rate_um2_per_s(T), t)
 
 
 def grain_growth_integral_um2(recipe: Recipe, family: AlloyFamily | None = None) -> float:
     """``K_gg = ∫ k0 exp(-Q_gb/RT(t)) dt`` over heat, hold and cool (µm²).
 
-    The parabolic law d² - d0² = K_gg then gives the mean grain diameter; the simulator runs
-    the Allen-Cahn model for a reduced time proportional to ``K_gg``.
+    The parabolic law ``d² = d0² + K_gg`` then gives the mean grain diameter
+    (:func:`final_grain_size_um`).
+
+    Parameters
+    ----------
+    recipe : Recipe
+        The processing route: its whole history is integrated.
+    family : AlloyFamily, optional
+        The recipe's family (supplies ``k0`` and ``Q_gb``; by name when omitted).
+
+    Returns
+    -------
+    float
+        ``K_gg`` in µm².
+    """
+    return float(grain_growth_history_um2(recipe, family)[1][-1])
+
+
+def final_grain_size_um(recipe: Recipe, family: AlloyFamily | None = None) -> float:
+    """Mean grain diameter after the recipe by the family's parabolic law, ``sqrt(d0² + K_gg)``.
+
+    Parameters
+    ----------
+    recipe : Recipe
+        The processing route: strain sets ``d0``, the history ``K_gg``.
+    family : AlloyFamily, optional
+        The recipe's family (holds the recrystallization and growth constants).
+
+    Returns
+    -------
+    float
+        The law's mean diameter in µm.
     """
     fam = family or get_family(recipe.family)
-    t, T, _ = temperature_history(recipe, family=fam)
-    return _trapz(fam.grain_growth_rate_um2_per_s(T), t)
+    d0 = fam.recrystallized_grain_size_um(recipe.deformation_strain)
+    return float(math.sqrt(d0 * d0 + grain_growth_integral_um2(recipe, fam)))
 
 
 def freeze_temperature_K(recipe: Recipe, family: AlloyFamily | None = None) -> float:
@@ -383,6 +456,18 @@ def freeze_temperature_K(recipe: Recipe, family: AlloyFamily | None = None) -> f
     ``ℓ²(T) ≈ D(T) R T² / (Q r)`` (the Arrhenius integral to first order); ``T_f`` solves
     ``ℓ(T_f) = freeze_length_um``. Slower cooling lowers ``T_f``; ``T_f`` never exceeds the
     hold temperature nor falls below room temperature.
+
+    Parameters
+    ----------
+    recipe : Recipe
+        The processing route: hold temperature and cooling rate matter.
+    family : AlloyFamily, optional
+        The recipe's family (solute diffusivity and ``freeze_length_um``).
+
+    Returns
+    -------
+    float
+        Freeze-in temperature in K, between room and hold temperature.
     """
     fam = family or get_family(recipe.family)
     r = recipe.cooling_rate_K_per_s
@@ -406,7 +491,20 @@ def freeze_temperature_K(recipe: Recipe, family: AlloyFamily | None = None) -> f
 
 
 def precipitate_fraction_eq(recipe: Recipe, family: AlloyFamily | None = None) -> float:
-    """Lever-rule precipitate (area) fraction at the freeze-in temperature, in [0, 0.45]."""
+    """Lever-rule precipitate (area) fraction at the freeze-in temperature, in [0, 0.45].
+
+    Parameters
+    ----------
+    recipe : Recipe
+        The processing route: solute content and cooling rate matter.
+    family : AlloyFamily, optional
+        The recipe's family (solvus, precipitate composition and diffusion).
+
+    Returns
+    -------
+    float
+        Area (volume) fraction of precipitate.
+    """
     fam = family or get_family(recipe.family)
     x_s = float(fam.solvus_wt_pct(freeze_temperature_K(recipe, fam)))
     f = (recipe.solute_wt_pct - x_s) / (fam.precipitate_wt_pct - x_s)
@@ -420,6 +518,18 @@ def coarsening_integral_um2(recipe: Recipe, family: AlloyFamily | None = None) -
     below ``T_s`` the whole hold (and the heating ramp below ``T_s``) counts; when the hold is above
     ``T_s`` precipitates dissolve during it and only cooling below ``T_s`` counts. So slower
     cooling always coarsens, and hold time/temperature coarsen only for holds below the solvus.
+
+    Parameters
+    ----------
+    recipe : Recipe
+        The processing route: solute sets the solvus; the history the integral.
+    family : AlloyFamily, optional
+        The recipe's family (diffusivity and solvus of the solute).
+
+    Returns
+    -------
+    float
+        ``K_ch`` in µm² (0 when no part of the history is supersaturated).
     """
     fam = family or get_family(recipe.family)
     T_s = fam.solvus_temperature_K(recipe.solute_wt_pct)
@@ -428,4 +538,52 @@ def coarsening_integral_um2(recipe: Recipe, family: AlloyFamily | None = None) -
     if recipe.hold_temperature_K >= T_s:
         below &= seg == 2
     integrand = np.where(below, fam.diffusivity_um2_per_s(T), 0.0)
-    return _trapz(integrand, t)
+    return float(_cumtrapz(integrand, t)[-1])
+
+
+def nucleation_radius_um(fraction: float, family: AlloyFamily) -> float:
+    """Precipitate radius once nucleation and growth are over: ``(3 f / (4 π N_v))^(1/3)`` (µm).
+
+    Parameters
+    ----------
+    fraction : float
+        Precipitate volume fraction (lever rule).
+    family : AlloyFamily
+        Gives the number of precipitates per m³, ``nucleation_density_per_m3``.
+
+    Returns
+    -------
+    float
+        Mean radius in µm (0 without precipitate).
+    """
+    if fraction <= 0:
+        return 0.0
+    r_m = (3.0 * fraction / (4.0 * math.pi * family.nucleation_density_per_m3)) ** (1.0 / 3.0)
+    return r_m * 1e6
+
+
+def precipitate_radius_um(recipe: Recipe, family: AlloyFamily | None = None) -> float:
+    """Mean precipitate radius after the recipe (µm): LSW coarsening from the nucleation radius.
+
+    ``R³ = R_n³ + L_c K_ch`` with ``R_n`` from :func:`nucleation_radius_um` at the lever-rule
+    fraction :func:`precipitate_fraction_eq`, ``L_c`` the family's coarsening length and
+    ``K_ch`` :func:`coarsening_integral_um2`. Zero when the recipe has no precipitate.
+
+    Parameters
+    ----------
+    recipe : Recipe
+        The processing route: fraction, history and solvus all enter.
+    family : AlloyFamily, optional
+        The recipe's family (nucleation density and coarsening length).
+
+    Returns
+    -------
+    float
+        Mean radius in µm (0 without precipitate).
+    """
+    fam = family or get_family(recipe.family)
+    r_n = nucleation_radius_um(precipitate_fraction_eq(recipe, fam), fam)
+    if r_n <= 0:
+        return 0.0
+    l_c_um = fam.coarsening_length_nm * 1e-3
+    return float((r_n**3 + l_c_um * coarsening_integral_um2(recipe, fam)) ** (1.0 / 3.0))

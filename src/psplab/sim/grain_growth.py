@@ -11,12 +11,10 @@ Acta Mater. 54 (2006) 1175). Evolution ``∂η_i/∂t = -L δF/δη_i``, explici
 Laplacian on a periodic grid; explicit stability needs ``dt L (8 κ + 2) < 2`` so ``dt ≤ 0.18``
 with ``L = κ = 1`` (see :data:`DT_MAX`).
 
-Only ``n_order`` (default 8) order parameters are kept. Many grains share one; before two grains
-with the same order parameter could touch, the grains are re-coloured on the host: the labelled
-image gives a "near" graph (grains closer than ``buffer_px``), a greedy graph colouring picks
-new order parameters so near grains differ, and each grain's diffuse field is moved to its new
-order parameter. Grain identities are tracked across re-colourings, and a merge (two previously
-distinct grains in one connected region of one order parameter) is counted in ``merge_events``.
+Only ``n_order`` (default 10) order parameters are kept; :mod:`psplab.sim.tracking` re-colours
+grains on the host so that grains sharing one never touch. :class:`GrainGrowthBatch` advances a
+batch of microstructures phase by phase (each recipe with its own time step), pipelining the
+device steps of one half of the batch with the host re-colouring of the other.
 """
 
 from __future__ import annotations
@@ -26,7 +24,9 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy import ndimage
+
+from psplab.measure import label_components
+from psplab.sim.tracking import GrainTracker, mean_ecd_px
 
 GAMMA = 1.5
 KAPPA = 1.0
@@ -62,7 +62,26 @@ def _gg_step_single(eta: jax.Array, dt: jax.Array, pin: jax.Array) -> jax.Array:
 
 @partial(jax.jit, static_argnames=("n_steps", "unroll"))
 def gg_run(eta: jax.Array, dt: jax.Array, pin: jax.Array, n_steps: int, unroll: int = 1):
-    """``n_steps`` batched steps (the optimized path: batched step, unrolled loop)."""
+    """``n_steps`` batched steps (the optimized path: batched step, unrolled loop).
+
+    Parameters
+    ----------
+    eta : jax.Array
+        Order parameters ``(B, P, H, W)``.
+    dt : jax.Array
+        Time step of each structure ``(B,)``.
+    pin : jax.Array
+        Pinning field ``(B, H, W)``, zeros without particles.
+    n_steps : int
+        Steps (static).
+    unroll : int
+        Loop unrolling (fuses steps on a GPU).
+
+    Returns
+    -------
+    jax.Array
+        The evolved order parameters.
+    """
     return jax.lax.fori_loop(
         0, n_steps, lambda _, e: _gg_step_batched(e, dt, pin), eta, unroll=unroll
     )
@@ -70,7 +89,24 @@ def gg_run(eta: jax.Array, dt: jax.Array, pin: jax.Array, n_steps: int, unroll: 
 
 @jax.jit
 def gg_run_dynamic(eta: jax.Array, dt: jax.Array, pin: jax.Array, n_steps: jax.Array):
-    """As :func:`gg_run` with a traced step count (one compilation for every chunk length)."""
+    """As :func:`gg_run` with a traced step count (one compilation for every chunk length).
+
+    Parameters
+    ----------
+    eta : jax.Array
+        Fields of one chunk ``(B, P, H, W)``.
+    dt : jax.Array
+        Per-structure steps, 0 to hold a structure still.
+    pin : jax.Array
+        ``ε_p φ_p`` per structure.
+    n_steps : jax.Array
+        Traced int32 step count of this chunk.
+
+    Returns
+    -------
+    jax.Array
+        Fields at the end of the chunk.
+    """
 
     def body(i_e):
         i, e = i_e
@@ -81,211 +117,49 @@ def gg_run_dynamic(eta: jax.Array, dt: jax.Array, pin: jax.Array, n_steps: jax.A
 
 @partial(jax.jit, static_argnames=("n_steps",))
 def gg_run_plain(eta: jax.Array, dt: jax.Array, pin: jax.Array, n_steps: int):
-    """Plain baseline: ``fori_loop`` over ``vmap`` of the single-recipe step."""
+    """Plain baseline: ``fori_loop`` over ``vmap`` of the single-recipe step.
+
+    Parameters
+    ----------
+    eta : jax.Array
+        Baseline input ``(B, P, H, W)``.
+    dt, pin : jax.Array
+        Steps ``(B,)`` and pinning fields ``(B, H, W)``, as for :func:`gg_run`.
+    n_steps : int
+        Loop length.
+
+    Returns
+    -------
+    jax.Array
+        What :func:`gg_run` returns, computed the plain way.
+    """
     step = jax.vmap(_gg_step_single)
     return jax.lax.fori_loop(0, n_steps, lambda _, e: step(e, dt, pin), eta)
 
 
-# --- host-side labelling and colouring -----------------------------------------------------
+# --- host-side structures ---------------------------------------------------------------------
 def periodic_label(mask: np.ndarray, connectivity: int = 1) -> tuple[np.ndarray, int]:
-    """Connected components of ``mask`` on a periodic (torus) grid; ids 1..n, 0 outside."""
-    structure = ndimage.generate_binary_structure(2, connectivity)
-    lab, n = ndimage.label(mask, structure=structure)
-    if n == 0:
-        return lab.astype(np.int32), 0
-    parent = np.arange(n + 1)
+    """Connected components of ``mask`` on a periodic (torus) grid; ids 1..n, 0 outside.
 
-    def find(a: int) -> int:
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
+    Parameters
+    ----------
+    mask : numpy.ndarray
+        2-D boolean image.
+    connectivity : int
+        1 (4-connected) or 2 (8-connected).
 
-    pairs = [np.stack([lab[0, :], lab[-1, :]], 1), np.stack([lab[:, 0], lab[:, -1]], 1)]
-    if connectivity == 2:  # diagonal wraps
-        pairs.append(np.stack([lab[0, 1:], lab[-1, :-1]], 1))
-        pairs.append(np.stack([lab[0, :-1], lab[-1, 1:]], 1))
-        pairs.append(np.stack([lab[1:, 0], lab[:-1, -1]], 1))
-        pairs.append(np.stack([lab[:-1, 0], lab[1:, -1]], 1))
-    allp = np.concatenate(pairs)
-    allp = allp[(allp[:, 0] > 0) & (allp[:, 1] > 0) & (allp[:, 0] != allp[:, 1])]
-    for a, b in np.unique(allp, axis=0):
-        ra, rb = find(int(a)), find(int(b))
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    roots = np.array([find(i) for i in range(n + 1)])
-    _, dense = np.unique(roots, return_inverse=True)  # root 0 stays 0 (background)
-    out = dense.reshape(roots.shape)[lab]
-    return out.astype(np.int32), int(dense.max())
-
-
-def label_by_value(values: np.ndarray, n_values: int) -> tuple[np.ndarray, np.ndarray]:
-    """Periodic 4-connected components of equal ``values`` (ints in [0, n_values)).
-
-    Returns ``(labels 1..N, value of each label)`` (index 0 of the second array is unused).
+    Returns
+    -------
+    labels : numpy.ndarray
+        int32 component ids.
+    n : int
+        Number of components.
     """
-    from skimage.measure import label as sk_label
-
-    lab, n = sk_label(values, background=-1, connectivity=1, return_num=True)
-    lab = lab.astype(np.int64)
-    # Union components that meet across the periodic edges with the same value.
-    a = np.concatenate([lab[0, :], lab[:, 0]])
-    b = np.concatenate([lab[-1, :], lab[:, -1]])
-    same = np.concatenate([values[0, :] == values[-1, :], values[:, 0] == values[:, -1]])
-    pairs = np.unique(np.stack([a[same], b[same]], 1), axis=0)
-    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
-    if pairs.size:
-        parent = np.arange(n + 1)
-
-        def find(x: int) -> int:
-            while parent[x] != x:
-                parent[x] = parent[parent[x]]
-                x = parent[x]
-            return x
-
-        for x, y in pairs.tolist():
-            rx, ry = find(x), find(y)
-            if rx != ry:
-                parent[max(rx, ry)] = min(rx, ry)
-        roots = np.array([find(i) for i in range(n + 1)])
-        _, dense = np.unique(roots, return_inverse=True)
-        lab = dense.reshape(-1)[lab]
-    else:
-        lab = lab  # already 1..n
-    n_lab = int(lab.max())
-    owner = np.zeros(n_lab + 1, dtype=np.int32)
-    owner[lab.ravel()] = values.ravel()
-    return lab.astype(np.int32), owner
-
-
-def _near_pairs(labels: np.ndarray, buffer_px: int) -> np.ndarray:
-    """Grain pairs closer than ``buffer_px`` (periodic): rows ``(a, b, d²)`` with a < b.
-
-    ``d²`` is the smallest squared pixel offset at which the two grains were found.
-    """
-    n = int(labels.max()) + 1
-    r = buffer_px
-    offsets = [
-        (dy, dx)
-        for dy in range(0, r + 1)
-        for dx in range(-r, r + 1)
-        if not (dy == 0 and dx <= 0) and dx * dx + dy * dy <= r * r
-    ]
-    h, w = labels.shape
-    # The closest pixels of two grains lie on their boundaries: only boundary pixels (with a
-    # differently labelled 4-neighbour) need to be paired.
-    edge = np.zeros(labels.shape, dtype=bool)
-    for ax in (0, 1):
-        for sh in (1, -1):
-            edge |= labels != np.roll(labels, sh, axis=ax)
-    ys, xs = np.nonzero(edge)
-    lab64 = labels.astype(np.int64)
-    flat = lab64[ys, xs]
-    parts = []
-    for dy, dx in offsets:
-        shifted = lab64[(ys - dy) % h, (xs - dx) % w]
-        keep = flat != shifted
-        a, b = flat[keep], shifted[keep]
-        # code = (pair) * 64 + d², so sorting puts each pair's nearest offset first
-        parts.append((np.minimum(a, b) * n + np.maximum(a, b)) * 64 + (dx * dx + dy * dy))
-    if not parts:
-        return np.zeros((0, 3), dtype=np.int64)
-    u = np.unique(np.concatenate(parts))
-    pair, d2 = u // 64, u % 64
-    first = np.ones(pair.size, dtype=bool)
-    first[1:] = pair[1:] != pair[:-1]
-    pair, d2 = pair[first], d2[first]
-    out = np.stack([pair // n, pair % n, d2], 1)
-    return out[out[:, 0] > 0]
-
-
-def colour_graph(n_nodes: int, pairs: np.ndarray, n_colours: int, seed: int = 0) -> np.ndarray:
-    """DSatur colouring of grains 1..n_nodes so that near grains get different colours.
-
-    ``pairs`` rows are ``(a, b, d²)``. Node 0 is the background (colour 0, unused). When every
-    colour is taken by a neighbour, the colour whose nearest such neighbour is farthest away is
-    chosen, so any unavoidable conflict is between the most distant grains of the neighbourhood.
-    """
-    nbrs: list[list[tuple[int, int]]] = [[] for _ in range(n_nodes + 1)]
-    for a, b, d2 in np.asarray(pairs, dtype=np.int64).reshape(-1, 3).tolist():
-        nbrs[a].append((b, d2))
-        nbrs[b].append((a, d2))
-    rng = np.random.default_rng(seed)
-    tiebreak = rng.random(n_nodes + 1).tolist()
-    big = 1 << 30
-    # closest[i][c]: smallest d² from node i to a neighbour coloured c (big = none)
-    closest = [[big] * n_colours for _ in range(n_nodes + 1)]
-    sat = [0] * (n_nodes + 1)
-    key = [len(nbrs[i]) + tiebreak[i] for i in range(n_nodes + 1)]
-    colour = [-1] * (n_nodes + 1)
-    colour[0] = 0
-    uncoloured = list(range(1, n_nodes + 1))
-    rot = int(rng.integers(n_colours))
-    while uncoloured:
-        j = max(range(len(uncoloured)), key=lambda i: (sat[uncoloured[i]], key[uncoloured[i]]))
-        node = uncoloured[j]
-        uncoloured[j] = uncoloured[-1]
-        uncoloured.pop()
-        row = closest[node]
-        c = -1
-        for k in range(n_colours):  # first free colour, rotated so colours are used evenly
-            cc = (k + rot + node) % n_colours
-            if row[cc] == big:
-                c = cc
-                break
-        if c < 0:
-            c = max(range(n_colours), key=row.__getitem__)
-        colour[node] = c
-        for nb, d2 in nbrs[node]:
-            r_nb = closest[nb]
-            if r_nb[c] == big:
-                sat[nb] += 1
-            if d2 < r_nb[c]:
-                r_nb[c] = d2
-    _repair_conflicts(colour, nbrs, n_colours, rng)
-    return np.asarray(colour, dtype=np.int32)
-
-
-def _repair_conflicts(
-    colour: list[int], nbrs: list[list[tuple[int, int]]], n_colours: int, rng, max_moves: int = 200
-) -> None:
-    """Min-conflicts local search (Minton et al. 1992) on what DSatur left in conflict.
-
-    A conflicting node moves to a colour none of its neighbours has, or else to one whose holder
-    among its neighbours can itself move to a free colour (a one-step Kempe-like swap).
-    """
-
-    def free_colours(node: int, skip: int = -1) -> list[int]:
-        used = {colour[nb] for nb, _ in nbrs[node] if nb != skip}
-        return [c for c in range(n_colours) if c not in used]
-
-    moves = 0
-    changed = True
-    while changed and moves < max_moves:
-        changed = False
-        for node in range(1, len(colour)):
-            if all(colour[nb] != colour[node] for nb, _ in nbrs[node]):
-                continue
-            free = free_colours(node)
-            if free:
-                colour[node] = int(rng.choice(free))
-                moves += 1
-                changed = True
-                continue
-            # move one neighbour out of the way: colour c held by exactly one neighbour which
-            # can take another colour free for it
-            for c in rng.permutation(n_colours).tolist():
-                holders = [nb for nb, _ in nbrs[node] if colour[nb] == c]
-                if len(holders) != 1:
-                    continue
-                h = holders[0]
-                alt = [x for x in free_colours(h, skip=node) if x != c]
-                if alt:
-                    colour[h] = int(rng.choice(alt))
-                    colour[node] = c
-                    moves += 1
-                    changed = True
-                    break
+    m = np.asarray(mask, dtype=bool)
+    lab, n = label_components(
+        m.astype(np.int64), periodic=True, connectivity=connectivity, exclude=~m
+    )
+    return lab.astype(np.int32), int(n)
 
 
 def hard_core_seeds(
@@ -297,6 +171,24 @@ def hard_core_seeds(
     and the absence of near-coincident seeds avoids slivers of a pixel or two that would
     vanish in the first steps. A point that finds no room after ``max_tries`` candidates is
     placed anyway.
+
+    Parameters
+    ----------
+    grid : int
+        Side of the periodic square.
+    n : int
+        Number of points.
+    rng : numpy.random.Generator
+        Source of the candidates.
+    min_frac : float
+        Minimum distance as a share of the mean spacing ``grid / sqrt(n)``.
+    max_tries : int
+        Candidates per point.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n, 2) positions.
     """
     dmin2 = (min_frac * grid / np.sqrt(n)) ** 2
     cand = rng.uniform(0, grid, size=(n * max_tries, 2))
@@ -316,7 +208,22 @@ def hard_core_seeds(
 
 
 def voronoi_labels(grid: int, n_grains: int, rng: np.random.Generator) -> np.ndarray:
-    """Periodic Voronoi tessellation of ``n_grains`` hard-core random seeds; ids 1..N."""
+    """Periodic Voronoi tessellation of ``n_grains`` hard-core random seeds; ids 1..N.
+
+    Parameters
+    ----------
+    grid : int
+        Pixels per side.
+    n_grains : int
+        Number of seeds.
+    rng : numpy.random.Generator
+        Source of the seeds.
+
+    Returns
+    -------
+    numpy.ndarray
+        int32 (grid, grid) labels.
+    """
     from scipy.spatial import cKDTree
 
     seeds = hard_core_seeds(grid, n_grains, rng) % grid
@@ -336,47 +243,32 @@ def random_particles(
     Discs of radius ``radius_px`` are added by random sequential adsorption (a candidate that
     would overlap an earlier disc is rejected) until they cover ``area_fraction`` of the grid
     (to within half a disc), one pixel of matrix apart along the axes; near 40 % the
-    placement jams (``ValueError``). Randomly placed particles are the set-up of Moelans, Blanpain &
-    Wollants (Acta Mater. 54 (2006) 1175) for 2-D Zener pinning.
+    placement jams (``ValueError``). Randomly placed particles are the set-up of Moelans,
+    Blanpain & Wollants (Acta Mater. 54 (2006) 1175) for 2-D Zener pinning.
+
+    Parameters
+    ----------
+    grid : int
+        Pixels per side.
+    area_fraction : float
+        Fraction of the grid to cover, in [0, 0.4].
+    radius_px : float
+        Disc radius in pixels (≥ 1).
+    rng : numpy.random.Generator
+        Source of the positions.
 
     Returns
     -------
-    bool array (grid, grid), True inside particles.
+    numpy.ndarray
+        bool (grid, grid), True inside particles.
     """
+    from psplab.sim.precipitates import place_discs
+
     if not 0.0 <= area_fraction <= 0.4:
         raise ValueError(f"particle area fraction must lie in [0, 0.4], got {area_fraction!r}")
     if radius_px < 1.0:
         raise ValueError(f"particle radius must be at least 1 px, got {radius_px!r}")
-    out = np.zeros((grid, grid), dtype=bool)
-    if area_fraction == 0.0:
-        return out
-    disc = _disc_real(radius_px)
-    # a candidate keeps one pixel of matrix (4-connected) to every earlier particle
-    guard = ndimage.binary_dilation(np.pad(disc, 1))
-    half = disc.shape[0] // 2
-    area, target, covered = int(disc.sum()), area_fraction * grid * grid, 0
-    offs = np.arange(-half - 1, half + 2)
-    for _ in range(200 * int(np.ceil(target / area)) + 200):
-        if covered >= target - 0.5 * area:
-            break
-        iy, ix = rng.integers(0, grid, size=2)
-        ys, xs = ((iy + offs) % grid)[:, None], ((ix + offs) % grid)[None, :]
-        if out[ys, xs][guard].any():
-            continue
-        out[ys[1:-1], xs[:, 1:-1]] |= disc
-        covered += area
-    if covered < target - 0.5 * area:  # random sequential adsorption jams near f ≈ 0.4
-        raise ValueError(
-            f"could not place particles covering {area_fraction:g} of the grid "
-            f"(reached {covered / grid**2:.3f}); use a smaller fraction"
-        )
-    return out
-
-
-def _disc_real(radius: float) -> np.ndarray:
-    r = int(np.ceil(radius))
-    y, x = np.mgrid[-r : r + 1, -r : r + 1]
-    return x * x + y * y <= radius * radius + 1e-9
+    return place_discs(grid, area_fraction, lambda n: np.full(n, float(radius_px)), rng)
 
 
 def pinning_field(particles: np.ndarray, strength: float = PIN_STRENGTH) -> np.ndarray:
@@ -387,203 +279,179 @@ def pinning_field(particles: np.ndarray, strength: float = PIN_STRENGTH) -> np.n
     energy (an incoherent particle, 90° contact angle) and a boundary that runs through a
     particle saves the boundary energy it would have had there: boundaries are attracted to
     and held at particles (Fan & Chen 1997; Moelans et al. 2006).
+
+    Parameters
+    ----------
+    particles : numpy.ndarray
+        Boolean particle mask.
+    strength : float
+        ``ε_p`` (> 1/2).
+
+    Returns
+    -------
+    numpy.ndarray
+        The field ``ε_p φ_p``.
     """
     if strength <= 0.5:
         raise ValueError(f"pinning strength must exceed 1/2 (η = 0 stable), got {strength!r}")
     return strength * np.asarray(particles, dtype=float)
 
 
-def fields_from_labels(labels: np.ndarray, colour: np.ndarray, n_order: int) -> np.ndarray:
-    """Sharp order-parameter fields: η_colour(grain) = 1 inside each grain."""
-    eta = np.zeros((n_order, *labels.shape), dtype=np.float32)
-    c = colour[labels]
-    np.put_along_axis(eta, c[None], 1.0, axis=0)
-    return eta
-
-
-def _disc(radius: int) -> np.ndarray:
-    r = max(int(radius), 1)
-    y, x = np.mgrid[-r : r + 1, -r : r + 1]
-    return x * x + y * y <= r * r
-
-
-class GrainTracker:
-    """Host-side re-colouring and identity tracking for one simulation (one recipe).
+class GrainGrowthBatch:
+    """A batch of Fan-Chen grain structures advanced together, phase by phase.
 
     Parameters
     ----------
-    n_order
-        Number of order parameters.
-    buffer_px
+    labels0 : list of numpy.ndarray
+        ``B`` initial grain maps (H, W) of one shape, ids 1..N.
+    n_order : int
+        Order parameters per structure.
+    pin : numpy.ndarray, optional
+        Zener pinning field ``(B, H, W)`` (ε_p φ_p, see :func:`pinning_field`).
+    dtype : str
+        ``"float32"`` or ``"float64"``.
+    chunk_steps : int
+        Steps between host checks. A structure is re-coloured at a check once its reduced time
+        since its last re-colouring exceeds ``recolour_coeff`` × sqrt(mean grain area / px²):
+        boundary speeds scale as 1/d, so this bounds how far two boundaries can close in on
+        each other between re-colourings (a few pixels, below ``buffer_px``).
+    recolour_coeff : float
+        See ``chunk_steps``.
+    reassign : bool
+        ``False`` disables re-colouring (grains then merge; tests use it to show the check
+        bites).
+    seed : int
+        Seed of the colouring tie-breaks (structure ``i`` uses ``seed + i``).
+    buffer_px : int
         Grains closer than this get different order parameters.
-    seed
-        Seed of the colouring tie-breaks.
+
+    Attributes
+    ----------
+    eta : numpy.ndarray
+        Fields ``(B, P, H, W)``.
+    trackers : list of GrainTracker
+        Identity bookkeeping per structure.
+    time : numpy.ndarray
+        Reduced time advanced so far, per structure.
+    history : list of dict
+        Per structure, at every check of a recording phase: ``t`` (reduced time),
+        ``n_grains`` and ``mean_ecd_px``.
     """
 
     def __init__(
-        self, n_order: int = 8, buffer_px: int = 5, seed: int = 0, small_factor: float = 1.0
+        self,
+        labels0: list[np.ndarray],
+        *,
+        n_order: int = 10,
+        pin: np.ndarray | None = None,
+        dtype: str = "float32",
+        chunk_steps: int = 16,
+        recolour_coeff: float = 0.7,
+        reassign: bool = True,
+        seed: int = 0,
+        buffer_px: int = 5,
     ):
-        self.n_order = n_order
-        self.buffer_px = buffer_px
-        self.small_factor = small_factor
-        self.seed = seed
-        self.merge_events = 0
-        self.recolourings = 0
-        self._ident: np.ndarray | None = None  # per-pixel identity of the grain
-        self._op: np.ndarray | None = None  # per-pixel order parameter after the last colouring
-        self._next_id = 1
-        self._ident_count = 0
-
-    def conflict_pairs(self, labels: np.ndarray) -> np.ndarray:
-        """Grain pairs that must not share an order parameter, rows ``(a, b, d²)``.
-
-        Grains closer than ``buffer_px``, and the neighbours of every shrinking (smaller than
-        ``small_factor`` × mean area) grain among themselves: when such a grain vanishes its
-        neighbours meet, so they must already differ (d² = buffer² + 1 for these pairs).
-        """
-        near = _near_pairs(labels, self.buffer_px)
-        n = int(labels.max())
-        area = np.bincount(labels.ravel(), minlength=n + 1)
-        small = area < self.small_factor * area[1:].mean()
-        touch = near[near[:, 2] <= 2]
-        nb: dict[int, list[int]] = {}
-        for a, b in touch[:, :2].tolist():
-            if small[a]:
-                nb.setdefault(a, []).append(b)
-            if small[b]:
-                nb.setdefault(b, []).append(a)
-        extra = [(x, y) for lst in nb.values() for i, x in enumerate(lst) for y in lst[i + 1 :]]
-        if not extra:
-            return near
-        ex = np.sort(np.asarray(extra, dtype=np.int64), axis=1)
-        ex = np.concatenate([ex, np.full((ex.shape[0], 1), self.buffer_px**2 + 1)], 1)
-        return np.concatenate([near, ex])
-
-    def initial_fields(self, labels: np.ndarray) -> np.ndarray:
-        """Colour the initial labelled image and return sharp fields (P, H, W)."""
-        n = int(labels.max())
-        colour = colour_graph(n, self.conflict_pairs(labels), self.n_order, self.seed)
-        self._ident = labels.astype(np.int64)
-        self._next_id = n + 1
-        self._ident_count = n
-        self._op = colour[labels]
-        return fields_from_labels(labels, colour, self.n_order)
-
-    def grain_map(self, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(labels 1..N, order parameter of each label) from fields (P, H, W).
-
-        Where every order parameter is small (inside pinning particles) the argmax is noise;
-        such pixels take the order parameter of the nearest pixel that has a clear one.
-        """
-        op = np.argmax(eta, axis=0)
-        clear = eta.max(axis=0) > 0.3
-        if not clear.all() and clear.any():
-            _, (iy, ix) = ndimage.distance_transform_edt(~clear, return_indices=True)
-            op = op[iy, ix]
-        return label_by_value(op, self.n_order)
-
-    def _track(
-        self, labels: np.ndarray, owner: np.ndarray, split: bool = True
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Match current grains to previous identities; split any merged region.
-
-        A connected region of one order parameter that holds pixels of two or more previous
-        identities (with that same order parameter) is a merge of unlike grains: it is
-        counted in ``merge_events`` and, when ``split``, cut back into one grain per identity
-        (each pixel goes to the identity of the nearest pixel that still carries it), so the
-        labelled output never merges two grains.
-
-        Returns ``(labels, owner, ident_of)`` with the split grains appended as new labels.
-        """
-        n = int(labels.max())
-        ident_of = np.zeros(n + 1, dtype=np.int64)
-        same = (owner[labels] == self._op) & (labels > 0)
-        big = np.int64(self._next_id + 1)
-        codes = np.unique(labels[same].astype(np.int64) * big + self._ident[same])
-        pairs = np.stack([codes // big, codes % big], 1)
-        if pairs.size:
-            lab_ids, start, counts = np.unique(pairs[:, 0], return_index=True, return_counts=True)
-            ident_of[lab_ids] = pairs[start, 1]
-            merged = lab_ids[counts > 1]
-            self.merge_events += int(np.sum(counts - 1))
-            if split and merged.size:
-                labels = labels.copy()
-                new_owner, new_ident = list(owner), list(ident_of)
-                for lab in merged.tolist():
-                    ids = pairs[pairs[:, 0] == lab, 1]
-                    labels, added = self._split(labels, same, lab, ids, len(new_owner))
-                    for ident in added:
-                        new_owner.append(owner[lab])
-                        new_ident.append(ident)
-                owner = np.asarray(new_owner, dtype=np.int32)
-                ident_of = np.asarray(new_ident, dtype=np.int64)
-        missing = np.flatnonzero(ident_of[1:] == 0) + 1
-        ident_of[missing] = np.arange(self._next_id, self._next_id + missing.size)
-        self._next_id += missing.size
-        return labels, owner, ident_of
-
-    def _split(self, labels, same, lab, ids, next_label):
-        """Cut region ``lab`` into one part per identity in ``ids`` (nearest carrier pixel)."""
-        h, w = labels.shape
-        region = labels == lab
-        ys, xs = np.nonzero(region)
-        # centre the region so the (non-periodic) distance transform sees it whole
-        sy, sx = h // 2 - int(ys[0]), w // 2 - int(xs[0])
-        reg = np.roll(region, (sy, sx), (0, 1))
-        idm = np.roll(np.where(same & region, self._ident, 0), (sy, sx), (0, 1))
-        _, (iy, ix) = ndimage.distance_transform_edt(idm == 0, return_indices=True)
-        nearest = idm[iy, ix]
-        out = labels.copy()
-        added = []
-        keep = ids[0]  # ident_of[lab] is the first identity (see _track)
-        for ident in ids.tolist():
-            if ident == keep:
-                continue
-            part = np.roll(reg & (nearest == ident), (-sy, -sx), (0, 1))
-            out[part] = next_label + len(added)
-            added.append(ident)
-        return out, added
-
-    def update(self, eta: np.ndarray, split: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """Check for merges without re-colouring; returns (labels, identity per label)."""
-        labels, owner = self.grain_map(eta)
-        labels, owner, ident_of = self._track(labels, owner, split)
-        self._ident = ident_of[labels]
-        self._op = owner[labels]
-        self._ident_count = int(labels.max())
-        return labels, ident_of
-
-    def check(self, eta: np.ndarray, split: bool = True) -> np.ndarray:
-        """As :meth:`update`, returning only the (split) labels."""
-        return self.update(eta, split)[0]
-
-    def recolour(self, eta: np.ndarray) -> np.ndarray:
-        """Re-assign order parameters so near grains differ; returns the new fields."""
-        labels, owner = self.grain_map(eta)
-        labels, owner, ident_of = self._track(labels, owner)
-        n = int(labels.max())
-        colour = colour_graph(
-            n, self.conflict_pairs(labels), self.n_order, self.seed + self.recolourings
+        b = len(labels0)
+        shape = labels0[0].shape
+        self.dtype, self.chunk_steps, self.reassign = dtype, int(chunk_steps), reassign
+        self.recolour_coeff = recolour_coeff
+        self.trackers = [
+            GrainTracker(n_order, buffer_px=buffer_px, seed=seed + i) for i in range(b)
+        ]
+        eta = np.stack(
+            [tr.initial_fields(lab) for tr, lab in zip(self.trackers, labels0, strict=True)]
         )
-        new = np.zeros_like(eta)
-        # Each grain's diffuse field reaches a few pixels past its argmax region; grains
-        # sharing order parameter k are ≥ buffer_px apart, so a max-dilation by a disc of
-        # radius < buffer_px / 2 attributes every pixel of η_k to at most one grain (a split
-        # grain's parts are adjacent, so their shared seam just goes to one of them).
-        footprint = _disc((self.buffer_px - 1) // 2)
-        lab_op = owner[labels]
-        for k in range(self.n_order):
-            lab_k = np.where(lab_op == k, labels, 0)
-            owner_k = ndimage.grey_dilation(lab_k, footprint=footprint, mode="wrap")
-            has = owner_k > 0
-            tgt = colour[owner_k[has]]
-            iy, ix = np.nonzero(has)
-            new[tgt, iy, ix] = np.maximum(new[tgt, iy, ix], eta[k, iy, ix])
-        self.recolourings += 1
-        self._ident_count = n
-        self._ident = ident_of[labels]
-        self._op = colour[labels]
-        return new
+        self.pin = np.zeros((b, *shape)) if pin is None else np.asarray(pin, dtype=float)
+        if pin is not None:
+            # Particles displace the matrix: start with every η = 0 inside them (where η = 0 is
+            # locally stable, ε_p ≥ 1/2) instead of letting the sharp start relax through them.
+            eta *= (self.pin < 0.5)[:, None]
+        self.eta = eta.astype(dtype)  # the host copy keeps the run's precision between chunks
+        self._area = np.array([lab.size / lab.max() for lab in labels0], dtype=float)
+        self._since = np.zeros(b)
+        self.time = np.zeros(b)
+        self.history: list[dict] = [{"t": [], "n_grains": [], "mean_ecd_px": []} for _ in range(b)]
+
+    def _host_check(self, i: int, last: bool, record: bool) -> None:
+        due = self._since[i] >= self.recolour_coeff * np.sqrt(self._area[i])
+        if not (record or (due and not last)):
+            return
+        tracker = self.trackers[i]
+        if self.reassign and due and not last:
+            self.eta[i] = tracker.recolour(self.eta[i])
+            self._since[i] = 0.0
+            labels = None
+        else:
+            labels = tracker.check(self.eta[i], split=self.reassign)
+        self._area[i] = self.eta[i, 0].size / max(tracker.grain_count, 1)
+        if record:
+            labels = tracker.check(self.eta[i], split=self.reassign) if labels is None else labels
+            self.history[i]["t"].append(float(self.time[i]))
+            self.history[i]["n_grains"].append(tracker.grain_count)
+            self.history[i]["mean_ecd_px"].append(mean_ecd_px(labels))
+
+    def advance(self, dt: np.ndarray, n_steps: int, *, record: bool = False) -> None:
+        """Run ``n_steps`` explicit steps, structure ``i`` with time step ``dt[i]``.
+
+        Parameters
+        ----------
+        dt : numpy.ndarray
+            ``(B,)`` reduced time steps in [0, :data:`DT_MAX`] (0 holds a structure still).
+        n_steps : int
+            Steps for every structure.
+        record : bool
+            Append reduced time, grain count and mean diameter to :attr:`history` at every
+            check.
+        """
+        dt = np.asarray(dt, dtype=float)
+        if np.any(dt > DT_MAX * (1 + 1e-6)) or np.any(dt < 0):
+            raise ValueError(f"time steps must lie in [0, {DT_MAX}] for explicit stability")
+        if n_steps <= 0:
+            return
+        b = len(self.trackers)
+        # Two halves of the batch alternate: while the device (asynchronously dispatched) runs
+        # one half's chunk, the host re-colours the other half.
+        halves = [h for h in (np.arange(0, (b + 1) // 2), np.arange((b + 1) // 2, b)) if h.size]
+        chunks = [min(self.chunk_steps, n_steps - d) for d in range(0, n_steps, self.chunk_steps)]
+        with jax.enable_x64(self.dtype == "float64"):
+            pin_h = [jnp.asarray(self.pin[h], dtype=self.dtype) for h in halves]
+            dt_h = [jnp.asarray(dt[h], dtype=self.dtype) for h in halves]
+
+            def dispatch(g: int, k: int):
+                eta = jnp.asarray(self.eta[halves[g]], dtype=self.dtype)
+                return gg_run_dynamic(eta, dt_h[g], pin_h[g], jnp.int32(k))
+
+            pending = [dispatch(g, chunks[0]) for g in range(len(halves))]
+            for c, k in enumerate(chunks):
+                last = c + 1 == len(chunks)
+                for g, h in enumerate(halves):
+                    self.eta[h] = np.asarray(pending[g])
+                    self._since[h] += k * dt[h]
+                    self.time[h] += k * dt[h]
+                    for i in h.tolist():
+                        self._host_check(i, last, record)
+                    if not last:
+                        pending[g] = dispatch(g, chunks[c + 1])
+
+    def start_clock(self) -> list[np.ndarray]:
+        """Restart :attr:`time` at zero and :attr:`history` at the current structures.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            The current grain maps (as :meth:`labels`).
+        """
+        labels = self.labels()
+        self.time = np.zeros(len(self.trackers))
+        self.history = [
+            {"t": [0.0], "n_grains": [tr.grain_count], "mean_ecd_px": [mean_ecd_px(lab)]}
+            for tr, lab in zip(self.trackers, labels, strict=True)
+        ]
+        return labels
+
+    def labels(self) -> list[np.ndarray]:
+        """The current grain maps (ids 1..N; merged regions split back unless ``reassign=False``)."""
+        return [tr.check(self.eta[i], split=self.reassign) for i, tr in enumerate(self.trackers)]
 
 
 def run_grain_growth(
@@ -591,106 +459,36 @@ def run_grain_growth(
     dt: np.ndarray,
     n_steps: int,
     *,
-    n_order: int = 10,
-    pin: np.ndarray | None = None,
-    dtype: str = "float32",
-    chunk_steps: int = 16,
-    recolour_coeff: float = 0.7,
-    reassign: bool = True,
-    seed: int = 0,
-    buffer_px: int = 5,
     record: bool = False,
+    **options,
 ) -> tuple[np.ndarray, list[GrainTracker], list[dict], list[np.ndarray]]:
-    """Batched Fan-Chen grain growth from labelled images, with order-parameter re-assignment.
+    """Batched Fan-Chen grain growth from labelled images: one :class:`GrainGrowthBatch` phase.
 
     Parameters
     ----------
-    labels0
+    labels0 : list of numpy.ndarray
         ``B`` initial grain maps (H, W), ids 1..N.
-    dt
-        Per-recipe time step ``(B,)`` (reduced units, ≤ :data:`DT_MAX`); recipes run the same
-        number of steps, so a longer reduced time means a larger step.
-    n_steps
-        Steps per recipe.
-    n_order
-        Order parameters per simulation.
-    pin
-        Optional Zener pinning field ``(B, H, W)`` (ε_p φ_p).
-    chunk_steps
-        Steps between host checks. A recipe is re-coloured at a check once its reduced time
-        since its last re-colouring exceeds ``recolour_coeff`` × sqrt(mean grain area / px²):
-        boundary speeds scale as 1/d, so this bounds how far two boundaries can close in on
-        each other between re-colourings (a few pixels, below ``buffer_px``).
-    reassign
-        ``False`` disables re-colouring (grains then merge; used by tests to show the check
-        bites).
-    record
-        Also return, per recipe, the reduced times and grain counts at every check.
+    dt : numpy.ndarray
+        Per-structure time step ``(B,)`` (reduced units, ≤ :data:`DT_MAX`).
+    n_steps : int
+        Steps per structure.
+    record : bool
+        Record reduced times, grain counts and mean diameters at every check.
+    **options
+        Passed to :class:`GrainGrowthBatch` (``n_order``, ``pin``, ``dtype``, ``chunk_steps``,
+        ``recolour_coeff``, ``reassign``, ``seed``, ``buffer_px``).
 
     Returns
     -------
-    (eta, trackers, history, labels): fields ``(B, P, H, W)``, one :class:`GrainTracker` per
-    recipe, per recipe ``{"t": [...], "n_grains": [...]}`` (empty lists unless ``record``),
-    and the final grain maps (ids 1..N; merged regions split back, unless ``reassign=False``).
+    eta : numpy.ndarray
+        Fields ``(B, P, H, W)``.
+    trackers : list of GrainTracker
+        One per structure.
+    history : list of dict
+        Per structure ``{"t", "n_grains", "mean_ecd_px"}`` (empty lists unless ``record``).
+    labels : list of numpy.ndarray
+        The final grain maps.
     """
-    dt = np.asarray(dt, dtype=float)
-    if np.any(dt > DT_MAX * (1 + 1e-6)) or np.any(dt < 0):
-        raise ValueError(f"time steps must lie in [0, {DT_MAX}] for explicit stability")
-    b = len(labels0)
-    grid = labels0[0].shape
-    trackers = [GrainTracker(n_order, buffer_px=buffer_px, seed=seed + i) for i in range(b)]
-    eta = np.stack([tr.initial_fields(lab) for tr, lab in zip(trackers, labels0, strict=True)])
-    pin_np = np.zeros((b, *grid)) if pin is None else np.asarray(pin)
-    if pin is not None:
-        # Particles displace the matrix: start with every η = 0 inside them (where η = 0 is
-        # locally stable, ε_p ≥ 1/2) instead of letting the sharp start relax through them.
-        eta *= (pin_np < 0.5)[:, None]
-    eta = eta.astype(dtype)  # the host copy keeps the run's precision between chunks
-    area = np.array([lab.size / lab.max() for lab in labels0], dtype=float)
-    since = np.zeros(b)
-    t_now = np.zeros(b)
-    history: list[dict] = [{"t": [], "n_grains": []} for _ in range(b)]
-
-    def host_check(i: int, done: int) -> None:
-        due = since[i] >= recolour_coeff * np.sqrt(area[i])
-        if not (record or (due and done < n_steps)):
-            return
-        if reassign and due and done < n_steps:
-            eta[i] = trackers[i].recolour(eta[i])
-            since[i] = 0.0
-        else:
-            trackers[i].check(eta[i], split=reassign)
-        n_gr = int(trackers[i]._ident_count)
-        area[i] = eta[i, 0].size / max(n_gr, 1)
-        if record:
-            history[i]["t"].append(float(t_now[i]))
-            history[i]["n_grains"].append(n_gr)
-
-    # Two halves of the batch alternate: while the device (asynchronously dispatched) runs
-    # one half's chunk, the host re-colours the other half.
-    halves = [np.arange(0, (b + 1) // 2), np.arange((b + 1) // 2, b)]
-    halves = [h for h in halves if h.size]
-    with jax.enable_x64(dtype == "float64"):
-        pin_h = [jnp.asarray(pin_np[h], dtype=dtype) for h in halves]
-        dt_h = [jnp.asarray(dt[h], dtype=dtype) for h in halves]
-        chunks = [min(chunk_steps, n_steps - d) for d in range(0, n_steps, chunk_steps)]
-
-        def dispatch(g: int, k: int):
-            return gg_run_dynamic(
-                jnp.asarray(eta[halves[g]], dtype=dtype), dt_h[g], pin_h[g], jnp.int32(k)
-            )
-
-        pending = [dispatch(g, chunks[0]) for g in range(len(halves))]
-        done = 0
-        for c, k in enumerate(chunks):
-            done += k
-            for g, h in enumerate(halves):
-                eta[h] = np.asarray(pending[g])
-                since[h] += k * dt[h]
-                t_now[h] += k * dt[h]
-                for i in h.tolist():
-                    host_check(i, done)
-                if c + 1 < len(chunks):
-                    pending[g] = dispatch(g, chunks[c + 1])
-    final = [trackers[i].check(eta[i], split=reassign) for i in range(b)]
-    return eta, trackers, history, final
+    batch = GrainGrowthBatch(labels0, **options)
+    batch.advance(dt, n_steps, record=record)
+    return batch.eta, batch.trackers, batch.history, batch.labels()

@@ -43,6 +43,8 @@ from typing import Any
 
 import numpy as np
 
+from psplab.errors import InputError
+
 __all__ = [
     "FAMILY_CONSTANTS",
     "StrengthConstants",
@@ -60,25 +62,26 @@ class StrengthConstants:
 
     Attributes
     ----------
-    friction_stress_mpa
+    friction_stress_mpa : float
         Lattice friction stress ``sigma_0`` of the matrix, MPa.
-    solid_solution_coeff_mpa
+    solid_solution_coeff_mpa : float
         ``k_ss`` in ``k_ss * c**n`` (MPa per wt%**n) for the family's main solute.
-    solid_solution_exponent
+    solid_solution_exponent : float
         ``n`` (1 = linear, 2/3 = Labusch, 1/2 = Fleischer).
-    hall_petch_k_mpa_sqrt_um
+    hall_petch_k_mpa_sqrt_um : float
         Hall–Petch coefficient, MPa·µm^1/2 (1 MPa·m^1/2 = 1000 MPa·µm^1/2).
-    shear_modulus_gpa, poisson_ratio, burgers_vector_nm, taylor_factor
+    shear_modulus_gpa, poisson_ratio, burgers_vector_nm, taylor_factor : float
         Matrix shear modulus, Poisson ratio, Burgers vector and Taylor factor (Orowan term,
         FFT elasticity).
-    solute
+    solute : str
         Name of the solute the ``solute_wt_pct`` input refers to.
-    precipitate, precipitate_youngs_modulus_gpa, precipitate_poisson_ratio,
-    precipitate_yield_mpa
+    precipitate : str
+        Name of the precipitate phase used by the FFT mechanics check (phase label 1).
+    precipitate_youngs_modulus_gpa, precipitate_poisson_ratio, precipitate_yield_mpa : float
         The precipitate phase used by the FFT mechanics check (phase label 1): its isotropic
         elastic constants and a (high) yield stress — the particles are much harder than
         the matrix and stay essentially elastic.
-    hardening_modulus_mpa
+    hardening_modulus_mpa : float
         Linear isotropic hardening modulus ``H = d sigma_eq / d p`` of the matrix for the
         J2 model (a secant fit of the early flow curve; a modelling choice, not a constant of
         nature).
@@ -105,104 +108,90 @@ class StrengthConstants:
         return 2.0 * self.shear_modulus_gpa * (1.0 + self.poisson_ratio)
 
     def to_dict(self) -> dict[str, Any]:
+        """The constants as a dictionary, with the derived ``youngs_modulus_gpa``.
+
+        Returns
+        -------
+        dict
+        """
         d = asdict(self)
         d["youngs_modulus_gpa"] = self.youngs_modulus_gpa
         return d
 
 
-# Ferritic steel (Pickering & Gladman 1963; Pickering 1978): the classic regression
+# Sources of the constants, one family a row of the table below.
+#
+# ferritic_steel (Pickering & Gladman 1963; Pickering 1978): the classic regression
 #   sigma_y [MPa] = 53.9 + 32.3 %Mn + 83.2 %Si + 354 sqrt(%N_free) + 17.4 d^-1/2 [d in mm]
 # gives sigma_0 = 53.9 MPa, k_ss = 32.3 MPa/wt% Mn (linear) and k_HP = 17.4 MPa mm^1/2
 # = 0.55 MPa m^1/2 = 550 MPa um^1/2. Ferrite: G = 81.6 GPa, nu = 0.29, b = a sqrt(3)/2 =
 # 0.248 nm; Taylor factor 2.75 for bcc (Gladman 1997). Precipitates: microalloy carbides
 # (NbC: E ~ 340 GPa, nu ~ 0.21), effectively elastic.
-_FERRITIC_STEEL = StrengthConstants(
-    friction_stress_mpa=53.9,
-    solid_solution_coeff_mpa=32.3,
-    solid_solution_exponent=1.0,
-    hall_petch_k_mpa_sqrt_um=550.0,
-    shear_modulus_gpa=81.6,
-    poisson_ratio=0.29,
-    burgers_vector_nm=0.248,
-    taylor_factor=2.75,
-    solute="Mn",
-    precipitate="NbC",
-    precipitate_youngs_modulus_gpa=340.0,
-    precipitate_poisson_ratio=0.21,
-    precipitate_yield_mpa=3000.0,
-    hardening_modulus_mpa=2000.0,
-)
-
-# Al–Mg (5xxx): Ryen et al. (2006) find the yield-stress increment of binary Al–Mg nearly
+#
+# al_mg (5xxx): Ryen et al. (2006) find the yield-stress increment of binary Al–Mg nearly
 # linear in Mg (about 13–15 MPa per wt%); Huskins et al. (2010) report sigma_0 ~ 10–20 MPa for
 # the Al matrix and a Hall–Petch slope of ~0.2 MPa m^1/2 for AA5083 (Mg raises k well above
 # pure Al's ~0.04–0.07 MPa m^1/2). Al: G = 26 GPa, nu = 0.33, b = 0.286 nm, M = 3.06 (fcc).
 # Precipitate: beta-Al3Mg2 (complex cubic; E ~ 70–80 GPa, elastic constants poorly known).
-_AL_MG = StrengthConstants(
-    friction_stress_mpa=15.0,
-    solid_solution_coeff_mpa=14.0,
-    solid_solution_exponent=1.0,
-    hall_petch_k_mpa_sqrt_um=220.0,
-    shear_modulus_gpa=26.0,
-    poisson_ratio=0.33,
-    burgers_vector_nm=0.286,
-    taylor_factor=3.06,
-    solute="Mg",
-    precipitate="Al3Mg2",
-    precipitate_youngs_modulus_gpa=75.0,
-    precipitate_poisson_ratio=0.30,
-    precipitate_yield_mpa=900.0,
-    hardening_modulus_mpa=700.0,
-)
-
-# Ti–Al (alpha-Ti with Al in solution): Conrad (1981) gives sigma_0 ~ 150 MPa for commercially
+#
+# ti_al (alpha-Ti with Al in solution): Conrad (1981) gives sigma_0 ~ 150 MPa for commercially
 # pure alpha-Ti and k_HP ~ 0.40 MPa m^1/2; Al strengthens alpha-Ti by ~50 MPa per wt% near
 # Ti-6Al (Lütjering & Williams 2007); a Labusch exponent n = 2/3 with k_ss = 90 MPa/wt%^(2/3)
 # reproduces ~300 MPa at 6 wt%. alpha-Ti: G = 44 GPa, nu = 0.32, b = 0.295 nm (a-type),
 # M ~ 2.9 (hcp, prism + basal slip). Precipitate: alpha2-Ti3Al (E ~ 145 GPa, nu ~ 0.29).
-_TI_AL = StrengthConstants(
-    friction_stress_mpa=150.0,
-    solid_solution_coeff_mpa=90.0,
-    solid_solution_exponent=2.0 / 3.0,
-    hall_petch_k_mpa_sqrt_um=400.0,
-    shear_modulus_gpa=44.0,
-    poisson_ratio=0.32,
-    burgers_vector_nm=0.295,
-    taylor_factor=2.9,
-    solute="Al",
-    precipitate="Ti3Al",
-    precipitate_youngs_modulus_gpa=145.0,
-    precipitate_poisson_ratio=0.29,
-    precipitate_yield_mpa=1200.0,
-    hardening_modulus_mpa=1200.0,
-)
+#
+# The columns are the fields of StrengthConstants in order:
+#   sigma_0, k_ss, n, k_HP, G, nu, b, M, solute, precipitate, E_p, nu_p, sigma_y_p, H
+# fmt: off
+_FAMILY_TABLE: dict[str, tuple] = {
+    "ferritic_steel": (53.9, 32.3, 1.0, 550.0, 81.6, 0.29, 0.248, 2.75, "Mn", "NbC",
+                       340.0, 0.21, 3000.0, 2000.0),
+    "al_mg": (15.0, 14.0, 1.0, 220.0, 26.0, 0.33, 0.286, 3.06, "Mg", "Al3Mg2",
+              75.0, 0.30, 900.0, 700.0),
+    "ti_al": (150.0, 90.0, 2.0 / 3.0, 400.0, 44.0, 0.32, 0.295, 2.9, "Al", "Ti3Al",
+              145.0, 0.29, 1200.0, 1200.0),
+}
+# fmt: on
 
 FAMILY_CONSTANTS: dict[str, StrengthConstants] = {
-    "ferritic_steel": _FERRITIC_STEEL,
-    "al_mg": _AL_MG,
-    "ti_al": _TI_AL,
+    name: StrengthConstants(*row) for name, row in _FAMILY_TABLE.items()
 }
 
 
 def get_constants(family: str | StrengthConstants) -> StrengthConstants:
-    """The constants of ``family`` (a name in :data:`FAMILY_CONSTANTS` or the constants)."""
+    """The constants of an alloy family.
+
+    Parameters
+    ----------
+    family : str or StrengthConstants
+        A name in :data:`FAMILY_CONSTANTS`, or the constants themselves (returned as given).
+
+    Returns
+    -------
+    StrengthConstants
+
+    Raises
+    ------
+    psplab.errors.InputError
+        For an unknown family name.
+    """
     if isinstance(family, StrengthConstants):
         return family
     try:
         return FAMILY_CONSTANTS[family]
     except (KeyError, TypeError):
         known = ", ".join(sorted(FAMILY_CONSTANTS))
-        raise ValueError(f"unknown alloy family {family!r}; known: {known}") from None
+        raise InputError(f"unknown alloy family {family!r}; known: {known}") from None
 
 
 def _as_float_array(name: str, value: Any, *, positive: bool = False) -> np.ndarray:
     arr = np.asarray(value, dtype=float)
     if np.any(~np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite, got {value!r}")
+        raise InputError(f"{name} must be finite, got {value!r}")
     if positive and np.any(arr <= 0):
-        raise ValueError(f"{name} must be > 0, got {value!r}")
+        raise InputError(f"{name} must be > 0, got {value!r}")
     if not positive and np.any(arr < 0):
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
+        raise InputError(f"{name} must be >= 0, got {value!r}")
     return arr
 
 
@@ -215,11 +204,11 @@ def orowan_mpa(
 
     Parameters
     ----------
-    family
-        Alloy family name (or its :class:`StrengthConstants`).
-    precipitate_fraction
+    family : str or StrengthConstants
+        Alloy family name (or its constants).
+    precipitate_fraction : array_like
         Volume fraction ``f`` in [0, 1).
-    precipitate_radius_um
+    precipitate_radius_um : array_like
         Mean particle radius ``r`` in µm (> 0 where ``f > 0``).
 
     Returns
@@ -231,11 +220,11 @@ def orowan_mpa(
     f = _as_float_array("precipitate_fraction", precipitate_fraction)
     r_um = np.asarray(precipitate_radius_um, dtype=float)
     if np.any(f >= 1):
-        raise ValueError(f"precipitate_fraction must be < 1, got {precipitate_fraction!r}")
+        raise InputError(f"precipitate_fraction must be < 1, got {precipitate_fraction!r}")
     f, r_um = np.broadcast_arrays(f, r_um)
     active = f > 0
     if np.any(active & ~(np.isfinite(r_um) & (r_um > 0))):
-        raise ValueError("precipitate_radius_um must be > 0 where precipitate_fraction > 0")
+        raise InputError("precipitate_radius_um must be > 0 where precipitate_fraction > 0")
     b_um = c.burgers_vector_nm * 1e-3
     g_mpa = c.shear_modulus_gpa * 1e3
     # Safe placeholders where f == 0 keep the arithmetic finite; those entries are zeroed.
@@ -254,7 +243,20 @@ def orowan_mpa(
 def grain_yield_stress_mpa(
     family: str | StrengthConstants, grain_size_um: Any, solute_wt_pct: Any = 0.0
 ) -> np.ndarray:
-    """Friction + solid solution + Hall–Petch (no precipitates), MPa; vectorized."""
+    """Friction + solid solution + Hall–Petch yield stress (no precipitates), MPa; vectorized.
+
+    Parameters
+    ----------
+    family : str or StrengthConstants
+        A name in :data:`FAMILY_CONSTANTS`, or constants of your own.
+    grain_size_um, solute_wt_pct : array_like
+        Grain diameter in µm (> 0) and solute content in wt% (>= 0); they broadcast.
+
+    Returns
+    -------
+    numpy.ndarray
+        The yield stress without the Orowan term, MPa.
+    """
     c = get_constants(family)
     d = _as_float_array("grain_size_um", grain_size_um, positive=True)
     x = _as_float_array("solute_wt_pct", solute_wt_pct)
@@ -276,15 +278,15 @@ def strength_contributions(
 
     Parameters
     ----------
-    family
+    family : str or StrengthConstants
         ``"ferritic_steel"``, ``"al_mg"`` or ``"ti_al"`` (see :data:`FAMILY_CONSTANTS`).
-    grain_size_um
+    grain_size_um : array_like
         Mean grain diameter ``d`` in µm (> 0).
-    solute_wt_pct
+    solute_wt_pct : array_like
         Content of the family's main solute (Mn, Mg, Al), wt%.
-    precipitate_fraction
+    precipitate_fraction : array_like
         Precipitate volume fraction in [0, 1).
-    precipitate_radius_um
+    precipitate_radius_um : array_like
         Mean precipitate radius in µm.
 
     Returns
@@ -328,7 +330,17 @@ def yield_strength_mpa(
 ) -> Any:
     """Yield strength (MPa) of the superposition model; float for scalars, array otherwise.
 
-    See :func:`strength_contributions` for the parameters and the individual terms.
+    Parameters
+    ----------
+    family : str or StrengthConstants
+        Alloy family (see :func:`strength_contributions`).
+    grain_size_um, solute_wt_pct, precipitate_fraction, precipitate_radius_um : array_like
+        As for :func:`strength_contributions`.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        The ``total`` of :func:`strength_contributions`, MPa.
 
     Examples
     --------

@@ -684,24 +684,11 @@ class PreprocessedRegressor(ProbabilisticRegressor):
     def sample(
         self, X: Any, n_samples: int = 100, seed: int = 0, include_noise: bool = True
     ) -> np.ndarray:
-        """Joint draws ``(n_samples, n[, t])`` in the targets' units, inside the envelope.
+        """Joint draws in the targets' units, inside the envelope.
 
-        Parameters
-        ----------
-        X : array-like
-            Inputs ``(n, d)``.
-        n_samples : int
-            Number of draws.
-        seed : int
-            Seed of the draws.
-        include_noise : bool
-            Draw observations (True) or the noise-free function.
-
-        Returns
-        -------
-        draws : numpy.ndarray
-            Each draw is one plausible function over all rows; outside the domain the extra
-            width is added as independent per-row spread.
+        Arguments and shape as :meth:`ProbabilisticRegressor.sample`. Each draw is one plausible
+        function over all rows; outside the domain the extra width is added as independent per-row
+        spread.
         """
         self._check_fitted()
         X = check_X(X, self.n_features_in_)

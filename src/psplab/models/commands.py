@@ -14,6 +14,15 @@ from psplab.errors import InputError, PsplabError
 
 _MAX_ROWS_LISTED = 20
 
+# Options shared by `fit` and `evaluate`.
+_GROUP = typer.Option(
+    None,
+    "--group",
+    help="Column of groups (alloy, heat, lab): held out whole; intervals for new groups.",
+)
+_FAST = typer.Option(False, "--fast", help="The models' cheap configuration.")
+_CALIBRATE = typer.Option(True, "--calibrate/--no-calibrate", help="Conformal (CV+) intervals.")
+
 
 def _one_line_errors(command: Callable[..., None]) -> Callable[..., None]:
     """Print a :class:`PsplabError` as its lines and exit 2, also when called without run_app."""
@@ -80,13 +89,9 @@ def fit_command(
     model: str = typer.Option("bhn", "--model", "-m", help="bhn, gp, ensemble, dropout or rf."),
     out: Path = typer.Option(..., "--out", "-o", help="Run directory to write."),
     seed: int = typer.Option(0, "--seed", help="Seed of the model and the calibration folds."),
-    group: str = typer.Option(
-        None, "--group", help="Column of groups (alloy, heat, lab): calibrate for new groups."
-    ),
-    fast: bool = typer.Option(False, "--fast", help="The model's cheap configuration."),
-    calibrate: bool = typer.Option(
-        True, "--calibrate/--no-calibrate", help="Conformal (CV+) intervals."
-    ),
+    group: str = _GROUP,
+    fast: bool = _FAST,
+    calibrate: bool = _CALIBRATE,
     param: list[str] = typer.Option(
         None, "--param", help="Model parameter NAME=VALUE (repeatable)."
     ),
@@ -197,16 +202,14 @@ def evaluate_command(
         "bhn,gp,ensemble,dropout,rf", "--models", help="Comma-separated model names."
     ),
     cv: int = typer.Option(10, "--cv", help="Number of folds."),
-    group: str = typer.Option(None, "--group", help="Column whose groups stay within one fold."),
+    group: str = _GROUP,
     seed: int = typer.Option(0, "--seed", help="Seed of the folds and the models."),
     out: Path = typer.Option(..., "--out", "-o", help="Run directory for figures and manifest."),
     json_out: Path = typer.Option(
         None, "--json", help="Write the metrics JSON here (default OUT/metrics.json)."
     ),
-    fast: bool = typer.Option(False, "--fast", help="Every model's cheap configuration."),
-    calibrate: bool = typer.Option(
-        True, "--calibrate/--no-calibrate", help="Conformal (CV+) intervals."
-    ),
+    fast: bool = _FAST,
+    calibrate: bool = _CALIBRATE,
     param: list[str] = typer.Option(
         None, "--param", help="Model parameter MODEL.NAME=VALUE, e.g. bhn.epochs=3000 (repeatable)."
     ),

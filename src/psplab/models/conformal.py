@@ -144,18 +144,7 @@ class ConformalRegressor(ProbabilisticRegressor):
 
     # ------------------------------------------------------------------ prediction
     def predictive(self, X: Any) -> Predictive:
-        """The full model's own (uncalibrated) predictive distribution.
-
-        Parameters
-        ----------
-        X : array-like
-            Inputs ``(n, d)``.
-
-        Returns
-        -------
-        predictive : psplab.models.base.Predictive
-            That of :attr:`full_`.
-        """
+        """The full model's own, uncalibrated predictive (:meth:`ProbabilisticRegressor.predictive`)."""
         self._check_fitted()
         return self.full_.predictive(X)
 
@@ -231,19 +220,13 @@ class ConformalRegressor(ProbabilisticRegressor):
         return shape_out(quantiles, self.y_1d_)
 
     def predict_summary(self, X: Any, level: float = LEVEL) -> Prediction:
-        """Raw and calibrated mean, std, central interval and domain score of every row.
-
-        Parameters
-        ----------
-        X : array-like
-            Inputs ``(n, d)``.
-        level : float
-            Nominal coverage of the central interval.
+        """Raw and calibrated intervals of every row (see :meth:`ProbabilisticRegressor.predict_summary`).
 
         Returns
         -------
         prediction : Prediction
-            The calibrated std is the raw std scaled by calibrated over raw interval width.
+            ``lo``/``hi`` from CV+, ``*_raw`` from the full model; the calibrated std is the raw std
+            scaled by the ratio of the calibrated to the raw interval width.
         """
         tails = [(1 - level) / 2, (1 + level) / 2]
         full, (lo, hi) = self._calibrated(X, tails)
@@ -257,17 +240,12 @@ class ConformalRegressor(ProbabilisticRegressor):
         )  # fmt: skip
 
     def predict_dist(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and calibrated std (raw std times calibrated over raw 90 % width).
-
-        Parameters
-        ----------
-        X : array-like
-            Inputs ``(n, d)``.
+        """Mean and calibrated std for inputs ``X`` (n, d).
 
         Returns
         -------
         mean, std : numpy.ndarray
-            Each ``(n,)`` or ``(n, t)``.
+            The full model's mean; its std times the calibrated over the raw 90 % interval width.
         """
         p = self.predict_summary(X)
         return shape_out(p.mean, self.y_1d_), shape_out(p.std, self.y_1d_)
@@ -277,21 +255,7 @@ class ConformalRegressor(ProbabilisticRegressor):
     ) -> np.ndarray:
         """The full model's joint draws, spread around the mean by the calibration ratio.
 
-        Parameters
-        ----------
-        X : array-like
-            Inputs ``(n, d)``.
-        n_samples : int
-            Number of draws.
-        seed : int
-            Seed of the draws.
-        include_noise : bool
-            Draw observations (True) or the noise-free function.
-
-        Returns
-        -------
-        draws : numpy.ndarray
-            ``(n_samples, n[, t])``, inside the envelope.
+        Arguments and shape as :meth:`ProbabilisticRegressor.sample`; the draws stay in the envelope.
         """
         p = self.predict_summary(X)
         ratio = shape_out(p.std / np.where(p.std_raw > 0, p.std_raw, 1.0), self.y_1d_)

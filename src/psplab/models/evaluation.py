@@ -37,7 +37,7 @@ OOF_COLUMNS = (
 def make_folds(
     n_rows: int, cv: int = 10, seed: int = 0, groups: np.ndarray | None = None
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``cv`` shuffled (Group)KFold splits as ``(train_idx, test_idx)`` pairs.
+    """``cv`` shuffled folds of the outer cross-validation (scikit-learn's ``KFold``/``GroupKFold``).
 
     Parameters
     ----------

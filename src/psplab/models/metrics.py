@@ -48,17 +48,12 @@ def gaussian_nll(y: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray
 
 
 def gaussian_crps(y: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """Elementwise CRPS of ``N(mean, std^2)`` at ``y``.
-
-    Parameters
-    ----------
-    y, mean, std : numpy.ndarray
-        Truths, predictive means and standard deviations (broadcastable).
+    """Elementwise CRPS of ``N(mean, std^2)`` at ``y`` (closed form; arguments as :func:`gaussian_nll`).
 
     Returns
     -------
     crps : numpy.ndarray
-        In the units of ``y``.
+        In the units of ``y``; ``|y - mean|`` when ``std -> 0``.
     """
     std = np.maximum(np.asarray(std, dtype=float), 1e-12)
     z = (np.asarray(y, dtype=float) - mean) / std

@@ -142,7 +142,9 @@ def check_models(
     if not models:
         raise InputError("no model to fit (give at least one model name)")
     rows = (~np.isnan(Y)).sum(axis=0)
-    names = list(target_names) if target_names is not None else [str(j + 1) for j in range(len(rows))]
+    names = (
+        list(target_names) if target_names is not None else [str(j + 1) for j in range(len(rows))]
+    )
     few = [f"target {names[j]} has {int(rows[j])} row(s) with a value; a fit needs at least 2"
            for j in np.flatnonzero(rows < 2)]  # fmt: skip
     if few:
@@ -375,7 +377,14 @@ def fit_dataset(
     X, Y, names, bounds, groups = dataset_arrays(dataset, None, group)
     params = dict(params or {})
     check_models(
-        [model], {model: params}, X, Y, fast=fast, calibrate=calibrate, seed=seed, target_names=names
+        [model],
+        {model: params},
+        X,
+        Y,
+        fast=fast,
+        calibrate=calibrate,
+        seed=seed,
+        target_names=names,
     )
     parts = []
     for cols in track(target_groups(Y), f"fitting {model}") if progress else target_groups(Y):

@@ -254,18 +254,10 @@ class Preprocessor:
         return _float32_grid(Z[:, self.model_columns])
 
     def domain_inputs(self, X: np.ndarray) -> np.ndarray:
-        """Scaled, unclipped inputs ``(n, d)`` for the applicability domain.
+        """Like :meth:`model_inputs`, unclipped and with every column, for the applicability domain.
 
-        Parameters
-        ----------
-        X : numpy.ndarray
-            Raw inputs ``(n, d)``.
-
-        Returns
-        -------
-        Z : numpy.ndarray
-            Every column, so a row off a closed composition or with a value where training
-            had a constant is seen as far away.
+        A row off a closed composition, or with a value where training had a constant, is then seen
+        as far away.
         """
         L = _log_inputs(X, self.log_inputs, self.log_scale)
         Z = (L - self.x_center) / self.x_scale

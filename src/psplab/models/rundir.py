@@ -49,16 +49,16 @@ def _dump(path: Path, obj: Any) -> Path:
 
 
 def write_fit_run(fitted, out: str | Path, spec_path: str | Path | None = None) -> Path:
-    """Save a :class:`~psplab.models.pipeline.FittedModel` and its manifest.
+    """Save a fitted model's run directory with its manifest (what ``psplab fit`` writes).
 
     Parameters
     ----------
     fitted : psplab.models.pipeline.FittedModel
         What :func:`~psplab.models.pipeline.fit_dataset` returned.
     out : str or pathlib.Path
-        Run directory.
+        The run directory.
     spec_path : str or pathlib.Path, optional
-        The spec the user gave (recorded in the manifest).
+        The user's spec, recorded in the manifest.
 
     Returns
     -------

@@ -255,42 +255,14 @@ class TunedRegressor(ProbabilisticRegressor):
         return self.best_estimator_.refit_template()
 
     def predictive(self, X: Any) -> Predictive:
-        """The refitted estimator's predictive distribution.
-
-        Parameters
-        ----------
-        X : array-like
-            Inputs ``(n, d)``.
-
-        Returns
-        -------
-        predictive : psplab.models.base.Predictive
-            That of :attr:`best_estimator_`.
-        """
+        """The refitted estimator's predictive (:meth:`ProbabilisticRegressor.predictive`)."""
         self._check_fitted()
         return self.best_estimator_.predictive(X)
 
     def sample(
         self, X: Any, n_samples: int = 100, seed: int = 0, include_noise: bool = True
     ) -> np.ndarray:
-        """Joint draws of the refitted estimator.
-
-        Parameters
-        ----------
-        X : array-like
-            Inputs ``(n, d)``.
-        n_samples : int
-            Number of draws.
-        seed : int
-            Seed of the draws.
-        include_noise : bool
-            Draw observations (True) or the noise-free function.
-
-        Returns
-        -------
-        draws : numpy.ndarray
-            ``(n_samples, n[, t])``.
-        """
+        """The refitted estimator's joint draws (:meth:`ProbabilisticRegressor.sample`)."""
         self._check_fitted()
         return self.best_estimator_.sample(X, n_samples, seed, include_noise)
 

@@ -174,10 +174,12 @@ def train_adam(
     learning_rate: float,
     weight_decay: float = 0.0,
 ) -> tuple[dict[str, Any], np.ndarray]:
-    """Minimize ``loss_fn(params, xb, yb, key, step, n_steps)`` with Adam, all steps in one jit.
+    """Minimize ``loss_fn(params, xb, yb, wb, key, step, n_steps)`` with Adam, in one jit.
 
-    Full batch when ``batch_size`` is None or at least ``n``; otherwise each step draws a random
-    minibatch without replacement and ``epochs`` counts passes over the data. The learning rate
+    Full batch when ``batch_size`` is None or at least ``n``: the rows are then padded to a
+    multiple of 64 with weight 0 (``wb``), so that fits of slightly different sizes (the folds
+    of a cross-validation) share one compiled program. Otherwise each step draws a random
+    minibatch without replacement (all weights 1) and ``epochs`` counts passes over the data. The learning rate
     follows a cosine decay to 10 % so that the last steps settle instead of rattling.
     ``loss_fn`` should be a cached (module-level or ``lru_cache``-built) function so that
     repeated fits of the same shapes reuse the compilation.
@@ -212,13 +214,19 @@ def train_adam(
 
     n = X.shape[0]
     full = batch_size is None or batch_size >= n
+    weights = np.ones(n, dtype=np.float32)
+    if full:
+        size = -(-n // 64) * 64
+        X = np.concatenate([X, np.repeat(X[:1], size - n, axis=0)])
+        Y = np.concatenate([Y, np.repeat(Y[:1], size - n, axis=0)])
+        weights = np.r_[weights, np.zeros(size - n, dtype=np.float32)]
+        n = size
     bs = n if full else int(batch_size)
     steps_per_epoch = 1 if full else math.ceil(n / bs)
     n_steps = max(1, int(epochs) * steps_per_epoch)
     run = _trainer(loss_fn, n, bs, n_steps, float(learning_rate), float(weight_decay))
-    params, losses = run(
-        params, jnp.asarray(X, dtype=jnp.float32), jnp.asarray(Y, dtype=jnp.float32), key
-    )
+    data = (jnp.asarray(X, jnp.float32), jnp.asarray(Y, jnp.float32), jnp.asarray(weights))
+    params, losses = run(params, *data, key)
     return params, np.asarray(losses)
 
 
@@ -237,7 +245,7 @@ def _trainer(loss_fn: Callable, n: int, bs: int, n_steps: int, lr: float, weight
     )
 
     @jax.jit
-    def run(params, Xj, Yj, key):
+    def run(params, Xj, Yj, Wj, key):
         # Per-step keys are split up front: a key chain carried through the scan puts the PRNG
         # hash into the step body even for losses that draw nothing, and it dominates compile time.
         keys = jax.random.split(key, n_steps)
@@ -246,12 +254,12 @@ def _trainer(loss_fn: Callable, n: int, bs: int, n_steps: int, lr: float, weight
             i, k = xs
             p, s = carry
             if full:
-                xb, yb, k_loss = Xj, Yj, k
+                xb, yb, wb, k_loss = Xj, Yj, Wj, k
             else:
                 k_batch, k_loss = jax.random.split(k)
                 idx = jax.random.choice(k_batch, n, (bs,), replace=False)
-                xb, yb = Xj[idx], Yj[idx]
-            loss, grads = jax.value_and_grad(loss_fn)(p, xb, yb, k_loss, i, n_steps)
+                xb, yb, wb = Xj[idx], Yj[idx], Wj[idx]
+            loss, grads = jax.value_and_grad(loss_fn)(p, xb, yb, wb, k_loss, i, n_steps)
             updates, s = opt.update(grads, s, p)
             p = optax.apply_updates(p, updates)
             return (p, s), loss

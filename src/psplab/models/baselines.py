@@ -161,13 +161,14 @@ def _ensemble_loss(sizes: tuple[int, ...]):
 
     n_layers, t = len(sizes) - 1, sizes[-1] // 2
 
-    def member_nll(p, xb, yb):
+    def member_nll(p, xb, yb, wb):
         mean, std = gaussian_head(mlp_apply(p, xb, n_layers), t)
-        return jnp.mean(jnp.sum(jnp.log(std) + 0.5 * ((yb - mean) / std) ** 2, axis=-1))
+        nll = jnp.sum(jnp.log(std) + 0.5 * ((yb - mean) / std) ** 2, axis=-1)
+        return jnp.sum(wb * nll) / jnp.sum(wb)
 
-    def loss(params, xb, yb, key, step, n_steps):
+    def loss(params, xb, yb, wb, key, step, n_steps):
         # Sum over members: each member's gradient only sees its own NLL.
-        return jnp.sum(jax.vmap(member_nll, in_axes=(0, None, None))(params, xb, yb))
+        return jnp.sum(jax.vmap(member_nll, in_axes=(0, None, None, None))(params, xb, yb, wb))
 
     return loss
 
@@ -290,7 +291,7 @@ def _dropout_loss(sizes: tuple[int, ...], rate: float):
     n_layers = len(sizes) - 1
     keep = 1.0 - rate
 
-    def loss(p, xb, yb, key, step, n_steps):
+    def loss(p, xb, yb, wb, key, step, n_steps):
         keys = jax.random.split(key, n_layers)
         masks = [
             jax.random.bernoulli(keys[i], keep, (xb.shape[0], sizes[i + 1])) / keep
@@ -298,7 +299,8 @@ def _dropout_loss(sizes: tuple[int, ...], rate: float):
         ]
         mean = mlp_apply(p, xb, n_layers, dropout=masks)
         std = jnp.exp(p["log_noise"]) + 1e-3
-        return jnp.mean(jnp.sum(jnp.log(std) + 0.5 * ((yb - mean) / std) ** 2, axis=-1))
+        nll = jnp.sum(jnp.log(std) + 0.5 * ((yb - mean) / std) ** 2, axis=-1)
+        return jnp.sum(wb * nll) / jnp.sum(wb)
 
     return loss
 

@@ -58,6 +58,9 @@ class GaussianProcess(PreprocessedRegressor):
         Median of the log-normal prior of every length scale, in standardized input units
         (``None``: ``sqrt(d)``, smooth in every input direction together). A small value keeps
         the posterior exploratory when only a handful of rows is known (an optimizer's start).
+    initial_theta : list, optional
+        Log hyperparameters ``(t, d' + 2)`` to start the search from (a warm start; used by
+        :meth:`refit_template`, so that calibration refits converge in a few steps).
     input_transform, target_transform, target_bounds
         Shared preprocessing (:class:`~psplab.models.preprocessing.Preprocessor`).
     seed : int
@@ -75,6 +78,7 @@ class GaussianProcess(PreprocessedRegressor):
         max_exact_rows: int = 1500,
         n_inducing: int = 256,
         length_scale_prior: float | None = None,
+        initial_theta: list | None = None,
         input_transform: str = "log",
         target_transform: str | list[str] = "auto",
         target_bounds: list | None = None,
@@ -87,6 +91,7 @@ class GaussianProcess(PreprocessedRegressor):
         self.max_exact_rows = max_exact_rows
         self.n_inducing = n_inducing
         self.length_scale_prior = length_scale_prior
+        self.initial_theta = initial_theta
         self.input_transform = input_transform
         self.target_transform = target_transform
         self.target_bounds = target_bounds
@@ -109,37 +114,48 @@ class GaussianProcess(PreprocessedRegressor):
         with one_blas_thread(len(Z)):
             if self.sparse_:
                 self.inducing_ = _kmeans_centres(Z, int(self.n_inducing), int(self.seed))
-                self.theta_ = np.array(
-                    [
-                        self._best_start(Z, T[:, j], self._sparse_objective(Z, T[:, j]))
-                        for j in range(T.shape[1])
-                    ]
-                )
+            thetas = []
+            for j in range(T.shape[1]):
+                if self.sparse_:
+                    likelihood = self._sparse_objective(Z, T[:, j])
+                else:
+                    likelihood = functools.partial(
+                        _neg_log_marginal, X=Z, y=T[:, j], kind=self.kernel
+                    )
+                thetas.append(self._best_start(Z, T[:, j], likelihood, j))
+            self.theta_ = np.array(thetas)
+            if self.sparse_:
                 self._factorize_sparse(Z, T)
             else:
                 self.X_train_, self.Y_train_ = Z, T
-                self.theta_ = np.array(
-                    [
-                        self._best_start(
-                            Z,
-                            T[:, j],
-                            functools.partial(_neg_log_marginal, X=Z, y=T[:, j], kind=self.kernel),
-                        )
-                        for j in range(T.shape[1])
-                    ]
-                )
                 self._factorize_exact()
 
-    def _starts(self, d: int, rng: np.random.Generator) -> list[np.ndarray]:
-        starts = [
-            np.concatenate([np.full(d, math.log(math.sqrt(max(d, 1)))), [0.0, math.log(0.1)]])
-        ]
+    def refit_template(self) -> GaussianProcess:
+        """An unfitted clone warm-started at this fit's hyperparameters, with one start.
+
+        Returns
+        -------
+        estimator : GaussianProcess
+            Refits on other rows (calibration folds) then converge in a few steps.
+        """
+        est = super().refit_template()
+        if hasattr(self, "theta_"):
+            est.set_params(initial_theta=self.theta_.tolist(), n_restarts=0)
+        return est
+
+    def _starts(self, d: int, rng: np.random.Generator, j: int) -> list[np.ndarray]:
+        warm = None if self.initial_theta is None else np.asarray(self.initial_theta, float)
+        if warm is not None and warm.ndim == 2 and warm.shape[1] == d + 2 and j < len(warm):
+            starts = [warm[j]]
+        else:
+            default = [np.full(d, math.log(math.sqrt(max(d, 1)))), [0.0, math.log(0.1)]]
+            starts = [np.concatenate(default)]
         for _ in range(int(self.n_restarts)):
             ls = rng.uniform(math.log(0.3), math.log(3.0 * math.sqrt(max(d, 1))), d)
             starts.append(np.concatenate([ls, [rng.uniform(-0.5, 0.5), rng.uniform(-4.0, -1.0)]]))
         return starts
 
-    def _best_start(self, Z: np.ndarray, y: np.ndarray, likelihood) -> np.ndarray:
+    def _best_start(self, Z: np.ndarray, y: np.ndarray, likelihood, j: int) -> np.ndarray:
         """Type-II MAP: the best of the default and the random starts."""
         d = Z.shape[1]
         median = self.length_scale_prior or math.sqrt(max(d, 1))
@@ -160,7 +176,7 @@ class GaussianProcess(PreprocessedRegressor):
         lo, hi = np.array([b[0] for b in bounds]), np.array([b[1] for b in bounds])
         best = None
         rng = np.random.default_rng([int(self.seed), y.size])
-        for theta0 in self._starts(d, rng):
+        for theta0 in self._starts(d, rng, j):
             try:
                 res = optimize.minimize(
                     objective,

@@ -12,7 +12,14 @@ import pytest
 from sklearn.base import clone, is_regressor
 from sklearn.exceptions import NotFittedError
 
-from psplab.models import MODEL_NAMES, ConformalRegressor, load_estimator, make_model
+from psplab.models import (
+    MODEL_NAMES,
+    ConformalRegressor,
+    PhaseMapModel,
+    TunedRegressor,
+    load_estimator,
+    make_model,
+)
 
 #: Cheap settings per model (the shapes repeat, so compiled programs are shared).
 CHEAP = {
@@ -37,6 +44,30 @@ def _smooth(n: int, seed: int):
 @pytest.fixture(params=MODEL_NAMES)
 def name(request):
     return request.param
+
+
+def _unfitted(kind: str):
+    if kind == "phasemap":
+        return PhaseMapModel(n_regions=2)
+    if kind == "conformal":
+        return ConformalRegressor(_model("rf"), cv=3)
+    if kind == "tuned":
+        return TunedRegressor(_model("rf"), grid=[{"min_samples_leaf": 1}, {"min_samples_leaf": 5}])
+    return _model(kind)
+
+
+@pytest.mark.parametrize("kind", [*MODEL_NAMES, "conformal", "tuned", "phasemap"])
+def test_every_estimator_is_a_scikit_learn_estimator(kind):
+    # Parameters round-trip through clone and set_params; an unfitted estimator refuses to
+    # predict or save with scikit-learn's NotFittedError (the phase map included).
+    est = _unfitted(kind)
+    twin = clone(est)
+    assert twin is not est and twin.get_params().keys() == est.get_params().keys()
+    key = next(iter(sorted(est.get_params(deep=False))))
+    twin.set_params(**{key: est.get_params()[key]})
+    for call in (lambda: est.predict(np.zeros((2, 2))), lambda: est.save("nowhere")):
+        with pytest.raises(NotFittedError):
+            call()
 
 
 def test_sklearn_contract(name):

@@ -9,6 +9,7 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from psplab.cli import app
+from psplab.models.metrics import METRIC_NAMES
 
 SPEC = """name = "tiny"
 source = "data.csv"
@@ -167,16 +168,11 @@ def test_evaluate_writes_json_figures_and_manifest(tmp_path):
     for per_target in metrics.values():
         assert set(per_target) == {"hardness", "ys"}
         for m in per_target.values():
-            assert set(m) == {
-                "mae",
-                "rmse",
-                "r2",
-                "nll",
-                "crps",
-                "coverage90",
-                "width90",
-                "fit_seconds",
-            }
+            # Today's keys, plus the raw coverage, the domain split and the largest prediction.
+            assert set(m) == set(METRIC_NAMES)
+            assert {"mae", "rmse", "r2", "nll", "crps", "coverage90", "width90", "fit_seconds",
+                    "coverage90_raw", "n_out_of_domain", "coverage90_in_domain",
+                    "coverage90_out_of_domain", "max_abs_prediction"} <= set(m)  # fmt: skip
     assert (out / "parity_hardness.png").is_file() and (out / "calibration_ys.png").is_file()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["kind"] == "evaluate" and "figures" in manifest["files"]

@@ -7,7 +7,7 @@ the public function its command calls (:mod:`psplab.report.demo_stages`):
    phase-field models, measure the microstructures and add the strength model
    (:func:`psplab.generate.generate_dataset`); a few label images for the gallery.
 2. ``2-models``    -- cross-validate the Bayesian hypernetwork and the baselines on the same folds
-   (:func:`psplab.models.evaluation.cross_validate`).
+   (:func:`psplab.models.evaluation.evaluate_dataset`).
 3. ``3-causal``    -- tiered causal discovery, edge stability, influence ranking and dose-response
    curves (:func:`psplab.causal.run_causal`, :func:`psplab.causal.write_causal_run`).
 4. ``4-optimize``  -- a short simulator-in-the-loop Bayesian optimization of yield strength

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from psplab.manifest import MANIFEST_NAME, dump_json
+from psplab.manifest import MANIFEST_NAME
 
 __all__ = ["STAGES", "SIDE_CHAIN", "Stage", "StageUnavailable", "load_demo_dataset", "need"]
 
@@ -136,21 +136,23 @@ def load_demo_dataset(dataset_dir: Path):
 
 def _stage_models(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> dict[str, Any]:
     """Cross-validate the models on shared folds (``psplab evaluate``)."""
-    cross_validate = need("psplab.models.evaluation", "cross_validate")
+    evaluate_dataset = need("psplab.models.evaluation", "evaluate_dataset")
+    write_evaluation_run = need("psplab.models.rundir", "write_evaluation_run")
     dataset = load_demo_dataset(upstream["dataset"])
     params = {
         k: {kk: tuple(vv) if isinstance(vv, list) else vv for kk, vv in v.items()}
         for k, v in p.get("model_params", {}).items()
     }
-    metrics, oof = cross_validate(
-        dataset, list(p["models"]), cv=p["cv"], seed=p["seed"], model_params=params
-    )
-    oof.to_csv(out / "oof_predictions.csv", index=False)
-    dump_json(out / "metrics.json", metrics)
+    # Three calibration folds keep the demo inside its time budget (`psplab evaluate`: 10).
+    for name in p["models"]:
+        params.setdefault(name, {}).setdefault("calibration_folds", 3)
+    result = evaluate_dataset(dataset, list(p["models"]), cv=p["cv"], seed=p["seed"], params=params)
+    labels = {c.name: c.label() for c in dataset.spec.targets}
+    files = write_evaluation_run(result, out, labels=labels)
     units = {c.name: c.unit for c in dataset.spec.columns if c.unit}
     return {
-        "files": {"oof_predictions": out / "oof_predictions.csv", "metrics": out / "metrics.json"},
-        "results": {"metrics": metrics, "units": units},
+        "files": files,
+        "results": {"metrics": json.loads(files["metrics"].read_text()), "units": units},
         "command": f"psplab evaluate ../{upstream['dataset'].name}/dataset.toml "
         f"--models {','.join(p['models'])} --cv {p['cv']} --seed {p['seed']} --out . "
         "(with the model parameters in params.demo.model_params)",

@@ -176,7 +176,8 @@ def json_file(name: str, test: Callable[[object], str | None] | None = None):
 
 def finite_predictions(d: Path, out: str, err: str) -> str | None:
     frame = pd.read_csv(d / "pred.csv")
-    cols = [c for c in frame.columns if c.startswith("HV_")]
+    suffixes = ("_mean", "_std", "_q05", "_q95")
+    cols = [c for c in frame.columns if c.startswith("HV_") and c.endswith(suffixes)]
     values = frame[cols].to_numpy(dtype=float)
     if not cols or not np.isfinite(values).all():
         return "predictions missing or not finite"

@@ -147,30 +147,63 @@ def _npz_arrays(path: Path) -> dict[str, np.ndarray]:
         return {k: npz[k] for k in npz.files}
 
 
+def _keys(arrays: dict[str, np.ndarray], name: str) -> list[str]:
+    """Keys of the arrays called ``name`` (wrappers prefix them, e.g. ``full__m__left``)."""
+    found = [k for k in arrays if (k == name or k.endswith("__" + name)) and arrays[k].ndim]
+    if not found:
+        raise KeyError(name)
+    return found
+
+
 def _self_loop(run: Path) -> None:
     arrays = _npz_arrays(run / "model_0.npz")
-    left = arrays["left"].copy()
-    internal = np.flatnonzero(left != -1)
-    left[internal[0]] = 0  # the root's left child is the root: a walk that never ends
-    arrays["left"] = left
+    for key in _keys(arrays, "left"):
+        left = arrays[key].copy()
+        left[np.flatnonzero(left != -1)[0]] = 0  # the root's child is the root: an endless walk
+        arrays[key] = left
     np.savez(run / "model_0.npz", **arrays)
 
 
 def _object_array(run: Path) -> None:
     arrays = _npz_arrays(run / "model_0.npz")
-    buf = io.BytesIO()
-    np.save(buf, np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    crafted = io.BytesIO()
+    np.save(crafted, np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    target = (
+        _keys(arrays, "threshold")[0]
+        if any(k.endswith("threshold") for k in arrays)
+        else next(iter(arrays))
+    )
     with zipfile.ZipFile(run / "model_0.npz", "w") as z:
         for k, v in arrays.items():
             inner = io.BytesIO()
             np.save(inner, v)
-            z.writestr(k + ".npy", buf.getvalue() if k == "threshold" else inner.getvalue())
+            z.writestr(k + ".npy", crafted.getvalue() if k == target else inner.getvalue())
 
 
 def _wrong_shape(run: Path) -> None:
     arrays = _npz_arrays(run / "model_0.npz")
-    arrays["threshold"] = arrays["threshold"][:3]
+    for key in _keys(arrays, "threshold"):
+        arrays[key] = arrays[key][:3]
     np.savez(run / "model_0.npz", **arrays)
+
+
+def _rewrite_manifest_checksums(run: Path) -> None:
+    """What a careful forger does: make the manifest agree with the tampered files."""
+    import hashlib
+
+    manifest = json.loads((run / "manifest.json").read_text())
+    for name in manifest.get("checksums", {}):
+        if (run / name).is_file():
+            manifest["checksums"][name] = hashlib.sha256((run / name).read_bytes()).hexdigest()
+    (run / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _forged(action):
+    def both(run: Path) -> None:
+        action(run)
+        _rewrite_manifest_checksums(run)
+
+    return both
 
 
 def _edit_json(name: str, edit) -> callable:
@@ -196,6 +229,16 @@ TAMPERING = {
     "spec-deleted": lambda run: (run / "spec.toml").unlink(),
     "model-file-missing": lambda run: (run / "model_0.npz").unlink(),
     "fit-json-list": _edit_json("fit.json", lambda t: "[1, 2]"),
+    # The same damage with the manifest's checksums recomputed: caught by the files' own checks.
+    "forged-rf-self-loop": _forged(_self_loop),
+    "forged-wrong-shapes": _forged(_wrong_shape),
+    "forged-object-array": _forged(_object_array),
+    "forged-truncated-npz": _forged(
+        lambda run: (run / "model_0.npz").write_bytes((run / "model_0.npz").read_bytes()[:200])
+    ),
+    "forged-newer-format": _forged(
+        _edit_json("fit.json", lambda t: json.dumps({**json.loads(t), "format": 99}))
+    ),
 }
 
 

@@ -420,7 +420,8 @@ class RandomForest(PreprocessedRegressor):
         for k in range(n_trees):
             off = self.tree_offsets_[k]
             node = np.full(Z.shape[0], off)
-            while True:
+            # A walk ends at a leaf in fewer steps than its tree has nodes (checked on load).
+            for _ in range(int(self.tree_offsets_[k + 1] - off)):
                 left = self.left_[node]
                 leaf = left == -1
                 if leaf.all():
@@ -428,6 +429,8 @@ class RandomForest(PreprocessedRegressor):
                 f = np.where(leaf, 0, self.feature_[node])
                 nxt = np.where(Z[rows, f] <= self.threshold_[node], left, self.right_[node]) + off
                 node = np.where(leaf, node, nxt)
+            else:
+                raise ValueError(f"tree {k} of the forest does not end in leaves")
             out[k] = self.value_[node]
         return out
 
@@ -446,8 +449,49 @@ class RandomForest(PreprocessedRegressor):
         return {k: getattr(self, f"{k}_") for k in names}, {}
 
     def _load_model_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        _check_forest_arrays(arrays)
         for k, v in arrays.items():
             setattr(self, f"{k}_", v)
+
+
+def _check_forest_arrays(arrays: dict[str, np.ndarray]) -> None:
+    """Refuse flat tree arrays that do not describe trees (a damaged or crafted model file).
+
+    scikit-learn numbers a tree's nodes depth-first, so every child comes after its parent in
+    its own tree: with that checked, a walk from a root reaches a leaf in fewer steps than the
+    tree has nodes, and a self-loop or cycle (which made ``predict`` run forever) is refused.
+
+    Parameters
+    ----------
+    arrays : dict
+        ``tree_offsets``, ``left``, ``right``, ``feature``, ``threshold``, ``value``.
+
+    Raises
+    ------
+    ValueError
+        Naming what is wrong.
+    """
+    offsets = np.asarray(arrays["tree_offsets"])
+    left, right = np.asarray(arrays["left"]), np.asarray(arrays["right"])
+    n = left.shape[0] if left.ndim == 1 else -1
+    if n < 1 or offsets.ndim != 1 or offsets.size < 2 or offsets[0] != 0 or offsets[-1] != n:
+        raise ValueError("the tree offsets do not cover the node arrays")
+    sizes = np.diff(offsets)
+    others = [np.asarray(arrays[k]) for k in ("right", "feature", "threshold", "value")]
+    if np.any(sizes < 1) or any(a.shape[:1] != (n,) for a in others) or others[3].ndim != 2:
+        raise ValueError("the node arrays of the forest do not match")
+    local = np.arange(n) - np.repeat(offsets[:-1], sizes)
+    size = np.repeat(sizes, sizes)
+    inner = left != -1
+    children_ok = (left[inner] > local[inner]) & (right[inner] > local[inner])
+    children_ok &= (left[inner] < size[inner]) & (right[inner] < size[inner])
+    if not children_ok.all() or np.any(right[~inner] != -1):
+        raise ValueError("a tree node points back to itself or out of its tree")
+    feature, threshold, value = others[1], others[2], others[3]
+    if np.any(feature[inner] < 0) or not (
+        np.isfinite(threshold[inner]).all() and np.isfinite(value).all()
+    ):
+        raise ValueError("a split or leaf value of the forest is not valid")
 
 
 def _oob_noise(forest, preds: np.ndarray, T: np.ndarray) -> np.ndarray:

@@ -32,6 +32,8 @@ __all__ = [
 ]
 
 FIT_INFO = "fit.json"
+# Version of the run-directory layout ``FittedModel.save`` writes (fit.json's "format").
+MODEL_FORMAT = 1
 #: Parameters handled by :func:`build_estimator` itself rather than by the model.
 WRAPPER_PARAMS = (
     "tune", "tune_cv", "tune_metric", "tune_search_params", "calibration_folds",
@@ -326,8 +328,8 @@ class FittedModel:
             parts.append({"file": base.name, "targets": part.targets, "rows": part.rows})
         (out / "encoder.json").write_text(json.dumps(self.encoder.to_dict(), indent=2))
         self.spec.to_toml(out / "spec.toml")
-        info = {"model": self.model, "params": self.params, "targets": self.targets,
-                "parts": parts, "settings": self.settings}  # fmt: skip
+        info = {"format": MODEL_FORMAT, "model": self.model, "params": self.params,
+                "targets": self.targets, "parts": parts, "settings": self.settings}  # fmt: skip
         (out / FIT_INFO).write_text(json.dumps(info, indent=2))
         return {"models": files, "encoder": out / "encoder.json", "spec": out / "spec.toml",
                 "fit": out / FIT_INFO}  # fmt: skip
@@ -425,16 +427,55 @@ def load_model(run_dir: str | Path) -> FittedModel:
     info_path = run / FIT_INFO
     if not info_path.is_file():
         raise ModelFileError(f"{run}: no {FIT_INFO}: not a `psplab fit` run directory")
+    _check_run_files(run)
     try:
         info = json.loads(info_path.read_text())
+        if int(info.get("format", 1)) > MODEL_FORMAT:
+            raise ModelFileError(
+                f"{run}: written by a newer psplab (model format {info['format']})"
+            )
         spec = DatasetSpec.from_toml(run / "spec.toml")
         encoder = InputEncoder.from_dict(json.loads((run / "encoder.json").read_text()))
         parts = [
             FittedPart(list(p["targets"]), load_estimator(run / p["file"]), int(p["rows"]))
             for p in info["parts"]
         ]
-    except (OSError, KeyError, TypeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"{run}: cannot read the fitted model ({exc})") from None
-    return FittedModel(
-        info["model"], info.get("params", {}), parts, encoder, spec, info.get("settings", {})
-    )
+        fitted = FittedModel(
+            info["model"], info.get("params", {}), parts, encoder, spec, info.get("settings", {})
+        )
+    except (OSError, KeyError, TypeError, AttributeError, ValueError) as exc:
+        if isinstance(exc, ModelFileError):
+            raise
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelFileError(f"{run}: cannot read the fitted model ({reason})") from None
+    _probe(fitted, run)
+    return fitted
+
+
+def _check_run_files(run: Path) -> None:
+    """The manifest's checksums and schema: a changed, truncated or missing file is named."""
+    from psplab.manifest import MANIFEST_NAME, MANIFEST_SCHEMA, verify_checksums
+
+    problems = verify_checksums(run)
+    try:
+        schema = json.loads((run / MANIFEST_NAME).read_text()).get("schema", 1)
+    except (OSError, ValueError, AttributeError):
+        schema = 1  # no manifest (or a damaged one, named by verify_checksums)
+    if isinstance(schema, int) and schema > MANIFEST_SCHEMA:
+        problems.append(f"{run}: written by a newer psplab (manifest schema {schema})")
+    if problems:
+        raise ModelFileError(problems)
+
+
+def _probe(fitted: FittedModel, run: Path) -> None:
+    """Predict one row: arrays of the wrong shape or content fail here, as one clear line."""
+    X = np.zeros((1, len(fitted.encoder.feature_names)))
+    for part in fitted.parts:
+        try:
+            summary = part.estimator.predict_summary(X)
+            finite = np.isfinite(np.asarray(summary.mean, dtype=float)).all()
+        except Exception as exc:  # noqa: BLE001 - any failure means the files do not fit
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelFileError(f"{run}: the model files do not fit together ({reason})") from None
+        if not finite:
+            raise ModelFileError(f"{run}: the model files give non-finite predictions")

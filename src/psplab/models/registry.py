@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +152,8 @@ def load_estimator(path: str | Path):
         with np.load(npz_path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
         model._set_state(arrays, payload["state"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ModelFileError(f"{meta_path}: cannot load the saved model ({exc})") from None
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
+        # EOFError: an empty .npz (click would print only "Aborted."); BadZipFile: a truncated one
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelFileError(f"{meta_path}: cannot load the saved model ({reason})") from None
     return model

@@ -144,7 +144,7 @@ class ConformalRegressor(ProbabilisticRegressor):
 
     # ------------------------------------------------------------------ prediction
     def predictive(self, X: Any) -> Predictive:
-        """The full model's own, uncalibrated predictive (:meth:`ProbabilisticRegressor.predictive`)."""
+        """The full model's own, uncalibrated predictive at the rows ``X : array-like``."""
         self._check_fitted()
         return self.full_.predictive(X)
 
@@ -206,10 +206,9 @@ class ConformalRegressor(ProbabilisticRegressor):
 
         Parameters
         ----------
-        X : array-like
-            Inputs ``(n, d)``.
-        q : array-like
-            Probabilities in (0, 1); below 0.5 a lower, above an upper bound.
+        X, q : array-like
+            Inputs ``(n, d)`` and probabilities in (0, 1) (below 0.5 a lower, above an upper
+            bound).
 
         Returns
         -------
@@ -220,7 +219,12 @@ class ConformalRegressor(ProbabilisticRegressor):
         return shape_out(quantiles, self.y_1d_)
 
     def predict_summary(self, X: Any, level: float = LEVEL) -> Prediction:
-        """Raw and calibrated intervals of every row (see :meth:`ProbabilisticRegressor.predict_summary`).
+        """Raw and calibrated intervals of every row.
+
+        Parameters
+        ----------
+        X : array-like
+            Inputs ``(n, d)``; ``level : float`` is the nominal coverage.
 
         Returns
         -------
@@ -240,7 +244,7 @@ class ConformalRegressor(ProbabilisticRegressor):
         )  # fmt: skip
 
     def predict_dist(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and calibrated std for inputs ``X`` (n, d).
+        """Mean and calibrated std at the rows ``X : array-like``.
 
         Returns
         -------
@@ -253,10 +257,7 @@ class ConformalRegressor(ProbabilisticRegressor):
     def sample(
         self, X: Any, n_samples: int = 100, seed: int = 0, include_noise: bool = True
     ) -> np.ndarray:
-        """The full model's joint draws, spread around the mean by the calibration ratio.
-
-        Arguments and shape as :meth:`ProbabilisticRegressor.sample`; the draws stay in the envelope.
-        """
+        """The full model's draws at the rows ``X : array-like``, spread by the calibration ratio."""
         p = self.predict_summary(X)
         ratio = shape_out(p.std / np.where(p.std_raw > 0, p.std_raw, 1.0), self.y_1d_)
         draws = self.full_.sample(X, n_samples, seed, include_noise)

@@ -139,7 +139,13 @@ def _parse_numbers(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     The vectorised parse takes the common case; cells it cannot read go through
     :func:`_as_number` one by one, so the rules stay those of ``_as_number``.
     """
-    if pd.api.types.is_bool_dtype(raw):  # true/false is not a number (to_numeric says 1/0)
+    types = pd.api.types
+    if (
+        types.is_bool_dtype(raw)
+        or types.is_datetime64_any_dtype(raw)
+        or types.is_timedelta64_dtype(raw)
+    ):
+        # true/false and dates are not numbers (to_numeric would give 1/0 and nanoseconds)
         values = np.full(len(raw), np.nan)
     else:
         numbers = pd.to_numeric(raw, errors="coerce")

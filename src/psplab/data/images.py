@@ -349,7 +349,7 @@ def write_image_table(
         "source": csv_path.name,
         "description": description,
         "images": {"periodic": bool(periodic)},
-        "column": [_column_dict(c) for c in processing],
+        "column": [replace(c, role="processing").to_dict() for c in processing],
     }
     if not description:
         del spec["description"]
@@ -365,14 +365,3 @@ def _relative(path: Path, base: Path) -> str:
         raise ValueError(
             f"image {str(path)!r} lies outside the spec's folder {str(base)!r}"
         ) from None
-
-
-def _column_dict(col: ColumnSpec) -> dict[str, Any]:
-    d: dict[str, Any] = {"name": col.name, "role": "processing"}
-    for key in ("unit", "min", "max", "absent", "tier"):
-        value = getattr(col, key)
-        if value is not None:
-            d[key] = value
-    if col.kind != "numeric":
-        d["kind"] = col.kind
-    return d

@@ -86,18 +86,20 @@ def measure_generated(images: Any, *, with_s2: bool = False) -> pd.DataFrame:
     rows = []
     for r in range(R):
         for j in range(n):
-            g = None if images.grains is None else images.grains[r, j]
-            q = None if images.particles is None else images.particles[r, j]
-            m = measure_labels(g, q, images.pixel_um[r, j], images.periodic, with_s2=with_s2)
-            rows.append(
-                {
-                    "recipe": r,
-                    "image": j,
-                    "network": int(images.network[r, j]),
-                    "pixel_um": float(images.pixel_um[r, j]),
-                    **m,
-                }
-            )
+            row = {"recipe": r, "image": j, "network": int(images.network[r, j])}
+            row["pixel_um"] = float(images.pixel_um[r, j])
+            row["particle_pixel_um"] = float(images.particle_pixel_um[r, j])
+            if images.grains is not None:
+                g = measure_labels(
+                    images.grains[r, j], None, row["pixel_um"], images.periodic, with_s2=with_s2
+                )
+                row.update({k: v for k, v in g.items() if not k.startswith("particle")})
+            if images.particles is not None:
+                q = measure_labels(
+                    None, images.particles[r, j], row["particle_pixel_um"], images.periodic
+                )
+                row.update({k: v for k, v in q.items() if k.startswith("particle")})
+            rows.append(row)
     return pd.DataFrame(rows)
 
 

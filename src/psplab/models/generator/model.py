@@ -55,7 +55,11 @@ class GeneratedImages:
     particles : numpy.ndarray or None
         ``(n_recipes, n, G, G)`` uint8, 1 in particles (None without particles).
     pixel_um : numpy.ndarray
-        ``(n_recipes, n)`` pixel size of each image in µm.
+        ``(n_recipes, n)`` pixel size of each grain image in µm (of the particle image when
+        the model has no grains).
+    particle_pixel_um : numpy.ndarray
+        ``(n_recipes, n)`` pixel size of each particle image in µm: the grain image's when the
+        training images showed both in one field, else the particle fields' own.
     network : numpy.ndarray
         ``(n_recipes, n)`` index of the network draw ``z`` behind each image.
     periodic : bool
@@ -65,6 +69,7 @@ class GeneratedImages:
     grains: np.ndarray | None
     particles: np.ndarray | None
     pixel_um: np.ndarray
+    particle_pixel_um: np.ndarray
     network: np.ndarray
     periodic: bool
 
@@ -142,7 +147,7 @@ class MicrostructureGenerator(BaseEstimator):
         self.seed = seed
 
     # ------------------------------------------------------------------ fitting
-    def _architecture(self, n_inputs: int, grains: bool, particles: bool, pixel_head: bool):
+    def _architecture(self, n_inputs: int, grains: bool, particles: bool, pixel_heads: int):
         widths = tuple(int(w) for w in self.widths)
         if len(widths) != 3 or min(widths) < 1:
             raise InputError(f"widths must be three positive channel counts, got {self.widths!r}")
@@ -157,7 +162,7 @@ class MicrostructureGenerator(BaseEstimator):
             widths=widths,
             noise_channels=int(self.noise_channels),
             rank=int(self.rank),
-            pixel_head=pixel_head,
+            pixel_heads=pixel_heads,
             conditional=bool(self.conditional),
         )
 
@@ -205,7 +210,7 @@ class MicrostructureGenerator(BaseEstimator):
         """
         from psplab.data.images import ImageDataset, load_image_dataset
         from psplab.models.generator.fields import training_fields
-        from psplab.models.generator.training import TrainConfig, init_training_params, train
+        from psplab.models.generator.training import init_training_params, train
 
         self._check_params()
         dataset = data if isinstance(data, ImageDataset) else load_image_dataset(data)
@@ -213,49 +218,70 @@ class MicrostructureGenerator(BaseEstimator):
         frame = dataset.processing_frame()
         categorical = [c.name for c in dataset.dataset.spec.processing if not c.is_numeric]
         self.features_ = FeatureMap.fit(frame, categorical)
+        self.processing_columns_ = [c.to_dict() for c in dataset.dataset.spec.processing]
         X = self.features_.transform(frame)[tf.field]
-        log_px = np.log(dataset.pixel_sizes_um())
-        varies = bool(np.ptp(log_px) > 1e-9)
-        self.pixel_log_mean_ = float(log_px.mean())
-        self.pixel_log_scale_ = float(log_px.std()) if varies else 1.0
-        lp = ((log_px - self.pixel_log_mean_) / self.pixel_log_scale_)[tf.field]
-        arch = self._architecture(X.shape[1], tf.grains, tf.particles, varies and self.conditional)
-        self.desc_mean_, self.desc_scale_ = (
-            tf.descriptors.mean(axis=0),
-            _block_scales(tf.descriptors, tf.layout),
-        )
-        S = (tf.descriptors - self.desc_mean_) / self.desc_scale_
-        cfg = TrainConfig(
-            arch=arch,
-            layout=tf.layout,
-            grid=tf.grid,
-            n_fields=int(S.shape[0]),
-            batch=int(min(self.batch_size, S.shape[0])),
-            n_aleatoric=int(self.n_aleatoric),
-            chunk=int(min(CHUNK_STEPS, self.steps)),
-            n_steps=int(self.steps),
-            prior_std=float(self.prior_std),
-            kl_weight=float(self.kl_weight),
-            learning_rate=float(self.learning_rate),
-            pixel_weight=1.0 if arch.pixel_head else 0.0,
-        )
+        lp = self._fit_pixel_sizes(np.log(dataset.pixel_sizes_um())[tf.field], tf.head, tf.n_heads)
+        self.desc_mean_, self.desc_scale_ = _standardization(tf.descriptors, tf.layout)
+        S = np.where(tf.present, (tf.descriptors - self.desc_mean_) / self.desc_scale_, 0.0)
+        cfg, schedule = self._train_config(X.shape[1], tf)
         params = init_training_params(np.random.default_rng([int(self.seed), 1]), cfg)
         _init_particle_bias(params, tf.descriptors, tf.layout)
-        report = None if progress is None else (lambda done: progress(done, cfg.n_steps))
+        report = None if progress is None else (lambda done: progress(done, schedule.n_steps))
         self.params_, self.loss_curve_ = train(
-            params, cfg, X, S, lp, self.desc_mean_, self.desc_scale_, int(self.seed), report
+            params,
+            cfg,
+            schedule,
+            (X, S, tf.present.astype(float), lp, tf.head),
+            self.desc_mean_,
+            self.desc_scale_,
+            int(self.seed),
+            report,
         )
-        self.architecture_, self.layout_, self.train_grid_ = arch, tf.layout, tf.grid
+        self.architecture_, self.layout_, self.train_grid_ = cfg.arch, tf.layout, tf.grid
         self.periodic_ = bool(dataset.periodic)
-        self.pixel_um_varies_ = varies
+        kinds = {k for f in dataset.fields for k in f.paths}
         self.particle_kind_ = (
-            "particles"
-            if "particles" in dataset.kinds and "phases" not in dataset.kinds
-            else "phases"
+            "phases" if "phases" in kinds or "particles" not in kinds else "particles"
         )
         self.n_fields_ = len(dataset.fields)
         self.training_descriptors_ = tf.descriptors
         return self
+
+    def _fit_pixel_sizes(self, log_px: np.ndarray, head: np.ndarray, n_heads: int) -> np.ndarray:
+        """Per pixel head: the log pixel sizes' mean and scale; the rows' standardized values."""
+        mean, scale, varies = np.zeros(n_heads), np.ones(n_heads), np.zeros(n_heads, bool)
+        for h in range(n_heads):
+            v = log_px[head == h]
+            mean[h] = v.mean()
+            varies[h] = bool(np.ptp(v) > 1e-9) and bool(self.conditional)
+            scale[h] = v.std() if varies[h] else 1.0
+        self.pixel_log_mean_, self.pixel_log_scale_, self.pixel_um_varies_ = mean, scale, varies
+        return (log_px - mean[head]) / scale[head]
+
+    def _train_config(self, n_inputs: int, tf: Any) -> tuple[Any, Any]:
+        from psplab.models.generator.training import Schedule, TrainConfig
+
+        arch = self._architecture(
+            n_inputs, tf.layout.grains, tf.layout.particles, tf.n_heads if self.conditional else 0
+        )
+        n = int(tf.descriptors.shape[0])
+        cfg = TrainConfig(
+            arch=arch,
+            layout=tf.layout,
+            grid=tf.grid,
+            batch=int(min(self.batch_size, n)),
+            n_aleatoric=int(self.n_aleatoric),
+            chunk=CHUNK_STEPS,
+            prior_std=float(self.prior_std),
+        )
+        schedule = Schedule(
+            n_steps=int(self.steps),
+            n_fields=n,
+            learning_rate=float(self.learning_rate),
+            kl_weight=float(self.kl_weight),
+            pixel_weights=tuple(float(v) for v in self.pixel_um_varies_),
+        )
+        return cfg, schedule
 
     # ------------------------------------------------------------------ sampling
     def _check_fitted(self) -> None:
@@ -314,14 +340,30 @@ class MicrostructureGenerator(BaseEstimator):
         images, pix = generate(
             params, self.architecture_, X, int(n), int(seed), int(size), k, self.periodic_
         )
-        if self.pixel_um_varies_:
-            pixel_um = np.exp(self.pixel_log_mean_ + self.pixel_log_scale_ * pix)
-        else:
-            pixel_um = np.full(pix.shape, math.exp(self.pixel_log_mean_))
-        network = np.broadcast_to(np.arange(int(n)) % k, pix.shape).copy()
+        pixel_um = self._pixel_sizes(pix)
+        network = np.broadcast_to(np.arange(int(n)) % k, pixel_um.shape[:2]).copy()
         return GeneratedImages(
-            images.get("grains"), images.get("particles"), pixel_um, network, self.periodic_
+            images.get("grains"),
+            images.get("particles"),
+            pixel_um[..., 0],
+            pixel_um[..., -1],
+            network,
+            self.periodic_,
         )
+
+    def _pixel_sizes(self, pix: np.ndarray) -> np.ndarray:
+        """Pixel sizes ``(R, n, heads)`` in µm from the heads' standardized outputs."""
+        heads = len(self.pixel_log_mean_)
+        shape = pix.shape[:2] + (heads,)
+        out = np.empty(shape)
+        for h in range(heads):
+            if self.pixel_um_varies_[h]:
+                out[..., h] = np.exp(
+                    self.pixel_log_mean_[h] + self.pixel_log_scale_[h] * pix[..., h]
+                )
+            else:
+                out[..., h] = math.exp(self.pixel_log_mean_[h])
+        return out
 
     def outside_training_range(self, P: Any) -> list[str]:
         """One line per processing column where some recipe lies outside the training range."""
@@ -352,11 +394,12 @@ class MicrostructureGenerator(BaseEstimator):
             "architecture": asdict(self.architecture_),
             "layout": asdict(self.layout_),
             "features": self.features_.to_dict(),
+            "processing_columns": self.processing_columns_,
             "train_grid": int(self.train_grid_),
             "periodic": self.periodic_,
-            "pixel_um_varies": self.pixel_um_varies_,
-            "pixel_log_mean": self.pixel_log_mean_,
-            "pixel_log_scale": self.pixel_log_scale_,
+            "pixel_um_varies": [bool(v) for v in self.pixel_um_varies_],
+            "pixel_log_mean": [float(v) for v in self.pixel_log_mean_],
+            "pixel_log_scale": [float(v) for v in self.pixel_log_scale_],
             "particle_kind": self.particle_kind_,
             "n_fields": int(self.n_fields_),
         }
@@ -410,11 +453,19 @@ class MicrostructureGenerator(BaseEstimator):
         self.architecture_ = net.Architecture(**arch)
         self.layout_ = DescriptorLayout(**state["layout"])
         self.features_ = FeatureMap.from_dict(state["features"])
+        self.processing_columns_ = [dict(c) for c in state["processing_columns"]]
         self.train_grid_ = int(state["train_grid"])
         self.periodic_ = bool(state["periodic"])
-        self.pixel_um_varies_ = bool(state["pixel_um_varies"])
-        self.pixel_log_mean_ = float(state["pixel_log_mean"])
-        self.pixel_log_scale_ = float(state["pixel_log_scale"])
+        self.pixel_um_varies_ = np.array([bool(v) for v in state["pixel_um_varies"]])
+        self.pixel_log_mean_ = np.array([float(v) for v in state["pixel_log_mean"]])
+        self.pixel_log_scale_ = np.array([float(v) for v in state["pixel_log_scale"]])
+        if not (
+            len(self.pixel_log_mean_)
+            == len(self.pixel_log_scale_)
+            == len(self.pixel_um_varies_)
+            >= 1
+        ):
+            raise ValueError("pixel-size state is inconsistent")
         self.particle_kind_ = str(state["particle_kind"])
         self.n_fields_ = int(state["n_fields"])
         expected = {
@@ -445,19 +496,22 @@ def _jax_params(params: dict[str, np.ndarray]) -> dict[str, Any]:
     return {k: jnp.asarray(v, jnp.float32) for k, v in params.items()}
 
 
-def _block_scales(S: np.ndarray, layout: DescriptorLayout) -> np.ndarray:
-    """One scale per descriptor block (see :meth:`DescriptorLayout.blocks`).
+def _standardization(S: np.ndarray, layout: DescriptorLayout) -> tuple[np.ndarray, np.ndarray]:
+    """Mean per descriptor and one scale per block (over the fields that have it; NaN = absent).
 
-    Each block is scaled by the spread of its first entry over the training fields, so that a
-    two-point profile is compared as a whole and its near-constant tail does not dominate.
+    Each block (:meth:`DescriptorLayout.blocks`) is scaled by the spread of its first entry
+    over the training fields, so that a two-point profile is compared as a whole and its
+    near-constant tail does not dominate.
     """
+    mean = np.nan_to_num(np.nanmean(S, axis=0))
     scales, start = [], 0
     for _, size in layout.blocks():
-        sd = float(S[:, start].std())
-        floor = 1e-3 * max(float(np.abs(S[:, start]).mean()), 1e-3)
+        col = S[:, start][np.isfinite(S[:, start])]
+        sd = float(col.std()) if col.size else 0.0
+        floor = 1e-3 * max(float(np.abs(col).mean()) if col.size else 0.0, 1e-3)
         scales.append(np.full(size, max(sd, floor)))
         start += size
-    return np.concatenate(scales)
+    return mean, np.concatenate(scales)
 
 
 def _init_particle_bias(
@@ -469,6 +523,6 @@ def _init_particle_bias(
     from scipy.stats import norm
 
     col = layout.start("particle_fraction")
-    fraction = float(np.clip(S[:, col].mean(), 1e-3, 0.5))
+    fraction = float(np.clip(np.nanmean(S[:, col]), 1e-3, 0.5))
     # The decoder's fields start with roughly unit spread: a Gaussian threshold.
     params["dec_out_b"][1] = float(norm.ppf(fraction))

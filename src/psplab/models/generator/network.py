@@ -55,8 +55,9 @@ class Architecture:
         Channels of the base noise.
     rank : int
         Rank of the hypernetwork's correlated part ``U``.
-    pixel_head : bool
-        Whether the conditioning network also predicts the log pixel size.
+    pixel_heads : int
+        Outputs of the conditioning network that predict a log pixel size (one per group of
+        fields with their own pixel: grain fields, particle fields).
     conditional : bool
         ``False`` for the fixed-weights baseline: FiLM parameters are plain learned constants
         (no processing input, no hypernetwork).
@@ -75,7 +76,7 @@ class Architecture:
     widths: tuple[int, int, int] = (16, 16, 8)
     noise_channels: int = 8
     rank: int = 8
-    pixel_head: bool = False
+    pixel_heads: int = 0
     conditional: bool = True
     isotropic: bool = True
 
@@ -97,7 +98,7 @@ class Architecture:
     @property
     def n_cond(self) -> int:
         """Outputs of the conditioning network."""
-        return self.n_film + int(self.pixel_head)
+        return self.n_film + int(self.pixel_heads)
 
     @property
     def n_units(self) -> int:
@@ -174,7 +175,7 @@ def kl_divergence(p: dict[str, Any], prior_std: float):
 
 
 def condition(p: dict[str, Any], g, x, arch: Architecture):
-    """FiLM parameters (and log pixel size) ``(S, n_cond)`` for features ``x (S, d)``.
+    """FiLM parameters (and log pixel sizes) ``(S, n_cond)`` for features ``x (S, d)``.
 
     Row ``s`` of ``x`` goes through the network with unit scales ``g[s]``. For the
     fixed-weights baseline the output is the learned constant, whatever ``x``.

@@ -49,13 +49,20 @@ import numpy as np
 from psplab.models.generator import network as net
 from psplab.models.generator.descriptors import DescriptorLayout, generated_descriptors
 
+# XLA's RngBitGenerator: the default threefry PRNG compiles ~20x slower for the training
+# step's millions of noise values (30 s of a tiny fit's compilation on a 2-core CPU).
+PRNG_IMPL = "rbg"
 MIN_NOISE = 0.02  # floor of sigma (standardized units): stops the fit chasing single fields
 ANNEAL_FRACTION = 0.3
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Hashable training set-up (one compiled program per config).
+    """Hashable training set-up: one compiled program per config.
+
+    The data size, step count, learning rate, KL weight and pixel-head weights are not part
+    of it (they are arguments of the compiled program), so fits on other data or with other
+    schedules reuse the compilation.
 
     Attributes
     ----------
@@ -65,53 +72,75 @@ class TrainConfig:
         The descriptors.
     grid : int
         Training image size (pixels per side).
-    n_fields : int
-        Training fields (for the KL's per-field weight).
     batch : int
         Fields per step.
     n_aleatoric : int
         Images per field and step (noise draws behind ``m_g``).
     chunk : int
         Steps per compiled call (progress is reported between calls).
-    n_steps : int
-        Total steps (sets the learning-rate and KL schedules).
     prior_std : float
         ``s_p``, the prior standard deviation of the unit scales.
-    kl_weight : float
-        Final ``beta``.
-    learning_rate : float
-        Adam's initial rate (cosine decay to 10 %).
-    pixel_weight : float
-        Weight of the log-pixel-size likelihood (1 when the pixel size varies, else 0).
     """
 
     arch: net.Architecture
     layout: DescriptorLayout
     grid: int
-    n_fields: int
     batch: int
     n_aleatoric: int
     chunk: int
-    n_steps: int
     prior_std: float
-    kl_weight: float
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The run's numbers that do not shape the compiled program.
+
+    Attributes
+    ----------
+    n_steps : int
+        Total Adam steps (the learning rate decays and the KL weight rises over them).
+    n_fields : int
+        Training rows (the KL is shared out over them).
+    learning_rate : float
+        Adam's initial rate (cosine decay to 10 %).
+    kl_weight : float
+        Final ``beta``.
+    pixel_weights : tuple of float
+        Weight of each pixel head's log-pixel-size likelihood (1 when that group's pixel size
+        varies, else 0).
+    """
+
+    n_steps: int
+    n_fields: int
     learning_rate: float
-    pixel_weight: float
+    kl_weight: float
+    pixel_weights: tuple[float, ...]
+
+    def as_array(self) -> np.ndarray:
+        """``[n_steps, n_fields, learning_rate, kl_weight, *pixel_weights]`` (float32)."""
+        head = [self.n_steps, self.n_fields, self.learning_rate, self.kl_weight]
+        return np.asarray(head + list(self.pixel_weights), dtype=np.float32)
 
 
 def init_training_params(rng: np.random.Generator, cfg: TrainConfig) -> dict[str, np.ndarray]:
     """Network parameters plus the likelihood's log noise levels."""
     p = net.init_params(rng, cfg.arch)
     p["log_noise"] = np.full(cfg.layout.size, math.log(0.3), np.float32)
-    p["log_pixel_noise"] = np.full(1, math.log(0.3), np.float32)
+    p["log_pixel_noise"] = np.full(max(cfg.arch.pixel_heads, 1), math.log(0.3), np.float32)
     return p
 
 
-def _loss(p, xb, sb, lpb, key, step, cfg: TrainConfig, desc_mean, desc_scale):
-    """Negative ELBO per field (standardized descriptor units), and its parts."""
+def _loss(p, batch, key, step, cfg: TrainConfig, hyper, desc_mean, desc_scale):
+    """Negative ELBO per field (standardized descriptor units), and its parts.
+
+    ``batch = (X, S, M, LP, H)``: features, standardized descriptors and which of them the
+    field has, standardized log pixel size and which pixel head it belongs to. ``hyper`` is
+    :meth:`Schedule.as_array`.
+    """
     import jax
     import jax.numpy as jnp
 
+    xb, sb, mb, lpb, hb = batch
     arch = cfg.arch
     b, k = xb.shape[0], cfg.n_aleatoric
     keys = jax.random.split(key, 4)
@@ -129,43 +158,51 @@ def _loss(p, xb, sb, lpb, key, step, cfg: TrainConfig, desc_mean, desc_scale):
     desc = generated_descriptors(logits, cfg.layout, arch.grain_channels)
     mean = ((desc - desc_mean) / desc_scale).reshape(b, k, -1).mean(axis=1)
     sigma = jnp.exp(p["log_noise"]) + MIN_NOISE
-    nll = jnp.sum(0.5 * ((sb - mean) / sigma) ** 2 + jnp.log(sigma), axis=-1)
-    if arch.pixel_head:
-        ps = jnp.exp(p["log_pixel_noise"][0]) + MIN_NOISE
-        nll = nll + cfg.pixel_weight * (0.5 * ((lpb - cond[:, -1]) / ps) ** 2 + jnp.log(ps))
+    nll = jnp.sum(mb * (0.5 * ((sb - mean) / sigma) ** 2 + jnp.log(sigma)), axis=-1)
+    if arch.pixel_heads:
+        pred = jnp.take_along_axis(cond[:, arch.n_film :], hb[:, None], axis=1)[:, 0]
+        ps = jnp.exp(p["log_pixel_noise"][hb]) + MIN_NOISE
+        nll = nll + hyper[4 + hb] * (0.5 * ((lpb - pred) / ps) ** 2 + jnp.log(ps))
     kl = net.kl_divergence(p, cfg.prior_std) if arch.conditional else jnp.zeros(())
-    ramp = jnp.clip(step / max(ANNEAL_FRACTION * cfg.n_steps, 1.0), 0.0, 1.0)
+    ramp = jnp.clip(step / jnp.maximum(ANNEAL_FRACTION * hyper[0], 1.0), 0.0, 1.0)
     data = jnp.mean(nll)
-    return data + cfg.kl_weight * ramp * kl / cfg.n_fields, (data, kl)
+    return data + hyper[3] * ramp * kl / hyper[1], (data, kl)
 
 
 @functools.lru_cache(maxsize=8)
 def compiled_trainer(cfg: TrainConfig):
     """``(init_opt, run_chunk)`` for ``cfg``.
 
-    ``run_chunk(params, opt_state, X, S, LP, idx, keys, step0, desc_mean, desc_scale)`` runs
-    ``cfg.chunk`` Adam steps (``idx (chunk, batch)`` field indices, ``keys (chunk, 2)``) in one
-    ``lax.scan`` and returns the new parameters, optimizer state and ``(chunk, 3)`` losses
-    (total, data term, KL).
+    ``run_chunk(params, opt_state, data, idx, keys, step0, hyper, desc_mean, desc_scale)``
+    (``data`` the tuple ``(X, S, M, LP, H)`` of :func:`_loss`'s per-field arrays, ``hyper``
+    :meth:`Schedule.as_array`) runs ``cfg.chunk`` Adam steps (``idx (chunk, batch)`` field
+    indices, ``keys (chunk,)``) in one ``lax.scan`` and returns the new parameters, optimizer
+    state and ``(chunk, 3)`` losses (total, data term, KL).
     """
     import jax
     import jax.numpy as jnp
     import optax
 
-    rate = optax.cosine_decay_schedule(cfg.learning_rate, cfg.n_steps, alpha=0.1)
     # One-draw ELBO gradients are occasionally huge; clipping keeps such a step harmless.
-    opt = optax.chain(optax.clip_by_global_norm(5.0), optax.adam(rate))
+    opt = optax.chain(optax.clip_by_global_norm(5.0), optax.scale_by_adam())
 
     @jax.jit
-    def run_chunk(params, opt_state, X, S, LP, idx, keys, step0, desc_mean, desc_scale):
+    def run_chunk(params, opt_state, data, idx, keys, step0, hyper, desc_mean, desc_scale):
         def body(carry, inputs):
             p, s = carry
             ib, kb, i = inputs
-            (value, (data, kl)), grads = jax.value_and_grad(_loss, has_aux=True)(
-                p, X[ib], S[ib], LP[ib], kb, step0 + i, cfg, desc_mean, desc_scale
+            batch = tuple(a[ib] for a in data)
+            (value, (fit, kl)), grads = jax.value_and_grad(_loss, has_aux=True)(
+                p, batch, kb, step0 + i, cfg, hyper, desc_mean, desc_scale
             )
             updates, s = opt.update(grads, s, p)
-            return (optax.apply_updates(p, updates), s), jnp.stack([value, data, kl])
+            # Adam with a cosine decay of the rate to 10 % (optax.cosine_decay_schedule with
+            # alpha=0.1), written out so that the step count is an argument.
+            frac = jnp.minimum((step0 + i) / hyper[0], 1.0)
+            rate = hyper[2] * (0.1 + 0.9 * 0.5 * (1.0 + jnp.cos(jnp.pi * frac)))
+            rate = jnp.where(step0 + i < hyper[0], rate, 0.0)  # the last chunk's extra steps
+            p = jax.tree_util.tree_map(lambda a, u: a - rate * u, p, updates)
+            return (p, s), jnp.stack([value, fit, kl])
 
         steps = jnp.arange(idx.shape[0])
         (params, opt_state), losses = jax.lax.scan(body, (params, opt_state), (idx, keys, steps))
@@ -177,15 +214,14 @@ def compiled_trainer(cfg: TrainConfig):
 def train(
     params: dict[str, np.ndarray],
     cfg: TrainConfig,
-    X: np.ndarray,
-    S: np.ndarray,
-    log_pixel: np.ndarray,
+    schedule: Schedule,
+    data: tuple[np.ndarray, ...],
     desc_mean: np.ndarray,
     desc_scale: np.ndarray,
     seed: int,
     progress=None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Run ``cfg.n_steps`` Adam steps; return the final parameters and the loss per step.
+    """Run ``schedule.n_steps`` Adam steps; return the final parameters and the loss per step.
 
     Parameters
     ----------
@@ -193,9 +229,12 @@ def train(
         Initial parameters (:func:`init_training_params`).
     cfg : TrainConfig
         The set-up.
-    X, S, log_pixel : numpy.ndarray
-        Standardized features ``(n, d)``, standardized descriptors ``(n, D)`` and
-        standardized log pixel sizes ``(n,)`` of the training fields.
+    schedule : Schedule
+        Step count, data size, rates.
+    data : tuple of numpy.ndarray
+        Per training field: standardized features ``X (n, d)``, standardized descriptors
+        ``S (n, D)`` (0 where absent), their presence ``M (n, D)``, standardized log pixel
+        sizes ``LP (n,)`` and pixel heads ``H (n,)``.
     desc_mean, desc_scale : numpy.ndarray
         The descriptors' standardization (applied to the generated ones inside the loss).
     seed : int
@@ -213,31 +252,31 @@ def train(
 
     init_opt, run_chunk = compiled_trainer(cfg)
     rng = np.random.default_rng([seed, 7])
-    n = X.shape[0]
-    n_chunks = -(-cfg.n_steps // cfg.chunk)
+    n = data[0].shape[0]
+    n_chunks = -(-schedule.n_steps // cfg.chunk)
     total = n_chunks * cfg.chunk
     # Minibatches without replacement within each pass over the fields.
     order = np.concatenate([rng.permutation(n) for _ in range(-(-total * cfg.batch // n) + 1)])[
         : total * cfg.batch
     ].reshape(total, cfg.batch)
-    keys = np.asarray(jax.random.split(jax.random.PRNGKey(seed), total))
+    keys = jax.random.split(jax.random.key(seed, impl=PRNG_IMPL), total)
     p = {k: jnp.asarray(v) for k, v in params.items()}
     state = init_opt(p)
-    args = [jnp.asarray(a, jnp.float32) for a in (X, S, log_pixel, desc_mean, desc_scale)]
+    arrays = tuple(jnp.asarray(a, jnp.int32 if i == 4 else jnp.float32) for i, a in enumerate(data))
+    scaling = [jnp.asarray(a, jnp.float32) for a in (desc_mean, desc_scale)]
+    hyper = jnp.asarray(schedule.as_array())
     losses = []
     for c in range(n_chunks):
         sl = slice(c * cfg.chunk, (c + 1) * cfg.chunk)
         p, state, chunk_losses = run_chunk(
             p,
             state,
-            args[0],
-            args[1],
-            args[2],
+            arrays,
             jnp.asarray(order[sl]),
-            jnp.asarray(keys[sl]),
+            keys[sl],
             c * cfg.chunk,
-            args[3],
-            args[4],
+            hyper,
+            *scaling,
         )
         losses.append(np.asarray(chunk_losses))
         if not np.all(np.isfinite(losses[-1][:, 0])):
@@ -245,5 +284,5 @@ def train(
                 "generator training diverged (non-finite loss); lower learning_rate"
             )
         if progress is not None:
-            progress(min((c + 1) * cfg.chunk, cfg.n_steps))
-    return {k: np.asarray(v) for k, v in p.items()}, np.concatenate(losses)[: cfg.n_steps]
+            progress(min((c + 1) * cfg.chunk, schedule.n_steps))
+    return {k: np.asarray(v) for k, v in p.items()}, np.concatenate(losses)[: schedule.n_steps]

@@ -289,8 +289,7 @@ def read_phase_map_grid(source: str | Path | PhaseMapGrid) -> PhaseMapGrid:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ModelFileError(f"{manifest_path}: cannot read the run's manifest ({exc})") from exc
-    files = manifest.get("files") or {}
-    rel = files.get(GRID_ROLE, files.get("grid"))  # "grid": the role's short form
+    rel = (manifest.get("files") or {}).get(GRID_ROLE)
     if not isinstance(rel, str):
         raise ModelFileError(f"{path}: the run has no '{GRID_ROLE}' file")
     grid = PhaseMapGrid.load(path / rel)

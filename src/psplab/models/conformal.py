@@ -26,6 +26,7 @@ wrapped estimator is tuned, the fold refits reuse the parameters chosen on all r
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -85,7 +86,9 @@ class ConformalRegressor(ProbabilisticRegressor):
         self.method = method
         self.seed = seed
 
-    def fit(self, X: Any, y: Any, groups: Any = None) -> ConformalRegressor:
+    def fit(
+        self, X: Any, y: Any, groups: Any = None, on_fit: Callable[[int, int], None] | None = None
+    ) -> ConformalRegressor:
         """Fit the full model and the fold models; record the normalized residuals.
 
         Parameters
@@ -94,6 +97,8 @@ class ConformalRegressor(ProbabilisticRegressor):
             Training rows.
         groups : array-like, optional
             Group label per row: each fold holds out whole groups.
+        on_fit : callable, optional
+            ``on_fit(done, total)`` after each of the ``cv + 1`` fits (progress display).
 
         Returns
         -------
@@ -105,6 +110,8 @@ class ConformalRegressor(ProbabilisticRegressor):
         X, Y, is_1d = check_Xy(X, y)
         folds = self._folds(X.shape[0], groups)
         self.full_ = clone(self.estimator).fit(X, Y, groups=groups)
+        if on_fit is not None:
+            on_fit(1, len(folds) + 1)
         template = self.full_.refit_template()
         scores = np.empty(Y.shape)
         fold_of = np.empty(X.shape[0], dtype=int)
@@ -115,6 +122,8 @@ class ConformalRegressor(ProbabilisticRegressor):
             scores[va] = np.abs(_g(self.full_, Y[va]) - loc) / spread
             fold_of[va] = k
             models.append(model)
+            if on_fit is not None:
+                on_fit(k + 2, len(folds) + 1)
         self.folds_ = models if self.method == "plus" else []
         self.scores_, self.fold_of_ = scores, fold_of
         self.n_features_in_ = X.shape[1]

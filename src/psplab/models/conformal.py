@@ -30,6 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from scipy.special import ndtri
 from sklearn.base import clone
 
 from psplab.errors import InputError
@@ -238,17 +239,16 @@ class ConformalRegressor(ProbabilisticRegressor):
         Returns
         -------
         prediction : Prediction
-            ``lo``/``hi`` from CV+, ``*_raw`` from the full model; the calibrated std is the raw std
-            scaled by the ratio of the calibrated to the raw interval width.
+            ``lo``/``hi`` from CV+, ``*_raw`` from the full model; the calibrated std is that of
+            the Gaussian whose central interval of this level is as wide as the calibrated one.
         """
         tails = [(1 - level) / 2, (1 + level) / 2]
         full, (lo, hi) = self._calibrated(X, tails)
         mean, std_raw = full.moments()
         lo_raw, hi_raw = full.quantiles(tails)
-        raw_width = hi_raw - lo_raw
-        ratio = np.where(raw_width > 0, (hi - lo) / np.where(raw_width > 0, raw_width, 1.0), 1.0)
+        std = (hi - lo) / (2.0 * ndtri(0.5 + level / 2.0))
         return Prediction(
-            mean, std_raw * ratio, lo, hi, std_raw, lo_raw, hi_raw, full.domain,
+            mean, std, lo, hi, std_raw, lo_raw, hi_raw, full.domain,
             full.prep.envelope(), level,
         )  # fmt: skip
 
@@ -258,7 +258,7 @@ class ConformalRegressor(ProbabilisticRegressor):
         Returns
         -------
         mean, std : numpy.ndarray
-            The full model's mean; its std times the calibrated over the raw 90 % interval width.
+            The full model's mean; the std of the Gaussian as wide as the calibrated interval.
         """
         p = self.predict_summary(X)
         return shape_out(p.mean, self.y_1d_), shape_out(p.std, self.y_1d_)
@@ -268,7 +268,11 @@ class ConformalRegressor(ProbabilisticRegressor):
     ) -> np.ndarray:
         """The full model's draws at the rows ``X : array-like``, spread by the calibration ratio."""
         p = self.predict_summary(X)
-        ratio = shape_out(p.std / np.where(p.std_raw > 0, p.std_raw, 1.0), self.y_1d_)
+        raw_width = p.hi_raw - p.lo_raw
+        ratio = np.where(
+            raw_width > 0, (p.hi - p.lo) / np.where(raw_width > 0, raw_width, 1.0), 1.0
+        )
+        ratio = shape_out(ratio, self.y_1d_)
         draws = self.full_.sample(X, n_samples, seed, include_noise)
         mean = shape_out(p.mean, self.y_1d_)
         lo, hi = self.full_.predictive(X).prep.envelope()

@@ -60,10 +60,11 @@ def code_fingerprint() -> str:
 
     root = Path(psplab.__file__).resolve().parent
     h = hashlib.sha256()
-    for sub in ("sim", "measure", "strength"):
+    for sub in ("sim", "measure", "strength", "generate"):
         for f in sorted((root / sub).glob("*.py")):
             h.update(f.read_bytes())
-    h.update((root / "generate.py").read_bytes())
+    for f in sorted((root / "data" / "families").glob("*.toml")):  # the family constants
+        h.update(f.read_bytes())
     return h.hexdigest()[:16]
 
 

@@ -86,9 +86,8 @@ def test_round_trip_and_calibrated_std(tmp_path):
     y = np.sin(2 * X[:, 0]) + X[:, 1] + 0.2 * rng.standard_normal(60)
     model = ConformalRegressor(Constant(), cv=3).fit(X, y)
     s = model.predict_summary(X[:5])
-    # The calibrated std is the raw one scaled by the ratio of the interval widths.
-    ratio = (s.hi - s.lo) / (s.hi_raw - s.lo_raw)
-    np.testing.assert_allclose(s.std, s.std_raw * ratio)
+    # The calibrated std is that of the Gaussian whose 90 % interval is the calibrated one.
+    np.testing.assert_allclose(s.std, (s.hi - s.lo) / (2 * 1.6448536269514722))
     from psplab.models import registry
 
     registry.MODELS["constant"] = f"{__name__}:Constant"

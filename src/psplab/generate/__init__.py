@@ -4,21 +4,28 @@ Every row of a generated dataset is one processing recipe of an alloy family:
 
 * processing (tier 0): the recipe parameters :data:`psplab.sim.RECIPE_PARAMS`;
 * structure (tier 1), measured on the simulated images with :mod:`psplab.measure` exactly as
-  on a micrograph: ``grain_size_um`` (mean equivalent-circle diameter of the grains),
-  ``astm_g`` (ASTM E112 G by lineal intercepts), ``precipitate_fraction`` (area fraction),
-  ``precipitate_mean_diameter_um`` (mean equivalent-circle diameter; 0 when there are no
-  precipitates) and ``precipitate_number_density_per_mm2``;
+  on a micrograph, each image at its own pixel: ``grain_size_um`` (mean equivalent-circle
+  diameter of the grains), ``astm_g`` (ASTM E112 G by lineal intercepts) from the grain image;
+  ``precipitate_fraction`` (area fraction), ``precipitate_mean_diameter_um`` (mean
+  equivalent-circle diameter; 0 when there are no precipitates) and
+  ``precipitate_number_density_per_mm2`` from the precipitate image;
 * property (tier 2): ``yield_strength_MPa`` from :func:`psplab.strength.yield_strength_mpa`
   with the measured grain size, the recipe's solute, the measured precipitate fraction and
   radius (half the mean diameter).
 
-Bookkeeping columns: ``recipe_index`` (the row id), ``family`` and ``error`` (empty unless
-the recipe failed; then the structure and property cells are missing).
+Bookkeeping columns: ``recipe_index`` (the row id), ``family``, ``pixel_um`` and
+``precipitate_pixel_um`` (the pixels the simulator chose for the row's images) and ``error``
+(empty unless the recipe failed; then the structure and property cells are missing).
 
 Determinism: recipes are simulated in fixed chunks of ``chunk_size`` consecutive indices;
 the chunk starting at index ``c`` is simulated with ``simulate_batch(..., seed=seed + c)``.
-So a dataset depends on (recipes, grid, seed, chunk_size) only -- not on the number of
+So a dataset depends on (recipes, grid, seed, chunk_size, pixel) only -- not on the number of
 workers, their order, or on interruptions and resumes.
+
+Modules: :mod:`~psplab.generate.columns` (columns, spec, causal ground truth),
+:mod:`~psplab.generate.evaluate` (simulate, measure, rate), :mod:`~psplab.generate.dataset`
+(resumable generation on Dask, ``psplab simulate``), :mod:`~psplab.generate.store` (files of
+a run).
 """
 
 from __future__ import annotations

@@ -479,8 +479,12 @@ class ProbabilisticRegressor(RegressorMixin, BaseEstimator, ABC):
             A parameter value is invalid (:class:`~psplab.errors.ResourceError` if too large).
         """
         X, Y, _ = check_Xy(X, y)
+        self._validate_params_before_fit(X, Y)
         for inner in self._inner_estimators():
             inner.check_params(X, Y)
+
+    def _validate_params_before_fit(self, X: np.ndarray, Y: np.ndarray) -> None:
+        """Check this estimator's own parameters before any work (subclasses extend)."""
 
     def _inner_estimators(self) -> list[ProbabilisticRegressor]:
         """The wrapped estimators (meta-estimators override)."""
@@ -578,25 +582,6 @@ class PreprocessedRegressor(ProbabilisticRegressor):
         self.y_1d_ = is_1d
         return self
 
-    def _validate_params_before_fit(self, X: np.ndarray, Y: np.ndarray) -> None:
-        """Check the model's parameters before any work (subclasses extend)."""
-
-    def check_params(self, X: Any, y: Any) -> None:
-        """Check every parameter against the data's size before any work starts.
-
-        Parameters
-        ----------
-        X, y : array-like
-            The training rows the model is about to be fitted on.
-
-        Raises
-        ------
-        psplab.errors.InputError
-            A parameter value is invalid (:class:`~psplab.errors.ResourceError` if too large).
-        """
-        X, Y, _ = check_Xy(X, y)
-        self._validate_params_before_fit(X, Y)
-
     def refit_template(self) -> PreprocessedRegressor:
         """An unfitted clone that models each target on the scale this fit chose (log or not).
 
@@ -686,9 +671,16 @@ class PreprocessedRegressor(ProbabilisticRegressor):
     ) -> np.ndarray:
         """Joint draws in the targets' units, inside the envelope.
 
-        Arguments and shape as :meth:`ProbabilisticRegressor.sample`. Each draw is one plausible
-        function over all rows; outside the domain the extra width is added as independent per-row
-        spread.
+        Parameters
+        ----------
+        X : array-like
+            Rows to draw at; ``n_samples``, ``seed``, ``include_noise`` as in the contract.
+
+        Returns
+        -------
+        draws : numpy.ndarray
+            Each draw one mixture component (a function) over all rows; outside the domain the extra
+            width is added as independent per-row spread.
         """
         self._check_fitted()
         X = check_X(X, self.n_features_in_)

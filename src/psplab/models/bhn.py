@@ -584,11 +584,10 @@ _PROBE_DRAWS = 64  # draws of g behind the held-out predictive used for calibrat
 def _compiler_options() -> dict:
     """XLA options for the BHN's compiled programs.
 
-    On a CPU, compiling is a large share of a first fit (NIMS fatigue, one fold: about 8 s of
-    compilation against 2 s of training). XLA's newer CPU fusion emitters cost about a third
-    more compile time on these loops of tiny ops than the classic ones, so they are off.
-    Full LLVM optimization stays on: at level 0 the training loop ran 3-4x slower and the
-    predictor 2.5x slower (5000 rows x 200 draws: 0.95 -> 2.4 s).
+    On a CPU, compiling is a large share of a first fit of a few hundred rows. XLA's newer CPU
+    fusion emitters cost about a third more compile time on these loops of tiny ops than the
+    classic ones, so they are off. Full LLVM optimization stays on: without it the training
+    loop and the predictor run several times slower.
     """
     return {"xla_cpu_use_fusion_emitters": False}
 
@@ -618,7 +617,7 @@ def _trainer(cfg: _Config, n: int, bs: int, n_steps: int, n_samples: int, clip_n
     opt = optax.scale_by_adam()
     if clip_norm is not None:
         # A one-draw ELBO gradient is occasionally huge; unclipped, such a step can throw the
-        # network into a poor optimum it never leaves (NIMS: one fold's MAE 78 instead of ~20).
+        # network into a poor optimum it never leaves.
         opt = optax.chain(optax.clip_by_global_norm(clip_norm), opt)
 
     def loss(p, xb, yb, wb, n_eff, z, step, kl_weight, anneal_fraction):

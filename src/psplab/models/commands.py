@@ -175,10 +175,10 @@ def predict_command(
 def _metrics_table(metrics: dict, title: str):
     from rich.table import Table
 
-    table = Table(
-        "model", "target", "MAE", "RMSE", "R²", "NLL", "cov90", "cov90 raw", "width90",
-        "out of domain", "cov90 in / out", "MAE in / out", "fit s", title=title,
-    )  # fmt: skip
+    table = Table(title=title)
+    for head in ("model", "target", "MAE", "R²", "NLL", "cov90 (raw)", "out", "cov90 in|out",
+                 "MAE in|out", "fit s"):  # fmt: skip
+        table.add_column(head, no_wrap=True)
 
     def fmt(value: float, spec: str) -> str:
         return "–" if value is None or value != value else format(value, spec)
@@ -186,12 +186,12 @@ def _metrics_table(metrics: dict, title: str):
     for name, per_target in metrics.items():
         for target, m in per_target.items():
             table.add_row(
-                name, target, fmt(m["mae"], ".4g"), fmt(m["rmse"], ".4g"), fmt(m["r2"], ".3f"),
-                fmt(m["nll"], ".3f"), fmt(m["coverage90"], ".2f"), fmt(m["coverage90_raw"], ".2f"),
-                fmt(m["width90"], ".4g"), str(m["n_out_of_domain"]),
-                f"{fmt(m['coverage90_in_domain'], '.2f')} / {fmt(m['coverage90_out_of_domain'], '.2f')}",
-                f"{fmt(m['mae_in_domain'], '.4g')} / {fmt(m['mae_out_of_domain'], '.4g')}",
-                fmt(m["fit_seconds"], ".2f"),
+                name, target, fmt(m["mae"], ".4g"), fmt(m["r2"], ".3f"), fmt(m["nll"], ".3f"),
+                f"{fmt(m['coverage90'], '.2f')} ({fmt(m['coverage90_raw'], '.2f')})",
+                str(m["n_out_of_domain"]),
+                f"{fmt(m['coverage90_in_domain'], '.2f')}|{fmt(m['coverage90_out_of_domain'], '.2f')}",
+                f"{fmt(m['mae_in_domain'], '.3g')}|{fmt(m['mae_out_of_domain'], '.3g')}",
+                fmt(m["fit_seconds"], ".1f"),
             )  # fmt: skip
     return table
 

@@ -26,9 +26,11 @@ wrapped estimator is tuned, the fold refits reuse the parameters chosen on all r
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from scipy.special import ndtri
 from sklearn.base import clone
 
 from psplab.errors import InputError
@@ -85,7 +87,9 @@ class ConformalRegressor(ProbabilisticRegressor):
         self.method = method
         self.seed = seed
 
-    def fit(self, X: Any, y: Any, groups: Any = None) -> ConformalRegressor:
+    def fit(
+        self, X: Any, y: Any, groups: Any = None, on_fit: Callable[[int, int], None] | None = None
+    ) -> ConformalRegressor:
         """Fit the full model and the fold models; record the normalized residuals.
 
         Parameters
@@ -94,6 +98,8 @@ class ConformalRegressor(ProbabilisticRegressor):
             Training rows.
         groups : array-like, optional
             Group label per row: each fold holds out whole groups.
+        on_fit : callable, optional
+            ``on_fit(done, total)`` after each of the ``cv + 1`` fits (progress display).
 
         Returns
         -------
@@ -105,6 +111,8 @@ class ConformalRegressor(ProbabilisticRegressor):
         X, Y, is_1d = check_Xy(X, y)
         folds = self._folds(X.shape[0], groups)
         self.full_ = clone(self.estimator).fit(X, Y, groups=groups)
+        if on_fit is not None:
+            on_fit(1, len(folds) + 1)
         template = self.full_.refit_template()
         scores = np.empty(Y.shape)
         fold_of = np.empty(X.shape[0], dtype=int)
@@ -115,6 +123,8 @@ class ConformalRegressor(ProbabilisticRegressor):
             scores[va] = np.abs(_g(self.full_, Y[va]) - loc) / spread
             fold_of[va] = k
             models.append(model)
+            if on_fit is not None:
+                on_fit(k + 2, len(folds) + 1)
         self.folds_ = models if self.method == "plus" else []
         self.scores_, self.fold_of_ = scores, fold_of
         self.n_features_in_ = X.shape[1]
@@ -144,7 +154,7 @@ class ConformalRegressor(ProbabilisticRegressor):
 
     # ------------------------------------------------------------------ prediction
     def predictive(self, X: Any) -> Predictive:
-        """The full model's own, uncalibrated predictive (:meth:`ProbabilisticRegressor.predictive`)."""
+        """The full model's own, uncalibrated predictive at the rows ``X : array-like``."""
         self._check_fitted()
         return self.full_.predictive(X)
 
@@ -206,10 +216,9 @@ class ConformalRegressor(ProbabilisticRegressor):
 
         Parameters
         ----------
-        X : array-like
-            Inputs ``(n, d)``.
-        q : array-like
-            Probabilities in (0, 1); below 0.5 a lower, above an upper bound.
+        X, q : array-like
+            Inputs ``(n, d)`` and probabilities in (0, 1) (below 0.5 a lower, above an upper
+            bound).
 
         Returns
         -------
@@ -220,32 +229,36 @@ class ConformalRegressor(ProbabilisticRegressor):
         return shape_out(quantiles, self.y_1d_)
 
     def predict_summary(self, X: Any, level: float = LEVEL) -> Prediction:
-        """Raw and calibrated intervals of every row (see :meth:`ProbabilisticRegressor.predict_summary`).
+        """Raw and calibrated intervals of every row.
+
+        Parameters
+        ----------
+        X : array-like
+            Inputs ``(n, d)``; ``level : float`` is the nominal coverage.
 
         Returns
         -------
         prediction : Prediction
-            ``lo``/``hi`` from CV+, ``*_raw`` from the full model; the calibrated std is the raw std
-            scaled by the ratio of the calibrated to the raw interval width.
+            ``lo``/``hi`` from CV+, ``*_raw`` from the full model; the calibrated std is that of
+            the Gaussian whose central interval of this level is as wide as the calibrated one.
         """
         tails = [(1 - level) / 2, (1 + level) / 2]
         full, (lo, hi) = self._calibrated(X, tails)
         mean, std_raw = full.moments()
         lo_raw, hi_raw = full.quantiles(tails)
-        raw_width = hi_raw - lo_raw
-        ratio = np.where(raw_width > 0, (hi - lo) / np.where(raw_width > 0, raw_width, 1.0), 1.0)
+        std = (hi - lo) / (2.0 * ndtri(0.5 + level / 2.0))
         return Prediction(
-            mean, std_raw * ratio, lo, hi, std_raw, lo_raw, hi_raw, full.domain,
+            mean, std, lo, hi, std_raw, lo_raw, hi_raw, full.domain,
             full.prep.envelope(), level,
         )  # fmt: skip
 
     def predict_dist(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and calibrated std for inputs ``X`` (n, d).
+        """Mean and calibrated std at the rows ``X : array-like``.
 
         Returns
         -------
         mean, std : numpy.ndarray
-            The full model's mean; its std times the calibrated over the raw 90 % interval width.
+            The full model's mean; the std of the Gaussian as wide as the calibrated interval.
         """
         p = self.predict_summary(X)
         return shape_out(p.mean, self.y_1d_), shape_out(p.std, self.y_1d_)
@@ -253,12 +266,13 @@ class ConformalRegressor(ProbabilisticRegressor):
     def sample(
         self, X: Any, n_samples: int = 100, seed: int = 0, include_noise: bool = True
     ) -> np.ndarray:
-        """The full model's joint draws, spread around the mean by the calibration ratio.
-
-        Arguments and shape as :meth:`ProbabilisticRegressor.sample`; the draws stay in the envelope.
-        """
+        """The full model's draws at the rows ``X : array-like``, spread by the calibration ratio."""
         p = self.predict_summary(X)
-        ratio = shape_out(p.std / np.where(p.std_raw > 0, p.std_raw, 1.0), self.y_1d_)
+        raw_width = p.hi_raw - p.lo_raw
+        ratio = np.where(
+            raw_width > 0, (p.hi - p.lo) / np.where(raw_width > 0, raw_width, 1.0), 1.0
+        )
+        ratio = shape_out(ratio, self.y_1d_)
         draws = self.full_.sample(X, n_samples, seed, include_noise)
         mean = shape_out(p.mean, self.y_1d_)
         lo, hi = self.full_.predictive(X).prep.envelope()

@@ -4,7 +4,7 @@ One GP per target on the shared preprocessing (:class:`~psplab.models.base.Prepr
 with an ARD squared-exponential (``kernel="rbf"``) or Matérn-5/2 kernel and hyperparameters by
 type-II maximum a posteriori (L-BFGS-B, several starts; Rasmussen & Williams 2006, ch. 2 and 5).
 The priors are weak and only matter on small tables, where the marginal likelihood alone
-happily explains ten rows by a confident straight line: the log signal std is ``N(0, 0.5^2)``
+happily explains ten rows by a confident straight line: the log signal std is ``N(0, 1)``
 (the targets are standardized, so their spread is about 1) and each log length scale is
 ``N(log sqrt(d), 1.5^2)`` in standardized input units.
 
@@ -34,7 +34,7 @@ KERNELS = ("rbf", "matern52")
 _SQRT5 = math.sqrt(5.0)
 _JITTER = 1e-6
 _LS_PRIOR_STD = 1.5  # of the log length scales
-_SIGNAL_PRIOR_STD = 0.5  # of the log signal std: standardized targets vary by about 1
+_SIGNAL_PRIOR_STD = 1.0  # of the log signal std: standardized targets vary by about 1
 
 
 class GaussianProcess(PreprocessedRegressor):

@@ -48,7 +48,12 @@ def gaussian_nll(y: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray
 
 
 def gaussian_crps(y: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """Elementwise CRPS of ``N(mean, std^2)`` at ``y`` (closed form; arguments as :func:`gaussian_nll`).
+    """Elementwise CRPS of ``N(mean, std^2)`` at ``y`` (Gneiting & Raftery 2007, eq. 21).
+
+    Parameters
+    ----------
+    y, mean, std : numpy.ndarray
+        As for :func:`gaussian_nll`.
 
     Returns
     -------

@@ -373,8 +373,9 @@ def fit_dataset(
         Ready to predict or save.
     """
     from psplab.data.dataset import InputEncoder
+    from psplab.models.conformal import ConformalRegressor
     from psplab.models.evaluation import target_groups
-    from psplab.progress import track
+    from psplab.progress import stage
 
     X, Y, names, bounds, groups = dataset_arrays(dataset, None, group)
     params = dict(params or {})
@@ -389,7 +390,7 @@ def fit_dataset(
         target_names=names,
     )
     parts = []
-    for cols in track(target_groups(Y), f"fitting {model}") if progress else target_groups(Y):
+    for cols in target_groups(Y):
         keep = ~np.isnan(Y[:, cols[0]])
         if keep.sum() < 2:
             raise InputError(
@@ -398,7 +399,16 @@ def fit_dataset(
             )
         est = build_estimator(model, params, seed=seed, fast=fast, calibrate=calibrate,
                               target_bounds=[bounds[j] for j in cols], n_rows=int(keep.sum()))  # fmt: skip
-        est.fit(X[keep], Y[np.ix_(keep, cols)], groups=None if groups is None else groups[keep])
+        fit_args = (X[keep], Y[np.ix_(keep, cols)], None if groups is None else groups[keep])
+        if progress and isinstance(est, ConformalRegressor):
+            label = f"fitting {model} on {', '.join(names[j] for j in cols)} (full + folds)"
+            with stage(label, total=None) as (bar, task):
+                est.fit(
+                    *fit_args,
+                    on_fit=lambda done, total: bar.update(task, completed=done, total=total),
+                )
+        else:
+            est.fit(*fit_args)
         parts.append(FittedPart([names[j] for j in cols], est, int(keep.sum())))
     settings = {"seed": seed, "group": group, "fast": fast, "calibrate": calibrate}
     return FittedModel(

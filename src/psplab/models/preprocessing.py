@@ -254,10 +254,10 @@ class Preprocessor:
         return _float32_grid(Z[:, self.model_columns])
 
     def domain_inputs(self, X: np.ndarray) -> np.ndarray:
-        """Like :meth:`model_inputs`, unclipped and with every column, for the applicability domain.
+        """Like :meth:`model_inputs` for raw inputs ``X (n, d)``, unclipped and with every column.
 
-        A row off a closed composition, or with a value where training had a constant, is then seen
-        as far away.
+        The applicability domain uses them: a row off a closed composition, or with a value where
+        training had a constant, is then seen as far away.
         """
         L = _log_inputs(X, self.log_inputs, self.log_scale)
         Z = (L - self.x_center) / self.x_scale

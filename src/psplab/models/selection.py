@@ -47,18 +47,16 @@ METRICS = ("nll", "mae", "rmse")
 def inner_folds(
     n_rows: int, cv: int, seed: int, groups: np.ndarray | None = None
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``cv`` shuffled K-fold splits of ``n_rows`` rows, whole groups kept together if given.
+    """Inner K-fold splits (tuning, calibration) of the rows an estimator is fitted on.
 
     Parameters
     ----------
-    n_rows : int
-        Rows to split.
-    cv : int
-        Number of folds (at least 2).
+    n_rows, cv : int
+        Rows to split and number of folds (at least 2).
     seed : int
         Seeds the shuffling (its own stream: the inner split must not repeat an outer one).
     groups : numpy.ndarray, optional
-        Group label per row; a group never spans two folds.
+        Group label per row, to keep whole groups in one fold.
 
     Returns
     -------
@@ -255,14 +253,14 @@ class TunedRegressor(ProbabilisticRegressor):
         return self.best_estimator_.refit_template()
 
     def predictive(self, X: Any) -> Predictive:
-        """The refitted estimator's predictive (:meth:`ProbabilisticRegressor.predictive`)."""
+        """The predictive of :attr:`best_estimator_` at the rows ``X : array-like``."""
         self._check_fitted()
         return self.best_estimator_.predictive(X)
 
     def sample(
         self, X: Any, n_samples: int = 100, seed: int = 0, include_noise: bool = True
     ) -> np.ndarray:
-        """The refitted estimator's joint draws (:meth:`ProbabilisticRegressor.sample`)."""
+        """Draws of :attr:`best_estimator_` at the rows ``X : array-like`` (see the contract)."""
         self._check_fitted()
         return self.best_estimator_.sample(X, n_samples, seed, include_noise)
 

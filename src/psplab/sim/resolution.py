@@ -7,9 +7,10 @@ of ``G`` pixels per side holds about ``0.7 (G / 12)²`` grains at the end (≈ 1
 ≈ 29 at 64) and the field of view is ``G × d_f / 12``.
 
 **Simulated window.** The Allen-Cahn model resolves grains of ≥ :data:`D_START_PX` = 10 px.
-The physical clock of a simulation starts at the mean diameter ``d_s = max(d0, 10 px)`` (``d0``
-itself when the recrystallized grains are resolved, otherwise the state that the parabolic law
-reaches at ``K(t_s) = d_s² - d0²``) and runs to ``d_f``. The structure at ``d_s`` is prepared
+The physical clock of a simulation starts at the mean diameter ``d_s = max(d0, 10/12 d_f)``
+(10 px at the adaptive pixel; ``d0`` itself when the recrystallized grains are that large,
+otherwise the state that the parabolic law reaches at ``K(t_s) = d_s² - d0²``) and runs to
+``d_f``. The window is set in µm, so a forced finer pixel refines the same physical problem. The structure at ``d_s`` is prepared
 in pixel units, outside the physical clock: a hard-core Voronoi tessellation with mean diameter
 ``d_s / 2`` grown to ``≈ d_s`` (grain growth is statistically self-similar, so the grown
 structure, unlike a Voronoi one, has the steady-state shape and size spread). The window's
@@ -84,8 +85,8 @@ class ResolutionPlan:
     t_prepare : float
         Reduced time of the preparation (pixel units, outside the physical clock).
     resolved : bool
-        Whether every simulated stage has grains of ≥ :data:`D_START_PX` px (only a forced
-        pixel coarser than ``d_f / 10`` gives ``False``).
+        Whether every simulated stage has grains of ≥ :data:`D_START_PX` px (a forced pixel
+        coarser than the adaptive one, ``d_f / 12``, gives ``False`` unless ``d0`` is larger).
     expected_grains : float
         Grains the field of view holds at the end.
     precipitate_fraction : float
@@ -171,9 +172,13 @@ def expected_grains(grid: int, d_px: float) -> float:
     return (grid / d_area) ** 2 / (0.25 * math.pi)  # ratio first: no overflow for tiny pixels
 
 
-def _grain_window(d0_px: float, d_final_px: float) -> tuple[float, float, float]:
-    """(d_start_px, voronoi_ecd_px, t_prepare) for the recipe's diameters in pixels."""
-    d_start = min(max(d0_px, D_START_PX), d_final_px)
+def _grain_window(d0_um: float, d_final_um: float, px: float) -> tuple[float, float, float]:
+    """(d_start_px, voronoi_ecd_px, t_prepare) of the window ``[max(d0, 10/12 d_f), d_f]``.
+
+    The window is set in µm, whatever the pixel: a forced finer pixel refines the same
+    physical problem (the same Voronoi seeds, relative to the field of view, for the same seed).
+    """
+    d_start = min(max(d0_um, D_START_PX / D_END_PX * d_final_um), d_final_um) / px
     d_v = max(d_start / PREGROWTH_RATIO, min(d_start, 2.5))
     t_prepare = C_PRE * d_v**2 if d_v < d_start else 0.0
     return d_start, d_v, t_prepare
@@ -236,7 +241,7 @@ def plan_recipe(recipe: Recipe, grid: int, pixel_um: float | None = None) -> Res
             f"{recipe.family}: a {grid}-pixel field of view holds only {n_end:.1f} final grains "
             f"of {d_f:.3g} µm ({d_f_px:.3g} px); use a larger grid or a coarser pixel"
         )
-    d_start, d_v, t_prep = _grain_window(d0 / px, d_f_px)
+    d_start, d_v, t_prep = _grain_window(d0, d_f, px)
     frac, r_um, px_p, grid_p = _precipitate_plan(recipe, fam, grid, px)
     return ResolutionPlan(
         pixel_um=px,

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from psplab.models.metrics import central_coverage, r2_score
-from psplab.plotting import axes_or_new, pyplot
+from psplab.plotting import axes_or_new, literal_labels, pyplot, safe_text
 
 __all__ = [
     "MODEL_COLORS",
@@ -142,10 +142,10 @@ def parity_plot(
     ax.set_aspect("equal")
     cover = float(np.mean((y >= lo) & (y <= hi))) if y.size else float("nan")
     mae = float(np.mean(np.abs(y - m))) if y.size else float("nan")
-    prefix = f"{title}: " if title else ""
+    prefix = f"{safe_text(title)}: " if title else ""
     ax.set_title(f"{prefix}MAE {mae:.3g}, R² {r2_score(y, m):.3f}, cov90 {cover:.2f}", fontsize=8)
-    ax.set_xlabel(f"measured {label}", fontsize=8)
-    ax.set_ylabel(f"predicted {label}", fontsize=8)
+    ax.set_xlabel(safe_text(f"measured {label}"), fontsize=8)
+    ax.set_ylabel(safe_text(f"predicted {label}"), fontsize=8)
     ax.tick_params(labelsize=7)
     return fig
 
@@ -181,14 +181,15 @@ def calibration_plot(
             if ok.any()
             else np.full(NOMINAL_LEVELS.size, np.nan)
         )
-        ax.plot(NOMINAL_LEVELS, observed, "o-", ms=3, color=model_color(name, i), label=name)
+        color = model_color(name, i)
+        ax.plot(NOMINAL_LEVELS, observed, "o-", ms=3, color=color, label=safe_text(name))
     ax.plot([0, 1], [0, 1], "k--", lw=0.8, label="ideal")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("nominal central-interval probability [–]", fontsize=8)
     ax.set_ylabel("observed share inside [–]", fontsize=8)
     if title:
-        ax.set_title(title, fontsize=9)
+        ax.set_title(safe_text(title), fontsize=9)
     ax.legend(fontsize=7, loc="upper left")
     ax.tick_params(labelsize=7)
     return fig
@@ -339,7 +340,7 @@ def write_figures(
         )  # fmt: skip
         for kind, fig, caption in drawings:
             path = out / f"{kind}_{slug(target)}.png"
-            fig.savefig(path, dpi=dpi)
+            literal_labels(fig).savefig(path, dpi=dpi)  # column names never reach mathtext
             plt.close(fig)
             written.append({"kind": kind, "target": target, "path": str(path), "caption": caption})
     return written

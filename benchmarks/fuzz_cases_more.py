@@ -422,6 +422,52 @@ def measure_cases() -> list[Case]:
         ),
         Case("measure/unknown-kind", [[*measure, "1", "--kind", "nope"]], "error", grains),
         Case(
+            "measure/npz-unknown-array",
+            [["measure", "{d}/recipe/rec/microstructure.npz", "--array", "nope"]],
+            "error",
+            fixtures=("recipe",),
+        ),  # fmt: skip
+        Case(
+            "measure/palette-png-labels",
+            [
+                [
+                    "measure",
+                    "{d}/p.png",
+                    "--pixel-um",
+                    "1",
+                    "--kind",
+                    "grains",
+                    "--json",
+                    "{d}/m.json",
+                ]
+            ],
+            "ok",
+            files(p_dot_png=png_bytes(squares().astype(np.uint8), palette=True)),
+            check=json_file(
+                "m.json", lambda m: None if m["grain_count"] == 16 else f"{m['grain_count']} grains"
+            ),
+        ),
+        Case(
+            "measure/16-bit-png-labels",
+            [
+                [
+                    "measure",
+                    "{d}/p.png",
+                    "--pixel-um",
+                    "1",
+                    "--kind",
+                    "grains",
+                    "--json",
+                    "{d}/m.json",
+                ]
+            ],
+            "ok",
+            files(p_dot_png=png_bytes((squares() * 1000).astype(np.uint16))),
+            check=json_file(
+                "m.json", lambda m: None if m["grain_count"] == 16 else f"{m['grain_count']} grains"
+            ),
+        ),
+        Case(
             "measure/empty-particles-json",
             [[*measure, "1", "--kind", "particles", "--json", "{d}/m.json"]],
             "ok",
@@ -568,6 +614,25 @@ def campaign_cases() -> list[Case]:
             files(g_dot_db=b"SQLite format 3\x00" + bytes(5000)),
         ),
         Case("campaign/status-folder", [[*status, "{d}"]], "error"),
+        Case("campaign/status-missing-folder", [[*status, "{d}/nope/c.db"]], "error"),
+        Case(
+            "campaign/observe-bad-suggestion-ids",
+            [["campaign", "observe", "{d}/r.csv", "--db", db]],
+            "error",
+            files(
+                r_dot_csv="T,time,HV,suggestion_id\n400,5,200,abc\n500,6,210,1e400\n600,7,220,99\n"
+            ),
+            fixtures=("campaign",),
+            match="suggestion_id",
+        ),  # fmt: skip
+        Case(
+            "campaign/observe-out-of-bounds",
+            [["campaign", "observe", "{d}/r.csv", "--db", db]],
+            "error",
+            files(r_dot_csv="T,time,HV\n5000,5,200\n500,6,210\n"),
+            fixtures=("campaign",),
+            match="row 1",
+        ),  # fmt: skip
         Case(
             "campaign/export-txt",
             [["campaign", "export", "--db", db, "--out", "{d}/x.txt"]],

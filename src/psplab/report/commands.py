@@ -47,6 +47,8 @@ def demo_command(
     """Run the whole pipeline on a simulated alloy and write OUT/report.html."""
     from psplab.report.demo import run_demo
 
+    if out.exists() and not out.is_dir():
+        fail(f"--out {out}: is a file, not a folder for the demo's runs")
     console = out_console()
     path = run_demo(out, quick=quick, workers=workers, seed=seed, force=force, console=console)
     console.print(f"report: {path}")

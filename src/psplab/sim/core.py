@@ -53,7 +53,7 @@ from psplab.sim.families import (
     temperature_history,
 )
 from psplab.sim.precipitates import precipitate_images
-from psplab.sim.resolution import BETA_ECD_PX2, ResolutionPlan, plan_recipe
+from psplab.sim.resolution import ResolutionPlan, grown_diameter_sq, plan_recipe
 from psplab.sim.tracking import mean_ecd_px
 
 N_ORDER = 10
@@ -211,7 +211,8 @@ def _physical_history(prep: _Prepared, d_start_px: float, history: dict) -> dict
     # The law's K at the window's start (negative if the prepared structure is finer than d0:
     # the first checks then map to t = 0).
     k_start = (d_start_px * px) ** 2 - plan.d0_um**2
-    k_at = k_start + BETA_ECD_PX2 * px * px * np.asarray(history["t"])
+    grown = grown_diameter_sq(d_start_px**2, np.asarray(history["t"]))
+    k_at = k_start + (grown - d_start_px**2) * px * px
     times = np.interp(np.clip(k_at, 0.0, k_hist[-1]), k_hist, t_hist)
     return {
         "d_start_um": float(d_start_px * px),

@@ -16,9 +16,11 @@ in pixel units, outside the physical clock: a hard-core Voronoi tessellation wit
 structure, unlike a Voronoi one, has the steady-state shape and size spread). The window's
 reduced time is ``(d_f² - d_s²) / (β px²)`` with the *measured* ``d_s`` and the model's growth
 rate β (:data:`BETA_ECD_PX2`), i.e. proportional to the part of ``K_gg`` after ``t_s``, with no
-saturation. With the adaptive pixel that is at most ``(12² - 8²) / β`` ≈ 55 time units, and
-the preparation at most ``C_PRE × 6²`` ≈ 66: every recipe takes at most
-:func:`max_steps_adaptive` = 676 explicit steps of ``dt`` = 0.18 (typically ≈ 425).
+saturation. (Better-resolved grains, above 12 px with a forced finer pixel, grow a little more
+slowly; :func:`growth_time` integrates the measured rate.) With the adaptive pixel that is at most ``(12² - 8²) / β`` ≈ 55 time units, and
+the preparation at most ``C_PRE × (12 / 1.6)²`` ≈ 68: every recipe takes at most
+:func:`max_steps_adaptive` = 682 explicit steps of ``dt`` = 0.18 (typically ≈ 430; a batch runs
+the largest count of its members).
 
 **Precipitates** are far smaller than grains (nanometres against micrometres), so they get
 their own image: pixel ``R / 4`` (the mean radius spans :data:`R_END_PX` = 4 px) on a grid
@@ -50,9 +52,13 @@ PREGROWTH_RATIO = 1.6  # prepared structure: Voronoi at d_s / 1.6 grown to d_s
 # Reduced time, in units of (Voronoi mean ECD)², that hard-core Voronoi grains take to double
 # their mean ECD (16 runs at 128², d_v = 5 px: 1.84 ± 0.05; tests/sim check it).
 C_PRE = 1.2
-# d(mean ECD²)/dτ of the Fan-Chen model (L = κ = 1, γ = 1.5) in px² per unit reduced time,
-# for grown (self-similar) structures of 10-24 px (tests/sim and benchmarks measure it).
+# d(mean ECD²)/dτ of the Fan-Chen model (L = κ = 1, γ = 1.5) in px² per unit reduced time, for
+# grown (self-similar) structures: 1.45 up to D_END_PX (15 recipes × 2 seeds at 128², window
+# 10-12 px: measured/law 1.00), then β∞ (1 + c / d²), which is slower for better-resolved grains
+# (grown structures at 256², 10-24 px: 1.36 on average); continuous at D_END_PX.
 BETA_ECD_PX2 = 1.45
+BETA_SIZE_PX2 = 19.0  # c
+BETA_INF_PX2 = BETA_ECD_PX2 / (1.0 + BETA_SIZE_PX2 / D_END_PX**2)  # β∞ ≈ 1.28
 VORONOI_ECD_RATIO = 0.985  # mean ECD / sqrt(4 Ā / π) of a hard-core Voronoi tessellation
 GROWN_ECD_RATIO = 0.945  # the same for grown structures (self-similar regime)
 MIN_START_SHARE = 0.8  # a prepared structure counts as at least this share of its target size
@@ -151,7 +157,60 @@ class ResolutionPlan:
             Reduced time (pixel units).
         """
         d_s = max(d_start_measured_px, MIN_START_SHARE * self.d_start_px)
-        return max(self.d_final_px**2 - d_s**2, 0.0) / BETA_ECD_PX2
+        return growth_time(d_s**2, self.d_final_px**2)
+
+
+def growth_time(d2_start_px2: float, d2_end_px2: float) -> float:
+    """Reduced time the model takes to grow the mean ECD² from one value to another.
+
+    ``∫ d(d²) / β(d)`` with β of :data:`BETA_ECD_PX2` (up to :data:`D_END_PX`) and
+    ``β∞ (1 + c / d²)`` above; 0 when the end is not above the start.
+
+    Parameters
+    ----------
+    d2_start_px2, d2_end_px2 : float
+        Squared mean diameters in px².
+
+    Returns
+    -------
+    float
+    """
+    x0, x1 = float(d2_start_px2), float(d2_end_px2)
+    if x1 <= x0:
+        return 0.0
+    knee = D_END_PX**2
+    t = (min(x1, knee) - min(x0, knee)) / BETA_ECD_PX2
+    a, c = max(x0, knee), BETA_SIZE_PX2
+    if x1 > a:
+        t += (x1 - a - c * np.log((x1 + c) / (a + c))) / BETA_INF_PX2
+    return float(t)
+
+
+def grown_diameter_sq(d2_start_px2: float, times: np.ndarray) -> np.ndarray:
+    """Expected mean ECD² (px²) after reduced times ``times`` from ``d2_start_px2``.
+
+    The inverse of :func:`growth_time` (maps the checks of a window to physical time).
+
+    Parameters
+    ----------
+    d2_start_px2 : float
+        Squared mean diameter at the window's start, px².
+    times : numpy.ndarray
+        Reduced times since the start.
+
+    Returns
+    -------
+    numpy.ndarray
+        Squared mean diameters, px².
+    """
+    times = np.asarray(times, dtype=float)
+    lo = np.full(times.shape, float(d2_start_px2))
+    hi = lo + BETA_ECD_PX2 * times + 1.0  # β ≤ BETA_ECD_PX2: growth is at most this
+    for _ in range(60):  # bisection: growth_time is increasing in the end point
+        mid = 0.5 * (lo + hi)
+        ahead = np.array([growth_time(d2_start_px2, m) for m in mid.ravel()]).reshape(mid.shape)
+        lo, hi = np.where(ahead < times, mid, lo), np.where(ahead < times, hi, mid)
+    return 0.5 * (lo + hi)
 
 
 def expected_grains(grid: int, d_px: float) -> float:
@@ -278,5 +337,5 @@ def max_steps_adaptive(dt: float) -> int:
     int
     """
     t_prepare = C_PRE * (D_END_PX / PREGROWTH_RATIO) ** 2
-    t_window = (D_END_PX**2 - (MIN_START_SHARE * D_START_PX) ** 2) / BETA_ECD_PX2
+    t_window = growth_time((MIN_START_SHARE * D_START_PX) ** 2, D_END_PX**2)
     return int(np.ceil(t_prepare / dt) + np.ceil(t_window / dt))

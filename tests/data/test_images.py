@@ -116,3 +116,45 @@ def test_writer_refuses_images_outside_the_folder(tmp_path):
     inner.mkdir()
     with pytest.raises(ValueError, match="outside the spec's folder"):
         write_image_table(_table(tmp_path), inner / "images.toml", COLUMNS, periodic=True)
+
+
+def test_allow_outside_lets_images_live_elsewhere(tmp_path):
+    inner = tmp_path / "inner"
+    inner.mkdir()
+    spec = write_image_table(
+        _table(tmp_path), inner / "images.toml", COLUMNS, periodic=True, allow_outside=True
+    )
+    data = load_image_dataset(spec)
+    assert data.fields[0].paths["grains"] == (tmp_path / "g0.npy").resolve()
+    # Without the flag the same table is refused, naming the way out.
+    spec.write_text(spec.read_text().replace("allow_outside = true\n", ""))
+    with pytest.raises(SpecError, match="set allow_outside = true"):
+        load_image_dataset(spec)
+
+
+def test_dataset_image_table_puts_differently_resolved_images_in_fields_of_their_own(tmp_path):
+    from psplab.data.images import write_dataset_image_table
+
+    dataset = pd.DataFrame(
+        {"T": [700.0, 750.0, 800.0], "route": ["A", "B", "A"], "recipe_index": [0, 1, 2],
+         "pixel_um": [1.0, 2.0, 3.0], "fine_pixel_um": [0.01, 0.02, 0.03],
+         "error": [None, "failed", None]}
+    )  # fmt: skip
+    for i in range(3):
+        for key in ("g", "p", "q"):
+            np.save(tmp_path / f"{key}{i}.npy", np.ones((4, 4), int))
+
+    def files(i: int) -> dict[str, Path]:
+        return {key: tmp_path / f"{key}{i}.npy" for key in ("g", "p", "q")}
+
+    layout = {"g": ("grains", "pixel_um", ""), "p": ("phases", "pixel_um", ""),
+              "q": ("phases", "fine_pixel_um", "_fine")}  # fmt: skip
+    spec = write_dataset_image_table(
+        dataset, files, layout, tmp_path / "t.toml", COLUMNS, periodic=True
+    )
+    data = load_image_dataset(spec)
+    # The failed recipe is left out; each recipe gives a coarse field (grains + phases) and a
+    # fine one (the second phase image at its own pixel).
+    assert [f.name for f in data.fields] == ["0", "0_fine", "2", "2_fine"]
+    assert set(data.fields[0].paths) == {"grains", "phases"}
+    assert data.pixel_sizes_um().tolist() == [1.0, 0.01, 3.0, 0.03]

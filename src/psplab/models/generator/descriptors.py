@@ -3,7 +3,9 @@
 Every field of view is summarised by a vector ``s`` (lengths in pixels, densities per
 1000 px²):
 
-* grains: the ``log`` density of grains, and of grains that keep an interior after erosion by
+* grains: the ``log`` mean equivalent-circle diameter of the grains (what
+  ``measure_grains`` reports as ``mean_diameter_um``), the ``log`` density of grains, and of
+  grains that keep an interior after erosion by
   a 3x3 and a 5x5 square (a granulometry, Matheron 1975: it counts grains by size, so a field
   of even grains and one of large and sliver grains with the same count differ), and the
   radial two-point correlation ``S2_b(r)``, ``r = 0..R``, of the grain-boundary indicator
@@ -21,7 +23,10 @@ the grain channels, particle logit > 0), so the descriptor *values* are exactly 
 images the generator emits, and the backward pass differentiates the same descriptors computed
 from the softmax / sigmoid relaxation.
 Counts of the output are Euler characteristics (4-connectivity), which equal the number of
-regions for regions without holes.
+regions for regions without holes. The mean grain diameter of the output is measured on the
+host (periodic connected components of the hard labels, as ``measure_grains`` does); its
+gradient is that of ``-1/2`` the log grain density (the diameter of ``N`` equal grains filling
+the field scales as ``N^-1/2``).
 """
 
 from __future__ import annotations
@@ -62,7 +67,8 @@ class DescriptorLayout:
         """``(name, length)`` of each block, in vector order."""
         out = []
         if self.grains:
-            out += [("grain_density", 1 + len(EROSIONS)), ("s2_boundary", self.radius + 1)]
+            out += [("grain_size", 1), ("grain_density", 1 + len(EROSIONS))]
+            out += [("s2_boundary", self.radius + 1)]
         if self.particles:
             out += [("particle_fraction", 1), ("particle_density", 1)]
             out += [("s2_particle", self.particle_radius)]
@@ -197,6 +203,7 @@ def data_descriptors(
         labels = np.asarray(images["grains"])
         area = labels.size
         grains = measure_grains(labels, 1.0, periodic=periodic)
+        out.append(math.log(grains["mean_diameter_um"]))
         # grains_per_mm2 at 1 µm per pixel is grains per 10^6 px^2.
         out.append(_log_density(grains["grains_per_mm2"] * PER_AREA * 1e-6, area))
         for w in EROSIONS:
@@ -279,15 +286,17 @@ def _roll(a, d: int, axis: int):
     return jnp.roll(a, d, axis=axis)
 
 
-def _grain_descriptors(p, radius: int, hard: bool):
+def _grain_descriptors(p, radius: int, log_p=None):
     """Grain densities (plain and eroded) and ``S2_b`` from channel probabilities ``(B, G, G, K)``.
 
-    ``hard``: ``p`` is one-hot, and an eroded interior is a pixel whose whole square holds its
-    channel (a box minimum); otherwise ``p`` is a softmax and "the whole square holds channel k"
-    has probability ``prod p_k`` over the square (a box sum of logs).
+    Without ``log_p``, ``p`` is one-hot, and an eroded interior is a pixel whose whole square
+    holds its channel (a box count); with it, ``p`` is a softmax, ``log_p`` its logarithm (a
+    log-softmax, finite where ``p`` underflows), and "the whole square holds channel k" has
+    probability ``prod p_k`` over the square (a box sum of logs).
     """
     import jax.numpy as jnp
 
+    hard = log_p is None
     area = p.shape[1] * p.shape[2]
     right, down = _shift(p, 0, 1), _shift(p, 1, 0)
     same_r = jnp.sum(p * right, axis=-1)
@@ -296,15 +305,55 @@ def _grain_descriptors(p, radius: int, hard: bool):
     # Per channel, the grains are the channel's 4-connected regions: summing the per-channel
     # Euler characteristics counts them.
     counts = [jnp.maximum(_euler(same_r, same_d, same_rd, jnp.sum(p, axis=-1)), 1.0)]
-    log_p = None if hard else jnp.log(p)
     for w in EROSIONS:
         n = (2 * w + 1) ** 2
         inside = (_box_sum(p, w) > n - 0.5).astype(p.dtype) if hard else jnp.exp(_box_sum(log_p, w))
         # Eroded grains of different channels never touch: one binary field holds them all.
         counts.append(jnp.maximum(_binary_euler(jnp.sum(inside, axis=-1)), 0.0))
     logs = [jnp.log((c + 1.0) * PER_AREA / area) for c in counts]
+    if hard:
+        size = _measured_log_diameter(jnp.argmax(p, axis=-1))
+    else:
+        size = -0.5 * logs[0]  # only its gradient is used (straight-through)
     boundary = 1.0 - same_r * same_d
-    return jnp.concatenate([jnp.stack(logs, axis=1), _radial_s2(boundary, radius)], axis=1)
+    return jnp.concatenate(
+        [size[:, None], jnp.stack(logs, axis=1), _radial_s2(boundary, radius)], axis=1
+    )
+
+
+def host_log_mean_diameter(channels: np.ndarray) -> np.ndarray:
+    """``log`` mean equivalent-circle diameter (px) of the grains of each label image.
+
+    Parameters
+    ----------
+    channels : numpy.ndarray
+        ``(B, H, W)`` channel images; grains are their periodic 4-connected regions.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(B,)`` float32.
+    """
+    from psplab.models.generator.labels import periodic_components
+
+    labels = periodic_components(np.asarray(channels), periodic=True).astype(np.int64)
+    b = labels.shape[0]
+    counts = labels.reshape(b, -1).max(axis=1)
+    offset = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    ids = (labels - 1 + offset[:, None, None]).ravel()
+    area = np.bincount(ids, minlength=int(counts.sum()))
+    diameter = np.sqrt(4.0 * area / math.pi)
+    owner = np.repeat(np.arange(b), counts)
+    mean = np.bincount(owner, weights=diameter, minlength=b) / counts
+    return np.log(mean).astype(np.float32)
+
+
+def _measured_log_diameter(channels):
+    import jax
+    import jax.numpy as jnp
+
+    shape = jax.ShapeDtypeStruct((channels.shape[0],), jnp.float32)
+    return jax.pure_callback(host_log_mean_diameter, shape, channels)
 
 
 def _particle_descriptors(q, radius: int):
@@ -346,10 +395,11 @@ def generated_descriptors(logits, layout: DescriptorLayout, grain_channels: int)
                 lambda v: _grain_descriptors(
                     jax.nn.one_hot(jnp.argmax(v, axis=-1), grain_channels, dtype=v.dtype),
                     layout.radius,
-                    hard=True,
                 ),
                 lambda v: _grain_descriptors(
-                    jax.nn.softmax(v / SOFT_TEMPERATURE, axis=-1), layout.radius, hard=False
+                    jax.nn.softmax(v / SOFT_TEMPERATURE, axis=-1),
+                    layout.radius,
+                    jax.nn.log_softmax(v / SOFT_TEMPERATURE, axis=-1),
                 ),
                 z,
             )

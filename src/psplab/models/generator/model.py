@@ -92,6 +92,13 @@ class MicrostructureGenerator(BaseEstimator):
         Channels of the decoder's base noise.
     rank : int
         Rank of the correlated part of the hypernetwork.
+    flow_steps : int
+        Steps of curvature flow (MBO thresholding with a learned width) that turn the
+        decoder's first partition into grains, as grain growth turns a fine structure into
+        a coarser, more regular one (0: none).
+    mix_runs : bool
+        Let the decoder's runs for one image see each other (a permutation-equivariant
+        layer): grain channels can then compete, which spaces grains more evenly.
     prior_std : float
         Prior standard deviation of the conditioning network's unit scales.
     kl_weight : float
@@ -121,6 +128,8 @@ class MicrostructureGenerator(BaseEstimator):
         widths: tuple[int, int, int] = (16, 16, 8),
         noise_channels: int = 8,
         rank: int = 8,
+        flow_steps: int = 3,
+        mix_runs: bool = True,
         prior_std: float = 1.0,
         kl_weight: float = 1.0,
         steps: int = 800,
@@ -136,6 +145,8 @@ class MicrostructureGenerator(BaseEstimator):
         self.widths = widths
         self.noise_channels = noise_channels
         self.rank = rank
+        self.flow_steps = flow_steps
+        self.mix_runs = mix_runs
         self.prior_std = prior_std
         self.kl_weight = kl_weight
         self.steps = steps
@@ -162,6 +173,8 @@ class MicrostructureGenerator(BaseEstimator):
             widths=widths,
             noise_channels=int(self.noise_channels),
             rank=int(self.rank),
+            flow_steps=int(self.flow_steps),
+            mix_runs=bool(self.mix_runs),
             pixel_heads=pixel_heads,
             conditional=bool(self.conditional),
         )
@@ -174,6 +187,7 @@ class MicrostructureGenerator(BaseEstimator):
             "hidden": (self.hidden, 1),
             "noise_channels": (self.noise_channels, 1),
             "rank": (self.rank, 1),
+            "flow_steps": (self.flow_steps, 0),
         }
         bad = [
             f"{k} must be an integer >= {lo}, got {v!r}"

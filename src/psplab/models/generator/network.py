@@ -61,6 +61,11 @@ class Architecture:
     conditional : bool
         ``False`` for the fixed-weights baseline: FiLM parameters are plain learned constants
         (no processing input, no hypernetwork).
+    flow_steps : int
+        Steps of curvature flow (:func:`curvature_flow`) applied to the grain channels.
+    mix_runs : bool
+        Let the decoder runs of one image see each other after each upsampling
+        (:func:`_mixing`).
     isotropic : bool
         Make every 3x3 kernel symmetric under the eight rotations and reflections of the
         square (its average over them). With isotropic noise the images' statistics then do
@@ -79,6 +84,8 @@ class Architecture:
     pixel_heads: int = 0
     conditional: bool = True
     isotropic: bool = True
+    flow_steps: int = 3
+    mix_runs: bool = True
 
     @property
     def n_out(self) -> int:
@@ -127,8 +134,11 @@ def init_params(rng: np.random.Generator, arch: Architecture) -> dict[str, np.nd
         p[f"dec_b{i}"] = np.zeros(chans[i + 1], f32)
     for i in (1, 2):  # per-channel scale of the noise injected after each upsampling
         p[f"dec_noise{i}"] = np.full(chans[i], 0.3, f32)
+        # Mixing of the runs starts switched off: the runs start independent.
+        p[f"dec_mix{i}"] = np.zeros((3, 3, 2 * chans[i], chans[i + 1]), f32)
     p["dec_out_w"] = (rng.standard_normal((chans[3], 2)) / math.sqrt(chans[3])).astype(f32)
     p["dec_out_b"] = np.zeros(2, f32)
+    p["dec_log_flow_width"] = np.full(1, math.log(2.0), f32)  # pixels
     if not arch.conditional:
         p["film_const"] = np.zeros(arch.n_cond, f32)
         return p
@@ -262,14 +272,69 @@ def decode(p: dict[str, Any], film, noises, arch: Architecture):
     fields = fields.reshape((b, k) + fields.shape[1:])  # (B, runs, G, G, 2)
     parts = []
     if arch.grain_channels:
-        parts.append(jnp.moveaxis(fields[..., 0], 1, -1))
+        grains = jnp.moveaxis(fields[..., 0], 1, -1)
+        if arch.flow_steps:
+            grains = curvature_flow(grains, p["dec_log_flow_width"][0], arch.flow_steps)
+        parts.append(grains)
     if arch.particles:
         parts.append(fields[:, 0, :, :, 1:2])
     return jnp.concatenate(parts, axis=-1)
 
 
+def _mixing(h, w, arch: Architecture):
+    """What each run sees of the image's other runs: a convolution of their mean and maximum.
+
+    A permutation-equivariant layer (Zaheer et al. 2017, Deep Sets): every run gets the same
+    function of the pooled features, so the runs stay exchangeable, but a run can now respond
+    to where the others are strong (competition between grain channels, which spaces grains
+    more evenly than independent fields do).
+    """
+    import jax.numpy as jnp
+
+    k = arch.n_runs
+    runs = h.reshape((-1, k) + h.shape[1:])
+    pooled = jnp.concatenate([runs.mean(axis=1), runs.max(axis=1)], axis=-1)
+    ws = _symmetrized(w) if arch.isotropic else w
+    mixed = _conv3(pooled, ws, 0.0)
+    return jnp.repeat(mixed, k, axis=0)
+
+
+FLOW_SHARPNESS = 10.0  # inverse temperature of the relaxed thresholding in the flow
+
+
+def curvature_flow(logits, log_width, n_steps: int):
+    """Grain logits after ``n_steps`` of MBO thresholding (motion by mean curvature).
+
+    Each step blurs every channel's indicator with a periodic Gaussian of width
+    ``exp(log_width)`` pixels and gives each pixel the channel whose blurred indicator is
+    highest (Merriman, Bence & Osher 1994; for grain networks Esedoglu & Otto 2015). Iterated,
+    this moves boundaries by their curvature as grain growth does: slivers and the smallest
+    grains vanish, boundaries straighten, triple junctions relax. The forward pass thresholds
+    exactly; gradients pass through a softmax of the blurred indicators (straight-through).
+    Returns the last blurred indicators times :data:`FLOW_SHARPNESS` (logits whose argmax is
+    the label).
+    """
+    import jax
+    import jax.numpy as jnp
+
+    grid = logits.shape[1]
+    k = 2.0 * jnp.pi * jnp.fft.fftfreq(grid)
+    kr = 2.0 * jnp.pi * jnp.fft.rfftfreq(grid)
+    kernel = jnp.exp(-0.5 * jnp.exp(2.0 * log_width) * (k[:, None] ** 2 + kr[None, :] ** 2))
+    u = logits
+    for _ in range(n_steps):
+        hard = jax.nn.one_hot(jnp.argmax(u, axis=-1), u.shape[-1], dtype=u.dtype)
+        soft = jax.nn.softmax(u, axis=-1)
+        ind = soft + jax.lax.stop_gradient(hard - soft)
+        blurred = jnp.fft.irfft2(
+            jnp.fft.rfft2(ind, axes=(1, 2)) * kernel[None, :, :, None], s=(grid, grid), axes=(1, 2)
+        )
+        u = FLOW_SHARPNESS * blurred
+    return u
+
+
 def _decode_runs(p: dict[str, Any], film, noises, arch: Architecture):
-    """The decoder on a batch of runs: ``(R, G, G, 2)`` fields."""
+    """The decoder on a batch of runs (``n_runs`` per image, consecutive): ``(R, G, G, 2)``."""
     import jax
     import jax.numpy as jnp
 
@@ -279,7 +344,10 @@ def _decode_runs(p: dict[str, Any], film, noises, arch: Architecture):
         if i > 0:
             h = upsample2(h) + noises[i] * p[f"dec_noise{i}"]
         w = _symmetrized(p[f"dec_w{i}"]) if arch.isotropic else p[f"dec_w{i}"]
+        pre = h
         h = _conv3(h, w, p[f"dec_b{i}"])
+        if i > 0 and arch.mix_runs and arch.n_runs > 1:
+            h = h + _mixing(pre, p[f"dec_mix{i}"], arch)
         gamma = film[:, off : off + width]
         beta = film[:, off + width : off + 2 * width]
         off += 2 * width

@@ -39,6 +39,18 @@ def reference_workload_seconds() -> float:
     return time.perf_counter() - t0
 
 
+def _phasemap_results(out: Path) -> dict:
+    """Largest R-hat, accuracy and property R² of the demo's phase-map stage (empty if none)."""
+    from psplab.report.demo import STAGES
+
+    stage = next(s for s in STAGES if s.name == "phasemap")
+    path = out / stage.directory / "manifest.json"
+    if not path.is_file():
+        return {}
+    results = json.loads(path.read_text()).get("results") or {}
+    return {k: results.get(k) for k in ("rhat_max", "accuracy", "property_r2")}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="time the --quick demo instead")
@@ -54,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print("command:", " ".join([sys.executable, *sys.argv]))
     print("machine:", json.dumps(machine_info()))
+    load_before = os.getloadavg()[0]
     ref_before = reference_workload_seconds()
     tmp = None
     out = args.out
@@ -114,6 +127,13 @@ def main(argv: list[str] | None = None) -> int:
         f"(on an otherwise idle 2-core machine the wall time is at least {cpu_total / 2:.1f} s)"
     )
     print(f"reference workload: {ref_before:.2f} s before, {ref_after:.2f} s after the demo")
+    print(f"load average (1 min) before / after: {load_before:.1f} / {os.getloadavg()[0]:.1f}")
+    phasemap = _phasemap_results(out)
+    if phasemap:
+        print(
+            f"phase map: largest R-hat {phasemap.get('rhat_max')}, accuracy "
+            f"{phasemap.get('accuracy')}, property R2 {phasemap.get('property_r2')}"
+        )
     print(f"report: {report} ({report.stat().st_size / 1e6:.2f} MB)")
     result = {
         "quick": args.quick,
@@ -125,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         "reference_seconds_before": ref_before,
         "reference_seconds_after": ref_after,
         "report_bytes": report.stat().st_size,
+        "load_average_before": load_before,
+        "phasemap": phasemap,
         "machine": machine_info(),
     }
     if args.json:

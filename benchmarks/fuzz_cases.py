@@ -108,11 +108,16 @@ def parquet_bytes(frame: pd.DataFrame | None = None) -> bytes:
     return buf.getvalue()
 
 
-def png_bytes(array: np.ndarray, mode: str | None = None) -> bytes:
+def png_bytes(array: np.ndarray, palette: bool = False) -> bytes:
+    """PNG of ``array``; ``palette`` stores it as palette indices (a grey ramp palette)."""
     from PIL import Image
 
+    image = Image.fromarray(array)
+    if palette:
+        image = Image.frombytes("P", image.size, array.astype(np.uint8).tobytes())
+        image.putpalette([v for i in range(256) for v in (i, i, i)])
     buf = io.BytesIO()
-    Image.fromarray(array, mode=mode).save(buf, format="PNG")
+    image.save(buf, format="PNG")
     return buf.getvalue()
 
 
@@ -176,7 +181,8 @@ def json_file(name: str, test: Callable[[object], str | None] | None = None):
 
 def finite_predictions(d: Path, out: str, err: str) -> str | None:
     frame = pd.read_csv(d / "pred.csv")
-    cols = [c for c in frame.columns if c.startswith("HV_")]
+    suffixes = ("_mean", "_std", "_q05", "_q95")
+    cols = [c for c in frame.columns if c.startswith("HV_") and c.endswith(suffixes)]
     values = frame[cols].to_numpy(dtype=float)
     if not cols or not np.isfinite(values).all():
         return "predictions missing or not finite"
@@ -512,6 +518,43 @@ def data_cases() -> list[Case]:
             validate,
             "any",
             dataset(good.replace(lines[3], "x" * 1_000_000 + "," + lines[3].split(",", 1)[1])),
+        ),
+        Case("data/old-mac-line-endings", validate, "ok", dataset(good.replace("\n", "\r"))),
+        Case("data/crlf-line-endings", validate, "ok", dataset(good.replace("\n", "\r\n"))),
+        Case(
+            "data/tsv",
+            validate,
+            "ok",
+            dataset(good.replace(",", "\t"), spec_text("d.tsv"), "d.tsv"),
+        ),
+        Case(
+            "data/trailing-separator-every-line",
+            validate,
+            "ok",
+            dataset(good.replace("\n", ",\n")),
+            match="40 rows",
+        ),
+        Case(
+            "data/formula-as-target",
+            validate,
+            "error",
+            dataset(
+                spec=spec_text().replace(
+                    'role = "property"\nunit = "HV"', 'role = "property"\nkind = "formula"'
+                )
+            ),
+        ),
+        Case(
+            "data/compound-unit",
+            validate,
+            "ok",
+            dataset(spec=spec_text(units=("degC", "h", "HV/wt%"))),
+        ),
+        Case(
+            "data/decimal-commas",
+            validate,
+            "error",
+            dataset(good.replace(",", ";").replace(".", ","), 'delimiter = ";"\n' + spec_text()),
         ),
         Case(
             "data/100k-rows",

@@ -147,30 +147,63 @@ def _npz_arrays(path: Path) -> dict[str, np.ndarray]:
         return {k: npz[k] for k in npz.files}
 
 
+def _keys(arrays: dict[str, np.ndarray], name: str) -> list[str]:
+    """Keys of the arrays called ``name`` (wrappers prefix them, e.g. ``full__m__left``)."""
+    found = [k for k in arrays if (k == name or k.endswith("__" + name)) and arrays[k].ndim]
+    if not found:
+        raise KeyError(name)
+    return found
+
+
 def _self_loop(run: Path) -> None:
     arrays = _npz_arrays(run / "model_0.npz")
-    left = arrays["left"].copy()
-    internal = np.flatnonzero(left != -1)
-    left[internal[0]] = 0  # the root's left child is the root: a walk that never ends
-    arrays["left"] = left
+    for key in _keys(arrays, "left"):
+        left = arrays[key].copy()
+        left[np.flatnonzero(left != -1)[0]] = 0  # the root's child is the root: an endless walk
+        arrays[key] = left
     np.savez(run / "model_0.npz", **arrays)
 
 
 def _object_array(run: Path) -> None:
     arrays = _npz_arrays(run / "model_0.npz")
-    buf = io.BytesIO()
-    np.save(buf, np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    crafted = io.BytesIO()
+    np.save(crafted, np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    target = (
+        _keys(arrays, "threshold")[0]
+        if any(k.endswith("threshold") for k in arrays)
+        else next(iter(arrays))
+    )
     with zipfile.ZipFile(run / "model_0.npz", "w") as z:
         for k, v in arrays.items():
             inner = io.BytesIO()
             np.save(inner, v)
-            z.writestr(k + ".npy", buf.getvalue() if k == "threshold" else inner.getvalue())
+            z.writestr(k + ".npy", crafted.getvalue() if k == target else inner.getvalue())
 
 
 def _wrong_shape(run: Path) -> None:
     arrays = _npz_arrays(run / "model_0.npz")
-    arrays["threshold"] = arrays["threshold"][:3]
+    for key in _keys(arrays, "threshold"):
+        arrays[key] = arrays[key][:3]
     np.savez(run / "model_0.npz", **arrays)
+
+
+def _rewrite_manifest_checksums(run: Path) -> None:
+    """What a careful forger does: make the manifest agree with the tampered files."""
+    import hashlib
+
+    manifest = json.loads((run / "manifest.json").read_text())
+    for name in manifest.get("checksums", {}):
+        if (run / name).is_file():
+            manifest["checksums"][name] = hashlib.sha256((run / name).read_bytes()).hexdigest()
+    (run / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _forged(action):
+    def both(run: Path) -> None:
+        action(run)
+        _rewrite_manifest_checksums(run)
+
+    return both
 
 
 def _edit_json(name: str, edit) -> callable:
@@ -196,6 +229,16 @@ TAMPERING = {
     "spec-deleted": lambda run: (run / "spec.toml").unlink(),
     "model-file-missing": lambda run: (run / "model_0.npz").unlink(),
     "fit-json-list": _edit_json("fit.json", lambda t: "[1, 2]"),
+    # The same damage with the manifest's checksums recomputed: caught by the files' own checks.
+    "forged-rf-self-loop": _forged(_self_loop),
+    "forged-wrong-shapes": _forged(_wrong_shape),
+    "forged-object-array": _forged(_object_array),
+    "forged-truncated-npz": _forged(
+        lambda run: (run / "model_0.npz").write_bytes((run / "model_0.npz").read_bytes()[:200])
+    ),
+    "forged-newer-format": _forged(
+        _edit_json("fit.json", lambda t: json.dumps({**json.loads(t), "format": 99}))
+    ),
 }
 
 
@@ -379,6 +422,52 @@ def measure_cases() -> list[Case]:
         ),
         Case("measure/unknown-kind", [[*measure, "1", "--kind", "nope"]], "error", grains),
         Case(
+            "measure/npz-unknown-array",
+            [["measure", "{d}/recipe/rec/microstructure.npz", "--array", "nope"]],
+            "error",
+            fixtures=("recipe",),
+        ),  # fmt: skip
+        Case(
+            "measure/palette-png-labels",
+            [
+                [
+                    "measure",
+                    "{d}/p.png",
+                    "--pixel-um",
+                    "1",
+                    "--kind",
+                    "grains",
+                    "--json",
+                    "{d}/m.json",
+                ]
+            ],
+            "ok",
+            files(p_dot_png=png_bytes(squares().astype(np.uint8), palette=True)),
+            check=json_file(
+                "m.json", lambda m: None if m["grain_count"] == 16 else f"{m['grain_count']} grains"
+            ),
+        ),
+        Case(
+            "measure/16-bit-png-labels",
+            [
+                [
+                    "measure",
+                    "{d}/p.png",
+                    "--pixel-um",
+                    "1",
+                    "--kind",
+                    "grains",
+                    "--json",
+                    "{d}/m.json",
+                ]
+            ],
+            "ok",
+            files(p_dot_png=png_bytes((squares() * 1000).astype(np.uint16))),
+            check=json_file(
+                "m.json", lambda m: None if m["grain_count"] == 16 else f"{m['grain_count']} grains"
+            ),
+        ),
+        Case(
             "measure/empty-particles-json",
             [[*measure, "1", "--kind", "particles", "--json", "{d}/m.json"]],
             "ok",
@@ -525,6 +614,25 @@ def campaign_cases() -> list[Case]:
             files(g_dot_db=b"SQLite format 3\x00" + bytes(5000)),
         ),
         Case("campaign/status-folder", [[*status, "{d}"]], "error"),
+        Case("campaign/status-missing-folder", [[*status, "{d}/nope/c.db"]], "error"),
+        Case(
+            "campaign/observe-bad-suggestion-ids",
+            [["campaign", "observe", "{d}/r.csv", "--db", db]],
+            "error",
+            files(
+                r_dot_csv="T,time,HV,suggestion_id\n400,5,200,abc\n500,6,210,1e400\n600,7,220,99\n"
+            ),
+            fixtures=("campaign",),
+            match="suggestion_id",
+        ),  # fmt: skip
+        Case(
+            "campaign/observe-out-of-bounds",
+            [["campaign", "observe", "{d}/r.csv", "--db", db]],
+            "error",
+            files(r_dot_csv="T,time,HV\n5000,5,200\n500,6,210\n"),
+            fixtures=("campaign",),
+            match="row 1",
+        ),  # fmt: skip
         Case(
             "campaign/export-txt",
             [["campaign", "export", "--db", db, "--out", "{d}/x.txt"]],

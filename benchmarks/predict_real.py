@@ -1,27 +1,29 @@
-"""Benchmark: the five probabilistic regressors on real steel data, side by side.
+"""Benchmark: the five probabilistic regressors on real steel data, as ``psplab evaluate`` runs them.
 
-Datasets (read from ``../shared/data`` through the TOML specs in ``benchmarks/specs/``):
+Cases (data read from ``../shared/data`` through the TOML specs in ``benchmarks/specs/``):
 
-* ``nims``     — NIMS fatigue (Agrawal et al. 2014), target ``Fatigue``, 10-fold CV.
-* ``xiong``    — Xiong et al. 2020 subset, four targets at once, 10-fold CV.
-* ``matbench`` — matbench v0.1 steels on its official 5 folds, wt% composition inputs.
+* ``nims``             — NIMS fatigue (Agrawal et al. 2014), target ``Fatigue``, 10-fold CV.
+* ``matbench``         — matbench v0.1 steels, wt% inputs, the official 5 folds.
+* ``matbench_cluster`` — the same table, leave-cluster-out: k-means (10 clusters, seed 0) on the
+  wt% columns, the cluster as ``--group`` (every fold holds out one family of compositions; the
+  calibration folds inside each training fold hold out clusters too).
+* ``scale``            — scale invariance: NIMS fatigue with the target in MPa and multiplied by
+  1e-15, 3-fold; R², coverage and NLL of the standardized target must agree to 1e-3.
+* ``xiong``            — Xiong et al. 2020 subset, four targets at once, 10-fold CV (reference).
+* ``scaling``          — a synthetic table of 5 000 rows x 30 inputs (a closed composition with
+  sparse additions, processing temperatures and times): one calibrated fit per model with the
+  CLI defaults (``psplab fit``), timed, and its predictions on 1 000 new rows scored.
 
-Every model sees the same folds; all hyperparameters are fitted inside the training folds.
-The BHN chooses its input and target transforms and its epoch count by 3-fold
-cross-validation inside each training fold (``--bhn-tune auto``, the default:
-``psplab.models.selection.BHN_GRID``, 12 candidates x 3 inner fits + 1 refit = 37 fits per
-fold; what it chose per fold is printed and written to the JSON); ``--bhn-tune none`` fits the defaults as given (the setting for the fit-time
-bar, which compares equal widths, epochs and optimizer). JAX and optax are imported before the
-first fit, so ``fit s`` includes each model's XLA compilation but no module import.
-``--param bhn.n_members=10`` refits each fold's tuned BHN as a ten-member mixture of
-hypernetwork posteriors (the inner tuning fits keep one member). NIMS, tuned on inner MAE
-(``--param bhn.tune_metric=mae``), seeds 0 / 1: ten members MAE 15.04 / 15.55, coverage90
-0.934 / 0.890 (session 8); five 15.27 / 15.84, 0.941 / 0.881; one 16.46 / 16.99.
-Prints the command, the machine and a table; ``--json OUT`` writes everything.
+Every model runs with the CLI defaults (conformal calibration on, no options) unless
+``--param MODEL.NAME=VALUE`` or ``--fast`` say otherwise; every model sees the same folds, and
+everything it learns comes from the training rows of a fold. JAX and optax are imported before
+the first fit, so ``fit s`` includes each model's XLA compilation but no module import.
+Prints the command, the machine and a table per case; ``--json OUT`` writes everything,
+including the bars and whether each is met.
 
 Example::
 
-    python benchmarks/predict_real.py --datasets nims,xiong,matbench --json bench.json
+    python benchmarks/predict_real.py --cases nims,matbench,matbench_cluster,scale --json out.json
 """
 
 from __future__ import annotations
@@ -40,11 +42,9 @@ SPECS = {
     "xiong": HERE / "specs" / "nims_fatigue_xiong.toml",
     "matbench": HERE / "specs" / "matbench_steels.toml",
 }
-BARS = {
-    "nims": "BHN: MAE <= 16 MPa, R2 >= 0.985, coverage90 in [0.86, 0.94]; fit time <= 1/3 ensemble at <= NLL",
-    "matbench": "BHN: MAE <= 75 MPa (leaderboard best 79.95, RF 85.3)",
-    "xiong": "reference RF: fatigue MAE 15.8 / tensile 26.4 / hardness 8.0",
-}
+CASES = ("nims", "matbench", "matbench_cluster", "scale", "xiong", "scaling")
+SCALE = 1e-15
+TOLERANCE = 1e-3
 
 
 def matbench_folds(dataset) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -59,12 +59,109 @@ def matbench_folds(dataset) -> list[tuple[np.ndarray, np.ndarray]]:
         )
     pos = {m: i for i, m in enumerate(mbids)}
     splits = json.loads((root / "matbench_v0.1_steels_folds.json").read_text())["splits"]
-    folds = []
-    for name in sorted(splits):
-        train = np.array(sorted(pos[m] for m in splits[name]["train"]))
-        test = np.array(sorted(pos[m] for m in splits[name]["test"]))
-        folds.append((train, test))
-    return folds
+    return [
+        (
+            np.array(sorted(pos[m] for m in splits[name]["train"])),
+            np.array(sorted(pos[m] for m in splits[name]["test"])),
+        )
+        for name in sorted(splits)
+    ]
+
+
+def with_clusters(dataset, n_clusters: int = 10, seed: int = 0):
+    """The dataset with a ``cluster`` group column: k-means on its wt% input columns."""
+    from dataclasses import replace
+
+    from sklearn.cluster import KMeans
+
+    from psplab.data import load_dataset
+    from psplab.data.spec import ColumnSpec
+
+    wt = [c.name for c in dataset.spec.processing if c.unit == "wt%"]
+    labels = KMeans(n_clusters=n_clusters, random_state=seed, n_init=10).fit_predict(
+        dataset.frame[wt].to_numpy(float)
+    )
+    frame = dataset.frame.copy()
+    frame["cluster"] = [f"c{k}" for k in labels]
+    spec = replace(
+        dataset.spec,
+        columns=(*dataset.spec.columns, ColumnSpec("cluster", "group", kind="categorical")),
+    )
+    return load_dataset(spec, frame=frame)
+
+
+def scaled(dataset, factor: float):
+    """The dataset with every target multiplied by ``factor`` (and its bounds with it)."""
+    from dataclasses import replace
+
+    from psplab.data import load_dataset
+
+    frame = dataset.frame.copy()
+    columns = []
+    for c in dataset.spec.columns:
+        if c.name in dataset.target_names:
+            frame[c.name] = frame[c.name] * factor
+            lo = None if c.min is None else c.min * factor
+            hi = None if c.max is None else c.max * factor
+            c = replace(c, min=lo, max=hi, unit=f"{factor:g} {c.unit or ''}".strip())
+        columns.append(c)
+    return load_dataset(replace(dataset.spec, columns=tuple(columns)), frame=frame)
+
+
+def synthetic_table(n_rows: int, seed: int):
+    """A composition/processing -> strength table: 20 elements (a balance element, sparse minor
+    additions), 10 processing inputs; a smooth nonlinear law plus noise."""
+    import pandas as pd
+
+    from psplab.data import DatasetSpec, load_dataset
+
+    rng = np.random.default_rng(seed)
+    present = rng.random((n_rows, 19)) < np.linspace(0.9, 0.02, 19)
+    minor = present * rng.gamma(1.0, np.linspace(2.0, 0.05, 19), (n_rows, 19))
+    minor *= np.minimum(1.0, 40.0 / minor.sum(axis=1, keepdims=True))
+    comp = np.c_[100.0 - minor.sum(axis=1), minor]
+    proc = np.c_[rng.uniform(700, 1100, (n_rows, 5)), np.exp(rng.normal(1, 1.2, (n_rows, 5)))]
+    strength = 300 + 15 * comp[:, 1] + 40 * np.sqrt(comp[:, 2]) + 8 * comp[:, 3] * comp[:, 4]
+    strength += 0.2 * (proc[:, 0] - 900) + 30 * np.log(proc[:, 5]) + rng.normal(0, 15, n_rows)
+    frame = pd.DataFrame(
+        np.c_[comp, proc], columns=[f"e{i}" for i in range(20)] + [f"p{i}" for i in range(10)]
+    )
+    frame["strength"] = strength
+    columns = [
+        {
+            "name": c,
+            "role": "processing",
+            "unit": "wt%" if c[0] == "e" else "degC" if int(c[1:]) < 5 else "h",
+        }
+        for c in frame.columns[:-1]
+    ]
+    columns.append({"name": "strength", "role": "property", "unit": "MPa", "min": 0.0})
+    return load_dataset(
+        DatasetSpec.from_dict({"name": "synthetic", "column": columns}), frame=frame
+    )
+
+
+def run_scaling(models: list[str], args, params: dict) -> dict:
+    """One calibrated default fit per model on 5 000 rows x 30 inputs, timed; scored on new rows."""
+    from psplab.models.metrics import r2_score
+    from psplab.models.pipeline import fit_dataset
+
+    train, test = synthetic_table(5000, args.seed), synthetic_table(1000, args.seed + 1)
+    metrics = {}
+    for name in models:
+        t0 = time.perf_counter()
+        fitted = fit_dataset(
+            train, name, params.get(name), seed=args.seed, fast=args.fast, progress=False
+        )
+        seconds = time.perf_counter() - t0
+        p = fitted.parts[0].estimator.predict_summary(test.input_matrix()[0])
+        y = test.target_matrix()[:, 0]
+        inside = (y >= p.lo[:, 0]) & (y <= p.hi[:, 0])
+        metrics[name] = {"fit_seconds": seconds, "r2": r2_score(y, p.mean[:, 0]),
+                         "coverage90": float(inside.mean()), "n_out_of_domain": int((~p.in_domain).sum())}  # fmt: skip
+        print(f"  {name}: fit {seconds:.0f} s, R2 {metrics[name]['r2']:.3f}, coverage90 "
+              f"{metrics[name]['coverage90']:.3f}", flush=True)  # fmt: skip
+    return {"rows": train.n_rows, "metrics": metrics}
 
 
 def parse_params(items: list[str]) -> dict[str, dict]:
@@ -81,120 +178,135 @@ def parse_params(items: list[str]) -> dict[str, dict]:
     return out
 
 
+def print_table(name: str, metrics: dict) -> None:
+    """One line per model and target."""
+    print(
+        f"{'model':9s} {'target':22s} {'MAE':>9s} {'R2':>7s} {'NLLstd':>7s} {'cov90':>6s} "
+        f"{'raw':>6s} {'width90':>9s} {'out':>4s} {'cov in/out':>11s} {'max|pred|':>10s} {'fit s':>7s}"
+    )
+    for model, per_target in metrics.items():
+        for target, m in per_target.items():
+            cov_out = m["coverage90_out_of_domain"]
+            cov_out = "  -" if cov_out != cov_out else f"{cov_out:.2f}"
+            print(
+                f"{model:9s} {target[:22]:22s} {m['mae']:9.4g} {m['r2']:7.4f} "
+                f"{m['nll_standardized']:7.3f} {m['coverage90']:6.3f} {m['coverage90_raw']:6.3f} "
+                f"{m['width90']:9.4g} {m['n_out_of_domain']:4d} {m['coverage90_in_domain']:5.2f}/{cov_out:>5s} "
+                f"{m['max_abs_prediction']:10.4g} {m['fit_seconds']:7.2f}"
+            )
+
+
+def run_case(case: str, models: list[str], args, params: dict) -> dict:
+    """Evaluate ``models`` on one case; returns metrics and the bars measured."""
+    from psplab.data import load_dataset
+    from psplab.models.evaluation import evaluate_dataset, make_folds
+
+    if case == "scaling":
+        return run_scaling(models, args, params)
+    common = dict(seed=args.seed, params=params, fast=args.fast, progress=False)
+    if case in ("nims", "xiong"):
+        ds = load_dataset(SPECS[case])
+        res = evaluate_dataset(ds, models, folds=make_folds(ds.n_rows, 10, args.seed), **common)
+        return {"rows": ds.n_rows, "metrics": res.metrics, "fitted": res.fitted}
+    if case == "matbench":
+        ds = load_dataset(SPECS["matbench"])
+        res = evaluate_dataset(ds, models, folds=matbench_folds(ds), **common)
+        return {"rows": ds.n_rows, "metrics": res.metrics, "fitted": res.fitted}
+    if case == "matbench_cluster":
+        ds = with_clusters(load_dataset(SPECS["matbench"]))
+        res = evaluate_dataset(ds, models, cv=10, group="cluster", **common)
+        return {"rows": ds.n_rows, "metrics": res.metrics, "fitted": res.fitted}
+    ds = load_dataset(SPECS["nims"])
+    folds = make_folds(ds.n_rows, 3, args.seed)
+    base = evaluate_dataset(ds, models, folds=folds, **common).metrics
+    small = evaluate_dataset(scaled(ds, SCALE), models, folds=folds, **common).metrics
+    return {"rows": ds.n_rows, "metrics": base, "metrics_scaled": small}
+
+
+def bars(case: str, entry: dict) -> list[dict]:
+    """The bars of issue 22 that this case measures, with the numbers and whether each is met."""
+    m = entry["metrics"]
+    out = []
+    if case == "nims" and "bhn" in m:
+        b = m["bhn"]["Fatigue"]
+        out.append({"bar": "NIMS 10-fold, CLI defaults: BHN MAE <= 16 MPa", "value": b["mae"],
+                    "met": b["mae"] <= 16.0})  # fmt: skip
+        out.append({"bar": "NIMS 10-fold, CLI defaults: BHN coverage90 in 0.87-0.93",
+                    "value": b["coverage90"], "met": 0.87 <= b["coverage90"] <= 0.93})  # fmt: skip
+    if case == "matbench" and {"bhn", "rf"} <= set(m):
+        t = next(iter(m["bhn"]))
+        out.append({"bar": "matbench official folds: BHN MAE <= RF MAE",
+                    "value": [m["bhn"][t]["mae"], m["rf"][t]["mae"]],
+                    "met": m["bhn"][t]["mae"] <= m["rf"][t]["mae"]})  # fmt: skip
+    if case == "matbench_cluster":
+        for name in ("bhn", "gp"):
+            if name in m:
+                t = next(iter(m[name]))
+                cov = m[name][t]["coverage90"]
+                out.append({"bar": f"matbench leave-cluster-out: {name} coverage90 >= 0.85",
+                            "value": cov, "met": cov >= 0.85})  # fmt: skip
+        outside = sum(v["n_outside_envelope"] for per in m.values() for v in per.values())
+        out.append({"bar": "matbench leave-cluster-out: no prediction outside the envelope",
+                    "value": outside, "met": outside == 0})  # fmt: skip
+    if case == "scaling":
+        for name, v in m.items():
+            out.append({"bar": f"5000 x 30, one calibrated default fit: {name} in minutes (< 600 s)",
+                        "value": v["fit_seconds"], "met": v["fit_seconds"] < 600})  # fmt: skip
+    if case == "scale":
+        for name, per in m.items():
+            for t, a in per.items():
+                b = entry["metrics_scaled"][name][t]
+                diff = max(abs(a[k] - b[k]) for k in ("r2", "coverage90", "nll_standardized"))
+                out.append({"bar": f"scale x1e-15: {name} R2/coverage/NLL(std) agree to 1e-3",
+                            "value": diff, "met": diff <= TOLERANCE})  # fmt: skip
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the cases; print tables and bars; write ``--json``."""
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--datasets", default="nims,xiong,matbench")
+    ap.add_argument("--cases", default="nims,matbench,matbench_cluster,scale")
     ap.add_argument("--models", default="bhn,gp,ensemble,dropout,rf")
-    ap.add_argument("--cv", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--fast", action="store_true", help="every model's cheap configuration")
     ap.add_argument(
-        "--param", action="append", default=[], help="model.param=value, e.g. bhn.epochs=3000"
-    )
-    ap.add_argument(
-        "--bhn-tune",
-        default="auto",
-        help="BHN tuning inside each training fold: 'auto' (psplab.models.selection.BHN_GRID) "
-        "or 'none' (overridden by --param bhn.tune=...)",
+        "--param", action="append", default=[], help="model.param=value, e.g. bhn.epochs=800"
     )
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
 
-    from psplab.data import load_dataset
-    from psplab.manifest import dump_json, machine_info, package_versions
-    from psplab.models.evaluation import cross_validate, make_folds
+    import jax  # noqa: F401  (imported before the first timed fit)
+    import optax  # noqa: F401
+
+    from psplab.manifest import machine_info, package_versions
+    from psplab.models.rundir import strict_json
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     params = parse_params(args.param)
-    if args.bhn_tune not in ("auto", "none"):
-        raise SystemExit(f"--bhn-tune must be 'auto' or 'none', got {args.bhn_tune!r}")
-    if args.bhn_tune == "auto":
-        params.setdefault("bhn", {}).setdefault("tune", "auto")
-    # Imported here, not inside the first timed fit: fit times then include compilation only.
-    import jax  # noqa: F401
-    import optax  # noqa: F401
-
     print("command:", " ".join(["python", *sys.argv]))
     print("machine:", json.dumps(machine_info()))
-    results: dict = {
-        "command": sys.argv,
-        "machine": machine_info(),
-        "versions": package_versions(),
-        "params": params,
-        "datasets": {},
-    }
-    for ds_name in [d.strip() for d in args.datasets.split(",") if d.strip()]:
-        dataset = load_dataset(SPECS[ds_name])
-        folds = matbench_folds(dataset) if ds_name == "matbench" else None
-        if folds is None:
-            folds = make_folds(dataset.n_rows, args.cv, args.seed)
+    results: dict = {"command": sys.argv, "machine": machine_info(), "versions": package_versions(),
+                     "params": params, "fast": args.fast, "cases": {}}  # fmt: skip
+    for case in [c.strip() for c in args.cases.split(",") if c.strip()]:
+        if case not in CASES:
+            raise SystemExit(f"unknown case {case!r} (known: {', '.join(CASES)})")
         t0 = time.perf_counter()
-        metrics = {}
-        choices: dict[str, list] = {}
-
-        def record(name, fold, targets, model, choices=choices):
-            # What a tuned model (tune=...) chose on each outer fold, for the report.
-            best = getattr(model, "best_params_", None)
-            if best:
-                choices.setdefault(name, []).append({"fold": fold, "targets": targets, **best})
-
-        for model in models:  # one model at a time on the same folds: partial results survive
-            try:
-                m_metrics, _ = cross_validate(
-                    dataset,
-                    [model],
-                    seed=args.seed,
-                    model_params=params,
-                    folds=folds,
-                    progress=False,
-                    on_fit=record,
-                )
-            except Exception as exc:  # one model failing must not lose the others' results
-                print(f"  [{ds_name}] {model} FAILED: {exc!r}", flush=True)
-                continue
-            metrics.update(m_metrics)
-            print(f"  [{ds_name}] {model} done after {time.perf_counter() - t0:.0f} s", flush=True)
-            if args.json is not None:
-                results["datasets"][ds_name] = {"partial": True, "metrics": metrics}
-                dump_json(args.json, results)
-        wall = time.perf_counter() - t0
-        n_folds = len(folds)
-        print(
-            f"\n== {ds_name}: {dataset.n_rows} rows, {n_folds} folds, {wall:.0f} s ==  bars: {BARS[ds_name]}"
-        )
-        header = f"{'model':9s} {'target':32s} {'MAE':>8s} {'RMSE':>8s} {'R2':>7s} {'NLL':>7s} {'CRPS':>8s} {'cov90':>6s} {'width90':>8s} {'fit s':>7s}"
-        print(header)
-        for model, per_target in metrics.items():
-            for target, m in per_target.items():
-                print(
-                    f"{model:9s} {target[:32]:32s} {m['mae']:8.2f} {m['rmse']:8.2f} {m['r2']:7.4f} "
-                    f"{m['nll']:7.3f} {m['crps']:8.2f} {m['coverage90']:6.3f} {m['width90']:8.2f} {m['fit_seconds']:7.2f}"
-                )
-        entry = {"rows": dataset.n_rows, "folds": n_folds, "wall_seconds": wall, "metrics": metrics}
-        for name, picks in choices.items():
-            counts: dict[str, int] = {}
-            for pick in picks:
-                key = json.dumps({k: v for k, v in pick.items() if k not in ("fold", "targets")})
-                counts[key] = counts.get(key, 0) + 1
-            print(f"{name} chose (folds): " + "; ".join(f"{k} x{v}" for k, v in counts.items()))
-        entry["tuning_choices"] = choices
-        if "bhn" in metrics and "ensemble" in metrics:
-            ratios = {}
-            for target in metrics["bhn"]:
-                b, e = metrics["bhn"][target], metrics["ensemble"][target]
-                ratios[target] = {
-                    "fit_time_bhn_over_ensemble": b["fit_seconds"] / e["fit_seconds"],
-                    "nll_bhn_minus_ensemble": b["nll"] - e["nll"],
-                }
-                print(
-                    f"BHN/ensemble fit time on {target[:32]}: {ratios[target]['fit_time_bhn_over_ensemble']:.2f} "
-                    f"(NLL BHN - ensemble = {ratios[target]['nll_bhn_minus_ensemble']:+.3f})"
-                )
-            entry["bhn_vs_ensemble"] = ratios
-        results["datasets"][ds_name] = entry
+        entry = run_case(case, models, args, params)
+        entry["wall_seconds"] = time.perf_counter() - t0
+        entry["bars"] = bars(case, entry)
+        print(f"\n== {case}: {entry['rows']} rows, {entry['wall_seconds']:.0f} s ==")
+        if case != "scaling":
+            print_table(case, entry["metrics"])
+        if "metrics_scaled" in entry:
+            print("-- target x 1e-15:")
+            print_table(case, entry["metrics_scaled"])
+        for bar in entry["bars"]:
+            print(f"  {'MET ' if bar['met'] else 'MISS'} {bar['bar']}: {bar['value']}")
+        results["cases"][case] = entry
         if args.json is not None:
-            dump_json(args.json, results)
+            args.json.write_text(json.dumps(strict_json(results), indent=2, allow_nan=False))
     return 0
 
 

@@ -84,10 +84,10 @@ def test_cli_help_loads_no_heavy_package():
 
 def test_models_package_resolves_base_names_lazily():
     import psplab.models as models
-    from psplab.models import base
+    from psplab.models import base, pipeline
 
     assert models.ProbabilisticRegressor is base.ProbabilisticRegressor
-    assert models.load_model is base.load_model
+    assert models.load_model is pipeline.load_model
     assert isinstance(models.make_model("rf"), base.ProbabilisticRegressor)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         models.nope  # noqa: B018

@@ -124,3 +124,12 @@ def test_piped_stderr_gets_plain_lines_unless_silenced(silenced):
             f"psplab: measure {k}/4 ({25 * k}%)" for k in (1, 2, 3, 4)
         ]
         assert lines[-1].endswith("done") and "ETA" in lines[0]
+
+
+def test_stage_named_after_a_command_keeps_its_prefix():
+    clock, out = FakeClock(), io.StringIO()
+    with progress.PlainProgress(interval_s=1.0, stream=out, clock=clock) as bar:
+        task = bar.add_task("psplab demo", total=5)
+        clock.now += 2.0
+        bar.update(task, description="psplab demo: models", advance=1)
+    assert out.getvalue().splitlines()[0].startswith("psplab demo: models 1/5 (20%)")

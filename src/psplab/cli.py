@@ -29,6 +29,7 @@ _COMMAND_MODULES = (
     "psplab.generate_commands",  # simulate
     "psplab.models.commands",  # fit, predict, evaluate
     "psplab.models.phasemap.commands",  # phasemap fit, predict, suggest
+    "psplab.models.generator.commands",  # generator fit, sample
     "psplab.causal.commands",  # causal
     "psplab.optimize.campaign_commands",  # campaign
     "psplab.optimize.commands",  # optimize

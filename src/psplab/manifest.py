@@ -24,11 +24,13 @@ __all__ = [
     "machine_info",
     "package_versions",
     "read_manifest",
+    "verify_checksums",
     "write_manifest",
 ]
 
 MANIFEST_NAME = "manifest.json"
-MANIFEST_SCHEMA = 1
+# 2: "checksums" (sha256 of every listed file inside the run directory).
+MANIFEST_SCHEMA = 2
 
 _VERSIONED_PACKAGES = (
     "psplab",
@@ -185,6 +187,12 @@ def write_manifest(
             file_map[role] = rel(value)
         else:
             file_map[role] = [rel(v) for v in value]
+    checksums = {
+        name: _sha256(out / name)
+        for value in file_map.values()
+        for name in ([value] if isinstance(value, str) else value)
+        if not Path(name).is_absolute() and (out / name).is_file()
+    }
     manifest = {
         "schema": MANIFEST_SCHEMA,
         "kind": kind,
@@ -196,6 +204,7 @@ def write_manifest(
         "params": jsonable(dict(params or {})),
         "files": file_map,
         "results": jsonable(dict(results or {})),
+        "checksums": checksums,
     }
     path = out / MANIFEST_NAME
     tmp = path.with_suffix(".json.tmp")
@@ -227,6 +236,54 @@ def read_manifest(run_dir: str | Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_checksums(run_dir: str | Path, names: Sequence[str] | None = None) -> list[str]:
+    """Files of a run directory that differ from the checksums its manifest recorded.
+
+    Parameters
+    ----------
+    run_dir : str or pathlib.Path
+        A run directory.
+    names : sequence of str, optional
+        Files (relative to ``run_dir``) to check; default every file with a checksum. A name
+        without a recorded checksum is not checked (manifests before schema 2 record none).
+
+    Returns
+    -------
+    list of str
+        One message per missing or changed file; empty when every checked file matches (or
+        the directory has no manifest).
+    """
+    run = Path(run_dir)
+    if not (run / MANIFEST_NAME).is_file():
+        return []
+    try:
+        recorded = json.loads((run / MANIFEST_NAME).read_text()).get("checksums") or {}
+    except (OSError, ValueError, AttributeError):
+        return [f"{run / MANIFEST_NAME}: damaged (not a JSON object)"]
+    if not isinstance(recorded, Mapping):
+        return [f"{run / MANIFEST_NAME}: damaged checksums"]
+    problems = []
+    for name in recorded if names is None else names:
+        if name not in recorded:
+            continue
+        path = run / name
+        if not path.is_file():
+            problems.append(f"{path}: missing (listed in the manifest)")
+        elif _sha256(path) != recorded[name]:
+            problems.append(f"{path}: changed since it was written (checksum mismatch)")
+    return problems
+
+
 def dump_json(path: str | Path, obj: Any) -> Path:
     """Write ``obj`` as indented JSON (NumPy values converted, NaN as ``null``).
 
@@ -245,7 +302,3 @@ def dump_json(path: str | Path, obj: Any) -> Path:
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(json.dumps(jsonable(obj), indent=2))
     return p
-
-
-# Kept for callers written before the name was public.
-_jsonable = jsonable

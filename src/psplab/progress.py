@@ -229,7 +229,9 @@ class PlainProgress:
     def _line(self, task: _Task) -> str:
         elapsed = self.clock() - task.started
         done = f"{task.completed:g}"
-        text = f"psplab: {task.description} {done}"
+        # Stages named after a command ("psplab demo: models") keep their own prefix.
+        prefix = "" if task.description.startswith("psplab") else "psplab: "
+        text = f"{prefix}{task.description} {done}"
         if task.total:
             text += f"/{task.total:g} ({100.0 * task.completed / task.total:.0f}%)"
         text += f", elapsed {format_duration(elapsed)}"

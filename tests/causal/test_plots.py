@@ -9,6 +9,7 @@ from psplab.causal import CausalGraph
 from psplab.causal.effects import DoseResponse
 from psplab.causal.plots import (
     drawn_edges,
+    edge_of_gid,
     edge_weights,
     influence_figure,
     plot_dose_response,
@@ -40,17 +41,10 @@ def test_graph_figure_draws_each_edge_once_from_its_source_node_to_its_target():
     }
     assert set(node_at) == set(graph.nodes)
     for ann in fig.findobj(lambda a: str(a.get_gid() or "").startswith("edge:")):
-        source, target, _ = drawn_edges_of(ann.get_gid())
+        source, target, _ = edge_of_gid(ann.get_gid())
         # The annotation runs from the source node's centre to the target node's centre.
         assert np.allclose(ann.xyann, node_at[source]) and np.allclose(ann.xy, node_at[target])
     pyplot().close(fig)
-
-
-def drawn_edges_of(gid: str) -> tuple[str, str, bool]:
-    body = gid[len("edge:") :]
-    directed = "->" in body
-    a, b = body.split("->" if directed else "--")
-    return a, b, directed
 
 
 def test_plots_draw_into_given_axes_and_return_its_figure():

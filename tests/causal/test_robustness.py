@@ -99,6 +99,21 @@ def test_closed_composition_leaves_the_balance_out_and_recovers_the_effects(
         assert row["effect_per_unit"] == pytest.approx(truth, abs=2.0)
 
 
+def test_closure_is_found_beside_another_column_of_the_same_unit(tmp_path):
+    spec = composition_table(tmp_path, categorical=False)
+    frame = pd.read_csv(tmp_path / "alloys.csv")
+    frame["porosity_pct"] = np.random.default_rng(3).uniform(0, 2, len(frame))
+    frame.to_csv(tmp_path / "alloys.csv", index=False)
+    spec.write_text(
+        spec.read_text()
+        + '[[column]]\nname = "porosity_pct"\nrole = "processing"\nunit = "percent"\n'
+    )
+    result = run_causal(load_dataset(spec), **FAST, outcomes=["HV"])
+    assert "Fe_at_pct" in result.data.left_out and "porosity_pct" in result.data.names
+    (note,) = [n for n in result.notes if "closed composition" in n]
+    assert "15 columns in percent" in note and "porosity_pct" not in note
+
+
 def test_categorical_processing_column_is_encoded_against_its_most_common_level(tmp_path):
     spec = composition_table(tmp_path)
     result = run_causal(load_dataset(spec), **FAST, outcomes=["HV"])
@@ -140,6 +155,30 @@ def test_constant_column_is_left_out_with_a_message_also_with_exclude(tmp_path):
         assert manifest["results"]["left_out"]["Si_at_pct"] == "constant in the rows used"
         assert "Si_at_pct" not in json.loads((out / "graph.json").read_text())["nodes"]
     assert manifest["results"]["left_out"]["anneal_C"] == "excluded by the user"
+
+
+def test_column_names_that_look_like_mathtext_are_drawn_literally(tmp_path):
+    rng = np.random.default_rng(0)
+    price = rng.uniform(0, 1, 120)
+    frame = pd.DataFrame({"price $\\foo{$": price, "_temp": rng.uniform(0, 1, 120)})
+    frame["y $x^2$"] = 3 * price + 0.1 * rng.standard_normal(120)
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    names = list(frame.columns)
+    cols = "".join(
+        f'[[column]]\nname = "{n}"\nrole = "{r}"\n'
+        for n, r in zip(names, ["processing", "processing", "property"], strict=True)
+    ).replace("\\", "\\\\")
+    (tmp_path / "t.toml").write_text(f'name = "t"\nsource = "t.csv"\n{cols}')
+    out = tmp_path / "run"
+    res = CliRunner().invoke(
+        app, ["causal", str(tmp_path / "t.toml"), "--out", str(out), "--bootstrap", "2"]
+        + ["--jobs", "1", "--dose-top", "1", "--model", "rf", "--grid", "4", "--draws", "3"]
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert (out / "graph.png").is_file() and (out / "influence.png").is_file()
+    res = CliRunner().invoke(app, ["report", str(out), "--out", str(tmp_path / "r.html")])
+    assert res.exit_code == 0, res.output
+    assert "left out" not in (tmp_path / "r.html").read_text(encoding="utf-8")
 
 
 def test_singular_adjustment_gives_no_number():

@@ -263,3 +263,15 @@ def test_spec_value_errors_are_one_line_each(tmp_path, change, expected):
 def test_the_docs_hardness_example_loads(tmp_path):
     ds = load_dataset(write_case(tmp_path, GOOD))
     assert ds.spec.column("HV").unit == "HV"
+
+
+def test_decimal_commas_get_a_hint(tmp_path):
+    data = "T;time;HV\n407,1;9,55;322,1\n"
+    found = problems(tmp_path, data, 'delimiter = ";"\n' + SPEC)
+    assert "column 'T', row 1: '407,1' is not a number (a decimal comma? write 0.5)" in found
+
+
+def test_bounds_on_a_categorical_column_are_refused(tmp_path):
+    spec = SPEC + '[[column]]\nname = "route"\nrole = "processing"\nkind = "categorical"\nmin = 1\n'
+    found = problems(tmp_path, GOOD, spec)
+    assert "column 'route': min does not apply to a categorical column" in found

@@ -139,3 +139,9 @@ def test_boundary_pixels_are_given_to_grains():
 def test_bad_inputs_raise_clear_errors(labels, pixel_um, match):
     with pytest.raises(ValueError, match=match):
         measure_grains(labels, pixel_um)
+
+
+def test_a_one_pixel_wide_image_is_measured_along_its_only_direction():
+    g = measure_grains(np.array([[0, 0, 1, 1, 2, 2]]), 1.0)
+    assert g["grain_count"] == 3
+    assert g["mean_intercept_um"] == pytest.approx(5 / 2)  # 5 px of line, 2 boundaries

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from psplab.models import MODEL_NAMES, load_model, make_model
-from psplab.models._nn import mixture_quantiles
-from psplab.models.baselines import DeepEnsemble, GaussianProcess, MCDropout, RandomForest
+from psplab.models import MODEL_NAMES, load_estimator, make_model
+from psplab.models.base import mixture_quantiles
+from psplab.models.baselines import DeepEnsemble, MCDropout, RandomForest
+from psplab.models.gp import GaussianProcess
 
 
 def _smooth(n, seed, noise=0.05):
@@ -31,9 +32,9 @@ def test_gp_recovers_a_smooth_function_with_honest_noise():
     grid = np.linspace(0.1, 2.9, 60)[:, None]
     mean, std = gp.predict_dist(grid)
     assert np.max(np.abs(mean - np.sin(2 * grid[:, 0]))) < 0.08
-    noise_std = np.exp(gp.theta_[0, -1]) * gp.y_scaler_.scale[0]
-    assert 0.025 < noise_std < 0.1  # truth 0.05
-    assert 0.2 < gp.length_scales_[0, 0] < 2.0  # sin(2x): correlation length ~0.5
+    assert 0.025 < gp.noise_std_[0] < 0.1  # truth 0.05
+    # sin(2x): correlation length ~0.5, i.e. ~0.6 standard deviations of x ~ U(0, 3).
+    assert 0.2 < gp.length_scales_[0, 0] < 2.0
     # Far from the data the GP falls back to its prior: much wider.
     _, std_far = gp.predict_dist(np.array([[10.0]]))
     assert std_far[0] > 5 * std.mean()
@@ -49,7 +50,7 @@ def test_gp_joint_samples_and_round_trip(tmp_path):
     mean, std = gp.predict_dist(grid)
     np.testing.assert_allclose(draws.mean(0), mean, atol=5 * std.max() / np.sqrt(3000))
     gp.save(tmp_path / "gp")
-    loaded = load_model(tmp_path / "gp")
+    loaded = load_estimator(tmp_path / "gp")
     np.testing.assert_array_equal(loaded.predict_dist(grid)[1], std)
 
 
@@ -68,10 +69,14 @@ def test_rf_intervals_cover_held_out_points(tmp_path):
     assert 0.85 <= np.mean((yt >= q05) & (yt <= q95)) <= 0.98
     assert 0.15 < rf.noise_std_[0] < 0.45  # out-of-bag estimate of the 0.3 noise
     # The flat-array tree walk reproduces scikit-learn exactly; save/load keeps it.
-    np.testing.assert_allclose(rf.predict(Xt), rf.forest_.predict(Xt), rtol=1e-12)
+    Z = rf.prep_.model_inputs(Xt)
+    np.testing.assert_allclose(
+        rf.tree_predictions(Z).mean(0)[:, 0], rf.forest_.predict(Z), rtol=1e-12
+    )
     rf.save(tmp_path / "rf")
     np.testing.assert_array_equal(
-        load_model(tmp_path / "rf").predict_quantiles(Xt, [0.05]), rf.predict_quantiles(Xt, [0.05])
+        load_estimator(tmp_path / "rf").predict_quantiles(Xt, [0.05]),
+        rf.predict_quantiles(Xt, [0.05]),
     )
 
 
@@ -86,7 +91,7 @@ def test_networks_fit_and_round_trip(cls, tmp_path):
     assert np.all(std[:, 1] > std[:, 0])  # the doubled target is twice as uncertain
     assert model.sample(grid, 6, seed=0).shape == (6, 30, 2)
     model.save(tmp_path / "m")
-    loaded = load_model(tmp_path / "m")
+    loaded = load_estimator(tmp_path / "m")
     np.testing.assert_array_equal(loaded.predict_dist(grid)[0], mean)
 
 
@@ -96,3 +101,21 @@ def test_mixture_quantiles_of_one_gaussian_are_gaussian_quantiles():
         [2.0, 0.5]
     )
     np.testing.assert_allclose(q, expected, atol=1e-8)
+
+
+def test_sparse_gp_matches_the_exact_one_beyond_its_row_limit(tmp_path):
+    # 400 rows with max_exact_rows=100: the sparse GP (64 inducing inputs) must recover the same
+    # smooth function and noise as the exact GP on the same rows.
+    X, y = _smooth(400, seed=4)
+    exact = GaussianProcess(n_restarts=0).fit(X, y)
+    sparse = GaussianProcess(n_restarts=0, max_exact_rows=100, n_inducing=64).fit(X, y)
+    assert sparse.sparse_ and not exact.sparse_
+    grid = np.linspace(0.1, 2.9, 40)[:, None]
+    mean, std = sparse.predict_dist(grid)
+    assert np.max(np.abs(mean - np.sin(2 * grid[:, 0]))) < 0.08
+    np.testing.assert_allclose(std, exact.predict_dist(grid)[1], rtol=0.25)
+    assert 0.03 < sparse.noise_std_[0] < 0.08  # truth 0.05
+    draws = sparse.sample(grid, 2000, seed=1)
+    np.testing.assert_allclose(draws.std(0), std, rtol=0.15)
+    sparse.save(tmp_path / "sgp")
+    np.testing.assert_array_equal(load_estimator(tmp_path / "sgp").predict_dist(grid)[0], mean)

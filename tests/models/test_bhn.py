@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.exceptions import NotFittedError
 
-from psplab.models import load_model, make_model
+from psplab.models import TunedRegressor, load_estimator, make_model
 from psplab.models.bhn import BayesianHypernetwork
 
 # Small, fast settings (a 2-coupling flow compiles in half the time of the default 4); the shapes,
@@ -61,7 +62,7 @@ def test_uncertainty_grows_far_from_the_data(fitted):
 def test_save_load_gives_identical_predictions(fitted, tmp_path):
     X = np.linspace(-3, 3, 25)[:, None]
     fitted.save(tmp_path / "bhn")
-    loaded = load_model(tmp_path / "bhn")
+    loaded = load_estimator(tmp_path / "bhn")
     assert isinstance(loaded, BayesianHypernetwork)
     for a, b in zip(fitted.predict_dist(X), loaded.predict_dist(X), strict=True):
         np.testing.assert_array_equal(a, b)
@@ -120,7 +121,7 @@ def test_bad_inputs_are_rejected(fitted):
         fitted.predict(np.zeros((2, 2)))
     with pytest.raises(ValueError, match="noise"):
         BayesianHypernetwork(noise="loud").fit(np.zeros((4, 1)), np.arange(4.0))
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         BayesianHypernetwork().predict(np.zeros((2, 1)))
 
 
@@ -129,7 +130,7 @@ def test_log_target_for_positive_wide_targets(tmp_path):
     # intervals then stay positive, cover held-out points and survive a save/load.
     X, z = _data(100, seed=0)
     model = make_model("bhn", **PARAMS).fit(X, np.exp(z))
-    assert model.log_targets_.tolist() == [True]
+    assert model.prep_.log_targets.tolist() == [True]
     Xt, zt = _data(400, seed=1)
     q05, q95 = model.predict_quantiles(Xt, [0.05, 0.95])
     assert np.all(q05 > 0)
@@ -138,31 +139,32 @@ def test_log_target_for_positive_wide_targets(tmp_path):
     # The log-normal mixture's mean lies above its median (the exponentiated log-space median).
     assert np.all(mean > model.predict_quantiles(Xt, [0.5])[0])
     model.save(tmp_path / "bhn_log")
-    np.testing.assert_array_equal(load_model(tmp_path / "bhn_log").predict_dist(Xt)[1], std)
+    np.testing.assert_array_equal(load_estimator(tmp_path / "bhn_log").predict_dist(Xt)[1], std)
     with pytest.raises(ValueError, match="positive"):
         make_model("bhn", **{**PARAMS, "target_transform": "log"}).fit(X, z)
 
 
 def test_tuning_picks_the_log_input_for_a_log_scale_law(tmp_path):
     # y depends on log x and x is log-normal (heavy right tail, like times and minor additions):
-    # the inner folds must prefer the log input, and the refit must use it. Same shapes as the
-    # fixture (100 rows padded to 128), so every inner fit reuses its compiled program.
+    # the inner folds must prefer the log input, and the refit must use it. With x spread over
+    # e^+-4 the robust scaling alone cannot resolve the bulk of x; over seeds 7-9 the inner NLL
+    # of the log input was lower by 0.6-1.0 (nats per row).
     rng = np.random.default_rng(7)
-    x = np.exp(1.5 * rng.standard_normal(100))
-    y = np.sin(2.0 * np.log(x)) + 0.1 * rng.standard_normal(100)
+    x = np.exp(2.0 * rng.standard_normal(100))
+    y = np.sin(np.log(x)) + 0.1 * rng.standard_normal(100)
     grid = [{"input_transform": "none"}, {"input_transform": "log"}]
-    model = make_model("bhn", **{**PARAMS, "tune": grid, "tune_cv": 2}).fit(x[:, None], y)
+    model = TunedRegressor(make_model("bhn", **PARAMS), grid=grid, cv=2).fit(x[:, None], y)
     assert model.best_params_ == {"input_transform": "log"}
-    assert model.log_inputs_.tolist() == [True]
+    assert model.best_estimator_.prep_.log_inputs.tolist() == [True]
     scores = [t["score"] for t in model.tuning_]
     assert scores[1] < scores[0] and np.all(np.isfinite(scores))
     model.save(tmp_path / "tuned")
-    loaded = load_model(tmp_path / "tuned")
+    loaded = load_estimator(tmp_path / "tuned")
     assert loaded.best_params_ == {"input_transform": "log"}
-    xt = np.exp(1.5 * np.random.default_rng(8).standard_normal(50))[:, None]
+    xt = np.exp(2.0 * np.random.default_rng(8).standard_normal(50))[:, None]
     np.testing.assert_array_equal(loaded.predict_dist(xt)[0], model.predict_dist(xt)[0])
-    with pytest.raises(ValueError, match="tune"):
-        make_model("bhn", tune="grid").fit(x[:, None], y)
+    with pytest.raises(ValueError, match="grid"):
+        TunedRegressor(make_model("bhn"), grid="grid").fit(x[:, None], y)
 
 
 def test_mixture_of_members_calibrated_and_round_trips(fitted, tmp_path):
@@ -178,7 +180,7 @@ def test_mixture_of_members_calibrated_and_round_trips(fitted, tmp_path):
     assert 0.8 <= np.mean((yt >= q05) & (yt <= q95)) <= 0.97
     assert np.sqrt(np.mean((mix.predict(Xt) - _truth(Xt[:, 0])) ** 2)) < 0.6 * NOISE
     mix.save(tmp_path / "mix")
-    loaded = load_model(tmp_path / "mix")
+    loaded = load_estimator(tmp_path / "mix")
     grid = np.linspace(-3, 3, 13)[:, None]
     for a, b in zip(mix.predict_dist(grid), loaded.predict_dist(grid), strict=True):
         np.testing.assert_array_equal(a, b)

@@ -9,6 +9,7 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from psplab.cli import app
+from psplab.models.metrics import METRIC_NAMES
 
 SPEC = """name = "tiny"
 source = "data.csv"
@@ -167,16 +168,11 @@ def test_evaluate_writes_json_figures_and_manifest(tmp_path):
     for per_target in metrics.values():
         assert set(per_target) == {"hardness", "ys"}
         for m in per_target.values():
-            assert set(m) == {
-                "mae",
-                "rmse",
-                "r2",
-                "nll",
-                "crps",
-                "coverage90",
-                "width90",
-                "fit_seconds",
-            }
+            # Today's keys, plus the raw coverage, the domain split and the largest prediction.
+            assert set(m) == set(METRIC_NAMES)
+            assert {"mae", "rmse", "r2", "nll", "crps", "coverage90", "width90", "fit_seconds",
+                    "coverage90_raw", "n_out_of_domain", "coverage90_in_domain",
+                    "coverage90_out_of_domain", "max_abs_prediction"} <= set(m)  # fmt: skip
     assert (out / "parity_hardness.png").is_file() and (out / "calibration_ys.png").is_file()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["kind"] == "evaluate" and "figures" in manifest["files"]
@@ -211,3 +207,74 @@ def test_unknown_model_is_one_clear_line(tmp_path):
         app, ["fit", str(spec), "--model", "svm", "--out", str(tmp_path / "r")]
     )
     assert res.exit_code == 2 and "unknown model 'svm'" in res.output
+
+
+FORMULA_SPEC = """name = "hea"
+source = "hea.csv"
+[[column]]
+name = "alloy"
+role = "processing"
+kind = "formula"
+[[column]]
+name = "anneal_C"
+role = "processing"
+unit = "degC"
+[[column]]
+name = "hardness"
+role = "property"
+unit = "HV"
+min = 0
+"""
+
+
+def test_formula_compositions_fit_predict_and_a_pure_element_is_flagged(tmp_path):
+    # Al_x CoCrFeNi high-entropy alloys (fractions sum to 1 in every row), hardness rising with
+    # Al; then pure Al, an element present in training only as an addition: outside the domain,
+    # with a warning naming the row, and a prediction that stays within the envelope.
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0.0, 1.0, 60)
+    anneal = rng.uniform(800, 1100, 60)
+    alloys = [f"Al{a:.3f}CoCrFeNi" for a in x]
+    hv = 150 + 350 * x / (4 + x) * 5 - 0.05 * (anneal - 800) + rng.normal(0, 8, 60)
+    pd.DataFrame({"alloy": alloys, "anneal_C": anneal, "hardness": hv}).to_csv(
+        tmp_path / "hea.csv", index=False
+    )
+    (tmp_path / "hea.toml").write_text(FORMULA_SPEC)
+    runner = CliRunner()
+    res = runner.invoke(
+        app,
+        [
+            "fit",
+            str(tmp_path / "hea.toml"),
+            "--model",
+            "gp",
+            "--fast",
+            "--out",
+            str(tmp_path / "run"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    pd.DataFrame({"alloy": ["Al0.5CoCrFeNi", "Al"], "anneal_C": [900.0, 900.0]}).to_csv(
+        tmp_path / "new.csv", index=False
+    )
+    res = runner.invoke(
+        app,
+        [
+            "predict",
+            str(tmp_path / "run"),
+            str(tmp_path / "new.csv"),
+            "--out",
+            str(tmp_path / "p.csv"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert "outside the training data's applicability domain (rows 2)" in res.output
+    pred = pd.read_csv(tmp_path / "p.csv")
+    assert pred["in_domain"].tolist() == [True, False]
+    assert pred["hardness_domain"][1] > 2.0
+    assert np.all(np.isfinite(pred[["hardness_mean", "hardness_q05", "hardness_q95"]].to_numpy()))
+    # The envelope: the training range widened by half of it (log scale), and the spec's min 0.
+    lo, hi = hv.min() * (hv.min() / hv.max()) ** 0.5, hv.max() * (hv.max() / hv.min()) ** 0.5
+    assert np.all(pred[["hardness_q05", "hardness_q95"]].to_numpy() >= lo * (1 - 1e-9))
+    assert np.all(pred[["hardness_q05", "hardness_q95"]].to_numpy() <= hi * (1 + 1e-9))
+    assert abs(pred["hardness_mean"][0] - (150 + 350 * 0.5 / 4.5 * 5 - 5)) < 40

@@ -28,9 +28,7 @@ def _oof() -> pd.DataFrame:
 
 def _labels_have_units(fig) -> bool:
     axes = [ax for ax in fig.get_axes() if ax.get_visible()]
-    return bool(axes) and all(
-        "[" in ax.get_xlabel() and "]" in ax.get_ylabel() for ax in axes
-    )
+    return bool(axes) and all("[" in ax.get_xlabel() and "]" in ax.get_ylabel() for ax in axes)
 
 
 def test_plots_draw_into_given_axes_and_return_its_figure():

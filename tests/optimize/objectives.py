@@ -55,4 +55,4 @@ def hall_petch_strength(records) -> np.ndarray:
 
 
 # Cheap optimizer settings for tests (NumPy GP, few candidates).
-FAST = {"model": "fastgp", "n_candidates": 256, "refine_rounds": 3, "model_params": {"restarts": 0}}
+FAST = {"model": "fastgp", "n_candidates": 256, "refine_rounds": 3, "model_params": {"n_restarts": 0}}

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from psplab.models import make_model
-from psplab.models.baselines import GaussianProcess
+from psplab.models import GaussianProcess
 from psplab.optimize import BayesianOptimizer, Parameter, SearchSpace, run_optimization
 from tests.optimize.objectives import BRANIN_MIN, FAST, branin, hall_petch_strength
 

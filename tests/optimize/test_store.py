@@ -450,3 +450,36 @@ def test_suggest_count_is_bounded_before_any_work(tmp_path):
     with pytest.raises(ResourceError, match="--n 100000 is above the limit of 1000"):
         suggest_and_store(store, 100000)
     assert len(store.suggestions()) == 0
+
+
+def _chattr(flag: str, path: Path) -> bool:
+    """Set or clear the immutable attribute (works as root too); False where not possible."""
+    try:
+        return subprocess.run(["chattr", flag, str(path)], capture_output=True).returncode == 0
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("frozen", ["file", "folder"])
+def test_an_unwritable_database_is_read_by_status_and_refused_by_observe(tmp_path, frozen):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    store = _make(folder / "c.db")
+    store.add_observation(_row(1, 10.0))
+    store.con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    for extra in folder.glob("c.db-*"):
+        extra.unlink()
+    target = folder / "c.db" if frozen == "file" else folder
+    if not _chattr("+i", target):
+        pytest.skip("chattr +i is not available here")
+    try:
+        ro = CampaignStore(folder / "c.db", read_only=True)
+        assert ro.status()["observations"] == 1
+        ro.close()
+        with pytest.raises(CampaignError) as info:
+            CampaignStore(folder / "c.db").add_observation(_row(2, 20.0))
+        assert len(info.value.lines) == 1
+        assert "read-only" in info.value.lines[0] or "cannot open" in info.value.lines[0]
+    finally:
+        _chattr("-i", target)

@@ -142,70 +142,18 @@ def make_evaluate_run(root: Path, dataset_run: Path) -> Path:
     return run
 
 
-def make_causal_run(root: Path) -> Path:
-    run = root / "causal"
-    run.mkdir()
-    graph = {
-        "nodes": [
-            {"name": "hold_temperature_C", "tier": 0},
-            {"name": "deformation_strain", "tier": 0},
-            {"name": "grain_size_um", "tier": 1},
-            {"name": "yield_strength_MPa", "tier": 2},
-        ],
-        "edges": [
-            {
-                "source": "hold_temperature_C",
-                "target": "grain_size_um",
-                "directed": True,
-                "stability": 0.95,
-            },
-            {
-                "source": "deformation_strain",
-                "target": "grain_size_um",
-                "directed": True,
-                "stability": 0.7,
-            },
-            {
-                "source": "grain_size_um",
-                "target": "yield_strength_MPa",
-                "directed": False,
-                "stability": 0.4,
-            },
-        ],
-        "true_edges": [
-            ["hold_temperature_C", "grain_size_um"],
-            ["grain_size_um", "yield_strength_MPa"],
-        ],
-    }
-    (run / "graph.json").write_text(json.dumps(graph))
-    x = np.linspace(600, 900, 11)
-    mean = 100 + 300 / np.sqrt(2.0 + 0.02 * (x - 600))
-    pd.DataFrame(
-        {
-            "parameter": "hold_temperature_C",
-            "outcome": "yield_strength_MPa",
-            "x": x,
-            "mean": mean,
-            "lo": mean - 10,
-            "hi": mean + 10,
-        }
-    ).to_csv(run / "dose.csv", index=False)
-    pd.DataFrame(
-        {
-            "outcome": ["yield_strength_MPa", "yield_strength_MPa"],
-            "parameter": ["hold_temperature_C", "deformation_strain"],
-            "effect": [mean[-1] - mean[0], 25.0],
-            "lo": [mean[-1] - mean[0] - 8, 10.0],
-            "hi": [mean[-1] - mean[0] + 8, 40.0],
-            "unit": ["MPa", "MPa"],
-        }
-    ).to_csv(run / "influence.csv", index=False)
-    write_manifest(
-        run,
-        "causal",
-        files={"graph": "graph.json", "dose_response": "dose.csv", "influence": "influence.csv"},
-        params={"bootstrap": 20},
-    )
+def make_causal_run(root: Path, dataset_run: Path, name: str = "causal") -> Path:
+    """A real ``psplab causal`` run (the public pipeline) on the toy dataset."""
+    from psplab.causal import run_causal, write_causal_run
+    from psplab.data.dataset import load_dataset
+
+    dataset = load_dataset(dataset_run / "toy.toml")
+    result = run_causal(
+        dataset, bootstrap=4, alpha=0.05, dose_top=1, model="rf", grid=5, draws=5,
+        backend="serial", seed=0,
+    )  # fmt: skip
+    run = root / name
+    write_causal_run(result, run, command=["psplab", "causal", "toy.toml", "--out", name])
     return run
 
 
@@ -291,7 +239,7 @@ def full_runs(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("runs")
     ds = make_dataset_run(root)
     make_evaluate_run(root, ds)
-    make_causal_run(root)
+    make_causal_run(root, ds)
     make_optimize_run(root)
     make_phasemap_run(root)
     return root

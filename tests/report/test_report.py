@@ -15,9 +15,10 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from psplab.cli import app
+from psplab.measure.plots import nice_scale_bar_um as _nice_length
 from psplab.report import build_report, discover_runs
-from psplab.report.builder import normalize_predictions
-from psplab.report.figures import FigureLabelError, _nice_length, check_axis_labels, render
+from psplab.report.figures import FigureLabelError, check_axis_labels, render
+from psplab.report.section_models import normalize_predictions
 
 
 def _images(html: str) -> list[bytes]:

@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
+from psplab.errors import InputError
+
 
 class CITest:
     """Base class: ``pvalues(i, j, S)`` for batches of triples."""
@@ -31,6 +33,20 @@ class CITest:
         self.n, self.p = self.data.shape
 
     def pvalues(self, i: np.ndarray, j: np.ndarray, S: np.ndarray) -> np.ndarray:
+        """p-values of ``X_i`` independent of ``X_j`` given ``X_S`` for a batch of triples.
+
+        Parameters
+        ----------
+        i, j : numpy.ndarray
+            Variable indices, one per test.
+        S : numpy.ndarray
+            Conditioning sets, one row of indices per test.
+
+        Returns
+        -------
+        numpy.ndarray
+            One p-value per test (the base class calls :meth:`pvalue` for each).
+        """
         return np.array(
             [
                 self.pvalue(int(a), int(b), tuple(int(s) for s in c))
@@ -39,7 +55,22 @@ class CITest:
         )
 
     def pvalue(self, i: int, j: int, S: tuple[int, ...]) -> float:
-        """p-value of X_i independent of X_j given X_S; a subclass overrides this or ``pvalues``."""
+        """p-value of ``X_i`` independent of ``X_j`` given ``X_S``.
+
+        A subclass overrides this or the batched :meth:`pvalues`.
+
+        Parameters
+        ----------
+        i, j : int
+            Variable indices.
+        S : tuple of int
+            The conditioning set.
+
+        Returns
+        -------
+        float
+            The p-value.
+        """
         raise TypeError(
             f"{type(self).__name__} defines neither pvalue() nor a vectorized pvalues(): "
             "a conditional-independence test must override one of them"
@@ -51,10 +82,12 @@ class FisherZ(CITest):
 
     Parameters
     ----------
-    data
+    data : numpy.ndarray or None
         ``(n, p)`` matrix; or pass ``corr`` and ``n`` directly.
-    corr
+    corr : numpy.ndarray or None
         Precomputed ``(p, p)`` correlation matrix (bootstrap reuses this path).
+    n : int or None
+        Sample size behind ``corr``.
     """
 
     vectorized = True
@@ -75,6 +108,20 @@ class FisherZ(CITest):
         self.p = self.corr.shape[0]
 
     def partial_correlations(self, i: np.ndarray, j: np.ndarray, S: np.ndarray) -> np.ndarray:
+        """Partial correlations of ``(i, j)`` given ``S`` for a batch of triples.
+
+        Parameters
+        ----------
+        i, j : numpy.ndarray
+            First and second variable of each triple.
+        S : numpy.ndarray
+            ``(batch, size)`` conditioning sets, all of one size.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``-P_ij / sqrt(P_ii P_jj)`` with ``P`` the inverse correlation submatrix of each triple.
+        """
         i = np.asarray(i, dtype=np.intp)
         j = np.asarray(j, dtype=np.intp)
         S = np.asarray(S, dtype=np.intp).reshape(len(i), -1)
@@ -89,6 +136,20 @@ class FisherZ(CITest):
         return -prec[:, 0, 1] / np.sqrt(np.abs(prec[:, 0, 0] * prec[:, 1, 1]))
 
     def pvalues(self, i: np.ndarray, j: np.ndarray, S: np.ndarray) -> np.ndarray:
+        """Two-sided Fisher-z p-values, ``z = sqrt(n - |S| - 3) atanh(r)``, for a batch.
+
+        Parameters
+        ----------
+        i, j : numpy.ndarray
+            The tested pair of each test.
+        S : numpy.ndarray
+            Conditioning sets of one size, one row per test.
+
+        Returns
+        -------
+        numpy.ndarray
+            One p-value per test.
+        """
         S = np.asarray(S, dtype=np.intp).reshape(len(i), -1)
         r = np.clip(self.partial_correlations(i, j, S), -1 + 1e-12, 1 - 1e-12)
         dof = max(self.n - S.shape[1] - 3, 1)
@@ -96,6 +157,20 @@ class FisherZ(CITest):
         return special.erfc(np.abs(z) / np.sqrt(2.0))
 
     def pvalue(self, i: int, j: int, S: tuple[int, ...]) -> float:
+        """The Fisher-z p-value of one triple (see :meth:`pvalues`).
+
+        Parameters
+        ----------
+        i, j : int
+            The two variables tested.
+        S : tuple of int
+            Variables conditioned on (any size).
+
+        Returns
+        -------
+        float
+            Two-sided p-value of the partial correlation.
+        """
         return float(
             self.pvalues(np.array([i]), np.array([j]), np.array([S], dtype=np.intp).reshape(1, -1))[
                 0
@@ -108,15 +183,15 @@ class RCoT(CITest):
 
     Parameters
     ----------
-    data
+    data : numpy.ndarray
         ``(n, p)`` matrix (columns are standardized internally).
-    num_f
+    num_f : int
         Random Fourier features for the conditioning set Z.
-    num_f2
+    num_f2 : int
         Random Fourier features for each of X and Y.
-    ridge
+    ridge : float
         Ridge penalty of the regression of the X/Y features on the Z features.
-    seed
+    seed : int
         Seed of the random features: one fixed draw per variable and per conditioning set
         (derived from their indices), so results do not depend on the order of the tests.
     """
@@ -172,6 +247,20 @@ class RCoT(CITest):
         return hit
 
     def pvalue(self, i: int, j: int, S: tuple[int, ...]) -> float:
+        """The RCoT p-value: residual cross-covariance of random Fourier features.
+
+        Parameters
+        ----------
+        i, j : int
+            Indices of X and Y.
+        S : tuple of int
+            The conditioning set (its features and ridge projector are cached).
+
+        Returns
+        -------
+        float
+            The p-value under the moment-matched gamma approximation of the null.
+        """
         a, b = min(i, j), max(i, j)
         fx = self._single_features(a)
         fy = self._single_features(b)
@@ -207,6 +296,20 @@ class CausalLearnTest(CITest):
         self._cit = CIT(self.data, method, **kwargs)
 
     def pvalue(self, i: int, j: int, S: tuple[int, ...]) -> float:
+        """causal-learn's p-value for one triple.
+
+        Parameters
+        ----------
+        i, j : int
+            Columns of the two variables.
+        S : tuple of int
+            Columns conditioned on.
+
+        Returns
+        -------
+        float
+            What causal-learn's ``CIT`` returns.
+        """
         return float(self._cit(i, j, list(S)))
 
 
@@ -214,11 +317,31 @@ TESTS = ("fisherz", "rcot", "kci")
 
 
 def make_test(name: str, data: np.ndarray, seed: int = 0) -> CITest:
-    """Build a CI test by name: ``fisherz``, ``rcot`` (nonlinear) or ``kci`` (causal-learn)."""
+    """A conditional-independence test by name.
+
+    Parameters
+    ----------
+    name : str
+        ``fisherz``, ``rcot`` (nonlinear) or ``kci`` (causal-learn's kernel test).
+    data : numpy.ndarray
+        The ``(n, p)`` data.
+    seed : int
+        Seed of the random features (``rcot``).
+
+    Returns
+    -------
+    CITest
+        The test.
+
+    Raises
+    ------
+    InputError
+        An unknown name.
+    """
     if name == "fisherz":
         return FisherZ(data)
     if name in ("rcot", "rcit"):
         return RCoT(data, seed=seed)
     if name == "kci":
         return CausalLearnTest(data, "kci")
-    raise ValueError(f"unknown CI test {name!r} (expected one of {', '.join(TESTS)})")
+    raise InputError(f"unknown CI test {name!r} (expected one of {', '.join(TESTS)})")

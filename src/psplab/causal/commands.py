@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from psplab._cli import err_console, fail, out_console
+from psplab._cli import err_console, fail, one_line_errors, out_console
 
 _SPEC = typer.Argument(..., help="Dataset spec (TOML); tiers come from it.")
 _OUT = typer.Option(..., "--out", help="Run directory to write.")
@@ -73,7 +73,6 @@ def causal_command(
 ) -> None:
     """Learn a tier-consistent causal graph and rank the processing parameters' causal influence."""
     from psplab.causal.pipeline import CausalOptions, run_causal, write_causal_run
-    from psplab.errors import PsplabError
 
     options = CausalOptions(
         bootstrap=bootstrap, alpha=alpha, test=test, model=model, dose_top=dose_top, grid=grid,
@@ -84,12 +83,8 @@ def causal_command(
     )  # fmt: skip
     if options.problems():
         fail(options.problems())  # before the table is read: a typo costs nothing
-    try:
-        dataset = _load(spec)
-        result = run_causal(dataset, options)
-        write_causal_run(result, out, json_out=json_out)
-    except PsplabError as exc:
-        fail(exc.lines)
+    result = run_causal(_load(spec), options)  # a PsplabError ends in one line per problem
+    write_causal_run(result, out, json_out=json_out)
     _print(result, out)
 
 
@@ -133,5 +128,5 @@ def _print(result, out: Path) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``psplab causal`` to ``app``."""
-    app.command("causal")(causal_command)
+    """Add ``psplab causal`` to ``app`` (its errors end in one line each, exit 2)."""
+    app.command("causal")(one_line_errors(causal_command))

@@ -88,7 +88,18 @@ class IDAResult:
         )
 
     def interval(self, level: float = 0.9) -> tuple[float, float]:
-        """Union over parent sets of the OLS normal intervals at ``level``."""
+        """Union over parent sets of the OLS normal intervals.
+
+        Parameters
+        ----------
+        level : float
+            Coverage of each normal interval.
+
+        Returns
+        -------
+        tuple of float
+            ``(low, high)``; NaN when a parent set gave no estimate.
+        """
         z = _z(level)
         lo = self.effects - z * self.std_errors
         hi = self.effects + z * self.std_errors
@@ -96,7 +107,25 @@ class IDAResult:
 
 
 def valid_parent_sets(graph: CausalGraph, treatment: str) -> list[tuple[str, ...]]:
-    """Parent sets of ``treatment`` over the DAGs the MPDAG represents (see module docstring)."""
+    """Parent sets of ``treatment`` over the DAGs the MPDAG represents (see module docstring).
+
+    Parameters
+    ----------
+    graph : CausalGraph
+        The MPDAG (closed under Meek's rules here if it is not yet).
+    treatment : str
+        The node.
+
+    Returns
+    -------
+    list of tuple of str
+        Each valid parent set, names sorted by node order.
+
+    Raises
+    ------
+    InputError
+        More than 12 undirected neighbours (4096 candidate sets).
+    """
     x = graph.index(treatment)
     allowed = tier_allowed(graph.tiers)
     adj = graph.adj
@@ -207,11 +236,27 @@ def ida(
 ) -> IDAResult:
     """IDA total effects of ``treatment`` on ``outcome`` (per unit of ``treatment``).
 
-    ``stats`` (a :class:`LinearStats` of ``data``) saves recomputing the covariance when many
-    pairs are evaluated on the same data.
+    Parameters
+    ----------
+    graph : CausalGraph
+        The MPDAG.
+    data : DataFrame
+        The data (columns named as the graph's nodes).
+    treatment, outcome : str
+        The pair.
+    adjust_exogenous : bool
+        For a treatment in a tier whose internal edges are forbidden, add the other nodes of that
+        tier to every adjustment set.
+    stats : LinearStats or None
+        The covariance of ``data`` when many pairs are evaluated on the same data.
+
+    Returns
+    -------
+    IDAResult
+        One effect and standard error per valid parent set.
     """
     if outcome == treatment:
-        raise ValueError("treatment and outcome must differ")
+        raise InputError("treatment and outcome must differ")
     sets = valid_parent_sets(graph, treatment)
     extra = _exogenous_peers(graph, treatment) if adjust_exogenous else []
     stats = stats or LinearStats(data, graph.nodes)
@@ -278,9 +323,21 @@ def optimal_adjustment_set(graph: CausalGraph, treatment: str, outcome: str) -> 
     Possibly causal paths are taken edge by edge (no edge on the path points back towards
     ``X``). In an MPDAG this is a superset of Perković's b-possibly causal paths, so the check
     can only declare a pair non-identified that is in fact identified, never the reverse.
+
+    Parameters
+    ----------
+    graph : CausalGraph
+        The MPDAG.
+    treatment, outcome : str
+        The pair.
+
+    Returns
+    -------
+    AdjustmentResult
+        Whether the effect is identified, the O-set and the causal nodes, and why.
     """
     if outcome == treatment:
-        raise ValueError("treatment and outcome must differ")
+        raise InputError("treatment and outcome must differ")
     x, y = graph.index(treatment), graph.index(outcome)
     arrow = graph.arrow
     und = graph.adj & ~arrow & ~arrow.T
@@ -332,7 +389,18 @@ class TotalEffect:
     reason: str
 
     def interval(self, level: float = 0.9) -> tuple[float, float]:
-        """Normal interval of the OLS coefficient at ``level``."""
+        """Normal interval of the OLS coefficient.
+
+        Parameters
+        ----------
+        level : float
+            Coverage.
+
+        Returns
+        -------
+        tuple of float
+            ``(low, high)``.
+        """
         z = _z(level)
         return self.effect - z * self.std_error, self.effect + z * self.std_error
 
@@ -353,12 +421,29 @@ def total_effect(
     unlike the parent set IDA uses, which contains no outcome predictors and can hold variables
     that only move the treatment. When the effect is not identified, use :func:`ida`.
 
-    With ``adjust_exogenous`` (default), for a treatment in a tier whose internal edges are
-    forbidden (the processing knobs), the other variables of that tier join the O-set, as in
-    :func:`ida`. They are non-descendants of the treatment and cannot be colliders (nothing in a
-    later tier causes them), so the set stays valid; and it stays valid when the learned graph
-    misses an edge from a knob that is correlated with the treatment by design (steel grades fix
-    composition and heat treatment together), where the O-set alone would be confounded.
+    Parameters
+    ----------
+    graph : CausalGraph
+        The learned MPDAG (identification and the O-set come from it).
+    data : DataFrame
+        Observations, one column per node.
+    treatment, outcome : str
+        Cause and effect.
+    stats : LinearStats or None
+        Precomputed covariance of ``data`` (saves recomputing it for many pairs).
+    adjust_exogenous : bool
+        For a treatment in a tier whose internal edges are forbidden (the processing knobs), the
+        other variables of that tier join the O-set, as in :func:`ida`. They are non-descendants
+        of the treatment and cannot be colliders (nothing in a later tier causes them), so the set
+        stays valid; and it stays valid when the learned graph misses an edge from a knob that is
+        correlated with the treatment by design (steel grades fix composition and heat treatment
+        together), where the O-set alone would be confounded.
+
+    Returns
+    -------
+    TotalEffect
+        NaN effect when not identified (or the adjustment is singular); exactly 0 when the
+        outcome is not a possible descendant of the treatment.
     """
     adj = optimal_adjustment_set(graph, treatment, outcome)
     if not adj.identified:
@@ -391,6 +476,20 @@ def make_node_model(name: str, seed: int = 0, **params: Any):
 
     For ``"gp"`` the hyperparameter search defaults to a single start (``n_restarts=0``): an SCM
     fits one GP per node and the simulation, not the last digit of the likelihood, dominates.
+
+    Parameters
+    ----------
+    name : str
+        A registered model name.
+    seed : int
+        Seed of the model.
+    **params
+        Further constructor parameters.
+
+    Returns
+    -------
+    ProbabilisticRegressor
+        An unfitted regressor.
     """
     from psplab.models import make_model
 
@@ -402,7 +501,18 @@ def make_node_model(name: str, seed: int = 0, **params: Any):
 
 
 def dag_extension(graph: CausalGraph) -> np.ndarray:
-    """One DAG in the MPDAG's class (Dor-Tarsi); falls back to a tier/name order if none exists."""
+    """One DAG in the MPDAG's class (Dor-Tarsi); falls back to a tier/name order if none exists.
+
+    Parameters
+    ----------
+    graph : CausalGraph
+        The MPDAG.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(p, p)`` boolean, ``dag[i, j]``: ``i -> j``.
+    """
     ext = consistent_extension(graph.adj, graph.arrow)
     if ext is not None:
         return ext
@@ -514,13 +624,13 @@ class StructuralCausalModel:
 
     Parameters
     ----------
-    graph
+    graph : CausalGraph
         The learned MPDAG; a DAG extension of it fixes the parent sets.
-    model
+    model : str
         Regressor name for :func:`make_node_model` (``"gp"``, ``"bhn"``, ...).
-    model_params
+    model_params : dict
         Extra constructor parameters of the regressor.
-    seed
+    seed : int
         Seed of the fits and of the simulation.
     """
 
@@ -530,7 +640,18 @@ class StructuralCausalModel:
     seed: int = 0
 
     def fit(self, data: pd.DataFrame) -> StructuralCausalModel:
-        """Fit each node's regressor on its parents (rows with missing values dropped)."""
+        """Fit each node's regressor on its parents (rows with missing values dropped).
+
+        Parameters
+        ----------
+        data : DataFrame
+            The data, with a column per node of the graph.
+
+        Returns
+        -------
+        StructuralCausalModel
+            ``self``, with ``data_``, ``dag_``, ``order_`` and ``models_``.
+        """
         # Small dense algebra: one BLAS thread is faster than several spinning ones.
         with threadpool_limits(limits=1, user_api="blas"):
             return self._fit(data)
@@ -554,7 +675,18 @@ class StructuralCausalModel:
         return self
 
     def descendants(self, treatment: str) -> list[str]:
-        """Descendants of ``treatment`` in the fitted DAG, in topological order."""
+        """Descendants of ``treatment`` in the fitted DAG, in topological order.
+
+        Parameters
+        ----------
+        treatment : str
+            A node.
+
+        Returns
+        -------
+        list of str
+            Its descendants.
+        """
         x = self.graph.index(treatment)
         reach = {x}
         for v in self.order_:
@@ -573,7 +705,32 @@ class StructuralCausalModel:
         level: float = 0.9,
         seed: int | None = None,
     ) -> dict[str, DoseResponse]:
-        """``E[Y | do(treatment = x)]`` for each outcome on ``grid`` (default: 5-95 % quantiles)."""
+        """``E[Y | do(treatment = x)]`` for each outcome on a grid.
+
+        Parameters
+        ----------
+        treatment : str
+            The node set by the intervention.
+        outcomes : str or sequence of str
+            The nodes whose interventional mean is wanted.
+        grid : numpy.ndarray or None
+            Values of the treatment (default: ``n_grid`` points from its 5th to 95th percentile).
+        n_grid : int
+            Grid points when ``grid`` is None.
+        n_draws : int
+            Function draws of the regressors (the band's sample).
+        n_rows : int
+            Data rows averaged per draw (the non-descendants' observed values).
+        level : float
+            Level of the band.
+        seed : int or None
+            Seed of the simulation (default: the model's).
+
+        Returns
+        -------
+        dict
+            Outcome -> :class:`DoseResponse`.
+        """
         with threadpool_limits(limits=1, user_api="blas"):
             return self._dose_response(
                 treatment, outcomes, grid, n_grid, n_draws, n_rows, level, seed

@@ -30,11 +30,25 @@ def _always(i: int, j: int) -> bool:
 
 
 def meek_closure(adj: np.ndarray, arrow: np.ndarray, allowed: AllowFn = _always) -> np.ndarray:
-    """Apply Meek's rules R1-R4 until nothing changes; returns the new ``arrow`` matrix.
+    """Apply Meek's rules R1-R4 until nothing changes.
 
     ``allowed(i, j)`` says whether orienting ``i -> j`` is permitted by background knowledge;
     a rule that would orient a forbidden direction is skipped, so knowledge is never overridden.
     Already directed edges are never touched.
+
+    Parameters
+    ----------
+    adj : numpy.ndarray
+        The skeleton, ``(p, p)`` symmetric boolean.
+    arrow : numpy.ndarray
+        Current orientations, ``arrow[i, j]`` for ``i -> j``.
+    allowed : callable
+        ``allowed(i, j) -> bool`` (default: everything allowed).
+
+    Returns
+    -------
+    numpy.ndarray
+        The new ``arrow`` matrix.
     """
     arrow = arrow.copy()
     p = adj.shape[0]
@@ -83,10 +97,22 @@ def _meek_orients(
 
 
 def consistent_extension(adj: np.ndarray, arrow: np.ndarray) -> np.ndarray | None:
-    """A DAG (``arrow`` matrix) extending the PDAG without new v-structures, or None (Dor-Tarsi).
+    """A DAG extending the PDAG without new v-structures (Dor & Tarsi 1992).
 
     Repeatedly removes a sink ``x`` (no outgoing directed edge) whose undirected neighbours are
     adjacent to all of ``x``'s other neighbours, orienting its undirected edges into it.
+
+    Parameters
+    ----------
+    adj : numpy.ndarray
+        Adjacencies of the PDAG.
+    arrow : numpy.ndarray
+        Its directed edges (``arrow[i, j]``: ``i -> j``).
+
+    Returns
+    -------
+    numpy.ndarray or None
+        The DAG's ``arrow`` matrix, or None when the PDAG has no consistent extension.
     """
     p = adj.shape[0]
     out = arrow.copy()
@@ -119,7 +145,18 @@ def consistent_extension(adj: np.ndarray, arrow: np.ndarray) -> np.ndarray | Non
 
 
 def dag_to_cpdag(dag: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The CPDAG (``adj``, ``arrow``) of a DAG given as ``dag[i, j]`` = edge ``i -> j``."""
+    """The CPDAG of a DAG.
+
+    Parameters
+    ----------
+    dag : numpy.ndarray
+        ``(p, p)`` boolean, ``dag[i, j]``: edge ``i -> j``.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(adj, arrow)`` of the CPDAG (v-structures oriented, then Meek's rules).
+    """
     dag = np.asarray(dag, dtype=bool)
     adj = dag | dag.T
     arrow = np.zeros_like(dag)
@@ -134,7 +171,18 @@ def dag_to_cpdag(dag: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def tier_allowed(tiers: Sequence[int | None]) -> AllowFn:
-    """``allowed(i, j)``: orienting ``i -> j`` never points from a later tier to an earlier one."""
+    """The orientation rule of tier knowledge.
+
+    Parameters
+    ----------
+    tiers : sequence of int or None
+        Tier of each node (None: unknown, no constraint).
+
+    Returns
+    -------
+    callable
+        ``allowed(i, j)``: orienting ``i -> j`` never points from a later tier to an earlier one.
+    """
     t = [(-1 if v is None else int(v)) for v in tiers]
 
     def allowed(i: int, j: int) -> bool:
@@ -148,7 +196,20 @@ def tier_allowed(tiers: Sequence[int | None]) -> AllowFn:
 def true_mpdag(
     dag: np.ndarray, tiers: Sequence[int | None] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The maximally oriented PDAG of a DAG given tier knowledge (CPDAG if ``tiers`` is None)."""
+    """The maximally oriented PDAG of a DAG given tier knowledge.
+
+    Parameters
+    ----------
+    dag : numpy.ndarray
+        ``(p, p)`` boolean, ``dag[i, j]``: edge ``i -> j``.
+    tiers : sequence of int or None
+        Tier of each node; None gives the CPDAG.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(adj, arrow)``: cross-tier edges oriented forward, then Meek's rules within the tiers.
+    """
     adj, arrow = dag_to_cpdag(dag)
     if tiers is None:
         return adj, arrow
@@ -165,17 +226,17 @@ class CausalGraph:
 
     Attributes
     ----------
-    nodes
+    nodes : list of str
         Variable names, in matrix order.
-    adj
+    adj : numpy.ndarray
         ``(p, p)`` symmetric boolean adjacency matrix.
-    arrow
+    arrow : numpy.ndarray
         ``(p, p)`` boolean, ``arrow[i, j]`` means ``i -> j``.
-    tiers
+    tiers : list of int or None
         Tier of each node (``None`` where unknown).
-    sepsets
+    sepsets : dict
         Separating set found for each removed pair ``(i, j)`` with ``i < j`` (indices).
-    info
+    info : dict
         Run details: test, alpha, number of tests, seconds, ...
     """
 
@@ -199,6 +260,23 @@ class CausalGraph:
         return self.adj
 
     def index(self, name: str) -> int:
+        """Row and column of a node in :attr:`adj` and :attr:`arrow`.
+
+        Parameters
+        ----------
+        name : str
+            A node of the graph.
+
+        Returns
+        -------
+        int
+            Its position in :attr:`nodes`.
+
+        Raises
+        ------
+        KeyError
+            Not a node of the graph.
+        """
         try:
             return self.nodes.index(name)
         except ValueError:
@@ -219,24 +297,70 @@ class CausalGraph:
 
     @property
     def n_edges(self) -> int:
+        """Number of adjacencies (oriented or not)."""
         return int(np.triu(self.adj).sum())
 
     def parents(self, name: str) -> list[str]:
+        """Directed parents of a node.
+
+        Parameters
+        ----------
+        name : str
+            The node whose parents are listed.
+
+        Returns
+        -------
+        list of str
+            Nodes ``u`` with ``u -> name``.
+        """
         j = self.index(name)
         return [self.nodes[i] for i in np.flatnonzero(self.arrow[:, j])]
 
     def children(self, name: str) -> list[str]:
-        i = self.index(name)
-        return [self.nodes[j] for j in np.flatnonzero(self.arrow[i])]
+        """Directed children of a node: the nodes ``v`` with ``name -> v``.
+
+        Parameters
+        ----------
+        name : str
+            The node whose children are listed.
+
+        Returns
+        -------
+        list of str
+            In node order.
+        """
+        return [self.nodes[j] for j in np.flatnonzero(self.arrow[self.index(name)])]
 
     def siblings(self, name: str) -> list[str]:
-        """Nodes joined to ``name`` by an undirected edge."""
+        """Nodes joined to ``name`` by an undirected edge.
+
+        Parameters
+        ----------
+        name : str
+            Any node.
+
+        Returns
+        -------
+        list of str
+            Its undirected neighbours.
+        """
         i = self.index(name)
         und = self.adj[i] & ~self.arrow[i] & ~self.arrow[:, i]
         return [self.nodes[j] for j in np.flatnonzero(und)]
 
     def possible_descendants(self, name: str) -> list[str]:
-        """Nodes reachable from ``name`` along edges that are directed away or undirected."""
+        """Nodes reachable from ``name`` along edges that are directed away or undirected.
+
+        Parameters
+        ----------
+        name : str
+            The starting node.
+
+        Returns
+        -------
+        list of str
+            Its possible descendants, in node order.
+        """
         start = self.index(name)
         step = self.arrow | (self.adj & ~self.arrow.T)
         seen = {start}
@@ -251,7 +375,18 @@ class CausalGraph:
         return [self.nodes[k] for k in sorted(seen)]
 
     def tier_violations(self, forbidden_within_tiers: Iterable[int] = (0,)) -> int:
-        """Edges oriented from a later tier into an earlier one, plus edges inside forbidden tiers."""
+        """Edges oriented from a later tier into an earlier one, plus edges inside forbidden tiers.
+
+        Parameters
+        ----------
+        forbidden_within_tiers : iterable of int
+            Tiers inside which no edge is allowed.
+
+        Returns
+        -------
+        int
+            The count.
+        """
         return tier_violations(self.adj, self.arrow, self.tiers, forbidden_within_tiers)
 
     def to_networkx(self):
@@ -270,6 +405,13 @@ class CausalGraph:
         return g
 
     def to_dict(self) -> dict[str, Any]:
+        """The graph as plain JSON-able data (what ``graph.json`` holds).
+
+        Returns
+        -------
+        dict
+            ``nodes``, ``tiers``, ``directed_edges``, ``undirected_edges`` and ``info``.
+        """
         return {
             "nodes": list(self.nodes),
             "tiers": list(self.tiers),
@@ -280,6 +422,18 @@ class CausalGraph:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> CausalGraph:
+        """A graph from :meth:`to_dict`'s data.
+
+        Parameters
+        ----------
+        d : mapping
+            ``nodes``, ``directed_edges``, ``undirected_edges`` and optionally ``tiers`` and ``info``.
+
+        Returns
+        -------
+        CausalGraph
+            The graph.
+        """
         nodes = list(d["nodes"])
         p = len(nodes)
         adj = np.zeros((p, p), dtype=bool)
@@ -305,7 +459,24 @@ def tier_violations(
     tiers: Sequence[int | None],
     forbidden_within_tiers: Iterable[int] = (0,),
 ) -> int:
-    """Count later-to-earlier orientations and adjacencies inside tiers that forbid them."""
+    """Count later-to-earlier orientations and adjacencies inside tiers that forbid them.
+
+    Parameters
+    ----------
+    adj : numpy.ndarray
+        Adjacency of the graph checked.
+    arrow : numpy.ndarray
+        Its orientations.
+    tiers : sequence of int or None
+        Tier of each node (None: unknown).
+    forbidden_within_tiers : iterable of int
+        Tiers inside which no edge is allowed.
+
+    Returns
+    -------
+    int
+        The number of violations (0 for every graph psplab learns).
+    """
     t = np.array([(-1 if v is None else v) for v in tiers])
     known = t >= 0
     back = arrow & known[:, None] & known[None, :] & (t[:, None] > t[None, :])
@@ -329,6 +500,23 @@ def compare_graphs(
     ``i -> j``); SHD is counted against the reference PDAG ``(true_adj, true_arrow)`` (the true
     CPDAG/MPDAG; the DAG itself when not given): one per missing or extra adjacency and one per
     shared adjacency whose marks differ.
+
+    Parameters
+    ----------
+    adj : numpy.ndarray
+        Adjacency of the learned graph.
+    arrow : numpy.ndarray
+        Its arrowheads.
+    true_dag : numpy.ndarray
+        The true DAG, ``true_dag[i, j]``: ``i -> j``.
+    true_adj, true_arrow : numpy.ndarray or None
+        The reference PDAG for the SHD.
+
+    Returns
+    -------
+    dict
+        ``shd``, ``adjacency_precision``, ``adjacency_recall``, ``arrowhead_precision``,
+        ``arrowhead_recall`` (NaN when undefined) and the edge counts.
     """
     dag = np.asarray(true_dag, dtype=bool)
     if true_adj is None or true_arrow is None:

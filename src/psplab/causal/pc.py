@@ -34,8 +34,16 @@ from threadpoolctl import threadpool_limits
 
 from psplab.causal.citests import CITest, FisherZ, make_test
 from psplab.causal.graph import CausalGraph, meek_closure, tier_violations
+from psplab.errors import InputError
 
 _BATCH = 200_000  # tests per vectorized call; bounds memory at large conditioning sets
+
+
+class UnknownVariableError(InputError, KeyError):
+    """A column, tier or edge names a variable that is not in the data."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return "\n".join(self.lines)
 
 
 def prepare_data(
@@ -47,6 +55,29 @@ def prepare_data(
 
     A ``Dataset`` gives its numeric processing/structure/property columns and the spec's tiers
     (``tiers`` overrides entries). Rows with a missing value in any used column are dropped.
+    :func:`psplab.causal.prepare_causal_data` does more for a user's table (categorical columns,
+    closed compositions) and says what it did.
+
+    Parameters
+    ----------
+    dataset : Dataset, DataFrame or numpy.ndarray
+        The data.
+    tiers : mapping or sequence or None
+        Tier per variable (name -> tier, or one per column); None entries mean unknown.
+    columns : sequence of str or None
+        Subset of columns to use.
+
+    Returns
+    -------
+    tuple
+        ``(X, names, tiers)``: the complete rows as floats, the column names, a tier per column.
+
+    Raises
+    ------
+    InputError
+        Non-numeric data, fewer than 10 complete rows, or a constant column.
+    UnknownVariableError
+        A column or tier named for a variable not in the data.
     """
     spec_tiers: dict[str, int] = {}
     if hasattr(dataset, "spec") and hasattr(dataset, "frame"):
@@ -59,12 +90,12 @@ def prepare_data(
     else:
         arr = np.asarray(dataset, dtype=float)
         if arr.ndim != 2:
-            raise ValueError(f"data must be 2-D (rows x variables), got shape {arr.shape}")
+            raise InputError(f"data must be 2-D (rows x variables), got shape {arr.shape}")
         frame = pd.DataFrame(arr, columns=[f"x{k}" for k in range(arr.shape[1])])
     if columns is not None:
         missing = [c for c in columns if c not in frame.columns]
         if missing:
-            raise KeyError(f"columns not in the data: {', '.join(map(str, missing))}")
+            raise UnknownVariableError(f"columns not in the data: {', '.join(map(str, missing))}")
         frame = frame[list(columns)]
     names = [str(c) for c in frame.columns]
     merged: dict[str, int | None] = {n: spec_tiers.get(n) for n in names}
@@ -72,22 +103,24 @@ def prepare_data(
         if isinstance(tiers, Mapping):
             unknown = [k for k in tiers if k not in merged]
             if unknown:
-                raise KeyError(f"tiers given for unknown variables: {', '.join(map(str, unknown))}")
+                raise UnknownVariableError(
+                    f"tiers given for unknown variables: {', '.join(map(str, unknown))}"
+                )
             merged.update({k: (None if v is None else int(v)) for k, v in tiers.items()})
         else:
             if len(tiers) != len(names):
-                raise ValueError(f"{len(tiers)} tiers for {len(names)} variables")
+                raise InputError(f"{len(tiers)} tiers for {len(names)} variables")
             merged = {n: (None if t is None else int(t)) for n, t in zip(names, tiers, strict=True)}
     try:
         X = frame.to_numpy(dtype=float)
     except (TypeError, ValueError) as exc:
-        raise ValueError("causal discovery needs numeric columns only") from exc
+        raise InputError("causal discovery needs numeric columns only") from exc
     X = X[np.all(np.isfinite(X), axis=1)]
     if X.shape[0] < 10:
-        raise ValueError(f"only {X.shape[0]} complete rows: too few for causal discovery")
+        raise InputError(f"only {X.shape[0]} complete rows: too few for causal discovery")
     const = [n for n, s in zip(names, X.std(axis=0), strict=True) if s == 0]
     if const:
-        raise ValueError(f"constant columns carry no information: {', '.join(const)}")
+        raise InputError(f"constant columns carry no information: {', '.join(const)}")
     return X, names, [merged[n] for n in names]
 
 
@@ -114,9 +147,49 @@ def edge_indices(
     for edge in edges or []:
         a, b = edge
         if a not in names or b not in names:
-            raise KeyError(f"{what} edge {a!r} -> {b!r} names a variable not in the data")
+            raise UnknownVariableError(
+                f"{what} edge {a!r} -> {b!r} names a variable not in the data"
+            )
         out.append((names.index(a), names.index(b)))
     return out
+
+
+def data_and_knowledge(
+    dataset: Any,
+    tiers: Mapping[str, int] | Sequence[int | None] | None,
+    columns: Sequence[str] | None,
+    forbidden: Iterable[tuple[str, str]] | None,
+    required: Iterable[tuple[str, str]] | None,
+    forbidden_within_tiers: Iterable[int],
+) -> tuple[np.ndarray, list[str], Knowledge]:
+    """The data matrix, its column names and the background knowledge of a PC run.
+
+    Parameters
+    ----------
+    dataset : Dataset, DataFrame or numpy.ndarray
+        The data (see :func:`prepare_data`).
+    tiers : mapping or sequence or None
+        Tier per variable.
+    columns : sequence of str or None
+        Subset of columns to use.
+    forbidden, required : iterable of (str, str) or None
+        Directed edges that must not / must appear.
+    forbidden_within_tiers : iterable of int
+        Tiers inside which no edge is allowed.
+
+    Returns
+    -------
+    tuple
+        ``(X, names, Knowledge)``.
+    """
+    X, names, tier_list = prepare_data(dataset, tiers, columns)
+    knowledge = Knowledge(
+        tier_list,
+        edge_indices(forbidden, names, "forbidden"),
+        edge_indices(required, names, "required"),
+        forbidden_within_tiers,
+    )
+    return X, names, knowledge
 
 
 class Knowledge:
@@ -141,7 +214,7 @@ class Knowledge:
         self.required = np.zeros((p, p), dtype=bool)
         for i, j in required:
             if self.forbid_dir[i, j]:
-                raise ValueError(
+                raise InputError(
                     f"required edge {i} -> {j} contradicts the tiers or forbidden edges"
                 )
             self.required[i, j] = True
@@ -158,9 +231,33 @@ class Knowledge:
         self.fixed = self.required | self.required.T
 
     def allowed(self, i: int, j: int) -> bool:
+        """Whether orienting ``i -> j`` is permitted.
+
+        Parameters
+        ----------
+        i, j : int
+            Cause and effect, by index.
+
+        Returns
+        -------
+        bool
+            False when the direction is forbidden (by the user or the tiers).
+        """
         return not self.forbid_dir[i, j]
 
     def max_tier(self, i: int, j: int) -> int:
+        """The later tier of ``i`` and ``j`` (-1 when one is unknown).
+
+        Parameters
+        ----------
+        i, j : int
+            The pair, by index.
+
+        Returns
+        -------
+        int
+            The tier bounding the conditioning sets of the pair.
+        """
         if self.t[i] < 0 or self.t[j] < 0:
             return -1
         return int(max(self.t[i], self.t[j]))
@@ -173,7 +270,27 @@ def skeleton(
     max_cond_size: int | None = None,
     sepset_rule: str = "maxp",
 ) -> tuple[np.ndarray, dict[tuple[int, int], tuple[int, ...]], dict[str, Any]]:
-    """PC-stable adjacency search; returns ``(adj, sepsets, stats)``."""
+    """PC-stable adjacency search.
+
+    Parameters
+    ----------
+    test : CITest
+        The conditional-independence test on the data.
+    knowledge : Knowledge
+        Tiers and forbidden/required edges.
+    alpha : float
+        Significance level.
+    max_cond_size : int or None
+        Largest conditioning set tried.
+    sepset_rule : str
+        ``maxp`` (largest p-value) or ``first``.
+
+    Returns
+    -------
+    tuple
+        ``(adj, sepsets, stats)``: the adjacency matrix, the separating set of each removed pair
+        and the number of tests per level.
+    """
     p = test.p
     adj = np.ones((p, p), dtype=bool)
     np.fill_diagonal(adj, False)
@@ -254,7 +371,22 @@ def orient(
     sepsets: Mapping[tuple[int, int], tuple[int, ...]],
     knowledge: Knowledge,
 ) -> np.ndarray:
-    """Knowledge first, then colliders, then Meek's rules; returns the ``arrow`` matrix."""
+    """Knowledge first, then colliders, then Meek's rules.
+
+    Parameters
+    ----------
+    adj : numpy.ndarray
+        The skeleton.
+    sepsets : mapping
+        Separating set of each removed pair ``(i, j)``, ``i < j``.
+    knowledge : Knowledge
+        Tiers and forbidden/required edges.
+
+    Returns
+    -------
+    numpy.ndarray
+        The ``arrow`` matrix of the MPDAG.
+    """
     p = adj.shape[0]
     t = knowledge.t
     arrow = np.zeros((p, p), dtype=bool)
@@ -303,33 +435,33 @@ def discover(
 
     Parameters
     ----------
-    dataset
+    dataset : Dataset, DataFrame or numpy.ndarray
         A :class:`psplab.data.Dataset` (numeric processing/structure/property columns, tiers from
         the spec), a DataFrame or an ``(n, p)`` array.
-    tiers
+    tiers : mapping or sequence or None
         Tier per variable (mapping name -> tier, or a sequence); overrides the spec's tiers.
         ``None`` entries mean "unknown" (no tier constraint).
-    forbidden
+    forbidden : iterable of (str, str) or None
         Directed edges ``(cause, effect)`` that must not appear; give both directions to forbid
         the adjacency.
-    required
+    required : iterable of (str, str) or None
         Directed edges that must appear (never tested, always oriented as given).
-    alpha
+    alpha : float
         Significance level of the CI tests.
-    test
+    test : str or CITest
         ``"fisherz"`` (linear-Gaussian, vectorized), ``"rcot"`` (nonlinear, randomized
         conditional correlation test), ``"kci"`` (causal-learn's kernel test, slow), or a
         :class:`~psplab.causal.citests.CITest` built on the same data.
-    columns
+    columns : sequence of str or None
         Subset of columns to use.
-    forbidden_within_tiers
+    forbidden_within_tiers : iterable of int
         Tiers inside which no edge is allowed (default: tier 0, the processing knobs, which are
         set by the experimenter and cannot cause each other). Pass ``()`` to allow them.
-    max_cond_size
+    max_cond_size : int or None
         Largest conditioning set tried (None: until no edge has enough neighbours).
-    sepset_rule
+    sepset_rule : str
         ``"maxp"`` keeps the separating set with the largest p-value, ``"first"`` the first found.
-    seed
+    seed : int
         Seed of randomized tests.
 
     Returns
@@ -338,15 +470,11 @@ def discover(
         The MPDAG; ``info`` holds the test, alpha, number of tests and seconds.
     """
     if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+        raise InputError(f"alpha must be in (0, 1), got {alpha}")
     if sepset_rule not in ("maxp", "first"):
-        raise ValueError(f"sepset_rule must be 'maxp' or 'first', got {sepset_rule!r}")
-    X, names, tier_list = prepare_data(dataset, tiers, columns)
-    knowledge = Knowledge(
-        tier_list,
-        edge_indices(forbidden, names, "forbidden"),
-        edge_indices(required, names, "required"),
-        forbidden_within_tiers,
+        raise InputError(f"sepset_rule must be 'maxp' or 'first', got {sepset_rule!r}")
+    X, names, knowledge = data_and_knowledge(
+        dataset, tiers, columns, forbidden, required, forbidden_within_tiers
     )
     return discover_array(X, names, knowledge, alpha, test, max_cond_size, sepset_rule, seed)
 
@@ -362,7 +490,34 @@ def discover_array(
     seed: int = 0,
     corr: np.ndarray | None = None,
 ) -> CausalGraph:
-    """:func:`discover` on a prepared matrix and :class:`Knowledge` (used by the bootstrap)."""
+    """:func:`discover` on a prepared matrix and :class:`Knowledge` (used by the bootstrap).
+
+    Parameters
+    ----------
+    X : numpy.ndarray
+        ``(n, p)`` complete rows.
+    names : list of str
+        Column names.
+    knowledge : Knowledge
+        Tiers and forbidden/required edges.
+    alpha : float
+        Significance level.
+    test : str or CITest
+        The test, by name or built.
+    max_cond_size : int or None
+        Largest conditioning set tried.
+    sepset_rule : str
+        ``maxp`` or ``first``.
+    seed : int
+        Seed of randomized tests.
+    corr : numpy.ndarray or None
+        The correlation matrix of ``X`` when already known (Fisher-z).
+
+    Returns
+    -------
+    CausalGraph
+        The MPDAG.
+    """
     # One BLAS thread: the work is many tiny products, where OpenBLAS threads only spin
     # (and the bootstrap runs several of these side by side).
     with threadpool_limits(limits=1, user_api="blas"):

@@ -38,6 +38,7 @@ __all__ = [
     "CausalResult",
     "drivers_frame",
     "run_causal",
+    "slug",
     "write_causal_run",
 ]
 
@@ -381,7 +382,19 @@ def _dose_responses(
     return dose
 
 
-def _slug(name: str) -> str:
+def slug(name: str) -> str:
+    """``name`` as a file-name part: runs of other characters than letters and digits become ``_``.
+
+    Parameters
+    ----------
+    name : str
+        Column name, e.g. ``"Temperaing Temperature"``.
+
+    Returns
+    -------
+    str
+        ``Temperaing_Temperature`` (``"var"`` when nothing is left).
+    """
     return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_") or "var"
 
 
@@ -460,7 +473,7 @@ def _write_dose_responses(result: CausalResult, folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for (x, y), dr in result.dose.items():
-        stem = folder / f"{_slug(x)}__{_slug(y)}"
+        stem = folder / f"{slug(x)}__{slug(y)}"
         dr.to_frame().to_csv(stem.with_suffix(".csv"), index=False)
         fig = plot_dose_response(dr, units=result.data.units, data=result.data.frame)
         paths += [save_figure(fig, stem.with_suffix(".png")), stem.with_suffix(".csv")]

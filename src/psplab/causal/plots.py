@@ -22,11 +22,12 @@ import pandas as pd
 from psplab.causal.effects import DoseResponse
 from psplab.causal.graph import CausalGraph
 from psplab.causal.stability import EdgeStability
-from psplab.plotting import axes_or_new, pyplot
+from psplab.plotting import axes_or_new, pyplot, safe_text
 
 __all__ = [
     "dose_response_grid",
     "drawn_edges",
+    "edge_of_gid",
     "edge_weights",
     "influence_figure",
     "plot_dose_response",
@@ -40,7 +41,7 @@ TIER_NAMES = {0: "processing", 1: "structure", 2: "property"}
 
 def _label(name: str, units: Mapping[str, str | None] | None) -> str:
     unit = (units or {}).get(name)
-    return f"{name} [{unit}]" if unit else f"{name} [–]"
+    return safe_text(f"{name} [{unit}]" if unit else f"{name} [–]")
 
 
 def edge_weights(
@@ -120,7 +121,7 @@ def plot_graph(
     for i, name in enumerate(graph.nodes):
         ax.text(
             *pos[i],
-            name,
+            safe_text(name),
             ha="center",
             va="center",
             fontsize=8,
@@ -138,7 +139,7 @@ def plot_graph(
     if n_resamples:
         legend += f"; width: share of {n_resamples} bootstrap resamples with the edge"
     ax.text(0.5, -0.02, legend, transform=ax.transAxes, ha="center", va="top", fontsize=8)
-    ax.set_title(title or "Causal graph (MPDAG)")
+    ax.set_title(safe_text(title) if title else "Causal graph (MPDAG)")
     return fig
 
 
@@ -169,6 +170,27 @@ def _draw_edge(ax, pos, graph: CausalGraph, a: str, b: str, directed: bool, freq
     )
 
 
+def edge_of_gid(gid: str) -> tuple[str, str, bool] | None:
+    """``(source, target, directed)`` of an edge artist's gid (None for any other gid).
+
+    Parameters
+    ----------
+    gid : str
+        ``"edge:A->B"`` or ``"edge:A--B"`` (as :func:`plot_graph` tags its edges).
+
+    Returns
+    -------
+    tuple or None
+        The edge, or None when ``gid`` is not an edge's.
+    """
+    if not gid.startswith("edge:"):
+        return None
+    body = gid[len("edge:") :]
+    directed = "->" in body
+    a, b = body.split("->" if directed else "--", 1)
+    return a, b, directed
+
+
 def drawn_edges(fig: Any) -> list[tuple[str, str, bool]]:
     """The edges a :func:`plot_graph` figure draws: ``(source, target, directed)`` each.
 
@@ -182,13 +204,8 @@ def drawn_edges(fig: Any) -> list[tuple[str, str, bool]]:
     list of tuple
         One entry per drawn edge, read from the artists' gids.
     """
-    out = []
-    for artist in fig.findobj(lambda a: str(a.get_gid() or "").startswith("edge:")):
-        body = str(artist.get_gid())[len("edge:") :]
-        directed = "->" in body
-        a, b = body.split("->" if directed else "--", 1)
-        out.append((a, b, directed))
-    return out
+    gids = [str(a.get_gid()) for a in fig.findobj(lambda a: a.get_gid() is not None)]
+    return [e for e in map(edge_of_gid, gids) if e is not None]
 
 
 def plot_influence(
@@ -238,12 +255,13 @@ def plot_influence(
         ax.legend(fontsize=7, loc="best")
     for y in yy[~shown]:
         ax.text(0, y, " flagged: not an estimate", va="center", fontsize=7, color="tab:red")
-    ax.set_yticks(yy, sub["parameter"], fontsize=8)
+    ax.set_yticks(yy, [safe_text(p) for p in sub["parameter"]], fontsize=8)
     ax.axvline(0, color="k", lw=0.5)
     unit = (units or {}).get(outcome)
-    ax.set_xlabel(f"change in {outcome} over parameter range [{unit or '–'}]", fontsize=8)
+    xlabel = f"change in {outcome} over parameter range [{unit or '–'}]"
+    ax.set_xlabel(safe_text(xlabel), fontsize=8)
     ax.set_ylabel("processing parameter [–]", fontsize=8)
-    ax.set_title(outcome, fontsize=10)
+    ax.set_title(safe_text(outcome), fontsize=10)
     return fig
 
 
@@ -299,7 +317,7 @@ def plot_dose_response(
     Returns
     -------
     matplotlib.figure.Figure
-        The figure.
+        The figure holding the curve.
     """
     fig, ax = axes_or_new(ax, (5.0, 3.6))
     if data is not None and {dr.treatment, dr.outcome} <= set(data.columns):
@@ -312,7 +330,7 @@ def plot_dose_response(
     ax.set_xlabel(f"do({_label(dr.treatment, units)})", fontsize=8)
     ax.set_ylabel(f"E[{_label(dr.outcome, units)}]", fontsize=8)
     ax.legend(fontsize=7)
-    ax.set_title(f"do({dr.treatment}) -> {dr.outcome}", fontsize=9)
+    ax.set_title(safe_text(f"do({dr.treatment}) -> {dr.outcome}"), fontsize=9)
     return fig
 
 

@@ -10,10 +10,10 @@ the causal graph is learned from, together with one sentence per thing it did:
 * **rows** with a missing value in an analysed column are dropped; the count and the columns
   responsible are stated;
 * **constant columns** (in the rows used) carry no information and are left out;
-* **closed compositions** — columns of one unit and tier whose row sums are constant, like
-  element contents summing to 100 at% — are linearly dependent: any adjustment set holding all
-  of them is singular, and the effects computed from it are numerical noise (millions of HV per
-  at%). The largest component (the balance element) is left out, so each remaining element's
+* **closed compositions** — columns of one unit and tier (all of them, or all but one) whose
+  row sums are constant, like element contents summing to 100 at% — are linearly dependent: any
+  adjustment set holding all of them is singular, and the effects computed from it are numerical
+  noise (millions of HV per at%). The largest component (the balance element) is left out, so each remaining element's
   effect is that of adding it *in place of* the balance element. Any other exact linear
   dependency between columns is broken the same way (one column left out, named).
 
@@ -282,26 +282,37 @@ def _break_closures(out: CausalData, frame: pd.DataFrame) -> pd.DataFrame:
     """Columns of one unit and tier whose row sums are constant: drop the largest component."""
     groups: dict[tuple[Any, str], list[str]] = {}
     for c in frame.columns:
-        unit = out.units.get(c)
-        if unit and c not in out.ranges:  # indicators are handled as columns of their own
-            groups.setdefault((out.tiers.get(c), unit), []).append(c)
+        if c not in out.ranges:  # indicators are handled as columns of their own
+            groups.setdefault((out.tiers.get(c), out.units.get(c) or ""), []).append(c)
     for (_tier, unit), cols in groups.items():
-        if len(cols) < 2:
+        closed = _closed_subset(frame, cols)
+        if closed is None:
             continue
-        total = frame[cols].sum(axis=1)
-        mean = float(total.mean())
-        if mean == 0 or float(total.std(ddof=0)) > CLOSURE_TOLERANCE * abs(mean):
-            continue
-        balance = max(cols, key=lambda c: float(frame[c].mean()))
-        out.left_out[balance] = f"balance of a closed composition ({len(cols)} columns in {unit})"
+        total = float(frame[closed].sum(axis=1).mean())
+        balance = max(closed, key=lambda c: float(frame[c].mean()))
+        in_unit = f" in {unit}" if unit else ""
+        out.left_out[balance] = f"balance of a closed composition ({len(closed)} columns{in_unit})"
         out.notes.append(
-            f"closed composition: {len(cols)} columns in {unit} ({', '.join(cols)}) sum to "
-            f"{mean:g} in every row, so they are linearly dependent; {balance} (the largest, the "
+            f"closed composition: {len(closed)} columns{in_unit} ({', '.join(closed)}) sum to "
+            f"{total:g} in every row, so they are linearly dependent; {balance} (the largest, the "
             f"balance) is left out, and each other column's effect is that of adding it in place "
             f"of {balance}"
         )
         frame = frame.drop(columns=balance)
     return frame
+
+
+def _closed_subset(frame: pd.DataFrame, cols: list[str]) -> list[str] | None:
+    """The columns whose row sums are constant: all of ``cols``, or all but one (a column of
+    the same unit that is not part of the composition, e.g. a porosity in percent)."""
+    for subset in [cols, *([c for c in cols if c != other] for other in cols)]:
+        if len(subset) < 2:
+            continue
+        total = frame[subset].sum(axis=1)
+        mean = float(total.mean())
+        if mean != 0 and float(total.std(ddof=0)) <= CLOSURE_TOLERANCE * abs(mean):
+            return subset
+    return None
 
 
 def _pick_to_leave_out(out: CausalData, frame: pd.DataFrame, involved: list[str]) -> str:
@@ -332,10 +343,12 @@ def _choose_roles(out: CausalData, spec: Any, outcomes: Sequence[str] | None) ->
     else:
         props = [c.name for c in spec.properties if c.name in names]
         out.outcomes = props or [n for n in names if (out.tiers.get(n) or 0) > 0]
+    why = "; ".join(f"{c}: {r}" for c, r in out.left_out.items())
     if not out.treatments:
         raise InputError(
-            f"{spec.name}: no processing column left to rank"
-            + (f" (left out: {', '.join(out.left_out)})" if out.left_out else "")
+            f"{spec.name}: no processing column left to rank" + (f" ({why})" if why else "")
         )
     if not out.outcomes:
-        raise InputError(f"{spec.name}: no outcome column left to analyse")
+        raise InputError(
+            f"{spec.name}: no outcome column left to analyse" + (f" ({why})" if why else "")
+        )

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from psplab.causal.pc import Knowledge, discover_array, edge_indices, prepare_data
+from psplab.causal.pc import Knowledge, data_and_knowledge, discover_array
+from psplab.errors import InputError
 
 
 @dataclass
@@ -35,10 +36,33 @@ class EdgeStability:
     info: dict[str, Any] = field(default_factory=dict)
 
     def index(self, name: str) -> int:
+        """Row and column of a variable in the frequency matrices.
+
+        Parameters
+        ----------
+        name : str
+            Variable name.
+
+        Returns
+        -------
+        int
+            Index into :attr:`adjacency`, :attr:`directed`, ...
+        """
         return self.nodes.index(name)
 
     def edge(self, a: str, b: str) -> dict[str, float]:
-        """Frequencies for the pair ``(a, b)``: adjacency, ``a -> b``, ``b -> a``, undirected."""
+        """Frequencies for the pair ``(a, b)``.
+
+        Parameters
+        ----------
+        a, b : str
+            The two nodes.
+
+        Returns
+        -------
+        dict
+            ``adjacency``, ``forward`` (``a -> b``), ``backward`` (``b -> a``) and ``undirected``.
+        """
         i, j = self.index(a), self.index(b)
         return {
             "adjacency": float(self.adjacency[i, j]),
@@ -48,7 +72,19 @@ class EdgeStability:
         }
 
     def table(self, min_frequency: float = 0.0) -> pd.DataFrame:
-        """One row per pair seen adjacent more often than ``min_frequency``, most stable first."""
+        """One row per pair seen adjacent more often than ``min_frequency``, most stable first.
+
+        Parameters
+        ----------
+        min_frequency : float
+            Pairs at or below this adjacency frequency are left out.
+
+        Returns
+        -------
+        DataFrame
+            ``source``, ``target``, ``adjacency``, ``forward``, ``backward``, ``undirected`` (what
+            ``psplab causal`` writes to ``edge_stability.csv``).
+        """
         rows = []
         p = len(self.nodes)
         for i in range(p):
@@ -135,32 +171,28 @@ def bootstrap_edges(
 
     Parameters
     ----------
-    dataset, tiers, forbidden, required, alpha, test, columns, forbidden_within_tiers, max_cond_size
+    dataset, tiers, forbidden, required, alpha, test, columns, forbidden_within_tiers, max_cond_size : see :func:`psplab.causal.discover`
         As for :func:`psplab.causal.discover`.
-    n_resamples
+    n_resamples : int
         Number of bootstrap resamples ``B``.
-    seed
+    seed : int
         Resample ``b`` uses seed ``(seed, b)``; results do not depend on the backend or ``n_jobs``.
-    n_jobs
+    n_jobs : int or None
         Parallel workers (None: all cores).
-    backend
+    backend : str
         ``"loky"`` (local processes), ``"threading"``, ``"serial"`` or ``"dask"``.
-    client
+    client : dask.distributed.Client or None
         A ``dask.distributed.Client`` to use with ``backend="dask"``; without one a cluster is
         started (or ``scheduler`` joined) through :func:`psplab.distributed.get_client`.
-    scheduler
+    scheduler : str or None
         Address of a running Dask scheduler (``backend="dask"``).
     """
     if n_resamples < 1:
-        raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
+        raise InputError(f"n_resamples must be at least 1, got {n_resamples}")
     if backend not in ("loky", "threading", "serial", "dask"):
-        raise ValueError(f"unknown backend {backend!r} (loky, threading, serial or dask)")
-    X, names, tier_list = prepare_data(dataset, tiers, columns)
-    knowledge = Knowledge(
-        tier_list,
-        edge_indices(forbidden, names, "forbidden"),
-        edge_indices(required, names, "required"),
-        forbidden_within_tiers,
+        raise InputError(f"unknown backend {backend!r} (loky, threading, serial or dask)")
+    X, names, knowledge = data_and_knowledge(
+        dataset, tiers, columns, forbidden, required, forbidden_within_tiers
     )
     kwargs = {"alpha": alpha, "test": test, "max_cond_size": max_cond_size}
     seeds = [

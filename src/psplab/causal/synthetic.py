@@ -39,6 +39,7 @@ class SyntheticSEM:
 
     @property
     def tier_map(self) -> dict[str, int | None]:
+        """Tier of each node by name."""
         return dict(zip(self.names, self.tiers, strict=True))
 
 
@@ -50,7 +51,25 @@ def random_psp_dag(
     p_within: float = 0.12,
     p_direct: float = 0.08,
 ) -> tuple[np.ndarray, list[str], list[int]]:
-    """A random tiered PSP DAG; returns ``(dag, names, tiers)`` in topological order."""
+    """A random tiered processing -> structure -> property DAG, nodes in topological order.
+
+    Parameters
+    ----------
+    n_processing, n_structure, n_property : int
+        Nodes per tier.
+    seed : int
+        Seed.
+    p_within : float
+        Probability of each edge inside the structure and property tiers.
+    p_direct : float
+        Probability of each direct processing -> property edge.
+
+    Returns
+    -------
+    tuple
+        ``(dag, names, tiers)``: the ``(p, p)`` boolean DAG (``dag[i, j]``: ``i -> j``), the names
+        ``proc0.., struct0.., prop0..`` and a tier (0, 1, 2) per node.
+    """
     rng = np.random.default_rng(seed)
     P, S, Q = n_processing, n_structure, n_property
     p = P + S + Q
@@ -83,7 +102,22 @@ def random_psp_dag(
 
 
 def random_er_dag(p: int = 50, expected_degree: float = 2.0, seed: int = 0) -> np.ndarray:
-    """Erdős–Rényi DAG (lower-triangular in a random order), ``expected_degree`` edges per node."""
+    """Erdős–Rényi DAG (upper-triangular: nodes in topological order).
+
+    Parameters
+    ----------
+    p : int
+        Nodes.
+    expected_degree : float
+        Expected number of edges per node.
+    seed : int
+        Seed.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(p, p)`` boolean, ``dag[i, j]``: ``i -> j``.
+    """
     rng = np.random.default_rng(seed)
     prob = expected_degree / (p - 1)  # expected edges = prob * p(p-1)/2 = degree * p / 2
     upper = np.triu(rng.random((p, p)) < prob, 1)
@@ -98,7 +132,28 @@ def make_sem(
     weight_range: tuple[float, float] = (0.5, 1.0),
     nonlinear: bool = False,
 ) -> SyntheticSEM:
-    """Random edge weights (sign random, magnitude in ``weight_range``) and unit noise."""
+    """Random edge weights (sign random, magnitude in ``weight_range``) and unit noise.
+
+    Parameters
+    ----------
+    dag : numpy.ndarray
+        ``(p, p)`` boolean DAG, nodes in topological order.
+    names : list of str or None
+        Node names (default ``x0, x1, ...``).
+    tiers : list of int or None
+        Node tiers (default unknown).
+    seed : int
+        Seed of the weights (and edge functions).
+    weight_range : tuple of float
+        Range of the weights' magnitudes.
+    nonlinear : bool
+        Also draw a nonlinear function per edge (for :func:`simulate_nonlinear`).
+
+    Returns
+    -------
+    SyntheticSEM
+        The structural equation model.
+    """
     rng = np.random.default_rng(seed + 10_000)
     p = dag.shape[0]
     w = rng.uniform(*weight_range, size=(p, p)) * rng.choice([-1.0, 1.0], size=(p, p)) * dag
@@ -116,7 +171,24 @@ def make_sem(
 def simulate_linear(
     sem: SyntheticSEM, n: int, seed: int = 0, standardize: bool = False
 ) -> np.ndarray:
-    """Draw ``n`` rows of the linear-Gaussian SEM (nodes are in topological order)."""
+    """Draw rows of the linear-Gaussian SEM (nodes are in topological order).
+
+    Parameters
+    ----------
+    sem : SyntheticSEM
+        The model.
+    n : int
+        Rows.
+    seed : int
+        Seed of the noise.
+    standardize : bool
+        Rescale each node to unit sample variance as it is drawn.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, p)`` data.
+    """
     rng = np.random.default_rng(seed)
     p = sem.dag.shape[0]
     X = np.zeros((n, p))
@@ -139,7 +211,22 @@ def _edge_fn(kind: int, x: np.ndarray) -> np.ndarray:
 
 
 def simulate_nonlinear(sem: SyntheticSEM, n: int, seed: int = 0) -> np.ndarray:
-    """Draw ``n`` rows of ``x_j = sum_i w_ij f_ij(x_i) + noise``, each node standardized."""
+    """Draw rows of ``x_j = sum_i w_ij f_ij(x_i) + noise``, each node standardized.
+
+    Parameters
+    ----------
+    sem : SyntheticSEM
+        A model made with ``nonlinear=True``.
+    n : int
+        Rows.
+    seed : int
+        Seed of the noise.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, p)`` data.
+    """
     if sem.kinds is None:
         raise ValueError("this SEM has no nonlinear edge functions (make_sem(..., nonlinear=True))")
     rng = np.random.default_rng(seed)
@@ -154,6 +241,17 @@ def simulate_nonlinear(sem: SyntheticSEM, n: int, seed: int = 0) -> np.ndarray:
 
 
 def linear_total_effects(weights: np.ndarray) -> np.ndarray:
-    """``T[i, j]``: total causal effect of ``x_i`` on ``x_j`` in a linear SEM, ``(I - W)^-1 - I``."""
+    """Total causal effects in a linear SEM, ``(I - W)^-1 - I``.
+
+    Parameters
+    ----------
+    weights : numpy.ndarray
+        ``(p, p)`` edge weights, ``W[i, j]`` on ``i -> j``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``T[i, j]``: total effect of ``x_i`` on ``x_j``.
+    """
     p = weights.shape[0]
     return np.linalg.inv(np.eye(p) - weights) - np.eye(p)

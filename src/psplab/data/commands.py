@@ -19,6 +19,7 @@ def validate_command(
     spec: Path = typer.Argument(..., help="Dataset spec (TOML)."),
 ) -> None:
     """Check a dataset against its spec: print a summary, or one line per problem (exit 2)."""
+    from rich.markup import escape
     from rich.table import Table
 
     from psplab._cli import fail, out_console
@@ -31,17 +32,17 @@ def validate_command(
     summary = dataset.summary()
     console = out_console()
     console.print(
-        f"[bold]{summary['name']}[/]: {summary['rows']} rows, "
+        f"[bold]{escape(summary['name'])}[/]: {summary['rows']} rows, "
         f"{summary['n_processing']} processing, {summary['n_structure']} structure, "
         f"{summary['n_property']} property columns"
     )
     table = Table("column", "role", "tier", "unit", "min", "max", "missing")
     for col in summary["columns"]:
         table.add_row(
-            col["name"],
+            escape(col["name"]),  # a user's column name is text, never rich markup
             col["role"],
             "" if col["tier"] is None else str(col["tier"]),
-            col["unit"] or "",
+            escape(col["unit"] or ""),
             "" if col.get("min") is None else f"{col['min']:.4g}",
             "" if col.get("max") is None else f"{col['max']:.4g}",
             str(col["missing"]),
@@ -49,7 +50,9 @@ def validate_command(
     console.print(table)
     dropped = {k: v for k, v in summary["dropped_rows_per_target"].items() if v}
     for name, count in dropped.items():
-        console.print(f"target {name!r}: {count} rows with a missing value are dropped for it")
+        console.print(
+            escape(f"target {name!r}: {count} rows with a missing value are dropped for it")
+        )
 
 
 @spec_app.command("init")

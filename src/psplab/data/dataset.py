@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,7 +139,13 @@ def _parse_numbers(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     The vectorised parse takes the common case; cells it cannot read go through
     :func:`_as_number` one by one, so the rules stay those of ``_as_number``.
     """
-    if pd.api.types.is_bool_dtype(raw):  # true/false is not a number (to_numeric says 1/0)
+    types = pd.api.types
+    if (
+        types.is_bool_dtype(raw)
+        or types.is_datetime64_any_dtype(raw)
+        or types.is_timedelta64_dtype(raw)
+    ):
+        # true/false and dates are not numbers (to_numeric would give 1/0 and nanoseconds)
         values = np.full(len(raw), np.nan)
     else:
         numbers = pd.to_numeric(raw, errors="coerce")
@@ -168,7 +175,11 @@ def _check_numeric(col: ColumnSpec, raw: pd.Series) -> tuple[np.ndarray, list[Pr
     for i in np.flatnonzero(flagged):
         row, number = int(i) + 1, values[i]
         if bad[i]:
-            message = f"{str(raw.iloc[i])!r} is not a number"
+            text = str(raw.iloc[i])
+            comma = re.fullmatch(r"\s*[-+]?\d+,\d+\s*", text) is not None
+            message = f"{text!r} is not a number" + (
+                " (a decimal comma? write 0.5)" if comma else ""
+            )
         elif missing[i]:
             message = "missing value in a processing input"
         elif infinite[i]:

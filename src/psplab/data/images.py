@@ -20,7 +20,8 @@ missing values) the table holds the image columns:
 
 ``path``
     The image file (``.npy``, ``.png``, ``.tif``, ``.tiff``), relative to the spec's folder and
-    inside it.
+    inside it (unless the spec says ``allow_outside = true``, as a dataset spec may for its
+    source: then paths may also be absolute or lead out of the folder).
 ``kind``
     ``grains`` (grain labels: every connected region of one value is a grain), ``phases``
     (phase labels; the precipitate phase is label 1) or ``particles`` (binary particle mask).
@@ -65,6 +66,7 @@ __all__ = [
     "ImageDataset",
     "ImageField",
     "load_image_dataset",
+    "write_dataset_image_table",
     "write_image_table",
 ]
 
@@ -209,16 +211,19 @@ def _with_image_columns(spec: DatasetSpec, present: Sequence[str]) -> DatasetSpe
     return replace(spec, columns=tuple(cols + extra))
 
 
-def _resolve_path(cell: Any, base: Path) -> tuple[Path | None, str | None]:
+def _resolve_path(cell: Any, base: Path, allow_outside: bool) -> tuple[Path | None, str | None]:
     """The image file of one ``path`` cell, or the reason it cannot be used."""
     if cell is None or (isinstance(cell, float) and math.isnan(cell)) or str(cell).strip() == "":
         return None, "missing image path"
     rel = Path(str(cell).strip())
-    if rel.is_absolute():
-        return None, f"{str(rel)!r} is absolute; give it relative to the spec's folder"
+    if rel.is_absolute() and not allow_outside:
+        return None, (
+            f"{str(rel)!r} is absolute; give it relative to the spec's folder "
+            "(or set allow_outside = true)"
+        )
     full = (base / rel).resolve()
-    if not full.is_relative_to(base):
-        return None, f"{str(rel)!r} points outside the spec's folder"
+    if not allow_outside and not full.is_relative_to(base):
+        return None, f"{str(rel)!r} points outside the spec's folder (set allow_outside = true)"
     if full.suffix.lower() not in IMAGE_SUFFIXES:
         return None, f"{str(rel)!r}: unsupported file type (expected {', '.join(IMAGE_SUFFIXES)})"
     if not full.is_file():
@@ -243,7 +248,7 @@ def _fields(
     inputs = [c.name for c in spec.processing]
     groups: dict[str, ImageField] = {}
     for i, row in enumerate(frame.to_dict("records")):
-        path, why = _resolve_path(row[PATH_COLUMN], base)
+        path, why = _resolve_path(row[PATH_COLUMN], base, spec.allow_outside)
         if why:
             problems.append(Problem(why, PATH_COLUMN, i + 1))
         kind = str(row[KIND_COLUMN]).strip()
@@ -309,6 +314,7 @@ def write_image_table(
     periodic: bool,
     name: str | None = None,
     description: str = "",
+    allow_outside: bool = False,
 ) -> Path:
     """Write an image table (CSV beside the spec) and its spec; return the spec's path.
 
@@ -326,6 +332,9 @@ def write_image_table(
         Whether the images are periodic domains.
     name, description : str
         Spec name (default: the spec file's stem) and description.
+    allow_outside : bool
+        Let images lie outside the spec's folder (they are then written as absolute paths);
+        the spec says ``allow_outside = true``.
 
     Returns
     -------
@@ -340,7 +349,7 @@ def write_image_table(
     if missing:
         raise ValueError(f"image table lacks the column(s) {', '.join(missing)}")
     out = table.copy()
-    out[PATH_COLUMN] = [_relative(Path(p), base) for p in out[PATH_COLUMN]]
+    out[PATH_COLUMN] = [_relative(Path(p), base, allow_outside) for p in out[PATH_COLUMN]]
     keep = [c.name for c in processing] + [c for c in IMAGE_COLUMNS if c in out.columns]
     csv_path = spec_file.with_suffix(".csv")
     out[keep].to_csv(csv_path, index=False)
@@ -349,30 +358,76 @@ def write_image_table(
         "source": csv_path.name,
         "description": description,
         "images": {"periodic": bool(periodic)},
-        "column": [_column_dict(c) for c in processing],
+        "column": [replace(c, role="processing").to_dict() for c in processing],
     }
     if not description:
         del spec["description"]
+    if allow_outside:
+        spec["allow_outside"] = True
     spec_file.write_text(dumps_toml(spec), encoding="utf-8")
     return spec_file
 
 
-def _relative(path: Path, base: Path) -> str:
-    full = path if path.is_absolute() else base / path
+def _relative(path: Path, base: Path, allow_outside: bool) -> str:
+    full = (path if path.is_absolute() else base / path).resolve()
     try:
-        return full.resolve().relative_to(base).as_posix()
+        return full.relative_to(base).as_posix()
     except ValueError:
+        if allow_outside:
+            return full.as_posix()
         raise ValueError(
             f"image {str(path)!r} lies outside the spec's folder {str(base)!r}"
         ) from None
 
 
-def _column_dict(col: ColumnSpec) -> dict[str, Any]:
-    d: dict[str, Any] = {"name": col.name, "role": "processing"}
-    for key in ("unit", "min", "max", "absent", "tier"):
-        value = getattr(col, key)
-        if value is not None:
-            d[key] = value
-    if col.kind != "numeric":
-        d["kind"] = col.kind
-    return d
+def write_dataset_image_table(
+    dataset: pd.DataFrame,
+    image_files: Any,
+    layout: Mapping[str, tuple[str, str, str]],
+    spec_path: str | Path,
+    processing: Sequence[ColumnSpec],
+    *,
+    periodic: bool,
+    id_column: str = "recipe_index",
+) -> Path:
+    """Write the image table of a dataset whose rows each saved several images.
+
+    Parameters
+    ----------
+    dataset : pandas.DataFrame
+        One row per recipe: the processing columns, ``id_column``, the pixel-size columns named
+        in ``layout`` and ``error`` (rows with an error are skipped).
+    image_files : callable
+        ``image_files(id) -> {file_key: path}``: the images a row saved.
+    layout : mapping of str to (str, str, str)
+        ``file_key -> (kind, pixel column, sample suffix)``: each file's kind, the column with
+        its pixel size, and what its field's ``sample`` adds to the row id (files with the same
+        suffix form one field of view and must share the pixel column).
+    spec_path : str or Path
+        Where to write the spec; the table goes beside it (``<stem>.csv``).
+    processing : sequence of ColumnSpec
+        The processing columns.
+    periodic : bool
+        Whether the images are periodic domains.
+    id_column : str
+        The row id column.
+
+    Returns
+    -------
+    Path
+        The spec file.
+    """
+    names = [c.name for c in processing]
+    ok = dataset if "error" not in dataset else dataset[dataset["error"].isna()]
+    rows = []
+    for rec in ok.to_dict("records"):
+        rid = int(rec[id_column])
+        files = image_files(rid)
+        for key, (kind, pixel_column, suffix) in layout.items():
+            path = Path(files[key])
+            if path.is_file():
+                rows.append(
+                    {**{n: rec[n] for n in names}, "path": path, "kind": kind,
+                     "pixel_um": float(rec[pixel_column]), "sample": f"{rid}{suffix}"}
+                )  # fmt: skip
+    return write_image_table(pd.DataFrame(rows), spec_path, processing, periodic=periodic)

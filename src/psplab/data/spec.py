@@ -634,6 +634,12 @@ def _parse_column(entry: Any) -> tuple[ColumnSpec | None, list[Problem]]:
     tier = entry.get("tier")
     if tier is not None and (not isinstance(tier, int) or isinstance(tier, bool) or tier < 0):
         problems.append(Problem(f"tier must be a non-negative integer, got {tier!r}", column=name))
+    if kind == "categorical":
+        problems += [
+            Problem(f"{key} does not apply to a categorical column", column=name)
+            for key in ("min", "max")
+            if key in entry
+        ]
     problems.extend(_check_absent(name, str(kind), entry.get("absent")))
     problems.extend(_check_formula_keys(name, entry, str(kind)))
     if problems:

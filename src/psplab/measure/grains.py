@@ -220,7 +220,8 @@ def measure_grains(
     grains_per_mm2 = n_effective / area_mm2
 
     counts = intercept_counts(comp, periodic)
-    p_l_per_px = float(np.mean([c / length for c, length in counts]))
+    # A one-pixel-wide image has no test line along some directions: those are left out.
+    p_l_per_px = float(np.mean([c / length for c, length in counts if length > 0]))
     mean_intercept_um = (1.0 / p_l_per_px) * pixel_um if p_l_per_px > 0 else float("inf")
 
     use = ~edge if (~edge).any() else np.ones(n, dtype=bool)

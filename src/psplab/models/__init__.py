@@ -1,59 +1,44 @@
-"""Predictors with uncertainty: the Bayesian hypernetwork, baselines and the SAGE phase-map model.
+"""Predictors with uncertainty: the Bayesian hypernetwork, baselines, calibration, pipelines
+and the phase-map models (:mod:`psplab.models.phasemap`).
 
-Use :func:`make_model` to build a regressor by its CLI name (``bhn``, ``gp``, ``ensemble``,
-``dropout``, ``rf``); every one follows :class:`psplab.models.base.ProbabilisticRegressor`.
+Build a regressor by its CLI name with :func:`make_model` (``bhn``, ``gp``, ``ensemble``,
+``dropout``, ``rf``) or by its class; every one follows
+:class:`~psplab.models.base.ProbabilisticRegressor` (a scikit-learn estimator with predictive
+distributions, an applicability domain and bounded outputs). :class:`ConformalRegressor`
+calibrates any of them, :class:`TunedRegressor` tunes any of them. :func:`fit_dataset`,
+:func:`evaluate_dataset` and :func:`load_model` are what ``psplab fit/evaluate/predict`` run.
+Names resolve on first use (PEP 562), so ``import psplab.models`` stays cheap.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from psplab._lazy import lazy_attributes
 
-if TYPE_CHECKING:
-    from psplab.models.base import ProbabilisticRegressor, load_model
-    from psplab.models.phasemap import ChangePointModel, PhaseMapModel
+_EXPORTS = {
+    "MODEL_NAMES": "registry",
+    "make_model": "registry",
+    "model_class": "registry",
+    "load_estimator": "registry",
+    "ProbabilisticRegressor": "base",
+    "PreprocessedRegressor": "base",
+    "Prediction": "base",
+    "BayesianHypernetwork": "bhn",
+    "GaussianProcess": "gp",
+    "DeepEnsemble": "baselines",
+    "MCDropout": "baselines",
+    "RandomForest": "baselines",
+    "TunedRegressor": "selection",
+    "ConformalRegressor": "conformal",
+    "FittedModel": "pipeline",
+    "fit_dataset": "pipeline",
+    "load_model": "pipeline",
+    "EvaluationResult": "evaluation",
+    "evaluate_dataset": "evaluation",
+    "make_folds": "evaluation",
+    "PhaseMapModel": "phasemap",
+    "ChangePointModel": "phasemap",
+}
 
-MODEL_NAMES = ("bhn", "gp", "ensemble", "dropout", "rf")
+__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)
 
-
-def _import_models() -> None:
-    # Importing the modules registers their classes; kept lazy so `import psplab.models` is cheap.
-    import psplab.models.baselines  # noqa: F401
-    import psplab.models.bhn  # noqa: F401
-
-
-def make_model(name: str, **params: Any) -> ProbabilisticRegressor:
-    """A new, unfitted regressor by name, e.g. ``make_model("gp")`` or ``make_model("bhn", seed=1)``."""
-    from psplab.models.base import MODEL_REGISTRY
-
-    if name not in MODEL_REGISTRY:
-        _import_models()
-    if name not in MODEL_REGISTRY:
-        raise ValueError(
-            f"unknown model {name!r} (expected one of {', '.join(sorted(MODEL_REGISTRY))})"
-        )
-    return MODEL_REGISTRY[name](**params)
-
-
-# PEP 562: the estimator base (NumPy) loads on first use, so the CLI starts fast.
-__getattr__, __dir__ = lazy_attributes(
-    __name__,
-    {
-        "MODEL_REGISTRY": "base",
-        "ProbabilisticRegressor": "base",
-        "load_model": "base",
-        "ChangePointModel": "phasemap",
-        "PhaseMapModel": "phasemap",
-    },
-)
-
-
-__all__ = [
-    "MODEL_NAMES",
-    "ChangePointModel",
-    "PhaseMapModel",
-    "ProbabilisticRegressor",
-    "load_model",
-    "make_model",
-]
+__all__ = sorted(_EXPORTS)

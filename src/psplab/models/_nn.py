@@ -1,4 +1,4 @@
-"""Shared helpers for the JAX network models: input checks, scalers, MLPs, Adam in ``lax.scan``.
+"""Shared helpers for the JAX network models: padding, MLPs, Gaussian heads, Adam in ``lax.scan``.
 
 Everything here is float32 JAX on the CPU (the networks are small); the GP uses float64 numpy.
 Parameters are *flat* ``dict[str, array]`` so that they are pytrees for optax and save directly
@@ -13,77 +13,33 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
-# ----------------------------------------------------------------------------- validation
-
-
-def check_X(X: Any, n_features: int | None = None) -> np.ndarray:
-    """``X`` as a finite float64 ``(n, d)`` array; raises ``ValueError`` saying what is wrong."""
-    arr = np.asarray(X, dtype=float)
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    if arr.ndim != 2:
-        raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {arr.shape}")
-    if arr.shape[0] == 0:
-        raise ValueError("X has no rows")
-    if not np.all(np.isfinite(arr)):
-        bad = int(np.flatnonzero(~np.all(np.isfinite(arr), axis=1))[0])
-        raise ValueError(f"X has a missing or non-finite value (row {bad + 1})")
-    if n_features is not None and arr.shape[1] != n_features:
-        raise ValueError(f"X has {arr.shape[1]} features but the model was fitted on {n_features}")
-    return arr
-
-
-def check_Xy(X: Any, y: Any) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Validated ``(X (n,d), y (n,t), y_was_1d)``; targets must be finite (drop missing rows first)."""
-    from psplab.models.base import as_2d_targets
-
-    Xa = check_X(X)
-    ya, is_1d = as_2d_targets(y)
-    if ya.shape[0] != Xa.shape[0]:
-        raise ValueError(f"X has {Xa.shape[0]} rows but y has {ya.shape[0]}")
-    if not np.all(np.isfinite(ya)):
-        raise ValueError("y has missing or non-finite values; drop those rows before fitting")
-    if Xa.shape[0] < 2:
-        raise ValueError("need at least 2 rows to fit")
-    return Xa, ya, is_1d
-
-
-class Scaler:
-    """Column standardization; constant columns keep scale 1 so they pass through harmlessly."""
-
-    def __init__(self, mean: np.ndarray, scale: np.ndarray):
-        self.mean = np.asarray(mean, dtype=float)
-        self.scale = np.asarray(scale, dtype=float)
-
-    @classmethod
-    def fit(cls, A: np.ndarray) -> Scaler:
-        mean = A.mean(axis=0)
-        scale = A.std(axis=0)
-        scale = np.where(scale > 1e-12 * (1.0 + np.abs(mean)), scale, 1.0)
-        return cls(mean, scale)
-
-    def transform(self, A: np.ndarray) -> np.ndarray:
-        return (A - self.mean) / self.scale
-
-    def inverse(self, A: np.ndarray) -> np.ndarray:
-        return A * self.scale + self.mean
-
-
-def shape_out(a: np.ndarray, is_1d: bool) -> np.ndarray:
-    """Drop the target axis (last) when the model was fitted on a 1-D ``y``."""
-    return a[..., 0] if is_1d else a
-
+#: Largest training set the networks fit full-batch; larger ones take minibatches of 256 rows.
+#: Full batches are the cheaper way to spend the same epochs on a CPU.
+FULL_BATCH_ROWS = 8192
 
 # ----------------------------------------------------------------------------- predictive helpers
 
 
 def pad_rows(A: np.ndarray, minimum: int = 16) -> tuple[np.ndarray, int]:
-    """Pad rows (with copies of row 0) up to a power of two; returns ``(padded, n_real)``.
+    """Pad rows (with copies of row 0) up to a power of two.
 
     Jitted predictors compile once per input shape; bucketing the row count keeps callers that
     predict on varying numbers of rows (optimizers, tests) from recompiling every call.
+
+    Parameters
+    ----------
+    A : numpy.ndarray
+        ``(n, ...)`` rows.
+    minimum : int
+        Smallest padded size.
+
+    Returns
+    -------
+    padded : numpy.ndarray
+        ``(size, ...)``.
+    n : int
+        The number of real rows.
     """
     n = A.shape[0]
     size = max(minimum, 1 << max(n - 1, 0).bit_length())
@@ -92,46 +48,26 @@ def pad_rows(A: np.ndarray, minimum: int = 16) -> tuple[np.ndarray, int]:
     return np.concatenate([A, np.repeat(A[:1], size - n, axis=0)]), n
 
 
-def mixture_quantiles(
-    means: np.ndarray, stds: np.ndarray, q: np.ndarray | list[float], n_iter: int = 60
-) -> np.ndarray:
-    """Quantiles of an equal-weight Gaussian mixture along axis 0, by bisection on its CDF.
-
-    Parameters
-    ----------
-    means, stds
-        ``(m, ...)`` component means and standard deviations (``stds`` broadcastable).
-    q
-        Probabilities in (0, 1).
-
-    Returns
-    -------
-    ``(len(q), ...)`` quantiles. A mixture rather than a Gaussian fit keeps skewed or bimodal
-    posterior predictives (ensembles, trees, hypernetwork samples) honest.
-    """
-    means = np.asarray(means, dtype=float)
-    stds = np.broadcast_to(np.maximum(np.asarray(stds, dtype=float), 1e-12), means.shape)
-    qs = np.asarray(q, dtype=float)
-    lo = (means - 8.0 * stds).min(axis=0)
-    hi = (means + 8.0 * stds).max(axis=0)
-    out = np.empty((qs.size,) + means.shape[1:])
-    for k, p in enumerate(qs):
-        a, b = lo.copy(), hi.copy()
-        for _ in range(n_iter):
-            mid = 0.5 * (a + b)
-            cdf = stats.norm.cdf((mid[None] - means) / stds).mean(axis=0)
-            below = cdf < p
-            a = np.where(below, mid, a)
-            b = np.where(below, b, mid)
-        out[k] = 0.5 * (a + b)
-    return out
-
-
 # ----------------------------------------------------------------------------- JAX pieces
 
 
 def init_dense(key, n_in: int, n_out: int, gain: float = 1.0):
-    """He/Glorot-style normal init for a dense layer; returns ``(W, b)``."""
+    """He/Glorot-style normal init for a dense layer.
+
+    Parameters
+    ----------
+    key : jax.Array
+        PRNG key.
+    n_in, n_out : int
+        Layer sizes.
+    gain : float
+        Scale of the weights times ``1 / sqrt(n_in)``.
+
+    Returns
+    -------
+    W, b : jax.Array
+        Weights ``(n_in, n_out)`` and zero biases.
+    """
     import jax
     import jax.numpy as jnp
 
@@ -140,7 +76,22 @@ def init_dense(key, n_in: int, n_out: int, gain: float = 1.0):
 
 
 def init_mlp(key, sizes: list[int], prefix: str = "") -> dict[str, Any]:
-    """Flat params ``{prefix}W{i}``/``{prefix}b{i}`` of a ReLU MLP with layer sizes ``sizes``."""
+    """Flat parameters of a ReLU MLP.
+
+    Parameters
+    ----------
+    key : jax.Array
+        PRNG key.
+    sizes : list of int
+        Layer sizes, inputs first.
+    prefix : str
+        Prefix of the parameter names.
+
+    Returns
+    -------
+    params : dict
+        ``{prefix}W{i}`` and ``{prefix}b{i}`` per layer.
+    """
     import jax
 
     params: dict[str, Any] = {}
@@ -154,7 +105,26 @@ def init_mlp(key, sizes: list[int], prefix: str = "") -> dict[str, Any]:
 
 
 def mlp_apply(params: dict[str, Any], x, n_layers: int, prefix: str = "", dropout=None):
-    """Forward pass of :func:`init_mlp`'s network; ``dropout`` = list of per-hidden-layer masks."""
+    """Forward pass of :func:`init_mlp`'s network.
+
+    Parameters
+    ----------
+    params : dict
+        As :func:`init_mlp` made them.
+    x : jax.Array
+        Inputs ``(n, d)``.
+    n_layers : int
+        Number of dense layers.
+    prefix : str
+        Prefix of the parameter names.
+    dropout : list of jax.Array, optional
+        One mask per hidden layer.
+
+    Returns
+    -------
+    out : jax.Array
+        ``(n, sizes[-1])``.
+    """
     import jax.numpy as jnp
 
     h = x
@@ -167,11 +137,29 @@ def mlp_apply(params: dict[str, Any], x, n_layers: int, prefix: str = "", dropou
     return h
 
 
-def gaussian_nll(y, mean, log_var):
-    """Elementwise negative log density of ``N(mean, exp(log_var))`` at ``y``."""
-    import jax.numpy as jnp
+def gaussian_head(out, t: int, min_std: float = 1e-3):
+    """Split a network output into a mean and a positive std (standardized units).
 
-    return 0.5 * (jnp.log(2.0 * jnp.pi) + log_var + (y - mean) ** 2 * jnp.exp(-log_var))
+    The softplus offset makes an untrained head start at std ~0.3, a calm start for the NLL.
+
+    Parameters
+    ----------
+    out : jax.Array
+        ``(..., 2t)`` network outputs.
+    t : int
+        Number of targets.
+    min_std : float
+        Floor of the std.
+
+    Returns
+    -------
+    mean, std : jax.Array
+        Each ``(..., t)``.
+    """
+    import jax
+
+    std = jax.nn.softplus(out[..., t:] + math.log(math.e**0.3 - 1.0)) + min_std
+    return out[..., :t], std
 
 
 def train_adam(
@@ -186,25 +174,59 @@ def train_adam(
     learning_rate: float,
     weight_decay: float = 0.0,
 ) -> tuple[dict[str, Any], np.ndarray]:
-    """Minimize ``loss_fn(params, xb, yb, key, step, n_steps)`` with Adam, all steps in one jit.
+    """Minimize ``loss_fn(params, xb, yb, wb, key, step, n_steps)`` with Adam, in one jit.
 
-    Full batch when ``batch_size`` is None or at least ``n``; otherwise each step draws a random
-    minibatch without replacement and ``epochs`` counts passes over the data. The learning rate
-    follows a cosine decay to 10% so that the last steps settle instead of rattling. Returns the
-    final params and the loss per step. ``loss_fn`` should be a cached (module-level or
-    ``lru_cache``-built) function so that repeated fits of the same shapes reuse the compilation.
+    Full batch when ``batch_size`` is None or at least ``n``: the rows are then padded to a
+    multiple of 64 with weight 0 (``wb``), so that fits of slightly different sizes (the folds
+    of a cross-validation) share one compiled program. Otherwise each step draws a random
+    minibatch without replacement (all weights 1) and ``epochs`` counts passes over the data. The learning rate
+    follows a cosine decay to 10 % so that the last steps settle instead of rattling.
+    ``loss_fn`` should be a cached (module-level or ``lru_cache``-built) function so that
+    repeated fits of the same shapes reuse the compilation.
+
+    Parameters
+    ----------
+    loss_fn : callable
+        The loss.
+    params : dict
+        Initial parameters (a pytree).
+    X, Y : numpy.ndarray
+        Training inputs and targets.
+    key : jax.Array
+        PRNG key of the minibatches and the loss's randomness.
+    epochs : int
+        Passes over the data.
+    batch_size : int, optional
+        Minibatch size (``None``: full batch).
+    learning_rate : float
+        Initial Adam step.
+    weight_decay : float
+        AdamW decay (0: plain Adam).
+
+    Returns
+    -------
+    params : dict
+        The trained parameters.
+    losses : numpy.ndarray
+        The loss at every step.
     """
     import jax.numpy as jnp
 
     n = X.shape[0]
     full = batch_size is None or batch_size >= n
+    weights = np.ones(n, dtype=np.float32)
+    if full:
+        size = -(-n // 64) * 64
+        X = np.concatenate([X, np.repeat(X[:1], size - n, axis=0)])
+        Y = np.concatenate([Y, np.repeat(Y[:1], size - n, axis=0)])
+        weights = np.r_[weights, np.zeros(size - n, dtype=np.float32)]
+        n = size
     bs = n if full else int(batch_size)
     steps_per_epoch = 1 if full else math.ceil(n / bs)
     n_steps = max(1, int(epochs) * steps_per_epoch)
     run = _trainer(loss_fn, n, bs, n_steps, float(learning_rate), float(weight_decay))
-    params, losses = run(
-        params, jnp.asarray(X, dtype=jnp.float32), jnp.asarray(Y, dtype=jnp.float32), key
-    )
+    data = (jnp.asarray(X, jnp.float32), jnp.asarray(Y, jnp.float32), jnp.asarray(weights))
+    params, losses = run(params, *data, key)
     return params, np.asarray(losses)
 
 
@@ -223,7 +245,7 @@ def _trainer(loss_fn: Callable, n: int, bs: int, n_steps: int, lr: float, weight
     )
 
     @jax.jit
-    def run(params, Xj, Yj, key):
+    def run(params, Xj, Yj, Wj, key):
         # Per-step keys are split up front: a key chain carried through the scan puts the PRNG
         # hash into the step body even for losses that draw nothing, and it dominates compile time.
         keys = jax.random.split(key, n_steps)
@@ -232,12 +254,12 @@ def _trainer(loss_fn: Callable, n: int, bs: int, n_steps: int, lr: float, weight
             i, k = xs
             p, s = carry
             if full:
-                xb, yb, k_loss = Xj, Yj, k
+                xb, yb, wb, k_loss = Xj, Yj, Wj, k
             else:
                 k_batch, k_loss = jax.random.split(k)
                 idx = jax.random.choice(k_batch, n, (bs,), replace=False)
-                xb, yb = Xj[idx], Yj[idx]
-            loss, grads = jax.value_and_grad(loss_fn)(p, xb, yb, k_loss, i, n_steps)
+                xb, yb, wb = Xj[idx], Yj[idx], Wj[idx]
+            loss, grads = jax.value_and_grad(loss_fn)(p, xb, yb, wb, k_loss, i, n_steps)
             updates, s = opt.update(grads, s, p)
             p = optax.apply_updates(p, updates)
             return (p, s), loss
@@ -251,11 +273,36 @@ def _trainer(loss_fn: Callable, n: int, bs: int, n_steps: int, lr: float, weight
 
 
 def to_numpy_params(params: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Parameters as NumPy arrays (for ``.npz``).
+
+    Parameters
+    ----------
+    params : dict
+        Name -> JAX array.
+
+    Returns
+    -------
+    arrays : dict
+        Name -> NumPy array.
+    """
     return {k: np.asarray(v) for k, v in params.items()}
 
 
 def to_jax_params(arrays: dict[str, np.ndarray], prefix: str = "p_") -> dict[str, Any]:
-    """Params stored as ``{prefix}{name}`` in an ``.npz`` back to a JAX flat dict."""
+    """Parameters stored as ``{prefix}{name}`` in an ``.npz`` back to a JAX flat dict.
+
+    Parameters
+    ----------
+    arrays : dict
+        Name -> NumPy array.
+    prefix : str
+        Prefix that marks the parameters.
+
+    Returns
+    -------
+    params : dict
+        Name (prefix removed) -> JAX array.
+    """
     import jax.numpy as jnp
 
     return {k[len(prefix) :]: jnp.asarray(v) for k, v in arrays.items() if k.startswith(prefix)}

@@ -1,13 +1,12 @@
-"""Baseline regressors with uncertainty, all on the :class:`ProbabilisticRegressor` contract.
+"""Baseline regressors with uncertainty, on the shared contract (:mod:`psplab.models.base`).
 
-* ``gp`` — exact Gaussian process, ARD squared-exponential kernel, hyperparameters by maximizing
-  the log marginal likelihood (L-BFGS-B with analytic gradients, float64 numpy); one GP per target
-  (Rasmussen & Williams 2006, ch. 2 and 5).
-* ``ensemble`` — deep ensemble of 5 MLPs with a Gaussian (mean, variance) head trained on the
+* ``ensemble`` — deep ensemble of MLPs with a Gaussian (mean, variance) head trained on the
   NLL; the members are vmapped and trained in one jit (Lakshminarayanan et al. 2017).
 * ``dropout`` — MC dropout: dropout kept on at prediction, one mask per draw (Gal & Ghahramani 2016).
 * ``rf`` — random forest; the predictive is the mixture of the trees' predictions widened by a
   noise term estimated out-of-bag, so the intervals are not overconfident (cf. Meinshausen 2006).
+
+The Gaussian process lives in :mod:`psplab.models.gp` (re-exported here: ``gp`` is a baseline too).
 """
 
 from __future__ import annotations
@@ -17,253 +16,90 @@ import math
 from typing import Any
 
 import numpy as np
-from scipy import linalg, optimize
 
-from psplab._blas import one_blas_thread
+from psplab.errors import InputError
 from psplab.models._nn import (
-    Scaler,
-    check_X,
-    check_Xy,
+    FULL_BATCH_ROWS,
+    gaussian_head,
     init_mlp,
-    mixture_quantiles,
     mlp_apply,
     pad_rows,
-    shape_out,
     to_jax_params,
     to_numpy_params,
     train_adam,
 )
-from psplab.models.base import ProbabilisticRegressor, register_model
+from psplab.models.base import PreprocessedRegressor
+from psplab.models.gp import GaussianProcess
 
-_MIN_NOISE_STD = 1e-3  # standardized units
-
-
-# ====================================================================== Gaussian process
+__all__ = ["DeepEnsemble", "GaussianProcess", "MCDropout", "RandomForest"]
 
 
-@register_model("gp")
-class GaussianProcess(ProbabilisticRegressor):
-    """Exact GP regression with an ARD squared-exponential kernel, one GP per target.
+class _NetworkRegressor(PreprocessedRegressor):
+    """Shared fitting of the JAX networks: sizes, Adam, divergence check, persistence."""
 
-    Parameters
-    ----------
-    n_restarts
-        Extra optimizer starts (from seeded random length scales) besides the default start.
-    min_noise
-        Lower bound of the noise std in standardized units (keeps the Cholesky stable).
-    max_iter
-        L-BFGS-B iterations per start.
-    seed
-        Seed of the random restarts.
-    """
+    def _validate_params_before_fit(self, X: np.ndarray, Y: np.ndarray) -> None:
+        from psplab.limits import require_at_most
 
-    def __init__(
-        self, n_restarts: int = 1, min_noise: float = 1e-3, max_iter: int = 200, seed: int = 0
-    ):
-        self.n_restarts = n_restarts
-        self.min_noise = min_noise
-        self.max_iter = max_iter
-        self.seed = seed
+        require_at_most(f"{self.model_name}.epochs", int(self.epochs), 100_000)
+        if not self.hidden or min(int(h) for h in self.hidden) < 1:
+            raise InputError(f"hidden must list positive layer widths, got {self.hidden!r}")
+        require_at_most(f"{self.model_name}.hidden", max(int(h) for h in self.hidden), 4096)
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> GaussianProcess:
-        X, Y, is_1d = check_Xy(X, y)
-        self.n_features_in_ = X.shape[1]
-        self.y_1d_ = is_1d
-        self.x_scaler_ = Scaler.fit(X)
-        self.y_scaler_ = Scaler.fit(Y)
-        Xs = self.x_scaler_.transform(X)
-        Ys = self.y_scaler_.transform(Y)
-        self.X_train_ = Xs
-        self.Y_train_ = Ys
-        # Hundreds of small factorizations: one BLAS thread (NIMS, 393 rows: 17.1 -> 6.5 s).
-        with one_blas_thread(len(Xs)):
-            # (t, d + 2): log length scales, log signal std, log noise std
-            self.theta_ = np.array(self._fit_hyperparameters(Xs, Ys))
-            self._factorize()
-        return self
+    def _sizes(self, d: int, t: int) -> tuple[int, ...]:
+        return (d, *(int(h) for h in self.hidden), self._n_outputs(t))
 
-    def _fit_hyperparameters(self, Xs: np.ndarray, Ys: np.ndarray) -> list[np.ndarray]:
-        """Type-II maximum likelihood per target, best of the default and random starts."""
-        rng = np.random.default_rng(self.seed)
-        d = Xs.shape[1]
-        thetas = []
-        for j in range(Ys.shape[1]):
-            starts = [np.concatenate([np.full(d, math.log(math.sqrt(d))), [0.0, math.log(0.1)]])]
-            for _ in range(int(self.n_restarts)):
-                ls = rng.uniform(math.log(0.3), math.log(3.0 * math.sqrt(d)), d)
-                starts.append(
-                    np.concatenate([ls, [rng.uniform(-0.5, 0.5), rng.uniform(-4.0, -1.0)]])
-                )
-            best = None
-            for theta0 in starts:
-                res = self._optimize(Xs, Ys[:, j], theta0)
-                if best is None or res.fun < best.fun:
-                    best = res
-            thetas.append(best.x)
-        return thetas
-
-    def _bounds(self, d: int) -> list[tuple[float, float]]:
-        return [(math.log(1e-2), math.log(1e3))] * d + [
-            (math.log(1e-2), math.log(1e2)),
-            (math.log(self.min_noise), math.log(10.0)),
-        ]
-
-    def _optimize(self, Xs: np.ndarray, y: np.ndarray, theta0: np.ndarray):
-        bounds = self._bounds(Xs.shape[1])
-        theta0 = np.clip(theta0, [b[0] for b in bounds], [b[1] for b in bounds])
-        try:
-            return optimize.minimize(
-                _neg_log_marginal,
-                theta0,
-                args=(Xs, y),
-                jac=True,
-                method="L-BFGS-B",
-                bounds=bounds,
-                options={"maxiter": int(self.max_iter)},
-            )
-        except (np.linalg.LinAlgError, linalg.LinAlgError):
-            return optimize.OptimizeResult(x=theta0, fun=np.inf)
-
-    def _factorize(self) -> None:
-        self.chol_ = []
-        self.alpha_ = []
-        for j, theta in enumerate(self.theta_):
-            K = _kernel(self.X_train_, self.X_train_, theta) + _noise_var(theta) * np.eye(
-                len(self.X_train_)
-            )
-            L = linalg.cholesky(K, lower=True)
-            self.chol_.append(L)
-            self.alpha_.append(linalg.cho_solve((L, True), self.Y_train_[:, j]))
-
-    def _latent(self, X: np.ndarray, full_cov: bool = False):
-        if not hasattr(self, "theta_"):
-            raise RuntimeError("GaussianProcess is not fitted; call fit(X, y) first")
-        Xs = self.x_scaler_.transform(check_X(X, self.n_features_in_))
-        out = []
-        for j, theta in enumerate(self.theta_):
-            Ks = _kernel(Xs, self.X_train_, theta)
-            mean = Ks @ self.alpha_[j]
-            V = linalg.solve_triangular(self.chol_[j], Ks.T, lower=True)
-            if full_cov:
-                cov = _kernel(Xs, Xs, theta) - V.T @ V
-                out.append((mean, cov))
-            else:
-                var = np.maximum(np.exp(2 * theta[-2]) - np.sum(V * V, axis=0), 1e-12)
-                out.append((mean, var))
-        return out
-
-    def predict_dist(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        parts = self._latent(X)
-        mean = np.stack([m for m, _ in parts], axis=1)
-        var = np.stack(
-            [v + _noise_var(th) for (_, v), th in zip(parts, self.theta_, strict=True)], axis=1
+    def _train(self, loss, params, Z: np.ndarray, T: np.ndarray, key) -> None:
+        n = Z.shape[0]
+        batch = self.batch_size
+        if batch is None:
+            batch = None if n <= FULL_BATCH_ROWS else 256
+        params, losses = train_adam(
+            loss,
+            params,
+            Z,
+            T,
+            key=key,
+            epochs=int(self.epochs),
+            batch_size=batch,
+            learning_rate=float(self.learning_rate),
+            weight_decay=float(self.weight_decay),
         )
-        mean = self.y_scaler_.inverse(mean)
-        std = np.sqrt(var) * self.y_scaler_.scale
-        return shape_out(mean, self.y_1d_), shape_out(std, self.y_1d_)
+        if not np.all(np.isfinite(losses[-10:])):
+            raise FloatingPointError(f"{self.model_name} training diverged; lower learning_rate")
+        self.params_, self.loss_curve_ = params, losses
+        self.n_inputs_ = Z.shape[1]
 
-    def sample(
-        self, X: np.ndarray, n_samples: int = 100, seed: int = 0, include_noise: bool = True
-    ) -> np.ndarray:
-        """Joint draws from the posterior over the rows of ``X`` (full covariance, per target)."""
-        rng = np.random.default_rng(seed)
-        parts = self._latent(X, full_cov=True)
-        draws = []
-        for (mean, cov), theta in zip(parts, self.theta_, strict=True):
-            n = len(mean)
-            jitter = 1e-9 * max(1.0, float(np.mean(np.diag(cov))))
-            w, U = np.linalg.eigh(cov + jitter * np.eye(n))  # eigh tolerates tiny negative modes
-            root = U * np.sqrt(np.clip(w, 0.0, None))
-            f = mean[None, :] + rng.standard_normal((n_samples, n)) @ root.T
-            if include_noise:
-                f = f + math.sqrt(_noise_var(theta)) * rng.standard_normal(f.shape)
-            draws.append(f)
-        out = np.stack(draws, axis=-1) * self.y_scaler_.scale + self.y_scaler_.mean
-        return shape_out(out, self.y_1d_)
+    def _model_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        arrays = {f"p_{k}": v for k, v in to_numpy_params(self.params_).items()}
+        return arrays, {"n_inputs": int(self.n_inputs_)}
 
-    @property
-    def length_scales_(self) -> np.ndarray:
-        """ARD length scales in the inputs' own units, ``(t, d)``."""
-        return np.exp(self.theta_[:, :-2]) * self.x_scaler_.scale[None, :]
-
-    def _get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        arrays = {
-            "X_train": self.X_train_,
-            "Y_train": self.Y_train_,
-            "theta": self.theta_,
-            "x_mean": self.x_scaler_.mean,
-            "x_scale": self.x_scaler_.scale,
-            "y_mean": self.y_scaler_.mean,
-            "y_scale": self.y_scaler_.scale,
-        }
-        return arrays, {"n_features_in": int(self.n_features_in_), "y_1d": bool(self.y_1d_)}
-
-    def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
-        self.X_train_ = arrays["X_train"]
-        self.Y_train_ = arrays["Y_train"]
-        self.theta_ = arrays["theta"]
-        self.x_scaler_ = Scaler(arrays["x_mean"], arrays["x_scale"])
-        self.y_scaler_ = Scaler(arrays["y_mean"], arrays["y_scale"])
-        self.n_features_in_ = int(meta["n_features_in"])
-        self.y_1d_ = bool(meta["y_1d"])
-        self._factorize()
-
-
-def _noise_var(theta: np.ndarray) -> float:
-    return float(np.exp(2 * theta[-1]))
-
-
-def _kernel(A: np.ndarray, B: np.ndarray, theta: np.ndarray) -> np.ndarray:
-    ls = np.exp(theta[:-2])
-    a, b = A / ls, B / ls
-    sq = np.sum(a * a, 1)[:, None] + np.sum(b * b, 1)[None, :] - 2.0 * a @ b.T
-    return np.exp(2 * theta[-2]) * np.exp(-0.5 * np.maximum(sq, 0.0))
-
-
-def _neg_log_marginal(theta: np.ndarray, X: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-    """Negative log marginal likelihood and its gradient w.r.t. the log hyperparameters."""
-    n, d = X.shape
-    Kf = _kernel(X, X, theta)
-    K = Kf + _noise_var(theta) * np.eye(n)
-    try:
-        L = linalg.cholesky(K, lower=True)
-    except linalg.LinAlgError:
-        return 1e25, np.zeros_like(theta)
-    alpha = linalg.cho_solve((L, True), y)
-    nll = 0.5 * y @ alpha + np.sum(np.log(np.diag(L))) + 0.5 * n * math.log(2 * math.pi)
-    # dNLL/dθ = -½ tr((ααᵀ - K⁻¹) dK/dθ)
-    W = np.outer(alpha, alpha) - linalg.cho_solve((L, True), np.eye(n))
-    grad = np.empty_like(theta)
-    ls = np.exp(theta[:-2])
-    WK = W * Kf
-    # sum_ij WK_ij (x_ik - x_jk)^2 = 2 sum_i x_ik^2 r_i - 2 x_k' WK x_k (WK symmetric, r its row
-    # sums): one (n, n) @ (n, d) product instead of d elementwise (n, n) passes.
-    r = WK.sum(axis=1)
-    quad = 2.0 * (X * X).T @ r - 2.0 * np.sum(X * (WK @ X), axis=0)
-    grad[:d] = -0.5 * quad / ls**2
-    grad[-2] = -0.5 * np.sum(WK) * 2.0
-    grad[-1] = -0.5 * np.trace(W) * 2.0 * _noise_var(theta)
-    return float(nll), grad
+    def _load_model_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        self.params_ = to_jax_params(arrays)
+        self.n_inputs_ = int(meta["n_inputs"])
 
 
 # ====================================================================== deep ensemble
 
 
-@register_model("ensemble")
-class DeepEnsemble(ProbabilisticRegressor):
+class DeepEnsemble(_NetworkRegressor):
     """Deep ensemble: ``n_members`` MLPs with Gaussian heads, trained jointly in one jit.
 
     Parameters
     ----------
-    hidden
+    hidden : tuple of int
         Hidden layer widths of every member.
-    n_members
+    n_members : int
         Ensemble size.
     epochs, learning_rate, batch_size, weight_decay
-        Adam settings (same schedule as the BHN, for a fair comparison).
-    seed
+        Adam settings (full batch up to :data:`FULL_BATCH_ROWS` rows when ``batch_size`` is
+        None).
+    input_transform, target_transform, target_bounds
+        Shared preprocessing (:class:`~psplab.models.preprocessing.Preprocessor`).
+    seed : int
         Seeds the members' initializations and minibatches.
     """
+
+    model_name = "ensemble"
 
     def __init__(
         self,
@@ -273,6 +109,9 @@ class DeepEnsemble(ProbabilisticRegressor):
         learning_rate: float = 3e-3,
         batch_size: int | None = None,
         weight_decay: float = 1e-4,
+        input_transform: str = "log",
+        target_transform: str | list[str] = "auto",
+        target_bounds: list | None = None,
         seed: int = 0,
     ):
         self.hidden = hidden
@@ -281,96 +120,38 @@ class DeepEnsemble(ProbabilisticRegressor):
         self.learning_rate = learning_rate
         self.batch_size = batch_size
         self.weight_decay = weight_decay
+        self.input_transform = input_transform
+        self.target_transform = target_transform
+        self.target_bounds = target_bounds
         self.seed = seed
 
-    def _sizes(self, d: int, t: int) -> tuple[int, ...]:
-        return (d, *(int(h) for h in self.hidden), 2 * t)
+    def _n_outputs(self, t: int) -> int:
+        return 2 * t
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> DeepEnsemble:
+    def _validate_params_before_fit(self, X: np.ndarray, Y: np.ndarray) -> None:
+        from psplab.limits import require_at_most
+
+        super()._validate_params_before_fit(X, Y)
+        require_at_most("ensemble.n_members", int(self.n_members), 100)
+        if int(self.n_members) < 1:
+            raise InputError(f"n_members must be a positive integer, got {self.n_members!r}")
+
+    def _fit_standardized(self, Z: np.ndarray, T: np.ndarray) -> None:
         import jax
 
-        X, Y, is_1d = check_Xy(X, y)
-        self.n_features_in_, self.n_targets_, self.y_1d_ = X.shape[1], Y.shape[1], is_1d
-        self.x_scaler_, self.y_scaler_ = Scaler.fit(X), Scaler.fit(Y)
-        sizes = self._sizes(X.shape[1], Y.shape[1])
-        key = jax.random.PRNGKey(int(self.seed))
-        k_init, k_train = jax.random.split(key)
+        sizes = self._sizes(Z.shape[1], T.shape[1])
+        k_init, k_train = jax.random.split(jax.random.PRNGKey(int(self.seed)))
         keys = jax.random.split(k_init, int(self.n_members))
         params = jax.vmap(lambda k: init_mlp(k, list(sizes)))(keys)
-        n = X.shape[0]
-        batch = self.batch_size if self.batch_size is not None else (None if n <= 1024 else 256)
-        params, losses = train_adam(
-            _ensemble_loss(sizes),
-            params,
-            self.x_scaler_.transform(X),
-            self.y_scaler_.transform(Y),
-            key=k_train,
-            epochs=int(self.epochs),
-            batch_size=batch,
-            learning_rate=float(self.learning_rate),
-            weight_decay=float(self.weight_decay),
-        )
-        if not np.all(np.isfinite(losses[-10:])):
-            raise FloatingPointError("deep ensemble training diverged; lower learning_rate")
-        self.params_, self.loss_curve_ = params, losses
-        return self
+        self._train(_ensemble_loss(sizes), params, Z, T, k_train)
 
-    def _members(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _mixture(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         import jax.numpy as jnp
 
-        if not hasattr(self, "params_"):
-            raise RuntimeError("DeepEnsemble is not fitted; call fit(X, y) first")
-        Xp, n = pad_rows(self.x_scaler_.transform(check_X(X, self.n_features_in_)))
-        sizes = self._sizes(self.n_features_in_, self.n_targets_)
-        mean, std = _ensemble_predict(sizes)(self.params_, jnp.asarray(Xp, jnp.float32))
-        scale = self.y_scaler_.scale
-        mean, std = np.asarray(mean, float)[:, :n], np.asarray(std, float)[:, :n]
-        return mean * scale + self.y_scaler_.mean, std * scale
-
-    def predict_dist(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        means, stds = self._members(X)
-        mean = means.mean(0)
-        std = np.sqrt(means.var(0) + (stds**2).mean(0))
-        return shape_out(mean, self.y_1d_), shape_out(std, self.y_1d_)
-
-    def predict_quantiles(self, X: np.ndarray, q: np.ndarray | list[float]) -> np.ndarray:
-        means, stds = self._members(X)
-        return shape_out(mixture_quantiles(means, stds, q), self.y_1d_)
-
-    def sample(
-        self, X: np.ndarray, n_samples: int = 100, seed: int = 0, include_noise: bool = True
-    ) -> np.ndarray:
-        """Each draw picks one member (a whole function) at random, plus its noise."""
-        means, stds = self._members(X)
-        rng = np.random.default_rng(seed)
-        pick = rng.integers(0, means.shape[0], n_samples)
-        out = means[pick]
-        if include_noise:
-            out = out + stds[pick] * rng.standard_normal(out.shape)
-        return shape_out(out, self.y_1d_)
-
-    def _get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        arrays = {f"p_{k}": v for k, v in to_numpy_params(self.params_).items()}
-        arrays.update(_scaler_arrays(self))
-        return arrays, {
-            "n_features_in": self.n_features_in_,
-            "n_targets": self.n_targets_,
-            "y_1d": self.y_1d_,
-        }
-
-    def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
-        self.params_ = to_jax_params(arrays)
-        _set_scalers(self, arrays)
-        self.n_features_in_, self.n_targets_ = int(meta["n_features_in"]), int(meta["n_targets"])
-        self.y_1d_ = bool(meta["y_1d"])
-
-
-def _gauss_head(out, t: int):
-    import jax
-
-    # Offset so an untrained head starts at std ~0.3 (standardized units), a calm start for the NLL.
-    std = jax.nn.softplus(out[..., t:] + math.log(math.e**0.3 - 1.0)) + _MIN_NOISE_STD
-    return out[..., :t], std
+        Zp, n = pad_rows(Z)
+        sizes = self._sizes(self.n_inputs_, self.n_targets_)
+        mean, std = _ensemble_predict(sizes)(self.params_, jnp.asarray(Zp, jnp.float32))
+        return np.asarray(mean, float)[:, :n], np.asarray(std, float)[:, :n]
 
 
 @functools.lru_cache(maxsize=32)
@@ -380,13 +161,14 @@ def _ensemble_loss(sizes: tuple[int, ...]):
 
     n_layers, t = len(sizes) - 1, sizes[-1] // 2
 
-    def member_nll(p, xb, yb):
-        mean, std = _gauss_head(mlp_apply(p, xb, n_layers), t)
-        return jnp.mean(jnp.sum(jnp.log(std) + 0.5 * ((yb - mean) / std) ** 2, axis=-1))
+    def member_nll(p, xb, yb, wb):
+        mean, std = gaussian_head(mlp_apply(p, xb, n_layers), t)
+        nll = jnp.sum(jnp.log(std) + 0.5 * ((yb - mean) / std) ** 2, axis=-1)
+        return jnp.sum(wb * nll) / jnp.sum(wb)
 
-    def loss(params, xb, yb, key, step, n_steps):
+    def loss(params, xb, yb, wb, key, step, n_steps):
         # Sum over members: each member's gradient only sees its own NLL.
-        return jnp.sum(jax.vmap(member_nll, in_axes=(0, None, None))(params, xb, yb))
+        return jnp.sum(jax.vmap(member_nll, in_axes=(0, None, None, None))(params, xb, yb, wb))
 
     return loss
 
@@ -399,45 +181,34 @@ def _ensemble_predict(sizes: tuple[int, ...]):
 
     @jax.jit
     def predict(params, x):
-        return jax.vmap(lambda p: _gauss_head(mlp_apply(p, x, n_layers), t))(params)
+        return jax.vmap(lambda p: gaussian_head(mlp_apply(p, x, n_layers), t))(params)
 
     return predict
-
-
-def _scaler_arrays(model) -> dict[str, np.ndarray]:
-    return {
-        "x_mean": model.x_scaler_.mean,
-        "x_scale": model.x_scaler_.scale,
-        "y_mean": model.y_scaler_.mean,
-        "y_scale": model.y_scaler_.scale,
-    }
-
-
-def _set_scalers(model, arrays: dict[str, np.ndarray]) -> None:
-    model.x_scaler_ = Scaler(arrays["x_mean"], arrays["x_scale"])
-    model.y_scaler_ = Scaler(arrays["y_mean"], arrays["y_scale"])
 
 
 # ====================================================================== MC dropout
 
 
-@register_model("dropout")
-class MCDropout(ProbabilisticRegressor):
+class MCDropout(_NetworkRegressor):
     """MC dropout MLP with a learned per-target noise level.
 
     Parameters
     ----------
-    hidden
+    hidden : tuple of int
         Hidden layer widths.
-    rate
+    rate : float
         Dropout probability on every hidden layer (training and prediction).
     epochs, learning_rate, batch_size, weight_decay
         Adam settings.
-    n_predict_samples
+    n_predict_samples : int
         Dropout masks per prediction.
-    seed
+    input_transform, target_transform, target_bounds
+        Shared preprocessing (:class:`~psplab.models.preprocessing.Preprocessor`).
+    seed : int
         Seeds initialization, training masks and prediction masks.
     """
+
+    model_name = "dropout"
 
     def __init__(
         self,
@@ -448,6 +219,9 @@ class MCDropout(ProbabilisticRegressor):
         batch_size: int | None = None,
         weight_decay: float = 1e-4,
         n_predict_samples: int = 200,
+        input_transform: str = "log",
+        target_transform: str | list[str] = "auto",
+        target_bounds: list | None = None,
         seed: int = 0,
     ):
         self.hidden = hidden
@@ -457,92 +231,56 @@ class MCDropout(ProbabilisticRegressor):
         self.batch_size = batch_size
         self.weight_decay = weight_decay
         self.n_predict_samples = n_predict_samples
+        self.input_transform = input_transform
+        self.target_transform = target_transform
+        self.target_bounds = target_bounds
         self.seed = seed
 
-    def _sizes(self, d: int, t: int) -> tuple[int, ...]:
-        return (d, *(int(h) for h in self.hidden), t)
+    def _n_outputs(self, t: int) -> int:
+        return t
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> MCDropout:
-        import jax
-        import jax.numpy as jnp
+    def _validate_params_before_fit(self, X: np.ndarray, Y: np.ndarray) -> None:
+        from psplab.limits import require_at_most
 
+        super()._validate_params_before_fit(X, Y)
         if not 0.0 <= float(self.rate) < 1.0:
-            raise ValueError(f"rate must be in [0, 1), got {self.rate}")
-        X, Y, is_1d = check_Xy(X, y)
-        self.n_features_in_, self.n_targets_, self.y_1d_ = X.shape[1], Y.shape[1], is_1d
-        self.x_scaler_, self.y_scaler_ = Scaler.fit(X), Scaler.fit(Y)
-        sizes = self._sizes(X.shape[1], Y.shape[1])
-        key = jax.random.PRNGKey(int(self.seed))
-        k_init, k_train = jax.random.split(key)
-        params = init_mlp(k_init, list(sizes))
-        params["log_noise"] = jnp.full((Y.shape[1],), math.log(0.3), jnp.float32)
-        n = X.shape[0]
-        batch = self.batch_size if self.batch_size is not None else (None if n <= 1024 else 256)
-        params, losses = train_adam(
-            _dropout_loss(sizes, float(self.rate)),
-            params,
-            self.x_scaler_.transform(X),
-            self.y_scaler_.transform(Y),
-            key=k_train,
-            epochs=int(self.epochs),
-            batch_size=batch,
-            learning_rate=float(self.learning_rate),
-            weight_decay=float(self.weight_decay),
-        )
-        if not np.all(np.isfinite(losses[-10:])):
-            raise FloatingPointError("MC dropout training diverged; lower learning_rate")
-        self.params_, self.loss_curve_ = params, losses
-        return self
+            raise InputError(f"rate must be in [0, 1), got {self.rate}")
+        require_at_most("dropout.n_predict_samples", int(self.n_predict_samples), 10_000)
 
-    def _draws(self, X: np.ndarray, n_draws: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    def _fit_standardized(self, Z: np.ndarray, T: np.ndarray) -> None:
         import jax
         import jax.numpy as jnp
 
-        if not hasattr(self, "params_"):
-            raise RuntimeError("MCDropout is not fitted; call fit(X, y) first")
-        Xp, n = pad_rows(self.x_scaler_.transform(check_X(X, self.n_features_in_)))
-        sizes = self._sizes(self.n_features_in_, self.n_targets_)
+        sizes = self._sizes(Z.shape[1], T.shape[1])
+        k_init, k_train = jax.random.split(jax.random.PRNGKey(int(self.seed)))
+        params = init_mlp(k_init, list(sizes))
+        params["log_noise"] = jnp.full((T.shape[1],), math.log(0.3), jnp.float32)
+        self._train(_dropout_loss(sizes, float(self.rate)), params, Z, T, k_train)
+
+    def _draws(self, Z: np.ndarray, n_draws: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        import jax
+        import jax.numpy as jnp
+
+        Zp, n = pad_rows(Z)
+        sizes = self._sizes(self.n_inputs_, self.n_targets_)
         means = _dropout_predict(sizes, float(self.rate))(
-            self.params_, jnp.asarray(Xp, jnp.float32), jax.random.PRNGKey(int(seed)), int(n_draws)
+            self.params_, jnp.asarray(Zp, jnp.float32), jax.random.PRNGKey(int(seed)), int(n_draws)
         )
-        means = np.asarray(means, float)[:, :n] * self.y_scaler_.scale + self.y_scaler_.mean
-        noise = (
-            np.exp(np.asarray(self.params_["log_noise"], float)) + _MIN_NOISE_STD
-        ) * self.y_scaler_.scale
+        means = np.asarray(means, float)[:, :n]
+        noise = np.exp(np.asarray(self.params_["log_noise"], float)) + 1e-3
         return means, np.broadcast_to(noise, means.shape)
 
-    def predict_dist(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        means, stds = self._draws(X, int(self.n_predict_samples), int(self.seed) + 1)
-        std = np.sqrt(means.var(0) + (stds**2).mean(0))
-        return shape_out(means.mean(0), self.y_1d_), shape_out(std, self.y_1d_)
+    def _mixture(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self._draws(Z, int(self.n_predict_samples), int(self.seed) + 1)
 
-    def predict_quantiles(self, X: np.ndarray, q: np.ndarray | list[float]) -> np.ndarray:
-        means, stds = self._draws(X, int(self.n_predict_samples), int(self.seed) + 1)
-        return shape_out(mixture_quantiles(means, stds, q), self.y_1d_)
-
-    def sample(
-        self, X: np.ndarray, n_samples: int = 100, seed: int = 0, include_noise: bool = True
+    def _sample_standardized(
+        self, Z: np.ndarray, n_samples: int, rng: np.random.Generator, include_noise: bool
     ) -> np.ndarray:
         """One dropout mask per draw, shared by all rows: each draw is one function."""
-        means, stds = self._draws(X, n_samples, seed)
+        means, stds = self._draws(Z, n_samples, int(rng.integers(2**31 - 1)))
         if include_noise:
-            means = means + stds * np.random.default_rng(seed).standard_normal(means.shape)
-        return shape_out(means, self.y_1d_)
-
-    def _get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        arrays = {f"p_{k}": v for k, v in to_numpy_params(self.params_).items()}
-        arrays.update(_scaler_arrays(self))
-        return arrays, {
-            "n_features_in": self.n_features_in_,
-            "n_targets": self.n_targets_,
-            "y_1d": self.y_1d_,
-        }
-
-    def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
-        self.params_ = to_jax_params(arrays)
-        _set_scalers(self, arrays)
-        self.n_features_in_, self.n_targets_ = int(meta["n_features_in"]), int(meta["n_targets"])
-        self.y_1d_ = bool(meta["y_1d"])
+            means = means + stds * rng.standard_normal(means.shape)
+        return means
 
 
 @functools.lru_cache(maxsize=32)
@@ -553,15 +291,16 @@ def _dropout_loss(sizes: tuple[int, ...], rate: float):
     n_layers = len(sizes) - 1
     keep = 1.0 - rate
 
-    def loss(p, xb, yb, key, step, n_steps):
+    def loss(p, xb, yb, wb, key, step, n_steps):
         keys = jax.random.split(key, n_layers)
         masks = [
             jax.random.bernoulli(keys[i], keep, (xb.shape[0], sizes[i + 1])) / keep
             for i in range(n_layers - 1)
         ]
         mean = mlp_apply(p, xb, n_layers, dropout=masks)
-        std = jnp.exp(p["log_noise"]) + _MIN_NOISE_STD
-        return jnp.mean(jnp.sum(jnp.log(std) + 0.5 * ((yb - mean) / std) ** 2, axis=-1))
+        std = jnp.exp(p["log_noise"]) + 1e-3
+        nll = jnp.sum(jnp.log(std) + 0.5 * ((yb - mean) / std) ** 2, axis=-1)
+        return jnp.sum(wb * nll) / jnp.sum(wb)
 
     return loss
 
@@ -591,8 +330,7 @@ def _dropout_predict(sizes: tuple[int, ...], rate: float):
 # ====================================================================== random forest
 
 
-@register_model("rf")
-class RandomForest(ProbabilisticRegressor):
+class RandomForest(PreprocessedRegressor):
     """Random forest whose predictive is the trees' mixture widened by an out-of-bag noise term.
 
     The per-tree predictions give the spread between plausible functions; alone they understate
@@ -604,130 +342,170 @@ class RandomForest(ProbabilisticRegressor):
     ----------
     n_estimators, min_samples_leaf, max_features
         Passed to :class:`sklearn.ensemble.RandomForestRegressor`.
-    seed
+    input_transform, target_transform, target_bounds
+        Shared preprocessing (:class:`~psplab.models.preprocessing.Preprocessor`).
+    seed : int
         Random state of the forest.
     """
+
+    model_name = "rf"
 
     def __init__(
         self,
         n_estimators: int = 300,
         min_samples_leaf: int = 1,
         max_features: float | str | None = 1.0,
+        input_transform: str = "log",
+        target_transform: str | list[str] = "auto",
+        target_bounds: list | None = None,
         seed: int = 0,
     ):
         self.n_estimators = n_estimators
         self.min_samples_leaf = min_samples_leaf
         self.max_features = max_features
+        self.input_transform = input_transform
+        self.target_transform = target_transform
+        self.target_bounds = target_bounds
         self.seed = seed
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> RandomForest:
-        X, Y, is_1d = check_Xy(X, y)
-        self.n_features_in_, self.y_1d_ = X.shape[1], is_1d
-        forest = self._make_forest().fit(X, Y if Y.shape[1] > 1 else Y[:, 0])
-        self.forest_ = forest
-        self._extract_trees(forest)
-        # Out-of-bag calibration of the extra noise term.
-        n = X.shape[0]
-        preds = self._tree_predictions(X)  # (T, n, t)
-        inbag = np.zeros((len(forest.estimators_), n), dtype=bool)
-        for k, idx in enumerate(forest.estimators_samples_):
-            inbag[k, idx] = True
-        oob = ~inbag
-        counts = oob.sum(0)
-        ok = counts >= 2
-        w = oob[:, ok, None].astype(float)
-        m = (preds[:, ok] * w).sum(0) / counts[ok, None]
-        v = (((preds[:, ok] - m) ** 2) * w).sum(0) / counts[ok, None]
-        resid2 = (Y[ok] - m) ** 2
-        self.noise_std_ = np.sqrt(np.maximum(np.mean(resid2 - v, axis=0), 0.0))
-        return self
+    def _validate_params_before_fit(self, X: np.ndarray, Y: np.ndarray) -> None:
+        from psplab.limits import require_at_most, require_memory
 
-    def _make_forest(self):
+        require_at_most("rf.n_estimators", int(self.n_estimators), 5000)
+        if int(self.n_estimators) < 1:
+            raise InputError(f"n_estimators must be a positive integer, got {self.n_estimators!r}")
+        # About two nodes per training row and tree, ~40 bytes a node (with one target).
+        nodes = 2.0 * X.shape[0] * int(self.n_estimators)
+        require_memory(nodes * (32 + 8 * Y.shape[1]), f"a forest of {self.n_estimators} trees")
+
+    def _fit_standardized(self, Z: np.ndarray, T: np.ndarray) -> None:
         from sklearn.ensemble import RandomForestRegressor
 
-        return RandomForestRegressor(
+        forest = RandomForestRegressor(
             n_estimators=int(self.n_estimators),
             min_samples_leaf=int(self.min_samples_leaf),
             max_features=self.max_features,
             bootstrap=True,
             random_state=int(self.seed),
             n_jobs=1,
-        )
-
-    def _extract_trees(self, forest) -> None:
-        # Flat arrays of all trees: enough to predict without sklearn objects (and to save as npz).
+        ).fit(Z, T if T.shape[1] > 1 else T[:, 0])
+        self.forest_ = forest
         trees = [est.tree_ for est in forest.estimators_]
+        # Flat arrays of all trees: enough to predict without sklearn objects (and to save).
         self.tree_offsets_ = np.cumsum([0] + [t.node_count for t in trees])
         self.left_ = np.concatenate([t.children_left for t in trees]).astype(np.int64)
         self.right_ = np.concatenate([t.children_right for t in trees]).astype(np.int64)
         self.feature_ = np.concatenate([t.feature for t in trees]).astype(np.int64)
         self.threshold_ = np.concatenate([t.threshold for t in trees])
         self.value_ = np.concatenate([t.value[:, :, 0] for t in trees])  # (nodes, t)
+        self.noise_z_ = _oob_noise(forest, self.tree_predictions(Z), T)
 
-    def _tree_predictions(self, X: np.ndarray) -> np.ndarray:
-        """``(n_trees, n, t)`` predictions by walking the flat node arrays."""
+    def tree_predictions(self, Z: np.ndarray) -> np.ndarray:
+        """``(n_trees, n, t)`` predictions at scaled model inputs ``Z``, walking the node arrays.
+
+        Parameters
+        ----------
+        Z : numpy.ndarray
+            Model inputs, as :meth:`Preprocessor.model_inputs` returns them.
+
+        Returns
+        -------
+        predictions : numpy.ndarray
+            One prediction per tree, row and target (standardized modelled units).
+        """
         n_trees = len(self.tree_offsets_) - 1
-        X = X.astype(np.float32).astype(float)  # sklearn splits on float32 inputs
-        out = np.empty((n_trees, X.shape[0], self.value_.shape[1]))
-        rows = np.arange(X.shape[0])
+        Z = Z.astype(np.float32).astype(float)  # scikit-learn splits on float32 inputs
+        out = np.empty((n_trees, Z.shape[0], self.value_.shape[1]))
+        rows = np.arange(Z.shape[0])
         for k in range(n_trees):
-            node = np.full(X.shape[0], self.tree_offsets_[k])
             off = self.tree_offsets_[k]
-            while True:
+            node = np.full(Z.shape[0], off)
+            # A walk ends at a leaf in fewer steps than its tree has nodes (checked on load).
+            for _ in range(int(self.tree_offsets_[k + 1] - off)):
                 left = self.left_[node]
                 leaf = left == -1
                 if leaf.all():
                     break
                 f = np.where(leaf, 0, self.feature_[node])
-                go_left = X[rows, f] <= self.threshold_[node]
-                nxt = np.where(go_left, left, self.right_[node]) + off
+                nxt = np.where(Z[rows, f] <= self.threshold_[node], left, self.right_[node]) + off
                 node = np.where(leaf, node, nxt)
+            else:
+                raise ValueError(f"tree {k} of the forest does not end in leaves")
             out[k] = self.value_[node]
         return out
 
-    def _check(self, X: np.ndarray) -> np.ndarray:
-        if not hasattr(self, "value_"):
-            raise RuntimeError("RandomForest is not fitted; call fit(X, y) first")
-        return check_X(X, self.n_features_in_)
+    def _mixture(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        preds = self.tree_predictions(Z)
+        return preds, np.broadcast_to(np.maximum(self.noise_z_, 1e-6), preds.shape)
 
-    def predict_dist(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        preds = self._tree_predictions(self._check(X))
-        std = np.sqrt(preds.var(0) + self.noise_std_**2)
-        return shape_out(preds.mean(0), self.y_1d_), shape_out(std, self.y_1d_)
+    @property
+    def noise_std_(self) -> np.ndarray:
+        """Out-of-bag noise std ``(t,)`` in the modelled target units (``g``)."""
+        self._check_fitted()
+        return self.noise_z_ * self.prep_.y_scale
 
-    def predict_quantiles(self, X: np.ndarray, q: np.ndarray | list[float]) -> np.ndarray:
-        preds = self._tree_predictions(self._check(X))
-        noise = np.broadcast_to(
-            np.maximum(self.noise_std_, 1e-9 * (1 + np.abs(preds).max())), preds.shape
-        )
-        return shape_out(mixture_quantiles(preds, noise, q), self.y_1d_)
+    def _model_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        names = ("tree_offsets", "left", "right", "feature", "threshold", "value", "noise_z")
+        return {k: getattr(self, f"{k}_") for k in names}, {}
 
-    def sample(
-        self, X: np.ndarray, n_samples: int = 100, seed: int = 0, include_noise: bool = True
-    ) -> np.ndarray:
-        """Each draw is one randomly picked tree (a whole function), plus the noise term."""
-        preds = self._tree_predictions(self._check(X))
-        rng = np.random.default_rng(seed)
-        out = preds[rng.integers(0, preds.shape[0], n_samples)]
-        if include_noise:
-            out = out + self.noise_std_ * rng.standard_normal(out.shape)
-        return shape_out(out, self.y_1d_)
+    def _load_model_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        _check_forest_arrays(arrays)
+        for k, v in arrays.items():
+            setattr(self, f"{k}_", v)
 
-    def _get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        arrays = {
-            "tree_offsets": self.tree_offsets_,
-            "left": self.left_,
-            "right": self.right_,
-            "feature": self.feature_,
-            "threshold": self.threshold_,
-            "value": self.value_,
-            "noise_std": self.noise_std_,
-        }
-        return arrays, {"n_features_in": self.n_features_in_, "y_1d": self.y_1d_}
 
-    def _set_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
-        self.tree_offsets_ = arrays["tree_offsets"]
-        self.left_, self.right_ = arrays["left"], arrays["right"]
-        self.feature_, self.threshold_ = arrays["feature"], arrays["threshold"]
-        self.value_, self.noise_std_ = arrays["value"], arrays["noise_std"]
-        self.n_features_in_, self.y_1d_ = int(meta["n_features_in"]), bool(meta["y_1d"])
+def _check_forest_arrays(arrays: dict[str, np.ndarray]) -> None:
+    """Refuse flat tree arrays that do not describe trees (a damaged or crafted model file).
+
+    scikit-learn numbers a tree's nodes depth-first, so every child comes after its parent in
+    its own tree: with that checked, a walk from a root reaches a leaf in fewer steps than the
+    tree has nodes, and a self-loop or cycle (which made ``predict`` run forever) is refused.
+
+    Parameters
+    ----------
+    arrays : dict
+        ``tree_offsets``, ``left``, ``right``, ``feature``, ``threshold``, ``value``.
+
+    Raises
+    ------
+    ValueError
+        Naming what is wrong.
+    """
+    offsets = np.asarray(arrays["tree_offsets"])
+    left, right = np.asarray(arrays["left"]), np.asarray(arrays["right"])
+    n = left.shape[0] if left.ndim == 1 else -1
+    if n < 1 or offsets.ndim != 1 or offsets.size < 2 or offsets[0] != 0 or offsets[-1] != n:
+        raise ValueError("the tree offsets do not cover the node arrays")
+    sizes = np.diff(offsets)
+    others = [np.asarray(arrays[k]) for k in ("right", "feature", "threshold", "value")]
+    if np.any(sizes < 1) or any(a.shape[:1] != (n,) for a in others) or others[3].ndim != 2:
+        raise ValueError("the node arrays of the forest do not match")
+    local = np.arange(n) - np.repeat(offsets[:-1], sizes)
+    size = np.repeat(sizes, sizes)
+    inner = left != -1
+    children_ok = (left[inner] > local[inner]) & (right[inner] > local[inner])
+    children_ok &= (left[inner] < size[inner]) & (right[inner] < size[inner])
+    if not children_ok.all() or np.any(right[~inner] != -1):
+        raise ValueError("a tree node points back to itself or out of its tree")
+    feature, threshold, value = others[1], others[2], others[3]
+    if np.any(feature[inner] < 0) or not (
+        np.isfinite(threshold[inner]).all() and np.isfinite(value).all()
+    ):
+        raise ValueError("a split or leaf value of the forest is not valid")
+
+
+def _oob_noise(forest, preds: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """Per-target noise std: out-of-bag squared error less the trees' out-of-bag spread."""
+    n = T.shape[0]
+    inbag = np.zeros((len(forest.estimators_), n), dtype=bool)
+    for k, idx in enumerate(forest.estimators_samples_):
+        inbag[k, idx] = True
+    oob = ~inbag
+    counts = oob.sum(0)
+    ok = counts >= 2
+    if not ok.any():
+        return np.zeros(T.shape[1])
+    w = oob[:, ok, None].astype(float)
+    m = (preds[:, ok] * w).sum(0) / counts[ok, None]
+    v = (((preds[:, ok] - m) ** 2) * w).sum(0) / counts[ok, None]
+    return np.sqrt(np.maximum(np.mean((T[ok] - m) ** 2 - v, axis=0), 0.0))

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from psplab.models.metrics import central_coverage, r2_score
+from psplab.plotting import axes_or_new, literal_labels, pyplot, safe_text
 
 __all__ = [
     "MODEL_COLORS",
@@ -47,15 +48,6 @@ MODEL_COLORS = {
 }
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def model_color(name: str, index: int = 0) -> str:
     """A stable colour per model name, the same in every figure.
 
@@ -75,7 +67,7 @@ def model_color(name: str, index: int = 0) -> str:
         return MODEL_COLORS[name]
     import matplotlib
 
-    return matplotlib.colors.to_hex(_pyplot().get_cmap("tab10").colors[index % 10])
+    return matplotlib.colors.to_hex(pyplot().get_cmap("tab10").colors[index % 10])
 
 
 def slug(name: str) -> str:
@@ -92,13 +84,6 @@ def slug(name: str) -> str:
         Letters, digits and underscores only.
     """
     return re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_") or "target"
-
-
-def _axes(ax, figsize: tuple[float, float]):
-    if ax is not None:
-        return ax.figure, ax
-    fig, ax = _pyplot().subplots(figsize=figsize)
-    return fig, ax
 
 
 def parity_plot(
@@ -135,7 +120,7 @@ def parity_plot(
     fig : matplotlib.figure.Figure
         The figure holding the plot.
     """
-    fig, ax = _axes(ax, (4.2, 4.0))
+    fig, ax = axes_or_new(ax, (4.2, 4.0))
     y, m, lo, hi = (np.asarray(a, dtype=float) for a in (y_true, mean, lo, hi))
     err = np.vstack([np.maximum(m - lo, 0.0), np.maximum(hi - m, 0.0)])
     inside = np.ones(len(y), bool) if in_domain is None else np.asarray(in_domain, dtype=bool)
@@ -157,10 +142,10 @@ def parity_plot(
     ax.set_aspect("equal")
     cover = float(np.mean((y >= lo) & (y <= hi))) if y.size else float("nan")
     mae = float(np.mean(np.abs(y - m))) if y.size else float("nan")
-    prefix = f"{title}: " if title else ""
+    prefix = f"{safe_text(title)}: " if title else ""
     ax.set_title(f"{prefix}MAE {mae:.3g}, R² {r2_score(y, m):.3f}, cov90 {cover:.2f}", fontsize=8)
-    ax.set_xlabel(f"measured {label}", fontsize=8)
-    ax.set_ylabel(f"predicted {label}", fontsize=8)
+    ax.set_xlabel(safe_text(f"measured {label}"), fontsize=8)
+    ax.set_ylabel(safe_text(f"predicted {label}"), fontsize=8)
     ax.tick_params(labelsize=7)
     return fig
 
@@ -187,7 +172,7 @@ def calibration_plot(
     fig : matplotlib.figure.Figure
         The figure holding the plot. Points below the diagonal are over-confident.
     """
-    fig, ax = _axes(ax, (4.4, 4.2))
+    fig, ax = axes_or_new(ax, (4.4, 4.2))
     for i, (name, arrays) in enumerate(curves.items()):
         y, m, s = (np.asarray(v, dtype=float) for v in arrays)
         ok = np.isfinite(y) & np.isfinite(m) & np.isfinite(s) & (s > 0)
@@ -196,14 +181,15 @@ def calibration_plot(
             if ok.any()
             else np.full(NOMINAL_LEVELS.size, np.nan)
         )
-        ax.plot(NOMINAL_LEVELS, observed, "o-", ms=3, color=model_color(name, i), label=name)
+        color = model_color(name, i)
+        ax.plot(NOMINAL_LEVELS, observed, "o-", ms=3, color=color, label=safe_text(name))
     ax.plot([0, 1], [0, 1], "k--", lw=0.8, label="ideal")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("nominal central-interval probability [–]", fontsize=8)
     ax.set_ylabel("observed share inside [–]", fontsize=8)
     if title:
-        ax.set_title(title, fontsize=9)
+        ax.set_title(safe_text(title), fontsize=9)
     ax.legend(fontsize=7, loc="upper left")
     ax.tick_params(labelsize=7)
     return fig
@@ -222,7 +208,7 @@ def _interval(part: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 def _grid(n: int, columns: int, size: tuple[float, float]):
     cols = max(1, min(columns, n))
     rows = int(np.ceil(n / cols))
-    fig, axes = _pyplot().subplots(
+    fig, axes = pyplot().subplots(
         rows, cols, figsize=(size[0] * cols, size[1] * rows), squeeze=False
     )
     for ax in axes.flat[n:]:
@@ -335,7 +321,7 @@ def write_figures(
     written : list of dict
         ``{"kind": "parity"|"calibration", "target", "path", "caption"}`` per file.
     """
-    plt = _pyplot()
+    plt = pyplot()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     labels = dict(labels or {})
@@ -354,7 +340,7 @@ def write_figures(
         )  # fmt: skip
         for kind, fig, caption in drawings:
             path = out / f"{kind}_{slug(target)}.png"
-            fig.savefig(path, dpi=dpi)
+            literal_labels(fig).savefig(path, dpi=dpi)  # column names never reach mathtext
             plt.close(fig)
             written.append({"kind": kind, "target": target, "path": str(path), "caption": caption})
     return written

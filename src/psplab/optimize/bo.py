@@ -81,26 +81,30 @@ def build_model(
     Parameters
     ----------
     model : str, ProbabilisticRegressor or callable
-        A psplab model name (``"gp"``, ``"bhn"``, ...), ``"fastgp"`` (this package's NumPy GP),
-        a factory, or a template instance (cloned by its parameters).
+        A psplab model name (``"gp"``, ``"bhn"``, ...), ``"fastgp"`` (the GP with a Matérn-5/2
+        kernel, one optimizer start and short prior length scales, which keep a handful of
+        observations exploratory), a template instance (``sklearn.base.clone`` with ``params``
+        set) or a factory.
     params : mapping, optional
-        Constructor keyword arguments.
+        Constructor parameters.
 
     Returns
     -------
-    ProbabilisticRegressor
+    model : ProbabilisticRegressor
+        Unfitted.
     """
+    from sklearn.base import clone
+
     params = dict(params or {})
     if isinstance(model, str):
-        if model == "fastgp":
-            from psplab.optimize._gp import FastGP
-
-            return FastGP(**params)
         from psplab.models import make_model
 
+        if model == "fastgp":
+            fast = {"kernel": "matern52", "n_restarts": 0, "length_scale_prior": 0.3}
+            return make_model("gp", **{**fast, "target_transform": "none", **params})
         return make_model(model, **params)
     if isinstance(model, ProbabilisticRegressor):
-        return type(model)(**{**model.get_params(), **params})
+        return clone(model).set_params(**params)
     return model()
 
 

@@ -70,11 +70,12 @@ def best_so_far_plot(
     maximize : bool
         Whether larger is better.
     ax : matplotlib.axes.Axes, optional
-        Axes to draw into; a new figure when None.
+        Where to draw; by default a new figure.
 
     Returns
     -------
     matplotlib.figure.Figure
+        The figure: one step line and its dots per method.
     """
     fig, ax = axes_or_new(ax, (6.0, 4.0))
     for name, values in traces.items():
@@ -168,11 +169,12 @@ def pareto_plot(
     labels : sequence of str
         Axis labels (with units).
     ax : matplotlib.axes.Axes, optional
-        Axes to draw into; a new figure when None.
+        Axes to draw into, or None for a new figure.
 
     Returns
     -------
     matplotlib.figure.Figure
+        The figure; the front is drawn in red.
     """
     from psplab.optimize.acquisition import pareto_mask
 

@@ -177,6 +177,8 @@ class Parameter:
 class SearchSpace:
     """Parameters to search, values held fixed, and linear constraints between parameters.
 
+    Methods that take ``U`` expect internal coordinates, an array of shape ``(n, dim)``.
+
     Parameters
     ----------
     parameters : sequence of Parameter
@@ -301,7 +303,7 @@ class SearchSpace:
         Parameters
         ----------
         U : numpy.ndarray
-            ``(n, dim)`` internal coordinates.
+            Points in internal coordinates, one row each.
 
         Returns
         -------
@@ -324,7 +326,7 @@ class SearchSpace:
         Parameters
         ----------
         U : numpy.ndarray
-            ``(n, dim)`` internal coordinates.
+            The points to convert.
 
         Returns
         -------
@@ -338,7 +340,7 @@ class SearchSpace:
         Parameters
         ----------
         U : numpy.ndarray
-            ``(n, dim)`` internal coordinates.
+            Points; values outside [0, 1] are clipped to the bounds.
 
         Returns
         -------
@@ -353,7 +355,7 @@ class SearchSpace:
         Parameters
         ----------
         U : numpy.ndarray
-            ``(n, dim)`` internal coordinates.
+            Points to encode for the model.
 
         Returns
         -------
@@ -404,7 +406,7 @@ class SearchSpace:
         Parameters
         ----------
         U : numpy.ndarray
-            ``(n, dim)`` internal coordinates.
+            Points to repair (a copy is returned).
         iterations : int
             Rounds of alternating projections.
 
@@ -465,7 +467,7 @@ class SearchSpace:
         Parameters
         ----------
         U : numpy.ndarray
-            ``(n, dim)`` internal coordinates.
+            Candidate points, after :meth:`repair`.
 
         Returns
         -------
@@ -504,7 +506,7 @@ class SearchSpace:
         Returns
         -------
         numpy.ndarray
-            ``(n, dim)`` internal coordinates.
+            Internal coordinates ``(n, dim)`` (see the class docstring).
         """
         if n <= 0:
             return np.zeros((0, self.dim))

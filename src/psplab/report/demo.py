@@ -1,14 +1,15 @@
 """``psplab demo``: the whole pipeline on data the product makes itself, ending in a report.
 
-Stages, each in its own sub-directory of the output folder with a ``manifest.json``:
+Stages, each in its own sub-directory of the output folder with a ``manifest.json``, each calling
+the public function its command calls (:mod:`psplab.report.demo_stages`):
 
 1. ``1-dataset``   -- sample recipes (Latin hypercube) of one alloy family, simulate them with the
    phase-field models, measure the microstructures and add the strength model
    (:func:`psplab.generate.generate_dataset`); a few label images for the gallery.
 2. ``2-models``    -- cross-validate the Bayesian hypernetwork and the baselines on the same folds
-   (:func:`psplab.models.evaluation.cross_validate`).
+   (:func:`psplab.models.evaluation.evaluate_dataset`).
 3. ``3-causal``    -- tiered causal discovery, edge stability, influence ranking and dose-response
-   curves (:mod:`psplab.causal`).
+   curves (:func:`psplab.causal.run_causal`, :func:`psplab.causal.write_causal_run`).
 4. ``4-optimize``  -- a short simulator-in-the-loop Bayesian optimization of yield strength
    against random search with the same budget (:mod:`psplab.optimize`).
 5. ``5-phasemap``  -- a SAGE phase map fitted to a synthetic 2-D composition library with known
@@ -18,7 +19,7 @@ Stages, each in its own sub-directory of the output folder with a ``manifest.jso
 A stage is *finished* when its manifest exists and records the same parameters (including a
 fingerprint of the stages it reads); finished stages are reused, so an interrupted demo started
 again continues where it stopped. A stage whose capability is not installed, or that fails, is
-reported and skipped; the report then leaves its section out, and ``run_demo`` says so.
+reported and skipped; the report lists it with the reason.
 """
 
 from __future__ import annotations
@@ -27,142 +28,135 @@ import hashlib
 import json
 import time
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
+from psplab.manifest import MANIFEST_NAME, write_manifest
+from psplab.report.demo_stages import SIDE_CHAIN, STAGES, Stage, StageUnavailable
 
-from psplab.manifest import MANIFEST_NAME, _jsonable, write_manifest
+__all__ = [
+    "SIDE_CHAIN",
+    "STAGES",
+    "Stage",
+    "demo_config",
+    "execute_stage",
+    "run_demo",
+    "stage_finished",
+]
 
 FAMILY = "ferritic_steel"
 
 
-def demo_config(quick: bool = False, seed: int = 0, workers: int = 2) -> dict[str, dict[str, Any]]:
-    """Parameters of every stage; ``quick`` shrinks everything to seconds."""
-    if quick:
-        return {
-            "dataset": {
-                "family": FAMILY,
-                "n": 30,  # a multiple of cv: equal folds, so each model compiles once
-                "grid": 32,
-                "seed": seed,
-                "workers": 0,
-                "gallery": 3,
-            },
-            # The hypernetwork and two baselines: each JAX model costs a compilation, which
-            # dominates at this size; the default demo fits all five.
-            "models": {
-                "models": ["bhn", "gp", "rf"],
-                "cv": 3,
-                "seed": seed,
-                "model_params": {
-                    "bhn": {"epochs": 300, "hidden": [32, 32], "n_predict_samples": 100},
-                    "gp": {"max_iter": 60},
-                    "rf": {"n_estimators": 100},
-                },
-            },
-            "causal": {
-                "family": FAMILY,
-                "exclude": ["astm_g"],
-                "bootstrap": 4,
-                "alpha": 0.05,
-                "test": "fisherz",
-                "model": "rf",
-                "dose_top": 1,
-                "grid_points": 7,
-                "draws": 10,
-                "backend": "serial",
-                "jobs": 1,
-                "seed": seed,
-            },
-            "optimize": {"family": FAMILY, "budget": 6, "grid": 32, "model": "gp", "seed": seed},
-            "phasemap": {
-                "n_points": 30,
-                # One short chain at tree depth 5 and few inducing points: seconds, not
-                # minutes (the chains do not mix at this size; the default demo's do).
-                "model_params": {
-                    "num_warmup": 50,
-                    "num_samples": 50,
-                    "num_chains": 1,
-                    "max_tree_depth": 5,
-                    "svi_steps": 300,
-                    "max_inducing": 16,
-                },
-                "grid": 21,
-                "seed": seed,
-            },
-        }
+def _quick_config(seed: int) -> dict[str, dict[str, Any]]:
+    """Tiny sizes: every stage in seconds (the test suite's demo)."""
     return {
-        "dataset": {
-            "family": FAMILY,
-            "n": 240,
-            "grid": 48,
+        # A multiple of cv rows: equal folds, so each model compiles once.
+        "dataset": {"family": FAMILY, "n": 30, "grid": 32, "seed": seed, "workers": 0, "gallery": 3},
+        # The hypernetwork and two baselines: each JAX model costs a compilation, which
+        # dominates at this size; the default demo fits all five.
+        "models": {
+            "models": ["bhn", "gp", "rf"],
+            "cv": 3,
             "seed": seed,
-            "workers": workers,
-            "gallery": 6,
+            "model_params": {
+                "bhn": {"epochs": 300, "hidden": [32, 32], "n_predict_samples": 100},
+                "gp": {"max_iter": 60},
+                "rf": {"n_estimators": 100},
+            },
         },
+        "causal": {
+            "family": FAMILY, "exclude": ["astm_g"], "bootstrap": 4, "alpha": 0.05,
+            "test": "fisherz", "model": "rf", "dose_top": 1, "grid_points": 7, "draws": 10,
+            "backend": "serial", "jobs": 1, "seed": seed,
+        },
+        "optimize": {"family": FAMILY, "budget": 6, "grid": 32, "model": "gp", "seed": seed},
+        # One short chain at tree depth 5 and few inducing points: seconds, not minutes (the
+        # chains do not mix at this size; the default demo's do).
+        "phasemap": {
+            "n_points": 30, "grid": 21, "seed": seed,
+            "model_params": {
+                "num_warmup": 50, "num_samples": 50, "num_chains": 1, "max_tree_depth": 5,
+                "svi_steps": 300, "max_inducing": 16,
+            },
+        },
+    }  # fmt: skip
+
+
+def _default_config(seed: int, workers: int) -> dict[str, dict[str, Any]]:
+    """The default demo, sized for the 5-minute bar on 2 cores."""
+    return {
+        "dataset": {"family": FAMILY, "n": 240, "grid": 48, "seed": seed, "workers": workers, "gallery": 6},
+        # 300 epochs fit 192 rows as well as 1000 did, and one GP start per target costs a
+        # fifth of two: the models stage fits in the five-minute budget.
         "models": {
             "models": ["bhn", "gp", "ensemble", "dropout", "rf"],
             "cv": 5,
             "seed": seed,
-            # Sized for the 5-minute bar on 2 cores: 300 epochs fit 192 rows as well as 1000 did
-            # (yield-strength R2 0.93 for every network), and one GP start per target is a
-            # fifth of the cost of two (BENCHMARKS.md, demo section).
             "model_params": {
-                "bhn": {"epochs": 300},
-                "ensemble": {"epochs": 300},
-                "dropout": {"epochs": 300},
-                "gp": {"n_restarts": 0},
-                "rf": {"n_estimators": 200},
+                "bhn": {"epochs": 300}, "ensemble": {"epochs": 300}, "dropout": {"epochs": 300},
+                "gp": {"n_restarts": 0}, "rf": {"n_estimators": 200},
             },
         },
+        # ASTM G is computed from the grain size: with both in the graph each screens the other
+        # off and PC drops grain size -> strength (docs/causal.md).
         "causal": {
-            "family": FAMILY,
-            # ASTM G is computed from the grain size: with both in the graph each screens the
-            # other off and PC drops grain size -> strength (docs/causal.md).
-            "exclude": ["astm_g"],
-            "bootstrap": 20,
-            "alpha": 0.05,
-            "test": "fisherz",
-            "model": "gp",
-            "dose_top": 2,
-            "grid_points": 12,
-            "draws": 30,
-            "backend": "loky",
-            "jobs": workers,
-            "seed": seed,
+            "family": FAMILY, "exclude": ["astm_g"], "bootstrap": 20, "alpha": 0.05,
+            "test": "fisherz", "model": "gp", "dose_top": 2, "grid_points": 12, "draws": 30,
+            "backend": "loky", "jobs": workers, "seed": seed,
         },
         "optimize": {"family": FAMILY, "budget": 20, "grid": 48, "model": "gp", "seed": seed},
         # Sampler settings: psplab.models.phasemap.DEMO_MODEL_PARAMS (chains that mix).
         "phasemap": {"n_points": 60, "model_params": {}, "grid": 41, "seed": seed},
-    }
+    }  # fmt: skip
 
 
-class StageUnavailable(RuntimeError):
-    """The capability a stage needs is not installed (its module or function is missing)."""
+def demo_config(quick: bool = False, seed: int = 0, workers: int = 2) -> dict[str, dict[str, Any]]:
+    """Parameters of every stage.
+
+    Parameters
+    ----------
+    quick : bool
+        Tiny sizes (seconds) instead of the default demo (minutes).
+    seed : int
+        Seed of every stage.
+    workers : int
+        Processes of the simulation stage and of the causal bootstrap.
+
+    Returns
+    -------
+    dict
+        Stage name -> its parameters.
+    """
+    return _quick_config(seed) if quick else _default_config(seed, workers)
 
 
-@dataclass
-class Stage:
-    """One demo stage: ``run(stage_dir, params, upstream_dirs) -> manifest keywords``."""
+_BY_NAME = {s.name: s for s in STAGES}
 
-    name: str
-    directory: str
-    kind: str
-    depends: tuple[str, ...]
-    run: Callable[[Path, dict[str, Any], dict[str, Path]], dict[str, Any]]
+
+def _canonical(obj: Any) -> Any:
+    """``obj`` as JSON would give it back (tuples as lists, paths and NumPy values as text)."""
+    return json.loads(json.dumps(obj, sort_keys=True, default=str))
 
 
 def _fingerprint(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(_jsonable(obj), sort_keys=True).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(_canonical(obj), sort_keys=True).encode()).hexdigest()[:16]
 
 
 def stage_finished(stage_dir: Path, params: dict[str, Any]) -> bool:
-    """True when ``stage_dir/manifest.json`` exists and records exactly ``params`` (its
-    ``params["demo"]``)."""
+    """True when ``stage_dir/manifest.json`` records exactly ``params`` (its ``params["demo"]``).
+
+    Parameters
+    ----------
+    stage_dir : Path
+        The stage's directory.
+    params : dict
+        The stage's parameters now.
+
+    Returns
+    -------
+    bool
+        Whether the stage can be reused.
+    """
     path = stage_dir / MANIFEST_NAME
     if not path.is_file():
         return False
@@ -170,203 +164,7 @@ def stage_finished(stage_dir: Path, params: dict[str, Any]) -> bool:
         manifest = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         return False
-    recorded = (manifest.get("params") or {}).get("demo")
-    recorded = json.loads(json.dumps(_jsonable(recorded), sort_keys=True))
-    return recorded == json.loads(json.dumps(_jsonable(params), sort_keys=True))
-
-
-def _need(module: str, *names: str) -> Any:
-    """Import ``module`` and return it (or the named attributes); StageUnavailable if absent."""
-    import importlib
-
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name.split(".")[0]) and exc.name.startswith("psplab"):
-            raise StageUnavailable(f"{module} is not available ({exc})") from exc
-        raise
-    missing = [n for n in names if not hasattr(mod, n)]
-    if missing:
-        raise StageUnavailable(f"{module} lacks {', '.join(missing)}")
-    if not names:
-        return mod
-    values = tuple(getattr(mod, n) for n in names)
-    return values[0] if len(values) == 1 else values
-
-
-# --- stage 1: dataset ----------------------------------------------------------------------
-def stage_dataset(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> dict[str, Any]:
-    sample_recipes, generate_dataset = _need(
-        "psplab.generate", "sample_recipes", "generate_dataset"
-    )
-    recipes = sample_recipes(p["family"], p["n"], design="lhs", seed=p["seed"])
-    parquet = out / "dataset.parquet"
-    images = out / "images"
-    generate_dataset(
-        recipes, parquet, grid=p["grid"], seed=p["seed"], images_dir=images, workers=p["workers"]
-    )
-    frame = pd.read_parquet(parquet)
-    gallery = _gallery(frame, images, p["gallery"])
-    np.savez_compressed(out / "gallery.npz", **gallery)
-    failed = int(frame["error"].notna().sum()) if "error" in frame.columns else 0
-    return {
-        "files": {
-            "dataset": parquet,
-            "spec": parquet.with_suffix(".toml"),
-            "gallery": out / "gallery.npz",
-            "images": images,
-        },
-        "results": {"n_recipes": int(len(frame)), "failed": failed, "family": p["family"]},
-        "command": f"psplab simulate --family {p['family']} --design lhs --n {p['n']} "
-        f"--grid {p['grid']} --seed {p['seed']} --images images --workers {p['workers']} "
-        "--out dataset.parquet",
-    }
-
-
-def _gallery(frame: pd.DataFrame, images: Path, n: int) -> dict[str, np.ndarray]:
-    """Label images of ``n`` recipes spanning the dataset's grain sizes, finest to coarsest."""
-    ok = frame[frame["error"].isna()] if "error" in frame.columns else frame
-    ok = ok.dropna(subset=["grain_size_um"]).sort_values("grain_size_um")
-    picks = [ok.index[int(round(q * (len(ok) - 1)))] for q in np.linspace(0, 1, n)]
-    grains, phases, titles, pixels = [], [], [], []
-    for i in dict.fromkeys(picks):
-        row = ok.loc[i]
-        idx = int(row["recipe_index"]) if "recipe_index" in row else int(i)
-        grains.append(np.load(images / f"recipe_{idx:06d}_grains.npy"))
-        phases.append(np.load(images / f"recipe_{idx:06d}_phases.npy"))
-        pixels.append(float(row["pixel_um"]))  # each recipe's own pixel (psplab.sim.resolution)
-        titles.append(
-            f"#{idx}: {row['hold_temperature_C']:.0f} °C, {row['hold_time_s']:.0f} s, "
-            f"strain {row['deformation_strain']:.2f}\n"
-            f"d = {row['grain_size_um']:.1f} µm, σy = {row['yield_strength_MPa']:.0f} MPa"
-        )
-    return {
-        "grain_labels": np.stack(grains).astype(np.int32),
-        "phase_labels": np.stack(phases).astype(np.int32),
-        "pixel_um": np.asarray(pixels),
-        "titles": np.array(titles),
-    }
-
-
-def _load_demo_dataset(dataset_dir: Path):
-    from psplab.data.dataset import load_dataset
-
-    manifest = json.loads((dataset_dir / MANIFEST_NAME).read_text())
-    return load_dataset(dataset_dir / manifest["files"]["spec"])
-
-
-# --- stage 2: models -----------------------------------------------------------------------
-def stage_models(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> dict[str, Any]:
-    cross_validate = _need("psplab.models.evaluation", "cross_validate")
-    dataset = _load_demo_dataset(upstream["dataset"])
-    params = {
-        k: {kk: tuple(vv) if isinstance(vv, list) else vv for kk, vv in v.items()}
-        for k, v in p.get("model_params", {}).items()
-    }
-    metrics, oof = cross_validate(
-        dataset, list(p["models"]), cv=p["cv"], seed=p["seed"], model_params=params
-    )
-    oof.to_parquet(out / "oof.parquet")
-    (out / "metrics.json").write_text(json.dumps(_jsonable(metrics), indent=1))
-    units = {c.name: c.unit for c in dataset.spec.columns if c.unit}
-    return {
-        "files": {"oof": out / "oof.parquet", "metrics": out / "metrics.json"},
-        "results": {"metrics": metrics, "units": units},
-        "command": f"psplab evaluate ../{upstream['dataset'].name}/dataset.toml "
-        f"--models {','.join(p['models'])} --cv {p['cv']} --seed {p['seed']} --out . "
-        "(with the model parameters in params.demo.model_params)",
-    }
-
-
-# --- stage 3: causal -----------------------------------------------------------------------
-def stage_causal(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> dict[str, Any]:
-    run_causal, write_causal_run = _need("psplab.causal", "run_causal", "write_causal_run")
-    dataset = _load_demo_dataset(upstream["dataset"])
-    result = run_causal(
-        dataset,
-        bootstrap=p["bootstrap"],
-        alpha=p["alpha"],
-        test=p["test"],
-        model=p["model"],
-        dose_top=p["dose_top"],
-        grid=p["grid_points"],
-        draws=p["draws"],
-        backend=p["backend"],
-        jobs=p["jobs"],
-        seed=p["seed"],
-        exclude=list(p.get("exclude", [])),
-    )
-    write_causal_run(result, out)
-    results: dict[str, Any] = {}
-    try:
-        true_causal_edges = _need("psplab.generate", "true_causal_edges")
-        left_out = set(p.get("exclude", []))
-        results["true_edges"] = [
-            list(e) for e in true_causal_edges(p["family"]) if not left_out.intersection(e)
-        ]
-    except StageUnavailable:
-        pass
-    spec = Path("..") / upstream["dataset"].name / "dataset.toml"
-    return {
-        "results": results,
-        "command": f"psplab causal {spec} --bootstrap {p['bootstrap']} --alpha {p['alpha']} "
-        + (f"--exclude {','.join(p['exclude'])} " if p.get("exclude") else "")
-        + f"--seed {p['seed']} --out .",
-    }
-
-
-# --- stage 4: optimize ---------------------------------------------------------------------
-def stage_optimize(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> dict[str, Any]:
-    run_simulated = _need("psplab.optimize.simloop", "run_simulated")
-    run_simulated(
-        out,
-        family=p["family"],
-        budget=p["budget"],
-        seed=p["seed"],
-        grid=p["grid"],
-        model=p["model"],
-        compare_random=True,
-    )
-    return {
-        "command": f"psplab optimize --simulate --family {p['family']} --budget {p['budget']} "
-        f"--grid {p['grid']} --seed {p['seed']} --out ."
-    }
-
-
-# --- stage 5: phase map --------------------------------------------------------------------
-def stage_phasemap(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> dict[str, Any]:
-    fit_phase_map_demo = _need("psplab.models.phasemap", "fit_phase_map_demo")
-    demo = fit_phase_map_demo(
-        n_points=p["n_points"], seed=p["seed"], grid_points=p["grid"], **p["model_params"]
-    )
-    diag = demo.model.diagnostics_
-    return {
-        "files": {"phasemap_grid": demo.grid.save(out / "phasemap_grid.npz")},
-        "results": {
-            "accuracy": demo.accuracy,
-            "property_r2": demo.property_r2,
-            "rhat_max": diag["rhat_max"],
-            "num_samples": diag["num_samples"] * diag["num_chains"],
-            "axis_labels": demo.grid.axis_labels,
-            "property_label": demo.grid.property_labels[0],
-            "warnings": demo.warnings[:5],
-        },
-        "command": "python -c 'from psplab.models.phasemap import fit_phase_map_demo; "
-        f"fit_phase_map_demo(n_points={p['n_points']}, seed={p['seed']})'",
-    }
-
-
-STAGES = (
-    Stage("dataset", "1-dataset", "simulate", (), stage_dataset),
-    Stage("models", "2-models", "evaluate", ("dataset",), stage_models),
-    Stage("causal", "3-causal", "causal", ("dataset",), stage_causal),
-    Stage("optimize", "4-optimize", "optimize", (), stage_optimize),
-    Stage("phasemap", "5-phasemap", "phasemap", (), stage_phasemap),
-)
-_BY_NAME = {s.name: s for s in STAGES}
-# Stages that read nothing from the others run beside the dataset -> models -> causal chain
-# in a second process, so two cores stay busy while the first one compiles or fits.
-SIDE_CHAIN = ("optimize", "phasemap")
+    return _canonical((manifest.get("params") or {}).get("demo")) == _canonical(params)
 
 
 def execute_stage(
@@ -382,41 +180,56 @@ def execute_stage(
     A capability that writes its own manifest keeps its files, parameters and results; the
     demo adds its stage parameters under ``params["demo"]`` (what :func:`stage_finished`
     compares) and the equivalent stand-alone command under ``results["equivalent_command"]``.
+
+    Parameters
+    ----------
+    name : str
+        Stage name.
+    stage_dir : Path
+        Its directory.
+    cfg : dict
+        Its settings (from :func:`demo_config`).
+    params : dict
+        Its settings with the fingerprints of its inputs (recorded in the manifest).
+    dirs : dict
+        Every stage's directory, by name.
+    demo_command : list of str
+        The ``psplab demo`` command line.
+
+    Returns
+    -------
+    dict
+        ``state`` (done, failed, unavailable), ``seconds`` or ``reason``.
     """
     stage = _BY_NAME[name]
     stage_dir.mkdir(parents=True, exist_ok=True)
     # A stale manifest (other parameters) must not be merged into the new one.
     (stage_dir / MANIFEST_NAME).unlink(missing_ok=True)
     (stage_dir / "error.txt").unlink(missing_ok=True)
-    t0 = time.perf_counter()
-    cpu0 = time.process_time()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     try:
         result = stage.run(stage_dir, cfg, dirs)
     except StageUnavailable as exc:
         return {"state": "unavailable", "reason": str(exc)}
-    except Exception as exc:  # a failing stage must not hide the others' results
+    except Exception as exc:  # noqa: BLE001 - a failing stage must not hide the others' results
         (stage_dir / "error.txt").write_text(traceback.format_exc())
         return {"state": "failed", "reason": f"{type(exc).__name__}: {exc}"}
     seconds = time.perf_counter() - t0
     own: dict[str, Any] = {}
     if (stage_dir / MANIFEST_NAME).is_file():
         own = json.loads((stage_dir / MANIFEST_NAME).read_text())
-    files = dict(own.get("files") or {})
-    files.update(result.get("files") or {})
-    results = dict(own.get("results") or {})
-    results.update(result.get("results") or {})
+    files = dict(own.get("files") or {}) | dict(result.get("files") or {})
+    results = dict(own.get("results") or {}) | dict(result.get("results") or {})
     results["seconds"] = seconds
     results["cpu_seconds_this_process"] = time.process_time() - cpu0
     if result.get("command"):
         results["equivalent_command"] = result["command"]
-    merged_params = dict(own.get("params") or {})
-    merged_params["demo"] = params
     write_manifest(
         stage_dir,
         own.get("kind") or stage.kind,
         files=files,
         results=results,
-        params=merged_params,
+        params=dict(own.get("params") or {}) | {"demo": params},
         command=[*demo_command, f"# stage {name}"],
     )
     return {"state": "done", "seconds": round(seconds, 2)}
@@ -429,6 +242,78 @@ def _side_chain(jobs: list[tuple], quiet_env: bool = True) -> dict[str, dict[str
     if quiet_env:
         os.environ["PSPLAB_NO_PROGRESS"] = "1"  # two processes cannot share one progress display
     return {job[0]: execute_stage(*job) for job in jobs}
+
+
+def _plan(
+    out: Path,
+    config: dict[str, Any],
+    demo_command: list[str],
+    force: bool,
+    stages: Any,
+    console: Any,
+) -> tuple[dict[str, dict[str, Any]], list[tuple]]:
+    """Which stages are reused and which run (with their ``execute_stage`` arguments)."""
+    dirs = {s.name: out / s.directory for s in STAGES}
+    status: dict[str, dict[str, Any]] = {}
+    fingerprints: dict[str, str] = {}
+    todo: list[tuple] = []
+    for stage in STAGES:
+        # A stage's parameters include its inputs' fingerprints: redo it when they change.
+        params = dict(config[stage.name])
+        params["upstream"] = {d: fingerprints.get(d) for d in stage.depends}
+        fingerprints[stage.name] = _fingerprint(params)
+        wanted = stages is None or stage.name in stages
+        if not (force and wanted) and stage_finished(dirs[stage.name], params):
+            status[stage.name] = {"state": "reused"}
+            console.print(f"[dim]{stage.name}: finished earlier, reused ({dirs[stage.name]})[/]")
+        elif not wanted:
+            status[stage.name] = {"state": "skipped", "reason": "not requested"}
+        else:
+            todo.append(
+                (stage.name, dirs[stage.name], config[stage.name], params, dirs, demo_command)
+            )
+    return status, todo
+
+
+def _run_stages(todo: list[tuple], status: dict, parallel: bool, console: Any) -> None:
+    """Run ``todo``: the side chain in a second process when useful; fill ``status``."""
+    import concurrent.futures
+    import multiprocessing
+
+    from psplab.progress import make_progress
+
+    side = [job for job in todo if job[0] in SIDE_CHAIN]
+    main = [job for job in todo if job[0] not in SIDE_CHAIN]
+    executor = future = None
+    if parallel and side and main:
+        ctx = multiprocessing.get_context("spawn")  # never fork a process that has started JAX
+        executor = concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=ctx)
+        future = executor.submit(_side_chain, side)
+        console.print(f"[dim]{', '.join(j[0] for j in side)}: running in a second process[/]")
+    else:
+        main = main + side
+    try:
+        with make_progress() as progress:
+            bar = progress.add_task("psplab demo", total=len(todo))
+            for job in main:
+                name, deps = job[0], _BY_NAME[job[0]].depends
+                if any(status.get(d, {}).get("state") not in ("done", "reused") for d in deps):
+                    status[name] = {"state": "skipped", "reason": "an input stage did not finish"}
+                else:
+                    progress.update(bar, description=f"psplab demo: {name}")
+                    status[name] = execute_stage(*job)
+                    _say(console, name, status[name], job[1])
+                progress.advance(bar)
+            if future is not None:
+                waiting = ", ".join(j[0] for j in side)
+                progress.update(bar, description=f"psplab demo: waiting for {waiting}")
+                for job, (name, st) in zip(side, future.result().items(), strict=True):
+                    status[name] = st
+                    _say(console, name, st, job[1])
+                    progress.advance(bar)
+    finally:
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
 
 
 def run_demo(
@@ -445,30 +330,31 @@ def run_demo(
 
     Parameters
     ----------
-    out
+    out : str or Path
         Output folder; finished stages already in it are reused.
-    quick
+    quick : bool
         Tiny sizes for tests (seconds instead of minutes).
-    workers
+    workers : int
         Processes for the simulation stage (the default demo uses 2).
-    seed
+    seed : int
         Seeds every stage.
-    force
+    force : bool
         Redo stages even when finished.
-    console
-        A ``rich.console.Console`` for progress messages (a quiet one when None).
-    stages
+    console : rich.console.Console or None
+        Where stage messages go (a quiet one when None).
+    stages : tuple of str or None
         Run only these stages (by name); the others are reused when finished.
-    parallel
+    parallel : bool
         Run the stages that need no other stage's output (optimization, phase map) in a second
         process beside the others.
-    """
-    import concurrent.futures
-    import multiprocessing
 
+    Returns
+    -------
+    Path
+        ``out/report.html``.
+    """
     from rich.console import Console
 
-    from psplab.progress import make_progress
     from psplab.report.builder import build_report
 
     console = console or Console(quiet=True)
@@ -476,66 +362,11 @@ def run_demo(
     out.mkdir(parents=True, exist_ok=True)
     config = demo_config(quick=quick, seed=seed, workers=workers)
     demo_command = ["psplab", "demo", "--out", str(out)] + (["--quick"] if quick else [])
-    if seed:
-        demo_command += ["--seed", str(seed)]
-    dirs = {s.name: out / s.directory for s in STAGES}
-    status: dict[str, dict[str, Any]] = {}
-    fingerprints: dict[str, str] = {}
-    todo: list[tuple] = []
-    for stage in STAGES:
-        params = dict(config[stage.name])
-        # A stage's parameters include its inputs' fingerprints: redo it when they change.
-        params["upstream"] = {d: fingerprints.get(d) for d in stage.depends}
-        fingerprints[stage.name] = _fingerprint(params)
-        wanted = stages is None or stage.name in stages
-        if not (force and wanted) and stage_finished(dirs[stage.name], params):
-            status[stage.name] = {"state": "reused"}
-            console.print(f"[dim]{stage.name}: finished earlier, reused ({dirs[stage.name]})[/]")
-        elif not wanted:
-            status[stage.name] = {"state": "skipped", "reason": "not requested"}
-        else:
-            todo.append(
-                (stage.name, dirs[stage.name], config[stage.name], params, dirs, demo_command)
-            )
-
-    side = [job for job in todo if job[0] in SIDE_CHAIN]
-    main = [job for job in todo if job[0] not in SIDE_CHAIN]
-    executor = None
-    future = None
-    if parallel and side and main:
-        ctx = multiprocessing.get_context("spawn")  # never fork a process that has started JAX
-        executor = concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=ctx)
-        future = executor.submit(_side_chain, side)
-        console.print(f"[dim]{', '.join(j[0] for j in side)}: running in a second process[/]")
-    else:
-        main = main + side
-    try:
-        with make_progress() as progress:
-            bar = progress.add_task("psplab demo", total=len(todo))
-            for job in main:
-                name = job[0]
-                deps = _BY_NAME[name].depends
-                if any(status.get(d, {}).get("state") not in ("done", "reused") for d in deps):
-                    status[name] = {"state": "skipped", "reason": "an input stage did not finish"}
-                else:
-                    progress.update(bar, description=f"psplab demo: {name}")
-                    status[name] = execute_stage(*job)
-                    _say(console, name, status[name], dirs[name])
-                progress.advance(bar)
-            if future is not None:
-                progress.update(
-                    bar, description="psplab demo: waiting for " + ", ".join(j[0] for j in side)
-                )
-                for name, st in future.result().items():
-                    status[name] = st
-                    _say(console, name, st, dirs[name])
-                    progress.advance(bar)
-    finally:
-        if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
-
+    demo_command += ["--seed", str(seed)] if seed else []
+    status, todo = _plan(out, config, demo_command, force, stages, console)
+    _run_stages(todo, status, parallel, console)
     report = out / "report.html"
-    ordered = {s.name: status[s.name] for s in STAGES}
+    dirs = {s.name: out / s.directory for s in STAGES}
     write_manifest(
         out,
         "demo",
@@ -543,7 +374,7 @@ def run_demo(
             "report": report,
             **{n: d for n, d in dirs.items() if (d / MANIFEST_NAME).is_file()},
         },
-        results={"stages": ordered},
+        results={"stages": {s.name: status[s.name] for s in STAGES}},
         params={"quick": quick, "seed": seed, "workers": workers},
         command=demo_command,
     )

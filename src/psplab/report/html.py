@@ -16,19 +16,47 @@ from typing import Any
 
 
 def escape(text: Any) -> str:
-    """HTML-escape any value's ``str``."""
+    """HTML-escape any value's ``str``.
+
+    Parameters
+    ----------
+    text : object
+        Any value (a user's column name, a path, a number).
+
+    Returns
+    -------
+    str
+        Text safe inside an element or a quoted attribute.
+    """
     return html.escape(str(text), quote=True)
 
 
 @dataclass
 class Figure:
-    """A rendered figure: PNG bytes, a caption saying what it shows, and alt text."""
+    """A rendered figure: PNG bytes, a caption saying what it shows, and alt text.
+
+    ``artists`` holds the ``gid`` of every artist the figure drew (see
+    :func:`psplab.report.figures.render`), empty for an image embedded as a file.
+    """
 
     png: bytes
     caption: str
     alt: str = ""
+    artists: tuple[str, ...] = ()
 
     def to_html(self, number: int) -> str:
+        """The figure as a ``<figure>`` with an inline PNG and a numbered caption.
+
+        Parameters
+        ----------
+        number : int
+            The figure's number in the report.
+
+        Returns
+        -------
+        str
+            HTML.
+        """
         data = base64.b64encode(self.png).decode("ascii")
         alt = escape(self.alt or self.caption)
         return (
@@ -50,6 +78,13 @@ class Table:
     highlight: set[tuple[int, int]] = field(default_factory=set)
 
     def to_html(self) -> str:
+        """The table as HTML, numbers formatted by :func:`format_number`.
+
+        Returns
+        -------
+        str
+            HTML.
+        """
         parts = ["<table>"]
         if self.caption:
             parts.append(f"<caption>{escape(self.caption)}</caption>")
@@ -69,7 +104,18 @@ class Table:
 
 
 def format_number(value: Any) -> str:
-    """Numbers with 4 significant digits; ``None``/NaN as an en dash; text unchanged."""
+    """A cell as text: numbers with 4 significant digits, ``None``/NaN as an en dash.
+
+    Parameters
+    ----------
+    value : object
+        The cell.
+
+    Returns
+    -------
+    str
+        The text (booleans as yes/no, other text unchanged).
+    """
     if value is None:
         return "–"
     if isinstance(value, bool):
@@ -93,21 +139,56 @@ class Section:
     blocks: list[Figure | Table | str] = field(default_factory=list)
 
     def add(self, block: Figure | Table | str) -> Section:
+        """Append a figure, a table or an HTML block.
+
+        Parameters
+        ----------
+        block : Figure, Table or str
+            The block (a string is inserted as HTML: escape user text first).
+
+        Returns
+        -------
+        Section
+            ``self``, so that calls can be chained.
+        """
         self.blocks.append(block)
         return self
 
     @property
     def figures(self) -> list[Figure]:
+        """The figures of the section, in order."""
         return [b for b in self.blocks if isinstance(b, Figure)]
 
 
 def paragraph(text: str) -> str:
-    """An escaped ``<p>`` block."""
+    """An escaped ``<p>`` block.
+
+    Parameters
+    ----------
+    text : str
+        Plain text.
+
+    Returns
+    -------
+    str
+        HTML.
+    """
     return f"<p>{escape(text)}</p>"
 
 
 def code_block(text: str) -> str:
-    """An escaped ``<pre><code>`` block."""
+    """An escaped ``<pre><code>`` block.
+
+    Parameters
+    ----------
+    text : str
+        Code or a command line.
+
+    Returns
+    -------
+    str
+        HTML.
+    """
     return f"<pre><code>{escape(text)}</code></pre>"
 
 
@@ -116,7 +197,22 @@ def _css() -> str:
 
 
 def render_document(title: str, sections: Sequence[Section], subtitle: str = "") -> str:
-    """The whole report as one HTML string with a table of contents and numbered figures."""
+    """The whole report as one HTML string with a table of contents and numbered figures.
+
+    Parameters
+    ----------
+    title : str
+        The report's title.
+    sections : sequence of Section
+        The sections, in order.
+    subtitle : str
+        A line under the title.
+
+    Returns
+    -------
+    str
+        A complete, self-contained HTML document.
+    """
     toc = "".join(f'<li><a href="#{escape(s.key)}">{escape(s.title)}</a></li>' for s in sections)
     body: list[str] = []
     number = 0

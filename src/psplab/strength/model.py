@@ -248,16 +248,14 @@ def grain_yield_stress_mpa(
     Parameters
     ----------
     family : str or StrengthConstants
-        Alloy family name (or its constants).
-    grain_size_um : array_like
-        Grain diameter, µm (> 0).
-    solute_wt_pct : array_like
-        Solute content, wt% (>= 0).
+        A name in :data:`FAMILY_CONSTANTS`, or constants of your own.
+    grain_size_um, solute_wt_pct : array_like
+        Grain diameter in µm (> 0) and solute content in wt% (>= 0); they broadcast.
 
     Returns
     -------
     numpy.ndarray
-        Broadcast array, MPa.
+        The yield stress without the Orowan term, MPa.
     """
     c = get_constants(family)
     d = _as_float_array("grain_size_um", grain_size_um, positive=True)

@@ -29,11 +29,12 @@ def stress_strain_curve(result: dict[str, Any], *, ax: Axes | None = None) -> Fi
         A result of :func:`psplab.strength.fft.mechanics_yield_strength` (its ``curve``,
         ``youngs_modulus_gpa``, ``yield_strength_mpa`` and ``yield_strain``).
     ax : matplotlib.axes.Axes, optional
-        Axes to draw into; a new figure when None.
+        Axes to draw into; None makes a new figure.
 
     Returns
     -------
     matplotlib.figure.Figure
+        The figure with the curve, the offset line and the yield point.
     """
     fig, ax = axes_or_new(ax, (5, 4))
     strain = np.asarray(result["curve"]["strain"], dtype=float)
@@ -71,11 +72,12 @@ def stress_field(
     title : str
         Axes title.
     ax : matplotlib.axes.Axes, optional
-        Axes to draw into; a new figure when None.
+        Axes for the map (its colour bar is added beside it); None: a new figure.
 
     Returns
     -------
     matplotlib.figure.Figure
+        The figure, with a colour bar.
     """
     fig, ax = axes_or_new(ax, (5, 4.2))
     field = np.asarray(field_mpa, dtype=float)

@@ -18,132 +18,28 @@ region probabilities, boundary uncertainty and property predictions with uncerta
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from psplab._lazy import lazy_package
 
-from psplab._lazy import lazy_attributes
-
-if TYPE_CHECKING:
-    from psplab.models.phasemap.acquire import ACQUISITIONS, acquisition_scores, suggest_batch
-    from psplab.models.phasemap.cameo import CameoBaseline
-    from psplab.models.phasemap.check import PhaseMapCheck, check_phase_map
-    from psplab.models.phasemap.config import PhaseMapConfig, load_config
-    from psplab.models.phasemap.estimator import (
-        ChangePointModel,
-        PhaseMapModel,
-        SamplingWarning,
-        load_phase_map,
-    )
-    from psplab.models.phasemap.gp import kernel
-    from psplab.models.phasemap.grid import PhaseMapGrid, predict_grid, read_phase_map_grid
-    from psplab.models.phasemap.plots import (
-        plot_entropy_map,
-        plot_phase_map,
-        plot_property_map,
-        plot_region_map,
-    )
-    from psplab.models.phasemap.prediction import PhaseMapPrediction, entropy
-    from psplab.models.phasemap.runs import (
-        PhaseMapRun,
-        check_folds,
-        fit_run,
-        load_run,
-        predict_run,
-        suggest_run,
-    )
-    from psplab.models.phasemap.sources import PropertySource, StructureSource, independent_columns
-    from psplab.models.phasemap.synthetic import (
-        DEMO_MODEL_PARAMS,
-        PhaseMapDemo,
-        SyntheticLibrary,
-        fit_phase_map_demo,
-        synthetic_library,
-    )
-    from psplab.models.phasemap.xrd import cluster_patterns, fowlkes_mallows, match_labels
-
-# Lazy attributes (PEP 562): `psplab --help` imports the commands module of this package, which
+# Names resolve on first use: `psplab --help` imports this package's commands module, which
 # must not load JAX, scikit-learn or matplotlib.
-_EXPORTS = {
-    "ACQUISITIONS": "acquire",
-    "acquisition_scores": "acquire",
-    "suggest_batch": "acquire",
-    "CameoBaseline": "cameo",
-    "PhaseMapCheck": "check",
-    "check_phase_map": "check",
-    "PhaseMapConfig": "config",
-    "load_config": "config",
-    "ChangePointModel": "estimator",
-    "PhaseMapModel": "estimator",
-    "PhaseMapPrediction": "prediction",
-    "SamplingWarning": "estimator",
-    "entropy": "prediction",
-    "load_phase_map": "estimator",
-    "kernel": "gp",
-    "PhaseMapGrid": "grid",
-    "predict_grid": "grid",
-    "read_phase_map_grid": "grid",
-    "plot_entropy_map": "plots",
-    "plot_phase_map": "plots",
-    "plot_property_map": "plots",
-    "plot_region_map": "plots",
-    "PhaseMapRun": "runs",
-    "check_folds": "runs",
-    "fit_run": "runs",
-    "load_run": "runs",
-    "predict_run": "runs",
-    "suggest_run": "runs",
-    "PropertySource": "sources",
-    "StructureSource": "sources",
-    "independent_columns": "sources",
-    "DEMO_MODEL_PARAMS": "synthetic",
-    "PhaseMapDemo": "synthetic",
-    "SyntheticLibrary": "synthetic",
-    "fit_phase_map_demo": "synthetic",
-    "synthetic_library": "synthetic",
-    "cluster_patterns": "xrd",
-    "fowlkes_mallows": "xrd",
-    "match_labels": "xrd",
-}
-
-__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS)
-
-__all__ = [
-    "ACQUISITIONS",
-    "CameoBaseline",
-    "ChangePointModel",
-    "DEMO_MODEL_PARAMS",
-    "PhaseMapCheck",
-    "PhaseMapConfig",
-    "PhaseMapDemo",
-    "PhaseMapGrid",
-    "PhaseMapModel",
-    "PhaseMapPrediction",
-    "PhaseMapRun",
-    "PropertySource",
-    "SamplingWarning",
-    "StructureSource",
-    "SyntheticLibrary",
-    "acquisition_scores",
-    "check_folds",
-    "check_phase_map",
-    "cluster_patterns",
-    "entropy",
-    "fit_phase_map_demo",
-    "fit_run",
-    "fowlkes_mallows",
-    "independent_columns",
-    "kernel",
-    "load_config",
-    "load_phase_map",
-    "load_run",
-    "match_labels",
-    "plot_entropy_map",
-    "plot_phase_map",
-    "plot_property_map",
-    "plot_region_map",
-    "predict_grid",
-    "predict_run",
-    "read_phase_map_grid",
-    "suggest_batch",
-    "suggest_run",
-    "synthetic_library",
-]
+__getattr__, __dir__, __all__ = lazy_package(
+    __name__,
+    {
+        "acquire": ("ACQUISITIONS", "acquisition_scores", "suggest_batch"),
+        "cameo": ("CameoBaseline",),
+        "check": ("PhaseMapCheck", "check_phase_map"),
+        "config": ("PhaseMapConfig", "load_config"),
+        "estimator": ("ChangePointModel", "PhaseMapModel", "SamplingWarning", "load_phase_map"),
+        "gp": ("kernel",),
+        "grid": ("PhaseMapGrid", "predict_grid", "read_phase_map_grid"),
+        "plots": ("plot_entropy_map", "plot_phase_map", "plot_property_map", "plot_region_map"),
+        "prediction": ("PhaseMapPrediction", "entropy"),
+        "runs": ("PhaseMapRun", "check_folds", "fit_run", "load_run", "predict_run", "suggest_run"),
+        "sources": ("PropertySource", "StructureSource", "independent_columns"),
+        "synthetic": (
+            "DEMO_MODEL_PARAMS", "PhaseMapDemo", "SyntheticLibrary", "fit_phase_map_demo",
+            "synthetic_library",
+        ),
+        "xrd": ("cluster_patterns", "fowlkes_mallows", "match_labels"),
+    },
+)  # fmt: skip

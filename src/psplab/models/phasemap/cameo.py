@@ -26,7 +26,7 @@ class CameoBaseline(BaseEstimator):
     """Label propagation (phase map) followed by one GP per region (properties).
 
     The per-region property models are psplab's regression GP
-    (:class:`psplab.models.baselines.GaussianProcess`): given the regions, each is a plain
+    (:class:`psplab.models.gp.GaussianProcess`): given the regions, each is a plain
     regression on the points assigned to it.
 
     Parameters
@@ -120,9 +120,13 @@ class CameoBaseline(BaseEstimator):
         return np.asarray(ls.transduction_[len(self.Xs_) :])
 
     def _fit_gp(self, X: np.ndarray, y: np.ndarray):
-        from psplab.models.baselines import GaussianProcess
+        from psplab.models.gp import GaussianProcess
 
-        return GaussianProcess(n_restarts=1, seed=self.seed).fit(self._norm(X), y)
+        # A plain regression of the property on the unit-cube inputs, as the phase map sees them.
+        gp = GaussianProcess(
+            n_restarts=1, input_transform="none", target_transform="none", seed=self.seed
+        )
+        return gp.fit(self._norm(X), y)
 
     def predict_labels(self, X: np.ndarray) -> np.ndarray:
         """Region label of each query point from label propagation (structure data only).

@@ -93,10 +93,10 @@ def reference_gp_predict(
 ) -> tuple[np.ndarray, np.ndarray]:
     """A plain GP's predictions of held-out readings, on the inputs the phase map models.
 
-    The reference is psplab's regression GP (:class:`psplab.models.baselines.GaussianProcess`,
-    ARD squared-exponential kernel, type-II maximum likelihood) on the model's independent input
-    columns scaled to the unit cube, whatever kernel the phase map uses: one smooth function
-    over the whole space, the alternative the check weighs the piecewise model against.
+    The reference is psplab's regression GP (:class:`psplab.models.gp.GaussianProcess`) with
+    the phase map's kernel family, on the same inputs (the model's independent columns scaled
+    to the unit cube) and the same target scale (no log transform): one smooth function over the
+    whole space, the alternative the check weighs the piecewise model against.
 
     Parameters
     ----------
@@ -114,9 +114,13 @@ def reference_gp_predict(
     mean, std : numpy.ndarray
         ``(m,)`` each; the std includes the noise.
     """
-    from psplab.models.baselines import GaussianProcess
+    from psplab.models.gp import GaussianProcess
 
-    gp = GaussianProcess(n_restarts=2, seed=seed).fit(model.scale_inputs(X_tr), y_tr)
+    gp = GaussianProcess(
+        kernel=model.kernel, n_restarts=2, input_transform="none", target_transform="none",
+        seed=seed,
+    )  # fmt: skip
+    gp.fit(model.scale_inputs(X_tr), y_tr)
     mean, std = gp.predict_dist(model.scale_inputs(X_te))
     return np.ravel(mean), np.ravel(std)
 

@@ -3,7 +3,7 @@
 These are not a regression GP: the phase map's latent functions and the per-region property
 functions are parts of one joint model (a softmax of latent GPs observed through labels, and
 property GPs mixed by the region probabilities), sampled together by NUTS. psplab's regression
-GP (:class:`psplab.models.baselines.GaussianProcess`) is used where a plain regression is
+GP (:class:`psplab.models.gp.GaussianProcess`) is used where a plain regression is
 wanted: the reference in :mod:`psplab.models.phasemap.check` and the per-region models of
 :class:`psplab.models.phasemap.cameo.CameoBaseline`.
 

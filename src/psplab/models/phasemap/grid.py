@@ -145,7 +145,7 @@ class PhaseMapGrid:
     axis_labels : list of str
         Axis labels with units.
     property_names, property_labels, region_names : list of str
-        Names; ``property_labels`` with units (default: the names).
+        Names; ``property_labels`` with units (default: the names with ``[–]``).
     """
 
     probs: np.ndarray
@@ -177,7 +177,8 @@ class PhaseMapGrid:
         if not self.property_names:
             self.property_names = [f"property{t}" for t in range(n_props)]
         if not self.property_labels:
-            self.property_labels = list(self.property_names)
+            # A label states its unit; "[–]" when none was given, as for the axes.
+            self.property_labels = [n if "[" in n else f"{n} [–]" for n in self.property_names]
         if not self.region_names:
             self.region_names = [str(k) for k in range(self.probs.shape[-1])]
         if not self.axis_labels:
@@ -288,8 +289,7 @@ def read_phase_map_grid(source: str | Path | PhaseMapGrid) -> PhaseMapGrid:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ModelFileError(f"{manifest_path}: cannot read the run's manifest ({exc})") from exc
-    files = manifest.get("files") or {}
-    rel = files.get(GRID_ROLE, files.get("grid"))  # "grid": the role's short form
+    rel = (manifest.get("files") or {}).get(GRID_ROLE)
     if not isinstance(rel, str):
         raise ModelFileError(f"{path}: the run has no '{GRID_ROLE}' file")
     grid = PhaseMapGrid.load(path / rel)

@@ -95,6 +95,23 @@ def test_recipe_command_refuses_a_grid_beyond_memory_up_front(tmp_path, monkeypa
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.parametrize(
+    "command", [["sim", "recipe", "--family", "al_mg"], ["simulate", "--n", "1"]]
+)
+def test_a_grid_above_the_bound_is_refused_with_its_memory_estimate(tmp_path, command):
+    from psplab.limits import format_bytes
+    from psplab.sim.core import estimate_memory_bytes
+
+    out = tmp_path / "x.parquet"
+    bad = runner.invoke(app, [*command, "--out", str(out), "--grid", "100000"])
+    assert bad.exit_code == 2, bad.output
+    # Refused before anything is allocated, and the line says what the grid would cost.
+    estimate = format_bytes(estimate_memory_bytes(100000, 1, "float32"))
+    assert "--grid 100000 is above the limit of 4096" in bad.output
+    assert f"would need about {estimate} of memory" in bad.output
+    assert "TiB" in estimate and not out.exists()
+
+
 def test_pfhub1_bad_inputs_exit_2(tmp_path):
     bad = runner.invoke(app, ["sim", "pfhub1", "--out", str(tmp_path), "--dt", "-1"])
     assert bad.exit_code == 2 and "dt" in bad.output

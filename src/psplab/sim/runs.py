@@ -76,15 +76,21 @@ def check_grid(
     option : str
         The option's name in messages.
     """
-    from psplab.limits import require_at_most, require_memory
+    from psplab.limits import format_bytes, require_at_most, require_memory
     from psplab.sim.core import estimate_memory_bytes
 
     if grid < 16:
         raise InputError(f"{option} must be >= 16, got {grid}")
-    require_at_most(option, grid, MAX_GRID, "a recipe on a larger grid takes hours on a CPU")
-    require_memory(
-        estimate_memory_bytes(grid, n_recipes, dtype), f"{option} {grid}", "use a smaller grid"
+    need_bytes = estimate_memory_bytes(grid, n_recipes, dtype)
+    # The estimate is in the message either way, so a refused grid says what it would cost.
+    require_at_most(
+        option,
+        grid,
+        MAX_GRID,
+        f"a recipe on a larger grid takes hours on a CPU and would need about "
+        f"{format_bytes(need_bytes)} of memory",
     )
+    require_memory(need_bytes, f"{option} {grid}", "use a smaller grid")
 
 
 def write_pfhub1_run(

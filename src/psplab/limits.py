@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import os
 
-from psplab.errors import ResourceError
+from psplab.errors import InputError, ResourceError
 
-__all__ = ["available_memory_bytes", "format_bytes", "require_at_most", "require_memory"]
+__all__ = [
+    "available_memory_bytes",
+    "format_bytes",
+    "require_at_most",
+    "require_count",
+    "require_memory",
+]
 
 # Share of the available memory one request may plan to use; the rest is head-room for the
 # interpreter, JAX's buffers and the user's other programs.
@@ -81,3 +87,37 @@ def require_at_most(option: str, value: float, limit: float, hint: str = "") -> 
     if not value <= limit:
         message = f"{option} {value:g} is above the limit of {limit:g}"
         raise ResourceError(f"{message}: {hint}" if hint else message)
+
+
+def require_count(option: str, value: object, limit: int, hint: str = "") -> int:
+    """``value`` of ``option`` as an int, refused unless it is a count from 1 to ``limit``.
+
+    Parameters
+    ----------
+    option, hint : str
+        As in :func:`require_at_most`.
+    value : object
+        The value given: an int, or text that ``int()`` reads.
+    limit : int
+        The largest count accepted (the smallest is 1).
+
+    Returns
+    -------
+    count : int
+        The value as an int.
+
+    Raises
+    ------
+    psplab.errors.InputError
+        The value is not a positive integer.
+    psplab.errors.ResourceError
+        The value is above ``limit``.
+    """
+    try:
+        count = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise InputError(f"{option} must be a positive integer, got {value!r}") from None
+    if count < 1:
+        raise InputError(f"{option} must be a positive integer, got {value!r}")
+    require_at_most(option, count, limit, hint)
+    return count

@@ -140,7 +140,7 @@ class ColumnSpec:
         Parameters
         ----------
         element : str
-            An element symbol.
+            An element symbol, e.g. ``"Fe"``.
 
         Returns
         -------
@@ -204,6 +204,7 @@ class DatasetSpec:
         Returns
         -------
         DatasetSpec
+            The checked spec, confined to the file's folder (see :meth:`from_dict`).
 
         Raises
         ------
@@ -239,6 +240,7 @@ class DatasetSpec:
         Returns
         -------
         DatasetSpec
+            The checked spec.
 
         Raises
         ------
@@ -289,11 +291,12 @@ class DatasetSpec:
         Parameters
         ----------
         name : str
-            A column name.
+            A column name as the spec file writes it (formula columns are not expanded).
 
         Returns
         -------
         ColumnSpec
+            That column's spec.
 
         Raises
         ------

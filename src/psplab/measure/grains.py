@@ -49,6 +49,7 @@ def astm_g_from_na(grains_per_mm2: float) -> float:
     Parameters
     ----------
     grains_per_mm2 : float
+        Grains counted per square millimetre of the section (partly cut grains as halves).
 
     Returns
     -------
@@ -66,6 +67,7 @@ def astm_g_from_intercept(mean_intercept_mm: float) -> float:
     Parameters
     ----------
     mean_intercept_mm : float
+        Mean lineal intercept length, mm.
 
     Returns
     -------

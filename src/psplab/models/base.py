@@ -22,9 +22,11 @@ override ``_sample_standardized``).
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -38,6 +40,7 @@ from psplab.models.domain import KNNDomain
 from psplab.models.preprocessing import Preprocessor
 
 __all__ = [
+    "FunctionDrawsMixin",
     "Prediction",
     "Predictive",
     "PreprocessedRegressor",
@@ -47,6 +50,7 @@ __all__ = [
     "check_Xy",
     "mixture_quantiles",
     "shape_out",
+    "store_params",
 ]
 
 #: Nominal coverage of the intervals reported by :meth:`ProbabilisticRegressor.predict_summary`.
@@ -54,6 +58,27 @@ LEVEL = 0.9
 #: Percentile of the training rows' predictive std that floors the std outside the domain.
 WIDENING_PERCENTILE = 90.0
 _MIN_STD_Z = 1e-6  # standardized units: a predictive std is never exactly zero
+
+
+# ============================================================================ construction
+def store_params(obj: object, values: Mapping[str, Any]) -> None:
+    """Store every argument of ``type(obj).__init__`` unchanged, as the attribute of its name.
+
+    The scikit-learn contract: ``__init__`` only stores its parameters, so that ``get_params``,
+    ``set_params`` and ``clone`` see exactly what the caller passed. Called first thing as
+    ``store_params(self, locals())``, it stores each parameter of the signature (none can be
+    forgotten) and nothing else; checks belong in ``fit``.
+
+    Parameters
+    ----------
+    obj : object
+        The instance being constructed.
+    values : mapping
+        The constructor's ``locals()``: one value per parameter name.
+    """
+    for name, param in inspect.signature(type(obj).__init__).parameters.items():
+        if name != "self" and param.kind not in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            setattr(obj, name, values[name])
 
 
 # ============================================================================ array checks
@@ -307,11 +332,11 @@ class ProbabilisticRegressor(RegressorMixin, BaseEstimator, ABC):
 
         Parameters
         ----------
-        X : array-like
+        X : array-like of shape (n, d)
             Finite inputs.
-        y : array-like
+        y : array-like of shape (n,) or (n, t)
             Finite targets.
-        groups : array-like, optional
+        groups : array-like of shape (n,), optional
             Group label per row, for estimators that split their rows (tuning, calibration).
 
         Returns
@@ -326,8 +351,8 @@ class ProbabilisticRegressor(RegressorMixin, BaseEstimator, ABC):
 
         Parameters
         ----------
-        X : array-like
-            Inputs ``(n, d)``.
+        X : array-like of shape (n, d)
+            Inputs.
 
         Returns
         -------
@@ -343,8 +368,8 @@ class ProbabilisticRegressor(RegressorMixin, BaseEstimator, ABC):
 
         Parameters
         ----------
-        X : array-like
-            Inputs ``(n, d)``.
+        X : array-like of shape (n, d)
+            Inputs.
         n_samples : int
             Number of draws.
         seed : int
@@ -387,8 +412,8 @@ class ProbabilisticRegressor(RegressorMixin, BaseEstimator, ABC):
 
         Parameters
         ----------
-        X : array-like
-            Inputs ``(n, d)``.
+        X : array-like of shape (n, d)
+            Finite inputs with the training columns in the same order.
 
         Returns
         -------
@@ -402,8 +427,8 @@ class ProbabilisticRegressor(RegressorMixin, BaseEstimator, ABC):
 
         Parameters
         ----------
-        X : array-like
-            Inputs ``(n, d)``.
+        X : array-like of shape (n, d)
+            Rows to predict at.
 
         Returns
         -------
@@ -418,9 +443,9 @@ class ProbabilisticRegressor(RegressorMixin, BaseEstimator, ABC):
 
         Parameters
         ----------
-        X : array-like
-            Inputs ``(n, d)``.
-        q : array-like
+        X : array-like of shape (n, d)
+            Inputs.
+        q : array-like of shape (k,)
             Probabilities in (0, 1).
 
         Returns
@@ -435,8 +460,8 @@ class ProbabilisticRegressor(RegressorMixin, BaseEstimator, ABC):
 
         Parameters
         ----------
-        X : array-like
-            Inputs ``(n, d)``.
+        X : array-like of shape (n, d)
+            Rows to score, in the training inputs' units.
 
         Returns
         -------
@@ -450,8 +475,8 @@ class ProbabilisticRegressor(RegressorMixin, BaseEstimator, ABC):
 
         Parameters
         ----------
-        X : array-like
-            Inputs ``(n, d)``.
+        X : array-like of shape (n, d)
+            Inputs.
         level : float
             Nominal coverage of the central interval.
 
@@ -549,10 +574,10 @@ class PreprocessedRegressor(ProbabilisticRegressor):
 
         Parameters
         ----------
-        X : array-like
-            Finite inputs.
-        y : array-like
-            Finite targets.
+        X : array-like of shape (n, d)
+            Finite inputs, transformed as ``input_transform`` says.
+        y : array-like of shape (n,) or (n, t)
+            Finite targets, inside ``target_bounds`` where given.
         groups : array-like, optional
             Ignored (accepted so that every estimator takes the same arguments).
 
@@ -639,8 +664,8 @@ class PreprocessedRegressor(ProbabilisticRegressor):
 
         Parameters
         ----------
-        X : array-like
-            Inputs ``(n, d)``.
+        X : array-like of shape (n, d)
+            Inputs; rows outside the training domain get the wider floor.
 
         Returns
         -------
@@ -671,16 +696,24 @@ class PreprocessedRegressor(ProbabilisticRegressor):
     ) -> np.ndarray:
         """Joint draws in the targets' units, inside the envelope.
 
+        Each draw is one mixture component (a function) over all rows; outside the domain the
+        extra width is added as independent per-row spread.
+
         Parameters
         ----------
-        X : array-like
-            Rows to draw at; ``n_samples``, ``seed``, ``include_noise`` as in the contract.
+        X : array-like of shape (n, d)
+            Rows to draw at.
+        n_samples : int
+            Functions to draw.
+        seed : int
+            Seeds the choice of component and all the noise.
+        include_noise : bool
+            Add the observation noise (True) or return the drawn functions.
 
         Returns
         -------
         draws : numpy.ndarray
-            Each draw one mixture component (a function) over all rows; outside the domain the extra
-            width is added as independent per-row spread.
+            ``(n_samples, n[, t])``, shaped like ``y`` was given to ``fit``.
         """
         self._check_fitted()
         X = check_X(X, self.n_features_in_)
@@ -736,3 +769,25 @@ class PreprocessedRegressor(ProbabilisticRegressor):
     @abstractmethod
     def _load_model_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         """Restore :meth:`_model_state`."""
+
+
+class FunctionDrawsMixin:
+    """Joint draws for models that sample whole functions: ``_draws(Z, n_draws, seed)``.
+
+    Put before the :class:`PreprocessedRegressor` base. ``_draws`` returns per-draw Gaussian
+    means and stds ``(n_draws, n, t)`` in standardized units, each draw one function over all
+    rows (one dropout mask, one hypernetwork sample), so that sampling keeps the correlation
+    between rows that the mixture components alone would lose.
+    """
+
+    def _draws(self, Z: np.ndarray, n_draws: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def _sample_standardized(
+        self, Z: np.ndarray, n_samples: int, rng: np.random.Generator, include_noise: bool
+    ) -> np.ndarray:
+        """Joint draws ``(n_samples, n, t)``: one function per draw, shared by all rows."""
+        means, stds = self._draws(Z, n_samples, int(rng.integers(2**31 - 1)))
+        if include_noise:
+            means = means + stds * rng.standard_normal(means.shape)
+        return means

@@ -28,7 +28,7 @@ from psplab.models._nn import (
     to_numpy_params,
     train_adam,
 )
-from psplab.models.base import PreprocessedRegressor
+from psplab.models.base import FunctionDrawsMixin, PreprocessedRegressor, store_params
 from psplab.models.gp import GaussianProcess
 
 __all__ = ["DeepEnsemble", "GaussianProcess", "MCDropout", "RandomForest"]
@@ -114,27 +114,16 @@ class DeepEnsemble(_NetworkRegressor):
         target_bounds: list | None = None,
         seed: int = 0,
     ):
-        self.hidden = hidden
-        self.n_members = n_members
-        self.epochs = epochs
-        self.learning_rate = learning_rate
-        self.batch_size = batch_size
-        self.weight_decay = weight_decay
-        self.input_transform = input_transform
-        self.target_transform = target_transform
-        self.target_bounds = target_bounds
-        self.seed = seed
+        store_params(self, locals())
 
     def _n_outputs(self, t: int) -> int:
         return 2 * t
 
     def _validate_params_before_fit(self, X: np.ndarray, Y: np.ndarray) -> None:
-        from psplab.limits import require_at_most
+        from psplab.limits import require_count
 
         super()._validate_params_before_fit(X, Y)
-        require_at_most("ensemble.n_members", int(self.n_members), 100)
-        if int(self.n_members) < 1:
-            raise InputError(f"n_members must be a positive integer, got {self.n_members!r}")
+        require_count("ensemble.n_members", self.n_members, 100)
 
     def _fit_standardized(self, Z: np.ndarray, T: np.ndarray) -> None:
         import jax
@@ -189,7 +178,7 @@ def _ensemble_predict(sizes: tuple[int, ...]):
 # ====================================================================== MC dropout
 
 
-class MCDropout(_NetworkRegressor):
+class MCDropout(FunctionDrawsMixin, _NetworkRegressor):
     """MC dropout MLP with a learned per-target noise level.
 
     Parameters
@@ -224,17 +213,7 @@ class MCDropout(_NetworkRegressor):
         target_bounds: list | None = None,
         seed: int = 0,
     ):
-        self.hidden = hidden
-        self.rate = rate
-        self.epochs = epochs
-        self.learning_rate = learning_rate
-        self.batch_size = batch_size
-        self.weight_decay = weight_decay
-        self.n_predict_samples = n_predict_samples
-        self.input_transform = input_transform
-        self.target_transform = target_transform
-        self.target_bounds = target_bounds
-        self.seed = seed
+        store_params(self, locals())
 
     def _n_outputs(self, t: int) -> int:
         return t
@@ -272,15 +251,6 @@ class MCDropout(_NetworkRegressor):
 
     def _mixture(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self._draws(Z, int(self.n_predict_samples), int(self.seed) + 1)
-
-    def _sample_standardized(
-        self, Z: np.ndarray, n_samples: int, rng: np.random.Generator, include_noise: bool
-    ) -> np.ndarray:
-        """One dropout mask per draw, shared by all rows: each draw is one function."""
-        means, stds = self._draws(Z, n_samples, int(rng.integers(2**31 - 1)))
-        if include_noise:
-            means = means + stds * rng.standard_normal(means.shape)
-        return means
 
 
 @functools.lru_cache(maxsize=32)
@@ -360,20 +330,12 @@ class RandomForest(PreprocessedRegressor):
         target_bounds: list | None = None,
         seed: int = 0,
     ):
-        self.n_estimators = n_estimators
-        self.min_samples_leaf = min_samples_leaf
-        self.max_features = max_features
-        self.input_transform = input_transform
-        self.target_transform = target_transform
-        self.target_bounds = target_bounds
-        self.seed = seed
+        store_params(self, locals())
 
     def _validate_params_before_fit(self, X: np.ndarray, Y: np.ndarray) -> None:
-        from psplab.limits import require_at_most, require_memory
+        from psplab.limits import require_count, require_memory
 
-        require_at_most("rf.n_estimators", int(self.n_estimators), 5000)
-        if int(self.n_estimators) < 1:
-            raise InputError(f"n_estimators must be a positive integer, got {self.n_estimators!r}")
+        require_count("rf.n_estimators", self.n_estimators, 5000)
         # About two nodes per training row and tree, ~40 bytes a node (with one target).
         nodes = 2.0 * X.shape[0] * int(self.n_estimators)
         require_memory(nodes * (32 + 8 * Y.shape[1]), f"a forest of {self.n_estimators} trees")

@@ -40,14 +40,14 @@ import numpy as np
 
 from psplab.errors import InputError
 from psplab.models._nn import FULL_BATCH_ROWS, to_jax_params, to_numpy_params
-from psplab.models.base import PreprocessedRegressor
+from psplab.models.base import FunctionDrawsMixin, PreprocessedRegressor, store_params
 
 __all__ = ["BayesianHypernetwork"]
 
 _MIN_NOISE_STD = 1e-3  # in standardized units: stops the likelihood from collapsing onto points
 
 
-class BayesianHypernetwork(PreprocessedRegressor):
+class BayesianHypernetwork(FunctionDrawsMixin, PreprocessedRegressor):
     """Bayesian hypernetwork: a weight-normalized MLP whose unit scales come from a flow.
 
     Parameters
@@ -134,27 +134,7 @@ class BayesianHypernetwork(PreprocessedRegressor):
         target_bounds: list | None = None,
         seed: int = 0,
     ):
-        self.hidden = hidden
-        self.n_couplings = n_couplings
-        self.coupling_hidden = coupling_hidden
-        self.noise = noise
-        self.prior_std = prior_std
-        self.kl_weight = kl_weight
-        self.anneal_fraction = anneal_fraction
-        self.epochs = epochs
-        self.learning_rate = learning_rate
-        self.batch_size = batch_size
-        self.n_train_samples = n_train_samples
-        self.n_predict_samples = n_predict_samples
-        self.calibration = calibration
-        self.holdout_fraction = holdout_fraction
-        self.holdout_until = holdout_until
-        self.clip_norm = clip_norm
-        self.n_members = n_members
-        self.input_transform = input_transform
-        self.target_transform = target_transform
-        self.target_bounds = target_bounds
-        self.seed = seed
+        store_params(self, locals())
 
     # ------------------------------------------------------------------ configuration
     def _config(self, n_in: int, n_targets: int) -> _Config:
@@ -170,7 +150,7 @@ class BayesianHypernetwork(PreprocessedRegressor):
         )
 
     def _validate_params_before_fit(self, X: np.ndarray, Y: np.ndarray) -> None:
-        from psplab.limits import require_at_most, require_memory
+        from psplab.limits import require_count, require_memory
 
         if self.noise not in ("homoscedastic", "heteroscedastic"):
             raise InputError(
@@ -189,9 +169,7 @@ class BayesianHypernetwork(PreprocessedRegressor):
             ("bhn.n_train_samples", self.n_train_samples, 64),
             ("bhn.hidden", max(int(h) for h in self.hidden), 4096),
         ):
-            if int(value) < 1:
-                raise InputError(f"{name} must be a positive integer, got {value!r}")
-            require_at_most(name, int(value), limit)
+            require_count(name, value, limit)
         # The run's standard-normal draws are drawn up front: steps x draws x unit scales.
         units = sum(int(h) for h in self.hidden) + Y.shape[1]
         steps = int(self.epochs) * max(1, -(-X.shape[0] // int(self.batch_size or X.shape[0])))
@@ -363,15 +341,6 @@ class BayesianHypernetwork(PreprocessedRegressor):
 
     def _mixture(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self._draws(Z, int(self.n_predict_samples), _predict_seed(self.seed))
-
-    def _sample_standardized(
-        self, Z: np.ndarray, n_samples: int, rng: np.random.Generator, include_noise: bool
-    ) -> np.ndarray:
-        """Joint draws: one ``g`` per draw for all rows."""
-        means, stds = self._draws(Z, n_samples, int(rng.integers(2**31 - 1)))
-        if include_noise:
-            means = means + stds * rng.standard_normal(means.shape)
-        return means
 
     # ------------------------------------------------------------------ persistence
     def _model_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -26,7 +26,7 @@ from scipy import linalg, optimize
 
 from psplab._blas import one_blas_thread
 from psplab.errors import InputError
-from psplab.models.base import PreprocessedRegressor
+from psplab.models.base import PreprocessedRegressor, store_params
 
 __all__ = ["GaussianProcess", "KERNELS"]
 
@@ -84,18 +84,7 @@ class GaussianProcess(PreprocessedRegressor):
         target_bounds: list | None = None,
         seed: int = 0,
     ):
-        self.kernel = kernel
-        self.n_restarts = n_restarts
-        self.min_noise = min_noise
-        self.max_iter = max_iter
-        self.max_exact_rows = max_exact_rows
-        self.n_inducing = n_inducing
-        self.length_scale_prior = length_scale_prior
-        self.initial_theta = initial_theta
-        self.input_transform = input_transform
-        self.target_transform = target_transform
-        self.target_bounds = target_bounds
-        self.seed = seed
+        store_params(self, locals())
 
     # ------------------------------------------------------------------ fitting
     def _validate_params_before_fit(self, X: np.ndarray, Y: np.ndarray) -> None:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from psplab._blas import one_blas_thread
 from psplab.errors import InputError
-from psplab.models.base import ProbabilisticRegressor
+from psplab.models.base import ProbabilisticRegressor, store_params
 from psplab.optimize.acquisition import (
     ACQUISITIONS,
     estimate_lipschitz,
@@ -160,17 +160,7 @@ class BayesianOptimizer:
         model_params: Mapping[str, Any] | None = None,
         seed: int = 0,
     ):
-        self.space = space
-        self.model = model
-        self.acquisition = acquisition
-        self.maximize = maximize
-        self.n_initial = n_initial
-        self.batch = batch
-        self.n_candidates = n_candidates
-        self.refine_rounds = refine_rounds
-        self.ucb_beta = ucb_beta
-        self.model_params = model_params
-        self.seed = seed
+        store_params(self, locals())
         if acquisition not in ACQUISITIONS:
             raise InputError(
                 f"unknown acquisition {acquisition!r} (expected one of {ACQUISITIONS})"

@@ -143,10 +143,12 @@ def describe_sqlite_error(exc: BaseException) -> str:
     Parameters
     ----------
     exc : BaseException
+        The error ``sqlite3`` raised (its message is matched to a known cause).
 
     Returns
     -------
     str
+        The cause (and what to do about it), or ``database error: MESSAGE`` when unknown.
     """
     text = str(exc).strip() or type(exc).__name__
     known = {

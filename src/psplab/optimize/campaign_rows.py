@@ -182,10 +182,12 @@ def parse_extra(value: Any) -> Any:
     Parameters
     ----------
     value : object
+        A cell as read from a CSV or Parquet table.
 
     Returns
     -------
     float, str or None
+        None for an empty cell.
     """
     if value is None:
         return None

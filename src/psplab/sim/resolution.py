@@ -136,6 +136,7 @@ class ResolutionPlan:
         Returns
         -------
         int
+            At least 2.
         """
         d_area = self.voronoi_ecd_px / VORONOI_ECD_RATIO
         return max(2, int(round(4.0 * grid * grid / (math.pi * d_area**2))))

@@ -191,6 +191,8 @@ class PlainProgress:
     ) -> None:
         """Change a task's description, total or count (the keywords rich accepts).
 
+        Other keywords of rich's ``Progress.update`` are accepted and ignored.
+
         Parameters
         ----------
         task_id : int

@@ -252,7 +252,7 @@ class RCoT(CITest):
         Parameters
         ----------
         i, j : int
-            Indices of X and Y.
+            Columns of the variables whose independence is tested.
         S : tuple of int
             The conditioning set (its features and ridge projector are cached).
 

@@ -680,12 +680,12 @@ class StructuralCausalModel:
         Parameters
         ----------
         treatment : str
-            A node.
+            A node of :attr:`graph`.
 
         Returns
         -------
         list of str
-            Its descendants.
+            Its descendants (empty for a sink).
         """
         x = self.graph.index(treatment)
         reach = {x}

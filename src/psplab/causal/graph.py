@@ -306,7 +306,7 @@ class CausalGraph:
         Parameters
         ----------
         name : str
-            The node whose parents are listed.
+            A node (:class:`KeyError` if the graph has none of that name).
 
         Returns
         -------
@@ -322,7 +322,7 @@ class CausalGraph:
         Parameters
         ----------
         name : str
-            The node whose children are listed.
+            The node the listed edges leave.
 
         Returns
         -------
@@ -337,12 +337,12 @@ class CausalGraph:
         Parameters
         ----------
         name : str
-            Any node.
+            A node; its undirected neighbours are listed.
 
         Returns
         -------
         list of str
-            Its undirected neighbours.
+            In node order.
         """
         i = self.index(name)
         und = self.adj[i] & ~self.arrow[i] & ~self.arrow[:, i]
@@ -380,7 +380,7 @@ class CausalGraph:
         Parameters
         ----------
         forbidden_within_tiers : iterable of int
-            Tiers inside which no edge is allowed.
+            Tiers inside which no edge may stand (each such edge counts once).
 
         Returns
         -------

@@ -41,7 +41,7 @@ class EdgeStability:
         Parameters
         ----------
         name : str
-            Variable name.
+            A variable of the bootstrapped graphs.
 
         Returns
         -------

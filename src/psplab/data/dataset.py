@@ -461,7 +461,7 @@ class InputEncoder:
         Parameters
         ----------
         frame : pandas.DataFrame
-            Holding every input column.
+            A table holding every input column of the spec.
 
         Returns
         -------

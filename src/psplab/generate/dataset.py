@@ -50,6 +50,8 @@ def check_generation_request(
 ) -> None:
     """Refuse, before any work, a generation this machine cannot hold or a bound forbids.
 
+    :func:`generate_dataset` and :func:`simulate_dataset` call it before the first simulation.
+
     Parameters
     ----------
     n : int
@@ -172,6 +174,8 @@ def generate_dataset(
 ) -> Path:
     """Generate a dataset on Dask, resumably; write Parquet + spec TOML; return the Parquet path.
 
+    An interrupted call picks up where it stopped when run again (see the notes).
+
     Parameters
     ----------
     recipes : sequence
@@ -265,6 +269,9 @@ def simulate_dataset(
     pixel_um: float | None = None,
 ) -> dict[str, Any]:
     """``psplab simulate``: sample a design, generate the dataset, write its manifest.
+
+    Checks every option first, then :func:`~psplab.sim.design.sample_recipes` and
+    :func:`generate_dataset` (resumed when a parts folder of the same run is there).
 
     Parameters
     ----------

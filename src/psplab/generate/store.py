@@ -62,13 +62,14 @@ def part_path(parts: Path, start: int) -> Path:
     Parameters
     ----------
     parts : Path
-        The parts folder.
+        The run's parts folder (:func:`parts_dir_for`).
     start : int
         Index of the chunk's first recipe.
 
     Returns
     -------
     Path
+        ``chunk-<start>.parquet`` in ``parts``, the start zero-padded to 8 digits.
     """
     return parts / f"chunk-{start:08d}.parquet"
 

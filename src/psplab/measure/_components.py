@@ -23,7 +23,7 @@ def check_pixel_um(pixel_um: float) -> float:
     Parameters
     ----------
     pixel_um : float
-        Pixel size in micrometres.
+        Pixel size in micrometres (positive and finite).
 
     Returns
     -------

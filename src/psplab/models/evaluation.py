@@ -78,7 +78,7 @@ def target_groups(Y: np.ndarray) -> list[list[int]]:
     Parameters
     ----------
     Y : numpy.ndarray
-        Targets ``(n, t)`` with NaN where missing.
+        Targets ``(n, t)``; NaN marks a missing value.
 
     Returns
     -------

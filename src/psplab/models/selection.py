@@ -219,7 +219,7 @@ class TunedRegressor(ProbabilisticRegressor):
         Parameters
         ----------
         X, y : array-like
-            Training rows.
+            Training rows, split into the inner folds.
         groups : array-like, optional
             Group label per row: the inner folds keep groups whole.
 

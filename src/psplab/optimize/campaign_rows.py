@@ -40,7 +40,7 @@ def reserved_name_problems(columns: Iterable[Any]) -> list[Problem]:
     Parameters
     ----------
     columns : iterable
-        The column names of a results table.
+        Column names of a results table (CSV header or Parquet schema).
 
     Returns
     -------
@@ -182,7 +182,7 @@ def parse_extra(value: Any) -> Any:
     Parameters
     ----------
     value : object
-        A cell as read from a CSV or Parquet table.
+        A table cell (CSV text or a Parquet value).
 
     Returns
     -------

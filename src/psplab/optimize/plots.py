@@ -163,7 +163,7 @@ def pareto_plot(
     Parameters
     ----------
     Y : numpy.ndarray
-        ``(n, 2)`` objective values.
+        Objective values ``(n, 2)`` of the evaluated points.
     maximize : sequence of bool
         Direction of each objective.
     labels : sequence of str

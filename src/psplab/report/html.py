@@ -166,7 +166,7 @@ def paragraph(text: str) -> str:
     Parameters
     ----------
     text : str
-        Plain text.
+        Plain text; ``<``, ``>`` and ``&`` are escaped.
 
     Returns
     -------

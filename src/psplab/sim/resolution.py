@@ -220,7 +220,7 @@ def expected_grains(grid: int, d_px: float) -> float:
     Parameters
     ----------
     grid : int
-        Pixels per side.
+        Pixels per side of the square field.
     d_px : float
         Mean equivalent-circle diameter in pixels.
 

@@ -184,7 +184,7 @@ class MechanicsRun:
         Parameters
         ----------
         out : str or pathlib.Path
-            The run directory (created).
+            The run directory, created with its parents if missing.
 
         Returns
         -------

@@ -150,7 +150,7 @@ class CameoBaseline(BaseEstimator):
         Parameters
         ----------
         X : numpy.ndarray
-            Query points ``(n, d)``.
+            Query points ``(n, d)``, in the coordinates the model was fitted on.
 
         Returns
         -------

@@ -622,6 +622,9 @@ class DoseResponse:
 class StructuralCausalModel:
     """SCM over a causal graph with a probabilistic regressor per non-root node.
 
+    :meth:`fit` learns one regressor per node from its parents' columns; :meth:`dose_response`
+    then simulates an intervention through them in topological order.
+
     Parameters
     ----------
     graph : CausalGraph
@@ -680,7 +683,7 @@ class StructuralCausalModel:
         Parameters
         ----------
         treatment : str
-            A node of :attr:`graph`.
+            The node intervened on, one of :attr:`graph`'s.
 
         Returns
         -------

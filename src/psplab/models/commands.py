@@ -20,6 +20,7 @@ _GROUP = typer.Option(
     "--group",
     help="Column of groups (alloy, heat, lab): held out whole; intervals for new groups.",
 )
+_SPEC = typer.Argument(..., help="Dataset spec (TOML).")
 _FAST = typer.Option(False, "--fast", help="The models' cheap configuration.")
 _CALIBRATE = typer.Option(True, "--calibrate/--no-calibrate", help="Conformal (CV+) intervals.")
 
@@ -85,7 +86,7 @@ def _load(spec: Path):
 
 
 def fit_command(
-    spec: Path = typer.Argument(..., help="Dataset spec (TOML)."),
+    spec: Path = _SPEC,
     model: str = typer.Option("bhn", "--model", "-m", help="bhn, gp, ensemble, dropout or rf."),
     out: Path = typer.Option(..., "--out", "-o", help="Run directory to write."),
     seed: int = typer.Option(0, "--seed", help="Seed of the model and the calibration folds."),
@@ -197,7 +198,7 @@ def _metrics_table(metrics: dict, title: str):
 
 
 def evaluate_command(
-    spec: Path = typer.Argument(..., help="Dataset spec (TOML)."),
+    spec: Path = _SPEC,
     models: str = typer.Option(
         "bhn,gp,ensemble,dropout,rf", "--models", help="Comma-separated model names."
     ),
@@ -215,6 +216,8 @@ def evaluate_command(
     ),
 ) -> None:
     """Cross-validate models on the same folds: table, metrics JSON, parity/calibration plots.
+
+    Every model sees the same training and test rows, so their scores compare directly.
 
     \f
     Parameters

@@ -29,6 +29,8 @@ _K = 5
 class KNNDomain:
     """k-nearest-neighbour applicability domain; build with :meth:`fit`.
 
+    A row's score is its mean distance to its ``k`` nearest training rows over ``threshold``.
+
     Parameters
     ----------
     points : numpy.ndarray

@@ -604,11 +604,12 @@ class SearchSpace:
         Parameters
         ----------
         d : mapping
-            ``parameters``, ``fixed`` and ``constraints``.
+            ``parameters``; ``fixed`` and ``constraints`` may be left out (none).
 
         Returns
         -------
         SearchSpace
+            Checked as the constructor checks any space.
         """
         return cls(
             parameters=[Parameter.from_dict(p) for p in d["parameters"]],

@@ -19,20 +19,21 @@ from psplab.report.runs import LeftOut, Run, read_table
 
 __all__ = ["causal_section", "read_causal_graph", "read_dose_responses"]
 
-INFLUENCE_SHOWN = (
-    ("outcome", "outcome"),
-    ("parameter", "parameter"),
-    ("rank", "rank"),
-    ("effect_over_range", "effect over range"),
-    ("interval_low", "90% low"),
-    ("interval_high", "90% high"),
-    ("sign", "sign"),
-    ("effect_per_unit", "effect per unit"),
-    ("dose_effect_over_range", "dose-response over range"),
-    ("edge_stability", "edge stability"),
-    ("ancestor_stability", "path stability"),
-    ("flag", "flag"),
-)
+# Columns of the influence table shown in the report, in order, with their headers.
+INFLUENCE_SHOWN = {
+    "outcome": "outcome",
+    "parameter": "parameter",
+    "rank": "rank",
+    "effect_over_range": "effect over range",
+    "interval_low": "90% low",
+    "interval_high": "90% high",
+    "sign": "sign",
+    "effect_per_unit": "effect per unit",
+    "dose_effect_over_range": "dose-response over range",
+    "edge_stability": "edge stability",
+    "ancestor_stability": "path stability",
+    "flag": "flag",
+}
 
 
 def read_causal_graph(run: Run):
@@ -201,7 +202,7 @@ def _add_truth(sec: Section, run: Run, graph: Any) -> None:
 
 
 def _influence_table(table: pd.DataFrame) -> Table:
-    cols = [(c, title) for c, title in INFLUENCE_SHOWN if c in table.columns]
+    cols = [(c, title) for c, title in INFLUENCE_SHOWN.items() if c in table.columns]
     order = table.sort_values(["outcome", "rank"]) if "rank" in table.columns else table
     return Table(
         [title for _, title in cols],

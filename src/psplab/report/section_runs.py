@@ -202,6 +202,8 @@ def _add_diagnostics(sec: Section, run: Run) -> None:
 def demo_section(run: Run, units: dict[str, str]) -> Section:
     """The demo's stages: state, seconds and why a stage did not run.
 
+    The demo's other results are in the sections of its stages' own run folders.
+
     Parameters
     ----------
     run : Run

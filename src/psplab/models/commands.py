@@ -23,6 +23,10 @@ _GROUP = typer.Option(
 _SPEC = typer.Argument(..., help="Dataset spec (TOML).")
 _FAST = typer.Option(False, "--fast", help="The models' cheap configuration.")
 _CALIBRATE = typer.Option(True, "--calibrate/--no-calibrate", help="Conformal (CV+) intervals.")
+# The models `evaluate` compares unless told otherwise.
+_MODELS = typer.Option(
+    "bhn,gp,ensemble,dropout,rf", "--models", help="Comma-separated model names."
+)
 
 
 def _one_line_errors(command: Callable[..., None]) -> Callable[..., None]:
@@ -199,9 +203,7 @@ def _metrics_table(metrics: dict, title: str):
 
 def evaluate_command(
     spec: Path = _SPEC,
-    models: str = typer.Option(
-        "bhn,gp,ensemble,dropout,rf", "--models", help="Comma-separated model names."
-    ),
+    models: str = _MODELS,
     cv: int = typer.Option(10, "--cv", help="Number of folds."),
     group: str = _GROUP,
     seed: int = typer.Option(0, "--seed", help="Seed of the folds and the models."),

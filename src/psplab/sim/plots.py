@@ -6,21 +6,7 @@ from typing import Any
 
 import numpy as np
 
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _axes(ax: Any, figsize: tuple[float, float]):
-    if ax is not None:
-        return ax.figure, ax
-    fig, ax = _plt().subplots(figsize=figsize)
-    return fig, ax
+from psplab.plotting import axes_or_new
 
 
 def free_energy_plot(time: np.ndarray, free_energy: np.ndarray, *, ax: Any = None):
@@ -40,7 +26,7 @@ def free_energy_plot(time: np.ndarray, free_energy: np.ndarray, *, ax: Any = Non
     matplotlib.figure.Figure
         The figure holding the curve.
     """
-    fig, ax = _axes(ax, (4.5, 4))
+    fig, ax = axes_or_new(ax, (4.5, 4))
     ax.loglog(np.asarray(time)[1:], np.asarray(free_energy)[1:], "o-")
     ax.set_xlabel("time")
     ax.set_ylabel("total free energy")
@@ -74,7 +60,7 @@ def microstructure_plot(
     """
     from skimage.segmentation import find_boundaries
 
-    fig, ax = _axes(ax, (5, 5))
+    fig, ax = axes_or_new(ax, (5, 5))
     h, w = grain_labels.shape
     img = np.ones((h, w, 3))
     img[find_boundaries(grain_labels, mode="inner")] = 0.0

@@ -60,6 +60,9 @@ __all__ = [
 class StrengthConstants:
     """Strength-model and elastic constants of one alloy family (SI-derived units in names).
 
+    The built-in families are in :data:`FAMILY_CONSTANTS`; for another alloy, build one and
+    pass it wherever a ``family`` is taken.
+
     Attributes
     ----------
     friction_stress_mpa : float

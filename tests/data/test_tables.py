@@ -275,3 +275,19 @@ def test_bounds_on_a_categorical_column_are_refused(tmp_path):
     spec = SPEC + '[[column]]\nname = "route"\nrole = "processing"\nkind = "categorical"\nmin = 1\n'
     found = problems(tmp_path, GOOD, spec)
     assert "column 'route': min does not apply to a categorical column" in found
+
+
+def test_a_group_column_holds_labels_whatever_they_look_like(tmp_path):
+    # A group column is named the way labs name steels and heats; no `kind` needed.
+    (tmp_path / "d.csv").write_text("T,steel,HV\n500,S-12,200\n520,S-12,210\n480,7,190\n")
+    spec = (
+        'name = "g"\nsource = "d.csv"\n'
+        '[[column]]\nname = "T"\nrole = "processing"\nunit = "degC"\n'
+        '[[column]]\nname = "steel"\nrole = "group"\n'
+        '[[column]]\nname = "HV"\nrole = "property"\nunit = "HV"\n'
+    )
+    (tmp_path / "g.toml").write_text(spec)
+    ds = load_dataset(tmp_path / "g.toml")
+    assert ds.frame["steel"].tolist() == ["S-12", "S-12", "7"]
+    steel = next(c for c in ds.summary()["columns"] if c["name"] == "steel")
+    assert steel["levels"] == ["7", "S-12"]

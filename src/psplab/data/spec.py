@@ -92,8 +92,12 @@ class ColumnSpec:
 
     @property
     def is_numeric(self) -> bool:
-        """Whether cells are numbers (a formula column is text that expands into numbers)."""
-        return self.kind == "numeric"
+        """Whether cells are numbers (a formula column is text that expands into numbers).
+
+        A group column holds labels (a heat, a lab, a steel's name) whatever its cells look
+        like: groups are compared, never computed with.
+        """
+        return self.kind == "numeric" and self.role != "group"
 
     @property
     def is_formula(self) -> bool:

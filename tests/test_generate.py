@@ -128,8 +128,8 @@ def test_rows_follow_the_family_laws(steel_dataset):
     sqrt(d0² + K_gg) (64² fields hold ≈ 29 grains: seed-to-seed spread ≈ 6 %), precipitate
     fraction vs the lever rule and mean diameter vs twice the LSW radius (≈ 50 particles:
     spread ≈ 0.001 and 5 %), and the pixel columns are the plan's."""
-    from psplab.sim import plan_recipe
     from psplab.sim import families as fam_mod
+    from psplab.sim import plan_recipe
 
     recipes, out = steel_dataset
     frame = pd.read_parquet(out)

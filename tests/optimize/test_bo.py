@@ -6,8 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from psplab.models import make_model
-from psplab.models import GaussianProcess
+from psplab.models import GaussianProcess, make_model
 from psplab.optimize import BayesianOptimizer, Parameter, SearchSpace, run_optimization
 from tests.optimize.objectives import BRANIN_MIN, FAST, branin, hall_petch_strength
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -275,8 +274,9 @@ class Predictive:
         Returns
         -------
         mean, std : numpy.ndarray
-            Exact mixture moments (log-normal mixture for log-modelled targets), the mean
-            clipped into the envelope and the std capped at half its width.
+            Exact mixture moments (for log-modelled targets, of the log-normal mixture clipped
+            to the envelope, as its draws are), the mean clipped into the envelope and the std
+            capped at half its width.
         """
         prep = self.prep
         c, s = prep.y_center, prep.y_scale
@@ -286,22 +286,16 @@ class Predictive:
         std = s * self.spread()
         logs = prep.log_targets
         if logs.any():
-            from scipy.special import logsumexp
+            from psplab.models.lognormal import clipped_lognormal_moments
 
-            gm, gs = c + s * self.means, s * self.stds
-            log_m = math.log(self.means.shape[0])
-            log_m1 = logsumexp(gm + 0.5 * gs**2, axis=0) - log_m
-            log_m2 = logsumexp(2.0 * gm + 2.0 * gs**2, axis=0) - log_m
-            excess = np.maximum(log_m2 - 2.0 * log_m1, 1e-300)
-            # log std = log m1 + 0.5 log(exp(excess) - 1), without overflow for wide mixtures.
-            log_std = (
-                log_m1
-                + 0.5 * np.log(np.expm1(np.minimum(excess, 700.0)))
-                + 0.5 * np.maximum(excess - 700.0, 0.0)
+            # The moments of the distribution the draws and quantiles come from: the mixture
+            # clipped to the envelope (its unclipped mean can sit far above every draw).
+            j = np.flatnonzero(logs)
+            with np.errstate(divide="ignore"):
+                log_lo = np.log(np.maximum(env_lo[j], 0.0))
+            mean[..., j], std[..., j] = clipped_lognormal_moments(
+                c[j] + s[j] * self.means[..., j], s[j] * self.stds[..., j], log_lo, np.log(env_hi[j])
             )
-            with np.errstate(all="ignore"):
-                mean = np.where(logs, np.exp(np.minimum(log_m1, np.log(env_hi))), mean)
-                std = np.where(logs, np.exp(np.minimum(log_std, np.log(half))), std)
         return np.clip(mean, env_lo, env_hi), np.minimum(std, half)
 
     def quantiles(self, q: Any) -> np.ndarray:

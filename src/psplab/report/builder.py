@@ -33,6 +33,7 @@ from psplab.report.html import Section, Table, code_block, escape, render_docume
 from psplab.report.runs import LeftOut, Run, discover_runs, spec_path_of, units_of
 from psplab.report.section_causal import causal_section
 from psplab.report.section_data import dataset_section, micrograph_section
+from psplab.report.section_generator import GENERATOR_RUN_KINDS, generator_section
 from psplab.report.section_models import predictions_section
 from psplab.report.section_runs import demo_section, optimization_section, phasemap_section
 
@@ -82,6 +83,10 @@ def register_section(run_kind: str, key: str, make: SectionMaker, order: int) ->
         optimization 50, phase map 60).
     """
     RUN_SECTIONS.setdefault(run_kind, []).append(SectionSpec(key, order, make))
+
+
+for _kind in GENERATOR_RUN_KINDS:
+    register_section(_kind, "generated-microstructures", generator_section, order=25)
 
 
 def _sections_of(run: Run, units: dict[str, str]) -> tuple[list[tuple[int, Section]], list[str]]:

@@ -41,7 +41,8 @@ def measure_labels(
     Returns
     -------
     dict
-        ``grain_size_um`` (mean equivalent-circle diameter), ``grain_count``,
+        ``grain_size_um`` (mean equivalent-circle diameter; for an image that is one grain,
+        the image's equivalent diameter, a lower bound), ``grain_count``,
         ``particle_fraction``, ``particle_diameter_um`` (mean equivalent-circle diameter, 0
         without particles); NaN for what the field lacks.
     """
@@ -53,13 +54,18 @@ def measure_labels(
     )
 
     out: dict[str, Any] = dict.fromkeys(FEATURES, float("nan"))
-    if grains is not None:
+    if grains is not None and np.unique(grains).size == 1:
+        # One grain fills the image (a generator far outside its training range can do this):
+        # no boundary to measure, so the image's own equivalent diameter, a lower bound.
+        out["grain_size_um"] = float(np.sqrt(4.0 * np.size(grains) / np.pi) * pixel_um)
+        out["grain_count"] = 1.0
+    elif grains is not None:
         g = measure_grains(grains, float(pixel_um), periodic=periodic)
         out["grain_size_um"] = float(g["mean_diameter_um"])
         out["grain_count"] = float(g["grain_count"])
-        if with_s2:
-            s2 = two_point_statistics(boundary_mask(grains, periodic), periodic=periodic)
-            out["s2_boundary"] = radial_profile(s2)[1]
+    if grains is not None and with_s2:
+        s2 = two_point_statistics(boundary_mask(grains, periodic), periodic=periodic)
+        out["s2_boundary"] = radial_profile(s2)[1]
     if particles is not None:
         mask = np.asarray(particles) != 0
         p = measure_particles(mask, float(pixel_um), periodic=periodic)

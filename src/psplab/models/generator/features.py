@@ -131,7 +131,14 @@ class FeatureMap:
         return pd.DataFrame(arr, columns=self.names)
 
     def outside_training_range(self, recipes: Any) -> list[str]:
-        """One line per numeric column where some recipe lies outside the training range."""
+        """One line per numeric column where some recipe lies outside the training range.
+
+        Raises
+        ------
+        InputError
+            For recipes :meth:`transform` refuses (a missing column, a non-numeric value).
+        """
+        self.transform(recipes)
         frame = self._as_frame(recipes)
         lines = []
         for c, lo in self.minimum.items():

@@ -41,7 +41,7 @@ from psplab.models.generator.features import FeatureMap
 
 MODEL_NAME = "microstructure_generator"
 FORMAT_VERSION = 1
-CHUNK_STEPS = 25  # Adam steps per compiled call (progress is reported in between)
+CHUNK_STEPS = 25  # Adam steps between progress reports
 
 
 @dataclass(frozen=True)
@@ -93,9 +93,9 @@ class MicrostructureGenerator(BaseEstimator):
     rank : int
         Rank of the correlated part of the hypernetwork.
     flow_steps : int
-        Steps of curvature flow (MBO thresholding with a learned width) that turn the
-        decoder's first partition into grains, as grain growth turns a fine structure into
-        a coarser, more regular one (0: none).
+        Steps of curvature flow (MBO thresholding at a one-pixel width) applied to the
+        decoder's partition: it removes slivers and one-pixel corners, as a little grain
+        growth would (0: none).
     mix_runs : bool
         Let the decoder's runs for one image see each other (a permutation-equivariant
         layer): grain channels can then compete, which spaces grains more evenly.
@@ -128,8 +128,8 @@ class MicrostructureGenerator(BaseEstimator):
         widths: tuple[int, int, int] = (16, 16, 8),
         noise_channels: int = 8,
         rank: int = 8,
-        flow_steps: int = 3,
-        mix_runs: bool = True,
+        flow_steps: int = 2,
+        mix_runs: bool = False,
         prior_std: float = 1.0,
         kl_weight: float = 1.0,
         steps: int = 800,
@@ -239,7 +239,10 @@ class MicrostructureGenerator(BaseEstimator):
         S = np.where(tf.present, (tf.descriptors - self.desc_mean_) / self.desc_scale_, 0.0)
         cfg, schedule = self._train_config(X.shape[1], tf)
         params = init_training_params(np.random.default_rng([int(self.seed), 1]), cfg)
-        _init_particle_bias(params, tf.descriptors, tf.layout)
+        if tf.layout.particles:
+            fraction = float(np.nanmean(tf.descriptors[:, tf.layout.start("particle_fraction")]))
+            init_particle_threshold(params, cfg.arch, X, fraction, tf.grid, int(self.seed))
+        init_pixel_heads(params, cfg.arch, X, lp, tf.head, self.pixel_um_varies_)
         report = None if progress is None else (lambda done: progress(done, schedule.n_steps))
         self.params_, self.loss_curve_ = train(
             params,
@@ -528,15 +531,112 @@ def _standardization(S: np.ndarray, layout: DescriptorLayout) -> tuple[np.ndarra
     return mean, np.concatenate(scales)
 
 
-def _init_particle_bias(
-    params: dict[str, np.ndarray], S: np.ndarray, layout: DescriptorLayout
+def init_particle_threshold(
+    params: dict[str, np.ndarray],
+    arch: net.Architecture,
+    X: np.ndarray,
+    fraction: float,
+    grid: int,
+    seed: int,
 ) -> None:
-    """Start the particle field's threshold at the training images' mean particle fraction."""
-    if not layout.particles:
-        return
-    from scipy.stats import norm
+    """Start the particle threshold where the initial decoder gives the data's particle fraction.
 
-    col = layout.start("particle_fraction")
-    fraction = float(np.clip(np.nanmean(S[:, col]), 1e-3, 0.5))
-    # The decoder's fields start with roughly unit spread: a Gaussian threshold.
-    params["dec_out_b"][1] = float(norm.ppf(fraction))
+    A data-dependent initialization: the initial networks' particle logits are drawn for the
+    training recipes and the bias is shifted so that the share above zero is ``fraction``.
+    Starting at the right fraction matters because the fraction's gradient vanishes when
+    almost no pixel (or almost every pixel) is particle.
+
+    Parameters
+    ----------
+    params : dict of str to numpy.ndarray
+        Initial parameters, changed in place.
+    arch : Architecture
+        The networks.
+    X : numpy.ndarray
+        ``(n, d)`` standardized features of the training rows.
+    fraction : float
+        Mean particle area fraction of the training images.
+    grid : int
+        Training image size.
+    seed : int
+        Seed of the draws.
+    """
+    if not arch.particles:
+        return
+    import jax.numpy as jnp
+
+    from psplab.models.generator.sampling import (
+        SAMPLE_BLOCK,
+        compiled_sampler,
+        draw_networks,
+        draw_noise,
+    )
+
+    rows = np.arange(SAMPLE_BLOCK) % X.shape[0]
+    shapes = net.noise_shapes(grid, arch)
+    noise = [draw_noise(seed, j, shapes) for j in range(SAMPLE_BLOCK)]
+    logits, _ = compiled_sampler(arch, grid)(
+        _jax_params(params),
+        jnp.asarray(X[rows], jnp.float32),
+        jnp.asarray(draw_networks(seed, SAMPLE_BLOCK, SAMPLE_BLOCK, arch.n_latent)),
+        [jnp.asarray(np.stack([n[i] for n in noise])) for i in range(len(shapes))],
+    )
+    particle = np.asarray(logits)[..., -1]
+    share = float(np.clip(fraction, 1e-3, 0.5))
+    params["dec_out_b"][1] -= np.float32(np.quantile(particle, 1.0 - share))
+
+
+def init_pixel_heads(
+    params: dict[str, np.ndarray],
+    arch: net.Architecture,
+    X: np.ndarray,
+    log_px: np.ndarray,
+    head: np.ndarray,
+    varies: np.ndarray,
+) -> None:
+    """Start each varying pixel head at the least-squares fit of the log pixel sizes.
+
+    A data-dependent initialization (as Salimans & Kingma 2016 propose for weight-normalized
+    networks): the head's direction, unit scale and bias are set so that the mean network
+    (``g`` at its mean) already predicts the standardized log pixel sizes ``log_px`` from its
+    hidden units, as well as a linear read-out can. Training then refines it; without this
+    the head's small initial scale takes hundreds of steps to grow.
+
+    Parameters
+    ----------
+    params : dict of str to numpy.ndarray
+        Initial parameters (:func:`~psplab.models.generator.network.init_params`), changed
+        in place.
+    arch : Architecture
+        The networks.
+    X : numpy.ndarray
+        ``(n, d)`` standardized features of the training rows.
+    log_px : numpy.ndarray
+        ``(n,)`` standardized log pixel sizes.
+    head : numpy.ndarray
+        ``(n,)`` pixel head of each row.
+    varies : numpy.ndarray
+        ``(heads,)`` bool: which heads are trained.
+    """
+    if not arch.conditional or not arch.pixel_heads:
+        return
+    h = np.asarray(X, float)
+    mu, off = params["hyp_mu"], 0
+    for i in range(2):
+        v = params[f"cond_v{i}"].astype(float)
+        width = v.shape[1]
+        direction = v / np.sqrt((v * v).sum(axis=0) + 1e-12)
+        h = np.maximum((h @ direction) * mu[off : off + width] + params[f"cond_b{i}"], 0.0)
+        off += width
+    for k in np.flatnonzero(varies):
+        rows = head == k
+        A = np.column_stack([h[rows], np.ones(int(rows.sum()))])
+        # A little ridge: hidden units are redundant when there are few recipes.
+        coef = np.linalg.solve(A.T @ A + 1e-6 * np.eye(A.shape[1]), A.T @ log_px[rows])
+        w, b = coef[:-1], coef[-1]
+        col = arch.n_film + int(k)
+        norm = float(np.linalg.norm(w))
+        if norm > 1e-9:
+            params["cond_v2"][:, col] = (w / norm).astype(np.float32)
+        params["hyp_mu"][off + col] = np.float32(norm)
+        params["cond_b2"][col] = np.float32(b)

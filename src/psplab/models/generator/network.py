@@ -84,8 +84,8 @@ class Architecture:
     pixel_heads: int = 0
     conditional: bool = True
     isotropic: bool = True
-    flow_steps: int = 3
-    mix_runs: bool = True
+    flow_steps: int = 2
+    mix_runs: bool = False
 
     @property
     def n_out(self) -> int:
@@ -138,7 +138,6 @@ def init_params(rng: np.random.Generator, arch: Architecture) -> dict[str, np.nd
         p[f"dec_mix{i}"] = np.zeros((3, 3, 2 * chans[i], chans[i + 1]), f32)
     p["dec_out_w"] = (rng.standard_normal((chans[3], 2)) / math.sqrt(chans[3])).astype(f32)
     p["dec_out_b"] = np.zeros(2, f32)
-    p["dec_log_flow_width"] = np.full(1, math.log(2.0), f32)  # pixels
     if not arch.conditional:
         p["film_const"] = np.zeros(arch.n_cond, f32)
         return p
@@ -274,7 +273,7 @@ def decode(p: dict[str, Any], film, noises, arch: Architecture):
     if arch.grain_channels:
         grains = jnp.moveaxis(fields[..., 0], 1, -1)
         if arch.flow_steps:
-            grains = curvature_flow(grains, p["dec_log_flow_width"][0], arch.flow_steps)
+            grains = curvature_flow(grains, arch.flow_steps)
         parts.append(grains)
     if arch.particles:
         parts.append(fields[:, 0, :, :, 1:2])
@@ -300,13 +299,17 @@ def _mixing(h, w, arch: Architecture):
 
 
 FLOW_SHARPNESS = 10.0  # inverse temperature of the relaxed thresholding in the flow
+# Width (pixels) of the flow's Gaussian. Fixed, not learned: the flow only cleans up what the
+# pixel grid cannot hold (slivers, one-pixel corners) and leaves the grain scale to the decoder.
+# A learned width can grow until one channel swallows the image.
+FLOW_WIDTH_PX = 1.0
 
 
-def curvature_flow(logits, log_width, n_steps: int):
+def curvature_flow(logits, n_steps: int, width_px: float = FLOW_WIDTH_PX):
     """Grain logits after ``n_steps`` of MBO thresholding (motion by mean curvature).
 
     Each step blurs every channel's indicator with a periodic Gaussian of width
-    ``exp(log_width)`` pixels and gives each pixel the channel whose blurred indicator is
+    ``width_px`` pixels and gives each pixel the channel whose blurred indicator is
     highest (Merriman, Bence & Osher 1994; for grain networks Esedoglu & Otto 2015). Iterated,
     this moves boundaries by their curvature as grain growth does: slivers and the smallest
     grains vanish, boundaries straighten, triple junctions relax. The forward pass thresholds
@@ -320,7 +323,7 @@ def curvature_flow(logits, log_width, n_steps: int):
     grid = logits.shape[1]
     k = 2.0 * jnp.pi * jnp.fft.fftfreq(grid)
     kr = 2.0 * jnp.pi * jnp.fft.rfftfreq(grid)
-    kernel = jnp.exp(-0.5 * jnp.exp(2.0 * log_width) * (k[:, None] ** 2 + kr[None, :] ** 2))
+    kernel = jnp.exp(-0.5 * width_px**2 * (k[:, None] ** 2 + kr[None, :] ** 2))
     u = logits
     for _ in range(n_steps):
         hard = jax.nn.one_hot(jnp.argmax(u, axis=-1), u.shape[-1], dtype=u.dtype)

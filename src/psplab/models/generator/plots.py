@@ -162,6 +162,6 @@ def size_distribution_plot(
             )
     ax.set_xscale("log")
     ax.set_xlabel(f"{safe_text(quantity)} [{safe_text(unit)}]")
-    ax.set_ylabel("fraction of objects")
+    ax.set_ylabel("fraction of objects [–]")
     ax.legend(fontsize=8)
     return fig

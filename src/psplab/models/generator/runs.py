@@ -87,9 +87,11 @@ def _split_recipes(
     for i, key in enumerate(keys):
         recipes.setdefault(key, []).append(i)
     groups = list(recipes.values())
-    if n_holdout < 0 or n_holdout > len(groups) - 2:
+    # At least one recipe must remain to train on.
+    if n_holdout < 0 or n_holdout > len(groups) - 1:
         raise InputError(
-            f"--holdout must lie in 0..{max(len(groups) - 2, 0)} (the table has {len(groups)} recipes), got {n_holdout}"
+            f"--holdout must lie in 0..{max(len(groups) - 1, 0)} "
+            f"(the table has {len(groups)} recipes), got {n_holdout}"
         )
     pick = np.random.default_rng((seed, 3)).permutation(len(groups))[:n_holdout]
     held = [groups[i] for i in sorted(pick)]
@@ -152,6 +154,7 @@ def fit_run(
         results={
             "n_fields": model.n_fields_,
             "train_grid": model.train_grid_,
+            "periodic": model.periodic_,
             "final_loss": float(np.mean(model.loss_curve_[-25:, 0])),
             "elapsed_s": elapsed,
         },
@@ -172,7 +175,7 @@ def _holdout_check(
     rows, arrays = [], {}
     for r, group in enumerate(held):
         data: dict[str, list[float]] = {}
-        for i in group:
+        for j, i in enumerate(group):
             f = dataset.fields[i]
             g = read_image(f.paths["grains"]) if "grains" in f.paths else None
             kind = next((k for k in ("phases", "particles") if k in f.paths), None)
@@ -182,12 +185,13 @@ def _holdout_check(
             for k, v in m.items():
                 if np.isfinite(v):
                     data.setdefault(k, []).append(v)
+            # Every field of the recipe, as data_<kind>_<recipe>_<field>.
             if g is not None:
-                arrays[f"data_grains_{r}"] = g
-                arrays[f"data_grain_pixel_um_{r}"] = np.asarray(f.pixel_um)
+                arrays[f"data_grains_{r}_{j}"] = g
+                arrays[f"data_grain_pixel_um_{r}_{j}"] = np.asarray(f.pixel_um)
             if q is not None:
-                arrays[f"data_particles_{r}"] = q.astype(np.uint8)
-                arrays[f"data_particle_pixel_um_{r}"] = np.asarray(f.pixel_um)
+                arrays[f"data_particles_{r}_{j}"] = q.astype(np.uint8)
+                arrays[f"data_particle_pixel_um_{r}_{j}"] = np.asarray(f.pixel_um)
         sub = measured[measured.recipe == r]
         row = {**recipes.iloc[r].to_dict()}
         for k, v in data.items():

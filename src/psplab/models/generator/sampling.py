@@ -1,57 +1,53 @@
 """Drawing images from a fitted generator: compiled decoder calls, then labelling.
 
-Randomness: image ``j`` of a call with ``seed`` uses the spatial noise of key
-``fold_in(key(seed), j)`` and network ``j mod n_networks`` of ``z ~ default_rng((seed, 1))``,
+Randomness: image ``j`` of a call with ``seed`` uses the spatial noise of
+``default_rng((seed, 2, j))`` and network ``j mod n_networks`` of ``z ~ default_rng((seed, 1))``,
 for every recipe of the call. So results do not depend on the order or number of
-recipes, and two recipes are compared under the same noise (common random numbers).
+recipes, and two recipes are compared under the same noise (common random numbers). The noise
+is drawn on the host: JAX's fast ``rbg`` generator gives different numbers for one key
+depending on its place in a batch, which would tie an image to its recipe's position.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any
 
 import numpy as np
 
 from psplab.models.generator import network as net
 from psplab.models.generator.labels import labels_from_logits
-from psplab.models.generator.training import PRNG_IMPL
 
 SAMPLE_BLOCK = 64  # images per compiled call: bounds memory, one compilation per grid
 
 
 @functools.lru_cache(maxsize=16)
 def compiled_sampler(arch: net.Architecture, grid: int):
-    """``run(params, x (b, d), z (b, n_latent), keys (b,)) -> (logits, cond)`` for ``grid``."""
+    """``run(params, x (b, d), z (b, n_latent), noises) -> (logits, cond)`` for ``grid``.
+
+    ``noises``: the standard-normal inputs of :func:`~psplab.models.generator.network.noise_shapes`,
+    each with a leading batch axis ``b``.
+    """
     import jax
 
-    shapes = net.noise_shapes(grid, arch)
-
     @jax.jit
-    def run(params, x, z, keys):
+    def run(params, x, z, noises):
         g = net.unit_scales(params, z) if arch.conditional else None
         cond = net.condition(params, g, x, arch)
-        noises = [
-            jax.vmap(lambda k, i=i, s=s: jax.random.normal(jax.random.fold_in(k, i), s))(keys)
-            for i, s in enumerate(shapes)
-        ]
-        return net.decode(params, cond[:, : arch.n_film], noises, arch), cond
+        return net.decode(params, cond[:, : arch.n_film], list(noises), arch), cond
 
     return run
 
 
-def draw_keys(seed: int, n: int, n_networks: int, n_latent: int) -> tuple[Any, np.ndarray]:
-    """Noise keys ``(n,)`` and network draws ``z (n, n_latent)`` of images ``0..n-1``.
-
-    The networks' ``z`` come from NumPy (``default_rng((seed, 1))``, one row per network);
-    the spatial noise from JAX keys ``fold_in(key(seed), j)``.
-    """
-    import jax
-
-    base = jax.random.key(int(seed), impl=PRNG_IMPL)
-    keys = jax.vmap(lambda j: jax.random.fold_in(base, j))(np.arange(n))
+def draw_networks(seed: int, n: int, n_networks: int, n_latent: int) -> np.ndarray:
+    """Network draws ``z (n, n_latent)`` of images ``0..n-1`` (one row per network, in turn)."""
     z = np.random.default_rng((int(seed), 1)).standard_normal((n_networks, n_latent))
-    return keys, z[np.arange(n) % n_networks].astype(np.float32)
+    return z[np.arange(n) % n_networks].astype(np.float32)
+
+
+def draw_noise(seed: int, image: int, shapes: tuple[tuple[int, ...], ...]) -> list[np.ndarray]:
+    """The spatial noise inputs of image ``image`` (float32, one array per shape)."""
+    rng = np.random.default_rng((int(seed), 2, int(image)))
+    return [rng.standard_normal(s, dtype=np.float32) for s in shapes]
 
 
 def generate(
@@ -72,7 +68,9 @@ def generate(
     import jax.numpy as jnp
 
     run = compiled_sampler(arch, int(grid))
-    keys, z = draw_keys(seed, n, n_networks, arch.n_latent)
+    z = draw_networks(seed, n, n_networks, arch.n_latent)
+    shapes = net.noise_shapes(int(grid), arch)
+    noise = [draw_noise(seed, j, shapes) for j in range(n)]
     R = X.shape[0]
     total = R * n
     # Row r * n + j of the work list is image j of recipe r.
@@ -85,11 +83,12 @@ def generate(
         stop = min(start + SAMPLE_BLOCK, total)
         # A fixed block shape (the last row repeated): one compilation for any number of images.
         rows = np.minimum(np.arange(start, start + SAMPLE_BLOCK), stop - 1)
+        noises = [np.stack([noise[j][i] for j in image_of[rows]]) for i in range(len(shapes))]
         logits, cond = run(
             params,
             jnp.asarray(x32[recipe_of[rows]]),
             jnp.asarray(z[image_of[rows]]),
-            keys[image_of[rows]],
+            [jnp.asarray(a) for a in noises],
         )
         logits = np.asarray(logits)[: stop - start]
         labels = labels_from_logits(logits, arch.grain_channels, arch.particles, periodic)

@@ -77,7 +77,7 @@ class TrainConfig:
     n_aleatoric : int
         Images per field and step (noise draws behind ``m_g``).
     chunk : int
-        Steps per compiled call (progress is reported between calls).
+        Steps between progress reports and divergence checks.
     prior_std : float
         ``s_p``, the prior standard deviation of the unit scales.
     """
@@ -171,13 +171,14 @@ def _loss(p, batch, key, step, cfg: TrainConfig, hyper, desc_mean, desc_scale):
 
 @functools.lru_cache(maxsize=8)
 def compiled_trainer(cfg: TrainConfig):
-    """``(init_opt, run_chunk)`` for ``cfg``.
+    """``(init_opt, run_step)`` for ``cfg``.
 
-    ``run_chunk(params, opt_state, data, idx, keys, step0, hyper, desc_mean, desc_scale)``
+    ``run_step(params, opt_state, data, idx, key, step, hyper, desc_mean, desc_scale)``
     (``data`` the tuple ``(X, S, M, LP, H)`` of :func:`_loss`'s per-field arrays, ``hyper``
-    :meth:`Schedule.as_array`) runs ``cfg.chunk`` Adam steps (``idx (chunk, batch)`` field
-    indices, ``keys (chunk,)``) in one ``lax.scan`` and returns the new parameters, optimizer
-    state and ``(chunk, 3)`` losses (total, data term, KL).
+    :meth:`Schedule.as_array`) runs one Adam step on the fields ``idx (batch,)`` and returns
+    the new parameters, optimizer state and the losses ``(3,)`` (total, data term, KL).
+    One compiled step called from Python rather than a ``lax.scan`` over many: XLA's CPU
+    backend runs the convolutions inside a loop body several times slower than at top level.
     """
     import jax
     import jax.numpy as jnp
@@ -187,28 +188,20 @@ def compiled_trainer(cfg: TrainConfig):
     opt = optax.chain(optax.clip_by_global_norm(5.0), optax.scale_by_adam())
 
     @jax.jit
-    def run_chunk(params, opt_state, data, idx, keys, step0, hyper, desc_mean, desc_scale):
-        def body(carry, inputs):
-            p, s = carry
-            ib, kb, i = inputs
-            batch = tuple(a[ib] for a in data)
-            (value, (fit, kl)), grads = jax.value_and_grad(_loss, has_aux=True)(
-                p, batch, kb, step0 + i, cfg, hyper, desc_mean, desc_scale
-            )
-            updates, s = opt.update(grads, s, p)
-            # Adam with a cosine decay of the rate to 10 % (optax.cosine_decay_schedule with
-            # alpha=0.1), written out so that the step count is an argument.
-            frac = jnp.minimum((step0 + i) / hyper[0], 1.0)
-            rate = hyper[2] * (0.1 + 0.9 * 0.5 * (1.0 + jnp.cos(jnp.pi * frac)))
-            rate = jnp.where(step0 + i < hyper[0], rate, 0.0)  # the last chunk's extra steps
-            p = jax.tree_util.tree_map(lambda a, u: a - rate * u, p, updates)
-            return (p, s), jnp.stack([value, fit, kl])
+    def run_step(params, opt_state, data, idx, key, step, hyper, desc_mean, desc_scale):
+        batch = tuple(a[idx] for a in data)
+        (value, (fit, kl)), grads = jax.value_and_grad(_loss, has_aux=True)(
+            params, batch, key, step, cfg, hyper, desc_mean, desc_scale
+        )
+        updates, opt_state = opt.update(grads, opt_state, params)
+        # Adam with a cosine decay of the rate to 10 % (optax.cosine_decay_schedule with
+        # alpha=0.1), written out so that the step count is an argument.
+        frac = jnp.minimum(step / hyper[0], 1.0)
+        rate = hyper[2] * (0.1 + 0.9 * 0.5 * (1.0 + jnp.cos(jnp.pi * frac)))
+        params = jax.tree_util.tree_map(lambda a, u: a - rate * u, params, updates)
+        return params, opt_state, jnp.stack([value, fit, kl])
 
-        steps = jnp.arange(idx.shape[0])
-        (params, opt_state), losses = jax.lax.scan(body, (params, opt_state), (idx, keys, steps))
-        return params, opt_state, losses
-
-    return opt.init, run_chunk
+    return opt.init, run_step
 
 
 def train(
@@ -250,11 +243,10 @@ def train(
     import jax
     import jax.numpy as jnp
 
-    init_opt, run_chunk = compiled_trainer(cfg)
+    init_opt, run_step = compiled_trainer(cfg)
     rng = np.random.default_rng([seed, 7])
     n = data[0].shape[0]
-    n_chunks = -(-schedule.n_steps // cfg.chunk)
-    total = n_chunks * cfg.chunk
+    total = schedule.n_steps
     # Minibatches without replacement within each pass over the fields.
     order = np.concatenate([rng.permutation(n) for _ in range(-(-total * cfg.batch // n) + 1)])[
         : total * cfg.batch
@@ -266,23 +258,17 @@ def train(
     scaling = [jnp.asarray(a, jnp.float32) for a in (desc_mean, desc_scale)]
     hyper = jnp.asarray(schedule.as_array())
     losses = []
-    for c in range(n_chunks):
-        sl = slice(c * cfg.chunk, (c + 1) * cfg.chunk)
-        p, state, chunk_losses = run_chunk(
-            p,
-            state,
-            arrays,
-            jnp.asarray(order[sl]),
-            keys[sl],
-            c * cfg.chunk,
-            hyper,
-            *scaling,
+    for i in range(total):
+        p, state, step_losses = run_step(
+            p, state, arrays, order[i], keys[i], np.float32(i), hyper, *scaling
         )
-        losses.append(np.asarray(chunk_losses))
-        if not np.all(np.isfinite(losses[-1][:, 0])):
-            raise FloatingPointError(
-                "generator training diverged (non-finite loss); lower learning_rate"
-            )
-        if progress is not None:
-            progress(min((c + 1) * cfg.chunk, schedule.n_steps))
-    return {k: np.asarray(v) for k, v in p.items()}, np.concatenate(losses)[: schedule.n_steps]
+        losses.append(step_losses)
+        if (i + 1) % cfg.chunk == 0 or i + 1 == total:
+            done = np.asarray(jnp.stack(losses[-cfg.chunk :]))
+            if not np.all(np.isfinite(done[:, 0])):
+                raise FloatingPointError(
+                    "generator training diverged (non-finite loss); lower learning_rate"
+                )
+            if progress is not None:
+                progress(i + 1)
+    return {k: np.asarray(v) for k, v in p.items()}, np.asarray(jnp.stack(losses))

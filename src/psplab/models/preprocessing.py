@@ -32,8 +32,9 @@ Targets
     errors grow with the value, and predictions stay positive); otherwise ``y``. The modelled
     value ``g`` is centred and scaled by its standard deviation (relative tolerance, so a
     diffusivity of 1e-18 m^2/s is not a constant). The *envelope* of a target is its training
-    range of ``g`` widened by :data:`ENVELOPE_WIDENING` of that range on each side, intersected
-    with the spec's ``min``/``max``: predictive means, quantiles and draws never leave it.
+    range of ``g`` widened by :data:`ENVELOPE_WIDENING` of that range on each side (for a log
+    target by at most :data:`MAX_LOG_WIDENING`, half a decade), intersected with the spec's
+    ``min``/``max``: predictive means, quantiles and draws never leave it.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from psplab.errors import InputError
 __all__ = [
     "ENVELOPE_WIDENING",
     "INPUT_MARGIN",
+    "MAX_LOG_WIDENING",
     "MAX_TRAIN_Z",
     "Preprocessor",
     "resolve_target_transform",
@@ -61,6 +63,9 @@ MAX_TRAIN_Z = 4.0
 INPUT_MARGIN = 1.0
 #: Share of a target's training range (of ``g``) by which the envelope extends on each side.
 ENVELOPE_WIDENING = 0.5
+#: Largest extension of a log-modelled target's envelope, in natural-log units: half a decade
+#: (a factor sqrt(10) beyond the extreme training values) however many decades the data span.
+MAX_LOG_WIDENING = 0.5 * float(np.log(10.0))
 #: Singular values below this share of the largest mark an exact linear dependence.
 _COLLINEAR_TOL = 1e-7
 #: Relative spread below which a column counts as constant.
@@ -380,11 +385,17 @@ def _envelope(
     logs: np.ndarray,
     bounds: Sequence[Sequence[float | None]] | None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Training range of ``g`` widened by :data:`ENVELOPE_WIDENING`, cut to the bounds."""
+    """Training range of ``g`` widened by :data:`ENVELOPE_WIDENING`, cut to the bounds.
+
+    For a log-modelled target the widening is at most :data:`MAX_LOG_WIDENING`: a column that
+    spans five decades would otherwise allow predictions 2.5 decades beyond its largest value.
+    """
     g_min, g_max = G.min(axis=0), G.max(axis=0)
     width = np.where(g_max > g_min, g_max - g_min, scale)
-    lo = g_min - ENVELOPE_WIDENING * width
-    hi = g_max + ENVELOPE_WIDENING * width
+    widening = ENVELOPE_WIDENING * width
+    widening = np.where(logs, np.minimum(widening, MAX_LOG_WIDENING), widening)
+    lo = g_min - widening
+    hi = g_max + widening
     if bounds is None:
         return lo, hi
     if len(bounds) != G.shape[1]:

@@ -765,7 +765,7 @@ class PreprocessedRegressor(ProbabilisticRegressor):
         """Restore :meth:`_model_state`."""
 
 
-class FunctionDrawsMixin:
+class FunctionDrawsMixin(ABC):
     """Joint draws for models that sample whole functions: ``_draws(Z, n_draws, seed)``.
 
     Put before the :class:`PreprocessedRegressor` base. ``_draws`` returns per-draw Gaussian
@@ -774,8 +774,9 @@ class FunctionDrawsMixin:
     between rows that the mixture components alone would lose.
     """
 
+    @abstractmethod
     def _draws(self, Z: np.ndarray, n_draws: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        raise NotImplementedError
+        """Per-draw means and stds ``(n_draws, n, t)`` of ``n_draws`` functions at ``Z``."""
 
     def _sample_standardized(
         self, Z: np.ndarray, n_samples: int, rng: np.random.Generator, include_noise: bool

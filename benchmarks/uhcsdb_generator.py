@@ -101,7 +101,7 @@ def coarsening_check(folder: Path, cache: Path, steps: int) -> dict[str, Any]:
     work.mkdir(parents=True, exist_ok=True)
     train = table[~((table["T"] == HELD[0]) & (table.hours == HELD[1]))]
     rows = [
-        {"T": r["T"], "hours": r.hours, "path": r.path, "kind": "particles", "pixel_um": 1.0}
+        {"T": r["T"], "hours": r["hours"], "path": r["path"], "kind": "particles", "pixel_um": 1.0}
         for r in train.to_dict("records")
     ]
     spec = write_image_table(

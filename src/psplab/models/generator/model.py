@@ -19,7 +19,10 @@ objective (an ELBO over ``g`` with a synthetic likelihood on microstructure desc
 
 Outputs are label images that :mod:`psplab.measure` measures directly: grain ids (periodic
 connected components of the winning decoder channel) and a particle mask, at a pixel size
-that the model also predicts when the training images' pixel sizes vary with the recipe.
+that the model also predicts when the training images' pixel sizes vary with the recipe. The
+pixel size and the particle area fraction of an image are the generator's scalar heads
+(:mod:`~psplab.models.generator.heads`): Gaussian-process regressions on the recipe whose
+spread, like the networks', grows away from the training recipes.
 """
 
 from __future__ import annotations
@@ -35,12 +38,14 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from psplab.errors import InputError, ModelFileError
+from psplab.models.generator import heads
 from psplab.models.generator import network as net
 from psplab.models.generator.descriptors import DescriptorLayout
 from psplab.models.generator.features import FeatureMap
+from psplab.models.generator.heads import ScalarHead
 
 MODEL_NAME = "microstructure_generator"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CHUNK_STEPS = 25  # Adam steps between progress reports
 
 
@@ -158,7 +163,7 @@ class MicrostructureGenerator(BaseEstimator):
         self.seed = seed
 
     # ------------------------------------------------------------------ fitting
-    def _architecture(self, n_inputs: int, grains: bool, particles: bool, pixel_heads: int):
+    def _architecture(self, n_inputs: int, grains: bool, particles: bool):
         widths = tuple(int(w) for w in self.widths)
         if len(widths) != 3 or min(widths) < 1:
             raise InputError(f"widths must be three positive channel counts, got {self.widths!r}")
@@ -175,7 +180,6 @@ class MicrostructureGenerator(BaseEstimator):
             rank=int(self.rank),
             flow_steps=int(self.flow_steps),
             mix_runs=bool(self.mix_runs),
-            pixel_heads=pixel_heads,
             conditional=bool(self.conditional),
         )
 
@@ -234,21 +238,19 @@ class MicrostructureGenerator(BaseEstimator):
         self.features_ = FeatureMap.fit(frame, categorical)
         self.processing_columns_ = [c.to_dict() for c in dataset.dataset.spec.processing]
         X = self.features_.transform(frame)[tf.field]
-        lp = self._fit_pixel_sizes(np.log(dataset.pixel_sizes_um())[tf.field], tf.head, tf.n_heads)
+        log_px = np.log(dataset.pixel_sizes_um())[tf.field]
+        fraction, likelihood_mask = _particle_fractions(tf)
+        self.heads_ = self._fit_heads(X, log_px, tf, fraction)
         self.desc_mean_, self.desc_scale_ = _standardization(tf.descriptors, tf.layout)
         S = np.where(tf.present, (tf.descriptors - self.desc_mean_) / self.desc_scale_, 0.0)
         cfg, schedule = self._train_config(X.shape[1], tf)
         params = init_training_params(np.random.default_rng([int(self.seed), 1]), cfg)
-        if tf.layout.particles:
-            fraction = float(np.nanmean(tf.descriptors[:, tf.layout.start("particle_fraction")]))
-            init_particle_threshold(params, cfg.arch, X, fraction, tf.grid, int(self.seed))
-        init_pixel_heads(params, cfg.arch, X, lp, tf.head, self.pixel_um_varies_)
         report = None if progress is None else (lambda done: progress(done, schedule.n_steps))
         self.params_, self.loss_curve_ = train(
             params,
             cfg,
             schedule,
-            (X, S, tf.present.astype(float), lp, tf.head),
+            (X, S, likelihood_mask.astype(float), fraction),
             self.desc_mean_,
             self.desc_scale_,
             int(self.seed),
@@ -264,23 +266,29 @@ class MicrostructureGenerator(BaseEstimator):
         self.training_descriptors_ = tf.descriptors
         return self
 
-    def _fit_pixel_sizes(self, log_px: np.ndarray, head: np.ndarray, n_heads: int) -> np.ndarray:
-        """Per pixel head: the log pixel sizes' mean and scale; the rows' standardized values."""
-        mean, scale, varies = np.zeros(n_heads), np.ones(n_heads), np.zeros(n_heads, bool)
-        for h in range(n_heads):
-            v = log_px[head == h]
-            mean[h] = v.mean()
-            varies[h] = bool(np.ptp(v) > 1e-9) and bool(self.conditional)
-            scale[h] = v.std() if varies[h] else 1.0
-        self.pixel_log_mean_, self.pixel_log_scale_, self.pixel_um_varies_ = mean, scale, varies
-        return (log_px - mean[head]) / scale[head]
+    def _fit_heads(
+        self, X: np.ndarray, log_px: np.ndarray, tf: Any, fraction: np.ndarray
+    ) -> dict[str, ScalarHead]:
+        """The scalar heads: log pixel size per group of fields, particle fraction (logit)."""
+        names = [heads.PIXEL, heads.PARTICLE_PIXEL][: tf.n_heads]
+        wanted = {name: tf.head == h for h, name in enumerate(names)}
+        if tf.layout.particles:
+            has = tf.present[:, tf.layout.start("particle_fraction")]
+            wanted[heads.FRACTION] = has
+        out = {}
+        for i, (name, rows) in enumerate(wanted.items()):
+            y = (
+                heads.fraction_to_logit(fraction[rows], tf.grid**2)
+                if name == heads.FRACTION
+                else log_px[rows]
+            )
+            out[name] = ScalarHead.fit(name, X[rows], y, bool(self.conditional), int(self.seed) + i)
+        return out
 
     def _train_config(self, n_inputs: int, tf: Any) -> tuple[Any, Any]:
         from psplab.models.generator.training import Schedule, TrainConfig
 
-        arch = self._architecture(
-            n_inputs, tf.layout.grains, tf.layout.particles, tf.n_heads if self.conditional else 0
-        )
+        arch = self._architecture(n_inputs, tf.layout.grains, tf.layout.particles)
         n = int(tf.descriptors.shape[0])
         cfg = TrainConfig(
             arch=arch,
@@ -296,7 +304,6 @@ class MicrostructureGenerator(BaseEstimator):
             n_fields=n,
             learning_rate=float(self.learning_rate),
             kl_weight=float(self.kl_weight),
-            pixel_weights=tuple(float(v) for v in self.pixel_um_varies_),
         )
         return cfg, schedule
 
@@ -353,34 +360,38 @@ class MicrostructureGenerator(BaseEstimator):
         k = int(n if n_networks is None else n_networks)
         if not 1 <= k <= n:
             raise InputError(f"n_networks must lie in 1..n ({n}), got {n_networks!r}")
-        params = _jax_params(self.params_)
-        images, pix = generate(
-            params, self.architecture_, X, int(n), int(seed), int(size), k, self.periodic_
+        values = self._draw_heads(X, int(n), int(seed), k)
+        fraction = values.get(heads.FRACTION)
+        images = generate(
+            _jax_params(self.params_),
+            self.architecture_,
+            X,
+            int(n),
+            int(seed),
+            int(size),
+            k,
+            self.periodic_,
+            None if fraction is None else heads.logit_to_fraction(fraction, self.train_grid_**2),
         )
-        pixel_um = self._pixel_sizes(pix)
-        network = np.broadcast_to(np.arange(int(n)) % k, pixel_um.shape[:2]).copy()
+        pixel_um = np.exp(values[heads.PIXEL])
+        particle_pixel_um = np.exp(values.get(heads.PARTICLE_PIXEL, values[heads.PIXEL]))
+        network = np.broadcast_to(np.arange(int(n)) % k, pixel_um.shape).copy()
         return GeneratedImages(
             images.get("grains"),
             images.get("particles"),
-            pixel_um[..., 0],
-            pixel_um[..., -1],
+            pixel_um,
+            particle_pixel_um,
             network,
             self.periodic_,
         )
 
-    def _pixel_sizes(self, pix: np.ndarray) -> np.ndarray:
-        """Pixel sizes ``(R, n, heads)`` in µm from the heads' standardized outputs."""
-        heads = len(self.pixel_log_mean_)
-        shape = pix.shape[:2] + (heads,)
-        out = np.empty(shape)
-        for h in range(heads):
-            if self.pixel_um_varies_[h]:
-                out[..., h] = np.exp(
-                    self.pixel_log_mean_[h] + self.pixel_log_scale_[h] * pix[..., h]
-                )
-            else:
-                out[..., h] = math.exp(self.pixel_log_mean_[h])
-        return out
+    def _draw_heads(self, X: np.ndarray, n: int, seed: int, n_networks: int) -> dict:
+        """Each scalar head's values ``(R, n)``: network ``j mod n_networks``, image ``j``."""
+        z = heads.network_normals(seed, n, n_networks, len(self.heads_))
+        eps = heads.image_normals(seed, n, len(self.heads_))
+        return {
+            name: head.draw(X, z[i], eps[i]) for i, (name, head) in enumerate(self.heads_.items())
+        }
 
     def outside_training_range(self, P: Any) -> list[str]:
         """One line per processing column where some recipe lies outside the training range."""
@@ -406,6 +417,11 @@ class MicrostructureGenerator(BaseEstimator):
             loss_curve=self.loss_curve_,
             training_descriptors=self.training_descriptors_,
         )
+        head_meta = []
+        for i, head in enumerate(self.heads_.values()):
+            head_arrays, meta = head.to_state(f"h{i}__")
+            arrays.update(head_arrays)
+            head_meta.append(meta)
         np.savez(base.with_suffix(".npz"), **arrays)
         state = {
             "architecture": asdict(self.architecture_),
@@ -414,9 +430,7 @@ class MicrostructureGenerator(BaseEstimator):
             "processing_columns": self.processing_columns_,
             "train_grid": int(self.train_grid_),
             "periodic": self.periodic_,
-            "pixel_um_varies": [bool(v) for v in self.pixel_um_varies_],
-            "pixel_log_mean": [float(v) for v in self.pixel_log_mean_],
-            "pixel_log_scale": [float(v) for v in self.pixel_log_scale_],
+            "heads": head_meta,
             "particle_kind": self.particle_kind_,
             "n_fields": int(self.n_fields_),
         }
@@ -473,16 +487,12 @@ class MicrostructureGenerator(BaseEstimator):
         self.processing_columns_ = [dict(c) for c in state["processing_columns"]]
         self.train_grid_ = int(state["train_grid"])
         self.periodic_ = bool(state["periodic"])
-        self.pixel_um_varies_ = np.array([bool(v) for v in state["pixel_um_varies"]])
-        self.pixel_log_mean_ = np.array([float(v) for v in state["pixel_log_mean"]])
-        self.pixel_log_scale_ = np.array([float(v) for v in state["pixel_log_scale"]])
-        if not (
-            len(self.pixel_log_mean_)
-            == len(self.pixel_log_scale_)
-            == len(self.pixel_um_varies_)
-            >= 1
-        ):
-            raise ValueError("pixel-size state is inconsistent")
+        self.heads_ = {
+            meta["name"]: ScalarHead.from_state(arrays, meta, f"h{i}__")
+            for i, meta in enumerate(state["heads"])
+        }
+        if heads.PIXEL not in self.heads_:
+            raise ValueError("the pixel-size head is missing")
         self.particle_kind_ = str(state["particle_kind"])
         self.n_fields_ = int(state["n_fields"])
         expected = {
@@ -531,112 +541,17 @@ def _standardization(S: np.ndarray, layout: DescriptorLayout) -> tuple[np.ndarra
     return mean, np.concatenate(scales)
 
 
-def init_particle_threshold(
-    params: dict[str, np.ndarray],
-    arch: net.Architecture,
-    X: np.ndarray,
-    fraction: float,
-    grid: int,
-    seed: int,
-) -> None:
-    """Start the particle threshold where the initial decoder gives the data's particle fraction.
+def _particle_fractions(tf: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Each training row's particle area fraction (0 without particles) and likelihood mask.
 
-    A data-dependent initialization: the initial networks' particle logits are drawn for the
-    training recipes and the bias is shifted so that the share above zero is ``fraction``.
-    Starting at the right fraction matters because the fraction's gradient vanishes when
-    almost no pixel (or almost every pixel) is particle.
-
-    Parameters
-    ----------
-    params : dict of str to numpy.ndarray
-        Initial parameters, changed in place.
-    arch : Architecture
-        The networks.
-    X : numpy.ndarray
-        ``(n, d)`` standardized features of the training rows.
-    fraction : float
-        Mean particle area fraction of the training images.
-    grid : int
-        Training image size.
-    seed : int
-        Seed of the draws.
+    The fraction descriptor leaves the likelihood: the particle field is cut at the fraction
+    of the field it is fitted to, so the generated fraction equals the data's by construction
+    (the fraction head learns it).
     """
-    if not arch.particles:
-        return
-    import jax.numpy as jnp
-
-    from psplab.models.generator.sampling import (
-        SAMPLE_BLOCK,
-        compiled_sampler,
-        draw_networks,
-        draw_noise,
-    )
-
-    rows = np.arange(SAMPLE_BLOCK) % X.shape[0]
-    shapes = net.noise_shapes(grid, arch)
-    noise = [draw_noise(seed, j, shapes) for j in range(SAMPLE_BLOCK)]
-    logits, _ = compiled_sampler(arch, grid)(
-        _jax_params(params),
-        jnp.asarray(X[rows], jnp.float32),
-        jnp.asarray(draw_networks(seed, SAMPLE_BLOCK, SAMPLE_BLOCK, arch.n_latent)),
-        [jnp.asarray(np.stack([n[i] for n in noise])) for i in range(len(shapes))],
-    )
-    particle = np.asarray(logits)[..., -1]
-    share = float(np.clip(fraction, 1e-3, 0.5))
-    params["dec_out_b"][1] -= np.float32(np.quantile(particle, 1.0 - share))
-
-
-def init_pixel_heads(
-    params: dict[str, np.ndarray],
-    arch: net.Architecture,
-    X: np.ndarray,
-    log_px: np.ndarray,
-    head: np.ndarray,
-    varies: np.ndarray,
-) -> None:
-    """Start each varying pixel head at the least-squares fit of the log pixel sizes.
-
-    A data-dependent initialization (as Salimans & Kingma 2016 propose for weight-normalized
-    networks): the head's direction, unit scale and bias are set so that the mean network
-    (``g`` at its mean) already predicts the standardized log pixel sizes ``log_px`` from its
-    hidden units, as well as a linear read-out can. Training then refines it; without this
-    the head's small initial scale takes hundreds of steps to grow.
-
-    Parameters
-    ----------
-    params : dict of str to numpy.ndarray
-        Initial parameters (:func:`~psplab.models.generator.network.init_params`), changed
-        in place.
-    arch : Architecture
-        The networks.
-    X : numpy.ndarray
-        ``(n, d)`` standardized features of the training rows.
-    log_px : numpy.ndarray
-        ``(n,)`` standardized log pixel sizes.
-    head : numpy.ndarray
-        ``(n,)`` pixel head of each row.
-    varies : numpy.ndarray
-        ``(heads,)`` bool: which heads are trained.
-    """
-    if not arch.conditional or not arch.pixel_heads:
-        return
-    h = np.asarray(X, float)
-    mu, off = params["hyp_mu"], 0
-    for i in range(2):
-        v = params[f"cond_v{i}"].astype(float)
-        width = v.shape[1]
-        direction = v / np.sqrt((v * v).sum(axis=0) + 1e-12)
-        h = np.maximum((h @ direction) * mu[off : off + width] + params[f"cond_b{i}"], 0.0)
-        off += width
-    for k in np.flatnonzero(varies):
-        rows = head == k
-        A = np.column_stack([h[rows], np.ones(int(rows.sum()))])
-        # A little ridge: hidden units are redundant when there are few recipes.
-        coef = np.linalg.solve(A.T @ A + 1e-6 * np.eye(A.shape[1]), A.T @ log_px[rows])
-        w, b = coef[:-1], coef[-1]
-        col = arch.n_film + int(k)
-        norm = float(np.linalg.norm(w))
-        if norm > 1e-9:
-            params["cond_v2"][:, col] = (w / norm).astype(np.float32)
-        params["hyp_mu"][off + col] = np.float32(norm)
-        params["cond_b2"][col] = np.float32(b)
+    mask = tf.present.copy()
+    if not tf.layout.particles:
+        return np.zeros(len(mask)), mask
+    col = tf.layout.start("particle_fraction")
+    fraction = np.where(tf.present[:, col], np.nan_to_num(tf.descriptors[:, col]), 0.0)
+    mask[:, col] = False
+    return fraction, mask

@@ -12,9 +12,12 @@ optax that saves straight into ``.npz``):
   Grain labels are exchangeable (which grain gets which number means nothing), so the ``K``
   grain logits of a pixel are ``K`` independent draws of the *same* field: the decoder runs
   once per grain channel on its own noise, with shared weights and FiLM, and the label is the
-  channel whose field is highest. The particle logit is the second field of the first run;
+  channel whose field is highest. The particle logit is the second field of the first run,
+  cut at the level that gives the image its particle area fraction (a level-cut random field:
+  Quiblier 1984; Roberts & Teubner 1995); the fraction itself comes from the generator's
+  scalar heads (:mod:`~psplab.models.generator.heads`);
 * the **conditioning network** ``c(x; g)``: a weight-normalized ReLU MLP from the processing
-  features ``x`` to ``phi`` (and the log pixel size), whose unit scales ``g`` (one per hidden
+  features ``x`` to ``phi``, whose unit scales ``g`` (one per hidden
   and output unit) are random: column ``j`` of a layer is ``g_j v_j / ||v_j||``
   (Salimans & Kingma 2016), so ``g`` sets how strongly each unit responds to the processing;
 * the **hypernetwork** ``g = h(z) = mu + sigma * z_1 + U z_2`` with ``z = (z_1, z_2) ~ N(0, I)``:
@@ -55,9 +58,6 @@ class Architecture:
         Channels of the base noise.
     rank : int
         Rank of the hypernetwork's correlated part ``U``.
-    pixel_heads : int
-        Outputs of the conditioning network that predict a log pixel size (one per group of
-        fields with their own pixel: grain fields, particle fields).
     conditional : bool
         ``False`` for the fixed-weights baseline: FiLM parameters are plain learned constants
         (no processing input, no hypernetwork).
@@ -81,7 +81,6 @@ class Architecture:
     widths: tuple[int, int, int] = (16, 16, 8)
     noise_channels: int = 8
     rank: int = 8
-    pixel_heads: int = 0
     conditional: bool = True
     isotropic: bool = True
     flow_steps: int = 2
@@ -104,8 +103,8 @@ class Architecture:
 
     @property
     def n_cond(self) -> int:
-        """Outputs of the conditioning network."""
-        return self.n_film + int(self.pixel_heads)
+        """Outputs of the conditioning network (the FiLM parameters)."""
+        return self.n_film
 
     @property
     def n_units(self) -> int:
@@ -184,7 +183,7 @@ def kl_divergence(p: dict[str, Any], prior_std: float):
 
 
 def condition(p: dict[str, Any], g, x, arch: Architecture):
-    """FiLM parameters (and log pixel sizes) ``(S, n_cond)`` for features ``x (S, d)``.
+    """FiLM parameters ``(S, n_cond)`` for features ``x (S, d)``.
 
     Row ``s`` of ``x`` goes through the network with unit scales ``g[s]``. For the
     fixed-weights baseline the output is the learned constant, whatever ``x``.
@@ -249,18 +248,25 @@ def noise_shapes(grid: int, arch: Architecture) -> tuple[tuple[int, ...], ...]:
     Each shape leads with the decoder runs per image (:attr:`Architecture.n_runs`).
     """
     base = grid // 8
-    w, k = arch.widths, arch.n_runs
+    k = arch.n_runs
+    # After each upsampling one noise image per run, broadcast over the channels with a learned
+    # scale per channel (as StyleGAN injects noise, Karras et al. 2019): the randomness the
+    # fine scales need at a twelfth of the numbers a channel each would cost to draw.
     return (
         (k, base, base, arch.noise_channels),
-        (k, 2 * base, 2 * base, w[0]),
-        (k, 4 * base, 4 * base, w[1]),
+        (k, 2 * base, 2 * base, 1),
+        (k, 4 * base, 4 * base, 1),
     )
 
 
-def decode(p: dict[str, Any], film, noises, arch: Architecture):
+def decode(p: dict[str, Any], film, noises, arch: Architecture, fraction=None, hard=False):
     """Label logits ``(B, G, G, n_out)`` from FiLM parameters ``(B, n_cond)`` and the noise.
 
-    ``noises`` are standard-normal arrays of :func:`noise_shapes` with a leading batch axis.
+    ``noises`` are standard-normal arrays of :func:`noise_shapes` with a leading batch axis;
+    ``fraction (B,)`` is each image's particle area fraction (needed with a particle head):
+    the particle logit is the field minus its ``1 - fraction`` quantile, so exactly that share
+    of the pixels is positive. ``hard=True`` skips the relaxations that only carry gradients
+    (sampling).
     """
     import jax.numpy as jnp
 
@@ -273,11 +279,31 @@ def decode(p: dict[str, Any], film, noises, arch: Architecture):
     if arch.grain_channels:
         grains = jnp.moveaxis(fields[..., 0], 1, -1)
         if arch.flow_steps:
-            grains = curvature_flow(grains, arch.flow_steps)
+            grains = curvature_flow(grains, arch.flow_steps, hard=hard)
         parts.append(grains)
     if arch.particles:
-        parts.append(fields[:, 0, :, :, 1:2])
+        field = fields[:, 0, :, :, 1]
+        parts.append((field - level_for_fraction(field, fraction)[:, None, None])[..., None])
     return jnp.concatenate(parts, axis=-1)
+
+
+def level_for_fraction(field, fraction):
+    """Per image ``(B,)``: the level above which a share ``fraction (B,)`` of ``field`` lies.
+
+    The ``1 - fraction`` quantile of each image's values (linear between order statistics, so
+    it is differentiable in the field and the fraction); a fraction of 0 gives the maximum,
+    so no pixel lies above it.
+    """
+    import jax.numpy as jnp
+
+    flat = jnp.sort(field.reshape(field.shape[0], -1), axis=1)
+    n = flat.shape[1]
+    pos = (1.0 - jnp.clip(fraction, 0.0, 1.0)) * (n - 1)
+    lo = jnp.clip(jnp.floor(pos), 0, n - 2).astype(jnp.int32)
+    w = pos - lo
+    below = jnp.take_along_axis(flat, lo[:, None], axis=1)[:, 0]
+    above = jnp.take_along_axis(flat, lo[:, None] + 1, axis=1)[:, 0]
+    return below + w * (above - below)
 
 
 def _mixing(h, w, arch: Architecture):
@@ -305,7 +331,7 @@ FLOW_SHARPNESS = 10.0  # inverse temperature of the relaxed thresholding in the 
 FLOW_WIDTH_PX = 1.0
 
 
-def curvature_flow(logits, n_steps: int, width_px: float = FLOW_WIDTH_PX):
+def curvature_flow(logits, n_steps: int, width_px: float = FLOW_WIDTH_PX, hard: bool = False):
     """Grain logits after ``n_steps`` of MBO thresholding (motion by mean curvature).
 
     Each step blurs every channel's indicator with a periodic Gaussian of width
@@ -313,27 +339,40 @@ def curvature_flow(logits, n_steps: int, width_px: float = FLOW_WIDTH_PX):
     highest (Merriman, Bence & Osher 1994; for grain networks Esedoglu & Otto 2015). Iterated,
     this moves boundaries by their curvature as grain growth does: slivers and the smallest
     grains vanish, boundaries straighten, triple junctions relax. The forward pass thresholds
-    exactly; gradients pass through a softmax of the blurred indicators (straight-through).
-    Returns the last blurred indicators times :data:`FLOW_SHARPNESS` (logits whose argmax is
-    the label).
+    exactly; gradients pass through a softmax of the blurred indicators (straight-through;
+    ``hard=True`` leaves the relaxation out). Returns the last blurred indicators times
+    :data:`FLOW_SHARPNESS` (logits whose argmax is the label).
     """
     import jax
     import jax.numpy as jnp
 
-    grid = logits.shape[1]
-    k = 2.0 * jnp.pi * jnp.fft.fftfreq(grid)
-    kr = 2.0 * jnp.pi * jnp.fft.rfftfreq(grid)
-    kernel = jnp.exp(-0.5 * width_px**2 * (k[:, None] ** 2 + kr[None, :] ** 2))
     u = logits
     for _ in range(n_steps):
-        hard = jax.nn.one_hot(jnp.argmax(u, axis=-1), u.shape[-1], dtype=u.dtype)
-        soft = jax.nn.softmax(u, axis=-1)
-        ind = soft + jax.lax.stop_gradient(hard - soft)
-        blurred = jnp.fft.irfft2(
-            jnp.fft.rfft2(ind, axes=(1, 2)) * kernel[None, :, :, None], s=(grid, grid), axes=(1, 2)
-        )
-        u = FLOW_SHARPNESS * blurred
+        ind = jax.nn.one_hot(jnp.argmax(u, axis=-1), u.shape[-1], dtype=u.dtype)
+        if not hard:
+            soft = jax.nn.softmax(u, axis=-1)
+            ind = soft + jax.lax.stop_gradient(ind - soft)
+        u = FLOW_SHARPNESS * gaussian_blur(ind, width_px)
     return u
+
+
+def gaussian_blur(a, width_px: float):
+    """Periodic Gaussian blur of ``a (B, H, W, C)`` along both image axes, truncated at 2.5 widths.
+
+    Separable and applied by shifts: at a width of a pixel or two this is several times
+    cheaper than a Fourier transform of every channel.
+    """
+    import jax.numpy as jnp
+
+    reach = max(1, int(math.ceil(2.5 * width_px)))
+    taps = np.exp(-0.5 * (np.arange(-reach, reach + 1) / width_px) ** 2)
+    taps = taps / taps.sum()
+    for axis in (1, 2):
+        a = sum(
+            float(t) * jnp.roll(a, d, axis=axis)
+            for d, t in zip(range(-reach, reach + 1), taps, strict=True)
+        )
+    return a
 
 
 def _decode_runs(p: dict[str, Any], film, noises, arch: Architecture):

@@ -22,18 +22,18 @@ SAMPLE_BLOCK = 64  # images per compiled call: bounds memory, one compilation pe
 
 @functools.lru_cache(maxsize=16)
 def compiled_sampler(arch: net.Architecture, grid: int):
-    """``run(params, x (b, d), z (b, n_latent), noises) -> (logits, cond)`` for ``grid``.
+    """``run(params, x (b, d), z (b, n_latent), noises, fraction (b,)) -> logits`` for ``grid``.
 
     ``noises``: the standard-normal inputs of :func:`~psplab.models.generator.network.noise_shapes`,
-    each with a leading batch axis ``b``.
+    each with a leading batch axis ``b``; ``fraction``: each image's particle area fraction.
     """
     import jax
 
     @jax.jit
-    def run(params, x, z, noises):
+    def run(params, x, z, noises, fraction):
         g = net.unit_scales(params, z) if arch.conditional else None
-        cond = net.condition(params, g, x, arch)
-        return net.decode(params, cond[:, : arch.n_film], list(noises), arch), cond
+        film = net.condition(params, g, x, arch)
+        return net.decode(params, film, list(noises), arch, fraction=fraction, hard=True)
 
     return run
 
@@ -59,11 +59,12 @@ def generate(
     grid: int,
     n_networks: int,
     periodic: bool,
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Label images for every recipe: ``({kind: (R, n, G, G)}, pixel outputs (R, n, heads))``.
+    fraction: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """Label images for every recipe: ``{kind: (R, n, G, G)}``.
 
-    ``X`` holds the recipes' standardized features ``(R, d)``; the pixel outputs are the
-    conditioning network's standardized log-pixel-size heads (none without heads).
+    ``X`` holds the recipes' standardized features ``(R, d)``; ``fraction (R, n)`` each
+    image's particle area fraction (needed with a particle head).
     """
     import jax.numpy as jnp
 
@@ -77,23 +78,23 @@ def generate(
     recipe_of = np.repeat(np.arange(R), n)
     image_of = np.tile(np.arange(n), R)
     x32 = np.asarray(X, np.float32)
+    frac = np.zeros((R, n), np.float32) if fraction is None else np.asarray(fraction, np.float32)
+    frac = frac.reshape(-1)
     out: dict[str, list[np.ndarray]] = {}
-    pix = []
     for start in range(0, total, SAMPLE_BLOCK):
         stop = min(start + SAMPLE_BLOCK, total)
         # A fixed block shape (the last row repeated): one compilation for any number of images.
         rows = np.minimum(np.arange(start, start + SAMPLE_BLOCK), stop - 1)
         noises = [np.stack([noise[j][i] for j in image_of[rows]]) for i in range(len(shapes))]
-        logits, cond = run(
+        logits = run(
             params,
             jnp.asarray(x32[recipe_of[rows]]),
             jnp.asarray(z[image_of[rows]]),
             [jnp.asarray(a) for a in noises],
+            jnp.asarray(frac[rows]),
         )
         logits = np.asarray(logits)[: stop - start]
         labels = labels_from_logits(logits, arch.grain_channels, arch.particles, periodic)
         for kind, img in labels.items():
             out.setdefault(kind, []).append(img)
-        pix.append(np.asarray(cond)[: stop - start, arch.n_film :])
-    images = {k: np.concatenate(v).reshape((R, n) + v[0].shape[1:]) for k, v in out.items()}
-    return images, np.concatenate(pix).reshape(R, n, arch.pixel_heads)
+    return {k: np.concatenate(v).reshape((R, n) + v[0].shape[1:]) for k, v in out.items()}

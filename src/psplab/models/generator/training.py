@@ -60,7 +60,7 @@ ANNEAL_FRACTION = 0.3
 class TrainConfig:
     """Hashable training set-up: one compiled program per config.
 
-    The data size, step count, learning rate, KL weight and pixel-head weights are not part
+    The data size, step count, learning rate and KL weight are not part
     of it (they are arguments of the compiled program), so fits on other data or with other
     schedules reuse the compilation.
 
@@ -105,42 +105,37 @@ class Schedule:
         Adam's initial rate (cosine decay to 10 %).
     kl_weight : float
         Final ``beta``.
-    pixel_weights : tuple of float
-        Weight of each pixel head's log-pixel-size likelihood (1 when that group's pixel size
-        varies, else 0).
     """
 
     n_steps: int
     n_fields: int
     learning_rate: float
     kl_weight: float
-    pixel_weights: tuple[float, ...]
 
     def as_array(self) -> np.ndarray:
-        """``[n_steps, n_fields, learning_rate, kl_weight, *pixel_weights]`` (float32)."""
+        """``[n_steps, n_fields, learning_rate, kl_weight]`` (float32)."""
         head = [self.n_steps, self.n_fields, self.learning_rate, self.kl_weight]
-        return np.asarray(head + list(self.pixel_weights), dtype=np.float32)
+        return np.asarray(head, dtype=np.float32)
 
 
 def init_training_params(rng: np.random.Generator, cfg: TrainConfig) -> dict[str, np.ndarray]:
     """Network parameters plus the likelihood's log noise levels."""
     p = net.init_params(rng, cfg.arch)
     p["log_noise"] = np.full(cfg.layout.size, math.log(0.3), np.float32)
-    p["log_pixel_noise"] = np.full(max(cfg.arch.pixel_heads, 1), math.log(0.3), np.float32)
     return p
 
 
 def _loss(p, batch, key, step, cfg: TrainConfig, hyper, desc_mean, desc_scale):
     """Negative ELBO per field (standardized descriptor units), and its parts.
 
-    ``batch = (X, S, M, LP, H)``: features, standardized descriptors and which of them the
-    field has, standardized log pixel size and which pixel head it belongs to. ``hyper`` is
-    :meth:`Schedule.as_array`.
+    ``batch = (X, S, M, F)``: features, standardized descriptors and which of them the field
+    has, and the field's particle area fraction (the level its particle field is cut at).
+    ``hyper`` is :meth:`Schedule.as_array`.
     """
     import jax
     import jax.numpy as jnp
 
-    xb, sb, mb, lpb, hb = batch
+    xb, sb, mb, fb = batch
     arch = cfg.arch
     b, k = xb.shape[0], cfg.n_aleatoric
     keys = jax.random.split(key, 4)
@@ -148,21 +143,16 @@ def _loss(p, batch, key, step, cfg: TrainConfig, hyper, desc_mean, desc_scale):
         g = net.unit_scales(p, jax.random.normal(keys[0], (b, arch.n_latent)))
     else:
         g = None
-    cond = net.condition(p, g, xb, arch)
-    film = jnp.repeat(cond[:, : arch.n_film], k, axis=0)
+    film = jnp.repeat(net.condition(p, g, xb, arch), k, axis=0)
     noises = [
         jax.random.normal(kk, (b * k,) + shape)
         for kk, shape in zip(keys[1:], net.noise_shapes(cfg.grid, arch), strict=True)
     ]
-    logits = net.decode(p, film, noises, arch)
+    logits = net.decode(p, film, noises, arch, fraction=jnp.repeat(fb, k))
     desc = generated_descriptors(logits, cfg.layout, arch.grain_channels)
     mean = ((desc - desc_mean) / desc_scale).reshape(b, k, -1).mean(axis=1)
     sigma = jnp.exp(p["log_noise"]) + MIN_NOISE
     nll = jnp.sum(mb * (0.5 * ((sb - mean) / sigma) ** 2 + jnp.log(sigma)), axis=-1)
-    if arch.pixel_heads:
-        pred = jnp.take_along_axis(cond[:, arch.n_film :], hb[:, None], axis=1)[:, 0]
-        ps = jnp.exp(p["log_pixel_noise"][hb]) + MIN_NOISE
-        nll = nll + hyper[4 + hb] * (0.5 * ((lpb - pred) / ps) ** 2 + jnp.log(ps))
     kl = net.kl_divergence(p, cfg.prior_std) if arch.conditional else jnp.zeros(())
     ramp = jnp.clip(step / jnp.maximum(ANNEAL_FRACTION * hyper[0], 1.0), 0.0, 1.0)
     data = jnp.mean(nll)
@@ -174,7 +164,7 @@ def compiled_trainer(cfg: TrainConfig):
     """``(init_opt, run_step)`` for ``cfg``.
 
     ``run_step(params, opt_state, data, idx, key, step, hyper, desc_mean, desc_scale)``
-    (``data`` the tuple ``(X, S, M, LP, H)`` of :func:`_loss`'s per-field arrays, ``hyper``
+    (``data`` the tuple ``(X, S, M, F)`` of :func:`_loss`'s per-field arrays, ``hyper``
     :meth:`Schedule.as_array`) runs one Adam step on the fields ``idx (batch,)`` and returns
     the new parameters, optimizer state and the losses ``(3,)`` (total, data term, KL).
     One compiled step called from Python rather than a ``lax.scan`` over many: XLA's CPU
@@ -226,8 +216,8 @@ def train(
         Step count, data size, rates.
     data : tuple of numpy.ndarray
         Per training field: standardized features ``X (n, d)``, standardized descriptors
-        ``S (n, D)`` (0 where absent), their presence ``M (n, D)``, standardized log pixel
-        sizes ``LP (n,)`` and pixel heads ``H (n,)``.
+        ``S (n, D)`` (0 where absent), which of them enter the likelihood ``M (n, D)`` and the
+        particle area fraction ``F (n,)`` (0 for fields without particles).
     desc_mean, desc_scale : numpy.ndarray
         The descriptors' standardization (applied to the generated ones inside the loss).
     seed : int
@@ -254,7 +244,7 @@ def train(
     keys = jax.random.split(jax.random.key(seed, impl=PRNG_IMPL), total)
     p = {k: jnp.asarray(v) for k, v in params.items()}
     state = init_opt(p)
-    arrays = tuple(jnp.asarray(a, jnp.int32 if i == 4 else jnp.float32) for i, a in enumerate(data))
+    arrays = tuple(jnp.asarray(a, jnp.float32) for a in data)
     scaling = [jnp.asarray(a, jnp.float32) for a in (desc_mean, desc_scale)]
     hyper = jnp.asarray(schedule.as_array())
     losses = []

@@ -34,3 +34,16 @@ def test_degenerate_training_sets():
     assert same.score(np.ones((1, 2)))[0] == 0.0 and same.score(np.zeros((1, 2)))[0] > 1.0
     two = KNNDomain.fit(np.array([[0.0], [1.0]]))
     assert two.k == 1 and np.isfinite(two.threshold)
+
+
+def test_repeated_rows_do_not_shrink_the_domain():
+    # Replicates (or tiles of one image) would each be their twin's nearest neighbour at
+    # distance 0: every new row would fall outside. The domain of 16 copies of each row is the
+    # domain of the rows.
+    rng = np.random.default_rng(2)
+    rows = rng.normal(size=(150, 3))
+    once = KNNDomain.fit(rows)
+    repeated = KNNDomain.fit(np.repeat(rows, 16, axis=0))
+    new = rng.normal(size=(500, 3))
+    np.testing.assert_allclose(repeated.score(new), once.score(new))
+    assert np.mean(repeated.score(new) > 1.0) < 0.2

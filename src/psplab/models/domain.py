@@ -64,14 +64,19 @@ class KNNDomain:
         domain : KNNDomain
             The fitted domain.
         """
+        # Repeated rows (replicates, tiles of one image) add no coverage; kept, each would be
+        # its twin's nearest neighbour at distance 0 and shrink the threshold towards 0.
+        Z = np.unique(np.asarray(Z, dtype=float), axis=0)
         n = Z.shape[0]
         k = max(1, min(int(k), n - 1))
-        domain = cls(points=np.asarray(Z, dtype=float), threshold=1.0, k=k)
+        domain = cls(points=Z, threshold=1.0, k=k)
+        if n < 2:  # one distinct row: any other row is outside
+            domain.threshold = 1e-9
+            return domain
         # Each row's own zero distance comes first; the next k are its leave-one-out neighbours.
         dist = domain._neighbours(Z, k + 1)[:, 1:].mean(axis=1)
         rank = min(n, math.ceil(level * (n + 1)))
         threshold = float(np.sort(dist)[rank - 1])
-        # All rows identical (a one-row table, duplicates): any other row is outside.
         domain.threshold = threshold if threshold > 0 else 1e-9
         return domain
 

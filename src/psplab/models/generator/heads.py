@@ -37,21 +37,7 @@ import numpy as np
 
 PIXEL = "log_pixel_um"  # the main fields: grains, or particles when there are no grains
 PARTICLE_PIXEL = "particle_log_pixel_um"
-FRACTION = "particle_fraction_logit"
-
-
-def fraction_to_logit(fraction: np.ndarray, n_pixels: int) -> np.ndarray:
-    """Empirical logit of area fractions measured on ``n_pixels`` pixels (finite at 0 and 1)."""
-    f = np.asarray(fraction, float)
-    return np.log((f * n_pixels + 0.5) / ((1.0 - f) * n_pixels + 0.5))
-
-
-def logit_to_fraction(logit: np.ndarray, n_pixels: int) -> np.ndarray:
-    """Inverse of :func:`fraction_to_logit`, clipped to ``[0, 1]``."""
-    e = np.exp(np.clip(np.asarray(logit, float), -50.0, 50.0))
-    # (f N + 1/2) = e ((1 - f) N + 1/2)  =>  f = (e (N + 1/2) - 1/2) / (N (1 + e))
-    f = (e * (n_pixels + 0.5) - 0.5) / (n_pixels * (1.0 + e))
-    return np.clip(f, 0.0, 1.0)
+FRACTION = "particle_fraction"
 
 
 @dataclass
@@ -62,7 +48,7 @@ class ScalarHead:
     ----------
     name : str
         What it is: ``log_pixel_um`` (the grain fields', or the only fields'),
-        ``particle_log_pixel_um`` (particle fields of their own), ``particle_fraction_logit``.
+        ``particle_log_pixel_um`` (particle fields of their own), ``particle_fraction``.
     mean, std : float
         Training values' mean and standard deviation (the unconditional head's distribution).
     conditional : bool
@@ -75,20 +61,33 @@ class ScalarHead:
     mean: float
     std: float
     conditional: bool
+    bounds: tuple[float, float] = (-math.inf, math.inf)
     gp: Any = field(default=None, repr=False)
 
     @classmethod
-    def fit(cls, name: str, X: np.ndarray, y: np.ndarray, conditional: bool, seed: int):
-        """Fit a head to training rows ``X (n, d)`` (standardized features) and values ``y (n,)``."""
+    def fit(
+        cls,
+        name: str,
+        X: np.ndarray,
+        y: np.ndarray,
+        conditional: bool,
+        seed: int,
+        bounds: tuple[float, float] = (-math.inf, math.inf),
+    ) -> ScalarHead:
+        """Fit a head to rows ``X (n, d)`` (standardized features) and values ``y (n,)`` in ``bounds``."""
         from psplab.models.gp import GaussianProcess
 
         y = np.asarray(y, float)
-        head = cls(name, float(y.mean()), float(y.std()), bool(conditional))
+        head = cls(name, float(y.mean()), float(y.std()), bool(conditional), tuple(bounds))
         if conditional and np.ptp(y) > 1e-9 * max(1.0, float(np.abs(y).max())):
             # Inputs are the generator's standardized features already (logs taken there);
-            # the head's scale (log, logit) is chosen by the head.
+            # the head's scale (log or linear) is chosen by the head.
+            finite = [None if not math.isfinite(b) else float(b) for b in bounds]
             head.gp = GaussianProcess(
-                input_transform="none", target_transform="none", seed=int(seed)
+                input_transform="none",
+                target_transform="none",
+                target_bounds=None if finite == [None, None] else [finite],
+                seed=int(seed),
             ).fit(X, y)
         return head
 
@@ -102,12 +101,15 @@ class ScalarHead:
         R = X.shape[0]
         if self.gp is None:
             if self.conditional:
-                return np.full((R, z.size), self.mean)
-            return np.broadcast_to(self.mean + self.std * z, (R, z.size)).copy()
-        mean, std = self.gp.predict_dist(X)
-        noise = float(self.gp.noise_std_[0])
-        epistemic = np.sqrt(np.maximum(std**2 - noise**2, 0.0))
-        return mean[:, None] + epistemic[:, None] * z[None, :] + noise * eps[None, :]
+                values = np.full((R, z.size), self.mean)
+            else:
+                values = np.broadcast_to(self.mean + self.std * z, (R, z.size)).copy()
+        else:
+            mean, std = self.gp.predict_dist(X)
+            noise = float(self.gp.noise_std_[0])
+            epistemic = np.sqrt(np.maximum(std**2 - noise**2, 0.0))
+            values = mean[:, None] + epistemic[:, None] * z[None, :] + noise * eps[None, :]
+        return np.clip(values, *self.bounds)
 
     def to_state(self, prefix: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """Arrays (keys starting with ``prefix``) and JSON metadata to save the head."""
@@ -116,6 +118,7 @@ class ScalarHead:
             "mean": self.mean,
             "std": self.std,
             "conditional": self.conditional,
+            "bounds": [float(b) if math.isfinite(b) else None for b in self.bounds],
             "gp": None,
         }
         arrays: dict[str, np.ndarray] = {}

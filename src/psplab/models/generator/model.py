@@ -269,20 +269,25 @@ class MicrostructureGenerator(BaseEstimator):
     def _fit_heads(
         self, X: np.ndarray, log_px: np.ndarray, tf: Any, fraction: np.ndarray
     ) -> dict[str, ScalarHead]:
-        """The scalar heads: log pixel size per group of fields, particle fraction (logit)."""
+        """The scalar heads: log pixel size per group of fields, particle fraction; one row per field."""
         names = [heads.PIXEL, heads.PARTICLE_PIXEL][: tf.n_heads]
-        wanted = {name: tf.head == h for h, name in enumerate(names)}
+        wanted = {name: (tf.head == h, log_px, None) for h, name in enumerate(names)}
         if tf.layout.particles:
             has = tf.present[:, tf.layout.start("particle_fraction")]
-            wanted[heads.FRACTION] = has
+            wanted[heads.FRACTION] = (has, fraction, (0.0, 1.0))
         out = {}
-        for i, (name, rows) in enumerate(wanted.items()):
-            y = (
-                heads.fraction_to_logit(fraction[rows], tf.grid**2)
-                if name == heads.FRACTION
-                else log_px[rows]
+        for i, (name, (rows, values, bounds)) in enumerate(wanted.items()):
+            # Tiles of one image share its pixel and fraction: one row per field.
+            fields, first = np.unique(tf.field[rows], return_index=True)
+            per_field = np.array([values[rows][tf.field[rows] == f].mean() for f in fields])
+            out[name] = ScalarHead.fit(
+                name,
+                X[rows][first],
+                per_field,
+                bool(self.conditional),
+                int(self.seed) + i,
+                bounds or (-math.inf, math.inf),
             )
-            out[name] = ScalarHead.fit(name, X[rows], y, bool(self.conditional), int(self.seed) + i)
         return out
 
     def _train_config(self, n_inputs: int, tf: Any) -> tuple[Any, Any]:
@@ -371,7 +376,7 @@ class MicrostructureGenerator(BaseEstimator):
             int(size),
             k,
             self.periodic_,
-            None if fraction is None else heads.logit_to_fraction(fraction, self.train_grid_**2),
+            fraction,
         )
         pixel_um = np.exp(values[heads.PIXEL])
         particle_pixel_um = np.exp(values.get(heads.PARTICLE_PIXEL, values[heads.PIXEL]))

@@ -140,11 +140,10 @@ def simulated_data(cache: Path) -> Path:
 # ------------------------------------------------------------------------------ models
 def fitted(cache: Path, data: Path, name: str, **params: Any) -> MicrostructureGenerator:
     """A generator fitted on ``data``'s training table (cached by data, parameters and code)."""
-    code = hashlib.sha256()
-    for p in sorted((ROOT / "src" / "psplab" / "models" / "generator").glob("*.py")):
-        code.update(p.read_bytes())
+    from uhcsdb_generator import generator_code_hash
+
     key = hashlib.sha256(
-        json.dumps([str(data), params, code.hexdigest()], sort_keys=True).encode()
+        json.dumps([str(data), params, generator_code_hash()], sort_keys=True).encode()
     ).hexdigest()[:12]
     path = cache / "models" / f"{name}-{key}" / "generator"
     if path.with_suffix(".json").is_file():

@@ -83,13 +83,25 @@ def magnification_evidence(table: pd.DataFrame, folder: Path) -> dict[str, Any]:
         sel = label.str.contains(f"{t} {time} Q", regex=False) & ~label.str.contains(
             "WQ", regex=False
         )
-        per_condition[cond] = sorted(meta.loc[sel, "magnification"].dropna().str.upper().unique().tolist())
+        per_condition[cond] = sorted(
+            meta.loc[sel, "magnification"].dropna().str.upper().unique().tolist()
+        )
     common = set.intersection(*(set(v) for v in per_condition.values())) if per_condition else set()
     return {
         "mask_shapes": [list(s) for s in shapes],
         "magnifications_in_metadata": per_condition,
         "magnifications_common_to_all_conditions": sorted(common),
     }
+
+
+def generator_code_hash() -> str:
+    """Digest of the generator's source: a cached model is reused only by the code that made it."""
+    h = hashlib.sha256()
+    for p in sorted(
+        (Path(__file__).resolve().parents[1] / "src/psplab/models/generator").glob("*.py")
+    ):
+        h.update(p.read_bytes())
+    return h.hexdigest()[:12]
 
 
 def coarsening_check(folder: Path, cache: Path, steps: int) -> dict[str, Any]:
@@ -111,7 +123,7 @@ def coarsening_check(folder: Path, cache: Path, steps: int) -> dict[str, Any]:
         periodic=False,
         allow_outside=True,
     )
-    path = work / f"model-s{steps}" / "generator"
+    path = work / f"model-s{steps}-{generator_code_hash()}" / "generator"
     if path.with_suffix(".json").is_file():
         model = MicrostructureGenerator.load(path)
     else:

@@ -59,22 +59,29 @@ def periodic_components(channels: np.ndarray, periodic: bool = True) -> np.ndarr
     return (lab - first_label[:, None, None] + 1).astype(np.int32)
 
 
-def labels_from_logits(
-    logits: np.ndarray, grain_channels: int, particles: bool, periodic: bool = True
+def labels_from_channels(
+    channels: np.ndarray | None, particles: np.ndarray | None, periodic: bool = True
 ) -> dict[str, np.ndarray]:
-    """Label images from decoder logits ``(B, H, W, n_out)``.
+    """Label images from the decoder's hard outputs.
+
+    Parameters
+    ----------
+    channels : numpy.ndarray or None
+        ``(B, H, W)`` winning grain channel of each pixel (None without grains).
+    particles : numpy.ndarray or None
+        ``(B, H, W)`` particle indicator (None without particles).
+    periodic : bool
+        Whether grains join across opposite edges.
 
     Returns
     -------
     dict of str to numpy.ndarray
-        ``grains`` (int32 grain ids, when there are grain channels) and ``particles`` (uint8,
-        1 in particles, when there is a particle channel), each ``(B, H, W)``.
+        ``grains`` (int32 grain ids) and ``particles`` (uint8, 1 in particles), each
+        ``(B, H, W)``, for the kinds given.
     """
     out: dict[str, np.ndarray] = {}
-    if grain_channels:
-        out["grains"] = periodic_components(
-            np.argmax(logits[..., :grain_channels], axis=-1), periodic
-        )
-    if particles:
-        out["particles"] = (logits[..., -1] > 0).astype(np.uint8)
+    if channels is not None:
+        out["grains"] = periodic_components(channels, periodic)
+    if particles is not None:
+        out["particles"] = np.asarray(particles, dtype=np.uint8)
     return out

@@ -228,11 +228,16 @@ def _conv3(h, w, b):
 
 def upsample2(h):
     """Periodic bilinear ×2 upsampling along both spatial axes (NHWC)."""
+    import jax
     import jax.numpy as jnp
 
     for axis in (1, 2):
-        prev = jnp.roll(h, 1, axis=axis)
-        nxt = jnp.roll(h, -1, axis=axis)
+        n = h.shape[axis]
+        pad = [(0, 0)] * h.ndim
+        pad[axis] = (1, 1)
+        padded = jnp.pad(h, pad, mode="wrap")
+        prev = jax.lax.slice_in_dim(padded, 0, n, axis=axis)
+        nxt = jax.lax.slice_in_dim(padded, 2, n + 2, axis=axis)
         even = 0.75 * h + 0.25 * prev  # output pixel 2i lies a quarter pixel before input i
         odd = 0.75 * h + 0.25 * nxt
         h = jnp.stack([even, odd], axis=axis + 1)
@@ -283,27 +288,47 @@ def decode(p: dict[str, Any], film, noises, arch: Architecture, fraction=None, h
         parts.append(grains)
     if arch.particles:
         field = fields[:, 0, :, :, 1]
-        parts.append((field - level_for_fraction(field, fraction)[:, None, None])[..., None])
+        level = level_for_fraction(field, fraction, differentiable=not hard)
+        parts.append((field - level[:, None, None])[..., None])
     return jnp.concatenate(parts, axis=-1)
 
 
-def level_for_fraction(field, fraction):
+LEVEL_BISECTIONS = 24  # halvings of the field's range: below float32 resolution of the level
+
+
+def level_for_fraction(field, fraction, differentiable: bool = True):
     """Per image ``(B,)``: the level above which a share ``fraction (B,)`` of ``field`` lies.
 
-    The ``1 - fraction`` quantile of each image's values (linear between order statistics, so
-    it is differentiable in the field and the fraction); a fraction of 0 gives the maximum,
-    so no pixel lies above it.
+    With ``differentiable`` the ``1 - fraction`` quantile of each image's values, linear
+    between order statistics, so that gradients see the level move with the field (training:
+    the fraction is held fixed while the decoder changes). Otherwise a bisection between each
+    image's minimum and maximum (``LEVEL_BISECTIONS`` halvings), several times cheaper than
+    sorting every image (sampling). Either way a fraction of 0 gives the maximum, so no pixel
+    lies above it.
     """
+    import jax
     import jax.numpy as jnp
 
-    flat = jnp.sort(field.reshape(field.shape[0], -1), axis=1)
-    n = flat.shape[1]
-    pos = (1.0 - jnp.clip(fraction, 0.0, 1.0)) * (n - 1)
-    lo = jnp.clip(jnp.floor(pos), 0, n - 2).astype(jnp.int32)
-    w = pos - lo
-    below = jnp.take_along_axis(flat, lo[:, None], axis=1)[:, 0]
-    above = jnp.take_along_axis(flat, lo[:, None] + 1, axis=1)[:, 0]
-    return below + w * (above - below)
+    flat = field.reshape(field.shape[0], -1)
+    target = jnp.clip(fraction, 0.0, 1.0)
+    if differentiable:
+        ordered = jnp.sort(flat, axis=1)
+        n = ordered.shape[1]
+        pos = (1.0 - target) * (n - 1)
+        lo = jnp.clip(jnp.floor(pos), 0, n - 2).astype(jnp.int32)
+        w = pos - lo
+        below = jnp.take_along_axis(ordered, lo[:, None], axis=1)[:, 0]
+        above = jnp.take_along_axis(ordered, lo[:, None] + 1, axis=1)[:, 0]
+        return below + w * (above - below)
+
+    def halve(_, bounds):
+        lo, hi = bounds
+        mid = 0.5 * (lo + hi)
+        over = jnp.mean((flat > mid).astype(flat.dtype), axis=1, keepdims=True) > target[:, None]
+        return jnp.where(over, mid, lo), jnp.where(over, hi, mid)
+
+    bounds = (flat.min(axis=1, keepdims=True), flat.max(axis=1, keepdims=True))
+    return jax.lax.fori_loop(0, LEVEL_BISECTIONS, halve, bounds)[1][:, 0]
 
 
 def _mixing(h, w, arch: Architecture):
@@ -357,20 +382,24 @@ def curvature_flow(logits, n_steps: int, width_px: float = FLOW_WIDTH_PX, hard: 
 
 
 def gaussian_blur(a, width_px: float):
-    """Periodic Gaussian blur of ``a (B, H, W, C)`` along both image axes, truncated at 2.5 widths.
+    """Periodic Gaussian blur of ``a (B, H, W, C)`` along both image axes, truncated at 2 widths.
 
-    Separable and applied by shifts: at a width of a pixel or two this is several times
-    cheaper than a Fourier transform of every channel.
+    Separable, by one wrap-around pad and shifted slices per axis: at a width of a pixel or two
+    several times cheaper than a Fourier transform of every channel.
     """
+    import jax
     import jax.numpy as jnp
 
     reach = max(1, int(math.ceil(2.5 * width_px)))
     taps = np.exp(-0.5 * (np.arange(-reach, reach + 1) / width_px) ** 2)
     taps = taps / taps.sum()
     for axis in (1, 2):
+        pad = [(0, 0)] * a.ndim
+        pad[axis] = (reach, reach)
+        padded = jnp.pad(a, pad, mode="wrap")
+        n = a.shape[axis]
         a = sum(
-            float(t) * jnp.roll(a, d, axis=axis)
-            for d, t in zip(range(-reach, reach + 1), taps, strict=True)
+            float(t) * jax.lax.slice_in_dim(padded, i, i + n, axis=axis) for i, t in enumerate(taps)
         )
     return a
 

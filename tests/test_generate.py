@@ -10,7 +10,9 @@ from scipy.stats import spearmanr
 from typer.testing import CliRunner
 
 from psplab.data.dataset import load_dataset, validate
+from psplab.data.images import load_image_dataset
 from psplab.data.spec import SpecError
+from psplab.errors import InputError
 from psplab.generate import (
     ID_COLUMN,
     LOG_PARAMS,
@@ -27,6 +29,7 @@ from psplab.generate import (
     sample_recipes,
     spec_path_for,
     true_causal_edges,
+    write_simulated_image_table,
 )
 from psplab.generate_commands import register
 from psplab.sim import FAMILIES, Recipe, get_family
@@ -214,6 +217,23 @@ def test_failing_recipe_is_recorded_not_fatal(tmp_path):
     precipitates = np.load(images / "recipe_000002_precipitates.npy")
     assert precipitates.mean() == pytest.approx(table.loc[2, "precipitate_fraction"])
     assert not (images / "recipe_000001_grains.npy").exists()
+    # The image table lists the images of the recipes that worked: per recipe a field of grain
+    # and phase labels at its grain pixel, and its precipitate image at its own pixel.
+    data = load_image_dataset(write_simulated_image_table(out, images))
+    assert [f.name for f in data.fields] == ["0", "0_p", "2", "2_p"]
+    assert set(data.fields[0].paths) == {"grains", "phases"}
+    assert data.pixel_sizes_um().tolist() == [
+        table.loc[0, "pixel_um"], table.loc[0, "precipitate_pixel_um"],
+        table.loc[2, "pixel_um"], table.loc[2, "precipitate_pixel_um"],
+    ]  # fmt: skip
+    assert data.processing_frame()["hold_temperature_C"].tolist() == [
+        good[0].hold_temperature_C, good[0].hold_temperature_C,
+        good[1].hold_temperature_C, good[1].hold_temperature_C,
+    ]  # fmt: skip
+    grains_only = load_image_dataset(write_simulated_image_table(out, images, kinds=["grains"]))
+    assert [set(f.paths) for f in grains_only.fields] == [{"grains"}, {"grains"}]
+    with pytest.raises(InputError, match="image kinds"):
+        write_simulated_image_table(out, images, kinds=["grains", "texture"])
 
 
 def test_true_causal_edges_form_a_tiered_dag_over_the_columns():
@@ -259,6 +279,23 @@ def test_simulate_cli_writes_dataset_spec_and_manifest(tmp_path):
     assert manifest["kind"] == "simulate"
     assert manifest["files"]["dataset"] == "ds.parquet"
     assert manifest["params"]["bounds"] == {"hold_time_s": [60, 600]}
+    assert "image_table" not in manifest["files"]  # no --images, no image table
+
+
+def test_simulate_cli_with_images_writes_an_image_table(tmp_path):
+    out = tmp_path / "run" / "ds.parquet"
+    args = ["simulate", "--family", "al_mg", "--n", "2", "--grid", str(GRID), "--workers", "0"]
+    res = CliRunner().invoke(_cli(), [*args, "--images", str(tmp_path / "img"), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    manifest = json.loads((out.parent / "manifest.json").read_text())
+    spec = out.parent / manifest["files"]["image_table"]
+    assert spec == tmp_path / "img" / "images.toml"
+    data = load_image_dataset(spec)
+    assert len(data.fields) == 4 and data.periodic  # grains + phases, precipitates, per recipe
+    # The processing columns keep the dataset spec's units and bounds.
+    columns = {c.name: c for c in data.dataset.spec.processing}
+    dataset_columns = {c.name: c for c in load_dataset(spec_path_for(out)).spec.processing}
+    assert columns == dataset_columns
 
 
 @pytest.mark.parametrize(

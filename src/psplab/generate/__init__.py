@@ -42,6 +42,7 @@ from psplab.generate.dataset import (
     check_generation_request,
     generate_dataset,
     simulate_dataset,
+    write_simulated_image_table,
 )
 from psplab.generate.evaluate import (
     DEFAULT_CHUNK_SIZE,
@@ -88,4 +89,5 @@ __all__ = [
     "simulate_dataset",
     "spec_path_for",
     "true_causal_edges",
+    "write_simulated_image_table",
 ]

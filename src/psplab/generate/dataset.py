@@ -24,6 +24,7 @@ from psplab.generate.evaluate import (
 )
 from psplab.generate.store import (
     ID_COLUMN,
+    IMAGE_KINDS,
     chunk_done,
     failures_path_for,
     image_paths,
@@ -253,6 +254,62 @@ def generate_dataset(
     return out
 
 
+# File key -> (image-table kind, pixel column, field suffix): a recipe's grain and phase labels
+# share its grain pixel (one field of view); its precipitate image, at its own much finer pixel,
+# is a field of its own.
+SIMULATED_IMAGE_LAYOUT = {
+    "grains": ("grains", "pixel_um", ""),
+    "phases": ("phases", "pixel_um", ""),
+    "precipitates": ("phases", "precipitate_pixel_um", "_p"),
+}
+
+
+def write_simulated_image_table(
+    dataset_parquet: str | Path,
+    images_dir: str | Path,
+    kinds: Sequence[str] = IMAGE_KINDS,
+) -> Path:
+    """Write ``images_dir/images.toml`` + ``images.csv``: the image table of a generated dataset.
+
+    Each recipe that did not fail gives one field of its grain and phase labels (at
+    ``pixel_um``) and one field of its precipitate image (at ``precipitate_pixel_um``); the
+    processing columns, their units and bounds come from the dataset's spec. The table is what
+    :mod:`psplab.data.images` reads (``psplab generator fit``).
+
+    Parameters
+    ----------
+    dataset_parquet : str or Path
+        The table :func:`generate_dataset` wrote (its spec ``<stem>.toml`` lies beside it).
+    images_dir : str or Path
+        The ``images_dir`` it saved the images in.
+    kinds : sequence of str
+        Which of each recipe's images to list (:data:`IMAGE_KINDS`).
+
+    Returns
+    -------
+    Path
+        The image table's spec, ``images_dir/images.toml``.
+    """
+    from psplab.data.images import write_dataset_image_table
+    from psplab.data.spec import DatasetSpec
+
+    unknown = sorted(set(kinds) - set(SIMULATED_IMAGE_LAYOUT))
+    if unknown or not kinds:
+        raise InputError(f"image kinds must be some of {', '.join(IMAGE_KINDS)}, got {kinds!r}")
+    parquet, images = Path(dataset_parquet), Path(images_dir)
+    processing = DatasetSpec.from_toml(spec_path_for(parquet)).processing
+    layout = {k: v for k, v in SIMULATED_IMAGE_LAYOUT.items() if k in kinds}
+    return write_dataset_image_table(
+        pd.read_parquet(parquet),
+        lambda index: image_paths(images, index),
+        layout,
+        images / "images.toml",
+        processing,
+        periodic=True,  # the phase-field domains wrap around
+        id_column=ID_COLUMN,
+    )
+
+
 def simulate_dataset(
     out: str | Path,
     *,
@@ -358,6 +415,8 @@ def _write_simulate_manifest(
         files["failures"] = failures_path_for(path)
     if images_dir is not None:
         files["images"] = Path(images_dir)
+        if n_failed < len(table):  # an image table of the recipes that gave images
+            files["image_table"] = write_simulated_image_table(path, images_dir)
     results = {"n_recipes": len(table), "n_failed": n_failed, "elapsed_s": elapsed}
     write_manifest(path.parent, "simulate", files=files, params=params, results=results)
     return {"n_recipes": len(table), "n_failed": n_failed}

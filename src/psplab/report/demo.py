@@ -14,7 +14,11 @@ the public function its command calls (:mod:`psplab.report.demo_stages`):
    against random search with the same budget (:mod:`psplab.optimize`).
 5. ``5-phasemap``  -- a SAGE phase map fitted to a synthetic 2-D composition library with known
    regions (:func:`psplab.models.phasemap.fit_phase_map_demo`).
-6. ``report.html`` -- :func:`psplab.report.build_report` over all of them.
+6. ``6-generator`` -- simulate a small image set of the same family (Latin hypercube), write its
+   image table (:func:`psplab.generate.write_simulated_image_table`) and fit a small
+   microstructure generator, a few recipes held out and compared with generated images
+   (:func:`psplab.models.generator.runs.fit_run`, as ``psplab generator fit --holdout``).
+7. ``report.html`` -- :func:`psplab.report.build_report` over all of them.
 
 A stage is *finished* when its manifest exists and records the same parameters (including a
 fingerprint of the stages it reads); finished stages are reused, so an interrupted demo started
@@ -79,6 +83,11 @@ def _quick_config(seed: int) -> dict[str, dict[str, Any]]:
                 "svi_steps": 300, "max_inducing": 16,
             },
         },
+        # A dozen recipes at 32², a few steps: the stage runs end to end, the images are rough.
+        "generator": {
+            "family": FAMILY, "n": 12, "grid": 32, "kinds": ["grains"], "holdout": 2, "seed": seed,
+            "model_params": {"steps": 20, "batch_size": 8, "train_grid": 32},
+        },
     }  # fmt: skip
 
 
@@ -107,6 +116,12 @@ def _default_config(seed: int, workers: int) -> dict[str, dict[str, Any]]:
         "optimize": {"family": FAMILY, "budget": 20, "grid": 48, "model": "gp", "seed": seed},
         # Sampler settings: psplab.models.phasemap.DEMO_MODEL_PARAMS (chains that mix).
         "phasemap": {"n_points": 60, "model_params": {}, "grid": 41, "seed": seed},
+        # A small generator: grain images only (fields of precipitates would add their tiles
+        # to the fit), whole periodic 48² images, 100 steps of 8 -- about half a minute.
+        "generator": {
+            "family": FAMILY, "n": 48, "grid": 48, "kinds": ["grains"], "holdout": 4, "seed": seed,
+            "model_params": {"steps": 100, "batch_size": 8, "train_grid": 48},
+        },
     }  # fmt: skip
 
 
@@ -345,8 +360,8 @@ def run_demo(
     stages : tuple of str or None
         Run only these stages (by name); the others are reused when finished.
     parallel : bool
-        Run the stages that need no other stage's output (optimization, phase map) in a second
-        process beside the others.
+        Run the stages that need no other stage's output (optimization, phase map, generator) in
+        a second process beside the others.
 
     Returns
     -------

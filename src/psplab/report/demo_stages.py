@@ -225,6 +225,30 @@ def _stage_phasemap(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> 
     }
 
 
+def _stage_generator(out: Path, p: dict[str, Any], upstream: dict[str, Path]) -> dict[str, Any]:
+    """Simulate a small image set and fit a generator with held-out recipes (``generator fit``)."""
+    sample_recipes, generate_dataset, write_simulated_image_table = need(
+        "psplab.generate", "sample_recipes", "generate_dataset", "write_simulated_image_table"
+    )
+    fit_run = need("psplab.models.generator.runs", "fit_run")
+    recipes = sample_recipes(p["family"], p["n"], design="lhs", seed=p["seed"])
+    parquet, images = out / "simulations.parquet", out / "images"
+    generate_dataset(recipes, parquet, grid=p["grid"], seed=p["seed"], images_dir=images, workers=0)
+    table = write_simulated_image_table(parquet, images, kinds=p["kinds"])
+    params = {k: tuple(v) if isinstance(v, list) else v for k, v in p["model_params"].items()}
+    run = fit_run(table, out, holdout=p["holdout"], seed=p["seed"], **params)
+    return {
+        # Not "dataset"/"spec": the report would show these simulations as a second dataset.
+        "files": {"simulations": parquet, "images": images, "image_table": table},
+        "results": {"fit_seconds": run.elapsed_s, "family": p["family"]},
+        "command": f"psplab simulate --family {p['family']} --design lhs --n {p['n']} "
+        f"--grid {p['grid']} --seed {p['seed']} --images images --workers 0 "
+        f"--out simulations.parquet && psplab generator fit images/images.toml --out . "
+        f"--holdout {p['holdout']} --seed {p['seed']} (the table keeps the image kinds "
+        "in params.demo.kinds; the model parameters are in params.demo.model_params)",
+    }
+
+
 @dataclass
 class Stage:
     """One demo stage: its name, directory, manifest kind, input stages and function."""
@@ -242,7 +266,8 @@ STAGES = (
     Stage("causal", "3-causal", "causal", ("dataset",), _stage_causal),
     Stage("optimize", "4-optimize", "optimize", (), _stage_optimize),
     Stage("phasemap", "5-phasemap", "phasemap", (), _stage_phasemap),
+    Stage("generator", "6-generator", "generator-fit", (), _stage_generator),
 )
 # Stages that read nothing from the others run beside the dataset -> models -> causal chain
 # in a second process, so two cores stay busy while the first one compiles or fits.
-SIDE_CHAIN = ("optimize", "phasemap")
+SIDE_CHAIN = ("optimize", "phasemap", "generator")

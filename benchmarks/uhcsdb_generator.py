@@ -94,13 +94,26 @@ def magnification_evidence(table: pd.DataFrame, folder: Path) -> dict[str, Any]:
     }
 
 
+# The generator's modules that decide what a fit produces (not its plots, commands or runs).
+FIT_MODULES = (
+    "descriptors",
+    "features",
+    "fields",
+    "heads",
+    "labels",
+    "model",
+    "network",
+    "sampling",
+    "training",
+)
+
+
 def generator_code_hash() -> str:
-    """Digest of the generator's source: a cached model is reused only by the code that made it."""
+    """Digest of the generator's fitting code: a cached model is reused only by the code that made it."""
     h = hashlib.sha256()
-    for p in sorted(
-        (Path(__file__).resolve().parents[1] / "src/psplab/models/generator").glob("*.py")
-    ):
-        h.update(p.read_bytes())
+    folder = Path(__file__).resolve().parents[1] / "src" / "psplab" / "models" / "generator"
+    for name in FIT_MODULES:
+        h.update((folder / f"{name}.py").read_bytes())
     return h.hexdigest()[:12]
 
 

@@ -160,7 +160,14 @@ def size_distribution_plot(
                 lw=1.6,
                 label=f"{safe_text(label)} (median {np.median(v):.3g})",
             )
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
     ax.set_xscale("log")
+    # Ticks at 1, 2 and 5 per decade, written plainly: over a narrow range the default minor
+    # labels (3x10^0, 4x10^0, ...) overlap.
+    ax.xaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(f"{safe_text(quantity)} [{safe_text(unit)}]")
     ax.set_ylabel("fraction of objects [–]")
     ax.legend(fontsize=8)

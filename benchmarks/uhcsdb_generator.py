@@ -94,7 +94,7 @@ def magnification_evidence(table: pd.DataFrame, folder: Path) -> dict[str, Any]:
     }
 
 
-# The generator's modules that decide what a fit produces (not its plots, commands or runs).
+# The generator's modules that decide what a fit produces (not sampling, plots, commands, runs).
 FIT_MODULES = (
     "descriptors",
     "features",
@@ -103,7 +103,6 @@ FIT_MODULES = (
     "labels",
     "model",
     "network",
-    "sampling",
     "training",
 )
 

@@ -96,7 +96,11 @@ class MicrostructureGenerator(BaseEstimator):
     noise_channels : int
         Channels of the decoder's base noise.
     rank : int
-        Rank of the correlated part of the hypernetwork.
+        Rank of the correlated part of the hypernetwork (0: independent unit scales). With a
+        low-rank factor the ELBO's entropy term widens the posterior along a few shared
+        directions until the networks disagree about as much on the training recipes as away
+        from them; the independent posterior's spread follows the activations, which grow
+        away from the data.
     flow_steps : int
         Steps of curvature flow (MBO thresholding at a one-pixel width) applied to the
         decoder's partition: it removes slivers and one-pixel corners, as a little grain
@@ -132,7 +136,7 @@ class MicrostructureGenerator(BaseEstimator):
         hidden: int = 32,
         widths: tuple[int, int, int] = (16, 16, 8),
         noise_channels: int = 8,
-        rank: int = 8,
+        rank: int = 0,
         flow_steps: int = 2,
         mix_runs: bool = False,
         prior_std: float = 1.0,
@@ -190,7 +194,7 @@ class MicrostructureGenerator(BaseEstimator):
             "n_aleatoric": (self.n_aleatoric, 1),
             "hidden": (self.hidden, 1),
             "noise_channels": (self.noise_channels, 1),
-            "rank": (self.rank, 1),
+            "rank": (self.rank, 0),
             "flow_steps": (self.flow_steps, 0),
         }
         bad = [

@@ -78,7 +78,6 @@ def generate(
     ``X`` holds the recipes' standardized features ``(R, d)``; ``fraction (R, n)`` each
     image's particle area fraction (needed with a particle head).
     """
-    import jax.numpy as jnp
 
     run = compiled_sampler(arch, int(grid))
     z = draw_networks(seed, n, n_networks, arch.n_latent)
@@ -111,12 +110,9 @@ def generate(
         # A fixed block shape (the last row repeated): one compilation for any number of images.
         rows = np.minimum(np.arange(start, start + SAMPLE_BLOCK), stop - 1)
         images = image_of[rows]
+        # NumPy arrays straight into the compiled call (its C++ path moves them to the device).
         result = run(
-            params,
-            jnp.asarray(x32[recipe_of[rows]]),
-            jnp.asarray(z[images]),
-            [jnp.asarray(a[images]) for a in noise],
-            jnp.asarray(frac[rows]),
+            params, x32[recipe_of[rows]], z[images], [a[images] for a in noise], frac[rows]
         )
         # JAX returns before the block is computed: label the previous block meanwhile.
         if pending is not None:

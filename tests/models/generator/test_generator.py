@@ -107,6 +107,11 @@ def test_save_load_round_trip_is_exact(tiny_generator, tmp_path):
     assert np.array_equal(a.grains, b.grains) and np.array_equal(a.particles, b.particles)
     assert np.array_equal(a.pixel_um, b.pixel_um)
     assert again.get_params() == tiny_generator.get_params()
+    # The scalar heads come back whole: the fraction head keeps its [0, 1] range.
+    for name, head in tiny_generator.heads_.items():
+        twin = again.heads_[name]
+        assert (twin.mean, twin.std, twin.bounds) == (head.mean, head.std, head.bounds)
+    assert again.heads_["particle_fraction"].bounds == (0.0, 1.0)
 
 
 def test_damaged_model_files_raise_model_file_error(tiny_generator, tmp_path):

@@ -20,11 +20,12 @@ property models). Its value for image ``j`` drawn with network ``k`` is
 with ``m, s`` the GP's predictive mean and standard deviation (which widens away from the
 training recipes), ``s_n`` its noise standard deviation (the image-to-image scatter of the
 number), ``z_k`` the network's own standard normal (so one network is one smooth function of
-the recipe) and ``eps_j`` the image's. Heads are modelled on an unbounded scale: the log of
-the pixel size, the empirical logit ``log((f N + 1/2) / ((1 - f) N + 1/2))`` of a fraction
-measured on ``N`` pixels. A head whose training values do not vary is that constant; the
-fixed-weights baseline (no processing input) draws its heads from their training mean and
-standard deviation.
+the recipe) and ``eps_j`` the image's. The pixel size is modelled as its logarithm (a
+magnification is a factor); the fraction as it is, cut to ``[0, 1]`` (a lever rule is linear,
+and a recipe above the solvus, with no particles, stays a neighbour of those with few). One
+row per image: tiles of one image share its pixel and its fraction. A head whose training
+values do not vary is that constant; the fixed-weights baseline (no processing input) draws
+its heads from their training mean and standard deviation.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ class ScalarHead:
         Training values' mean and standard deviation (the unconditional head's distribution).
     conditional : bool
         Whether the value follows the recipe (a GP) or is drawn from ``mean, std``.
+    bounds : tuple of float
+        The values' physical range (``[0, 1]`` for a fraction); draws are cut to it.
     gp : GaussianProcess or None
         The regression, when conditional and the values vary.
     """
@@ -91,11 +94,6 @@ class ScalarHead:
             ).fit(X, y)
         return head
 
-    @property
-    def varies(self) -> bool:
-        """Whether the head's value depends on anything (the recipe or the draw)."""
-        return self.gp is not None or (not self.conditional and self.std > 0)
-
     def draw(self, X: np.ndarray, z: np.ndarray, eps: np.ndarray) -> np.ndarray:
         """Values ``(R, n)`` for recipes ``X (R, d)``, network normals ``z (n,)``, image normals ``eps (n,)``."""
         R = X.shape[0]
@@ -133,8 +131,18 @@ class ScalarHead:
     @classmethod
     def from_state(cls, arrays: dict[str, np.ndarray], meta: dict[str, Any], prefix: str):
         """Rebuild a head from :meth:`to_state`'s output."""
+        bounds = tuple(
+            (-math.inf, math.inf)[i] if b is None else float(b)
+            for i, b in enumerate(meta["bounds"])
+        )
+        if len(bounds) != 2:
+            raise ValueError(f"head {meta['name']!r}: bounds must be a pair")
         head = cls(
-            str(meta["name"]), float(meta["mean"]), float(meta["std"]), bool(meta["conditional"])
+            str(meta["name"]),
+            float(meta["mean"]),
+            float(meta["std"]),
+            bool(meta["conditional"]),
+            bounds,
         )
         if not (math.isfinite(head.mean) and math.isfinite(head.std)):
             raise ValueError(f"head {head.name!r}: non-finite mean or std")

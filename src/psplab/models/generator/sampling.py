@@ -40,7 +40,9 @@ def compiled_sampler(arch: net.Architecture, grid: int):
         logits = net.decode(params, film, list(noises), arch, fraction=fraction, hard=True)
         empty = jnp.zeros((0,), jnp.uint8)
         channels = (
-            jnp.argmax(logits[..., : arch.grain_channels], axis=-1).astype(jnp.uint8)
+            jnp.argmax(logits[..., : arch.grain_channels], axis=-1).astype(
+                jnp.uint8 if arch.grain_channels <= 256 else jnp.int32
+            )
             if arch.grain_channels
             else empty
         )
